@@ -1,0 +1,3 @@
+from callbox.toolkit.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Builds: validate sources and install dependencies."""

@@ -1,0 +1,79 @@
+"""Runtime configuration, resolved once from the environment and explicit overrides.
+
+Nothing else in callbox reads ``os.environ`` for settings: components receive a ``Config``.
+Every limit of the Twilio docs is a field here so tests can use small values.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+_ENV_PREFIX = "CALLBOX_"
+
+
+@dataclass(frozen=True)
+class Config:
+    # Limits documented on the "Function Request Flow" and "Limitations" pages.
+    execution_timeout: float = 10.0
+    max_request_bytes: int = 1024 * 1024
+    max_response_bytes: int = 4 * 1024 * 1024
+    max_header_bytes: int = 15 * 1024
+    max_header_count: int = 90
+    concurrency_limit: int = 30
+    # Worker processes: address-space cap per worker (MB, on top of the warm parent's size),
+    # how many processes one build may use, and how many invocations one worker may hold.
+    memory_limit_mb: int = 256
+    max_workers: int = 4
+    worker_slots: int = 256
+    # How long a cancelled async invocation may take to stop before its worker is retired.
+    cancel_grace: float = 1.0
+    # Local development only: include stack traces in error bodies; skip signature checks.
+    debug_errors: bool = False
+    skip_signature_check: bool = False
+    # Where dependencies come from (uv): a package index, a folder of wheels, or both.
+    index_url: str = ""
+    find_links: str = ""
+    no_index: bool = False
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        """Defaults, then ``CALLBOX_<FIELD>`` variables, then explicit overrides (None ignored)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = environ.get(_ENV_PREFIX + field.name.upper())
+            if raw is not None:
+                values[field.name] = _coerce(field.name, field.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def index_args(self) -> list[str]:
+        """Arguments telling uv where packages come from."""
+        args = []
+        if self.index_url:
+            args += ["--index-url", self.index_url]
+        if self.find_links:
+            args += ["--find-links", self.find_links]
+        if self.no_index:
+            args.append("--no-index")
+        return args
+
+    def with_(self, **changes: Any) -> Config:
+        return replace(self, **changes)
+
+
+def _coerce(name: str, kind: Any, raw: str) -> Any:
+    kind = str(kind)
+    try:
+        if kind == "bool":
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{_ENV_PREFIX}{name.upper()} must be a {kind}; found {raw!r}") from exc
+    return raw

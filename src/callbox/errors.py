@@ -1,0 +1,79 @@
+"""One error family for the gateway and the API.
+
+    CallboxError                 code (Twilio-style number), HTTP status, message
+      NotFound          404      20404
+      MethodNotAllowed  405      20405
+      BadRequest        400      20001 (malformed body, bad cookie attributes)
+      Forbidden         403      80625 (protected resource, signature missing or invalid)
+      PayloadTooLarge   413      82007
+      TooManyRequests   429      20429
+      HeadersTooLarge   431      82008
+      FunctionError     500      82005 (the function failed: error, exception, crash)
+      TimedOut          504      82006
+
+Every error renders to the same JSON body: {"code", "message", "more_info", "status"}.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+
+class CallboxError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[int] = 82005
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "code": self.code,
+            "message": self.message,
+            "more_info": f"https://www.twilio.com/docs/errors/{self.code}",
+            "status": self.status,
+        }
+        body.update(self.details)
+        return body
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict()).encode()
+
+
+class BadRequest(CallboxError):
+    status, code = 400, 20001
+
+
+class Forbidden(CallboxError):
+    status, code = 403, 80625
+
+
+class NotFound(CallboxError):
+    status, code = 404, 20404
+
+
+class MethodNotAllowed(CallboxError):
+    status, code = 405, 20405
+
+
+class PayloadTooLarge(CallboxError):
+    status, code = 413, 82007
+
+
+class TooManyRequests(CallboxError):
+    status, code = 429, 20429
+
+
+class HeadersTooLarge(CallboxError):
+    status, code = 431, 82008
+
+
+class FunctionError(CallboxError):
+    status, code = 500, 82005
+
+
+class TimedOut(CallboxError):
+    status, code = 504, 82006

@@ -1,0 +1,259 @@
+"""The data plane: an ASGI app that answers function and asset requests.
+
+host -> deployment -> route; then, in order: method, header limits, CORS preflight, body size,
+visibility (404 private, 403 bad signature), and either the asset or an invocation through the
+build's pool. Every failure is a ``CallboxError`` rendered as JSON by the guard around it all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from callbox.config import Config
+from callbox.errors import (
+    BadRequest,
+    CallboxError,
+    Forbidden,
+    FunctionError,
+    HeadersTooLarge,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+)
+from callbox.gateway import signature
+from callbox.gateway.assets import read_asset
+from callbox.gateway.pool import Pool
+from callbox.gateway.source import Deployment, DeploymentSource, Route
+from callbox.runtime.event import EventError, build_event
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+log = logging.getLogger("callbox.gateway")
+
+ALLOWED_METHODS = ("GET", "POST", "OPTIONS")
+CORS_HEADERS = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Headers", "*"),
+    ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+    ("Access-Control-Max-Age", "86400"),
+]
+
+
+class GatewayEvents(Protocol):
+    """Where the gateway reports what happened (the dev server prints; a server stores)."""
+
+    def request_done(self, method: str, path: str, status: int, duration_ms: float) -> None: ...
+
+    def function_logs(self, meta: dict[str, Any], lines: list[dict[str, Any]]) -> None: ...
+
+
+class PoolRegistry(Protocol):
+    def pool_for(self, deployment: Deployment) -> Pool: ...
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+class Gateway:
+    def __init__(
+        self,
+        config: Config,
+        source: DeploymentSource,
+        pools: PoolRegistry,
+        events: GatewayEvents,
+    ) -> None:
+        self.config = config
+        self.source = source
+        self.pools = pools
+        self.events = events
+        self._in_flight: dict[str, int] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        try:
+            answer = await self.handle(scope, receive)
+        except CallboxError as exc:
+            answer = error_answer(exc)
+        except Exception:  # the guard: no input may crash the server or leak a traceback
+            log.exception("Unexpected error while answering %s %s", scope["method"], scope["path"])
+            answer = error_answer(FunctionError("An internal error occurred in the gateway."))
+        await _send(send, answer, head=False)
+        self.events.request_done(
+            scope["method"], scope["path"], answer.status, (time.perf_counter() - started) * 1000
+        )
+
+    async def handle(self, scope: Scope, receive: Receive) -> Answer:
+        method = scope["method"]
+        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+        header_bytes = self._check_request_headers(raw_headers)
+        if method not in ALLOWED_METHODS:
+            raise MethodNotAllowed(
+                f"Method {method} is not supported; functions and assets answer "
+                "GET, POST and OPTIONS."
+            )
+        host = _header(raw_headers, b"host") or ""
+        deployment = await self.source.resolve(host.rsplit(":", 1)[0] if host else "")
+        if deployment is None:
+            raise NotFound(f"No environment is served at {host or 'this address'}.")
+        route = deployment.route_for(scope["path"])
+        if route is None or route.visibility == "private":
+            raise NotFound(f"The requested resource {scope['path']} was not found")
+        if method == "OPTIONS":
+            return Answer(204, list(CORS_HEADERS))
+        body = await _read_body(receive, self.config.max_request_bytes - header_bytes)
+        if route.visibility == "protected":
+            self._check_signature(deployment, scope, raw_headers, host, body)
+        if route.kind == "asset":
+            headers, content = await read_asset(route.file, route.path)
+            return Answer(200, headers, content)
+        return await self._invoke(deployment, route, scope, raw_headers, host, body)
+
+    def _check_request_headers(self, raw: list[tuple[bytes, bytes]]) -> int:
+        size = sum(len(name) + len(value) + 4 for name, value in raw)
+        count = len(raw) + sum(
+            value.count(b";") for name, value in raw if name.lower() == b"cookie"
+        )
+        if size > self.config.max_header_bytes or count > self.config.max_header_count:
+            raise HeadersTooLarge("Request headers or cookies too long")
+        return size
+
+    def _check_signature(
+        self,
+        deployment: Deployment,
+        scope: Scope,
+        raw: list[tuple[bytes, bytes]],
+        host: str,
+        body: bytes,
+    ) -> None:
+        if deployment.auth_token is None:
+            if self.config.skip_signature_check:
+                return
+            raise Forbidden(
+                "Unauthorized Request. Signature is missing or is invalid: this resource is "
+                "protected and no AUTH_TOKEN is configured to check signatures."
+            )
+        url = f"{scope.get('scheme', 'http')}://{host}{_raw_path(scope)}"
+        valid = signature.is_valid(
+            auth_token=deployment.auth_token,
+            url=url,
+            signature=_header(raw, b"x-twilio-signature"),
+            body=body,
+            content_type=_header(raw, b"content-type") or "",
+        )
+        if not valid:
+            raise Forbidden("Unauthorized Request. Signature is missing or is invalid.")
+
+    async def _invoke(
+        self,
+        deployment: Deployment,
+        route: Route,
+        scope: Scope,
+        raw: list[tuple[bytes, bytes]],
+        host: str,
+        body: bytes,
+    ) -> Answer:
+        try:
+            event = build_event(query_string=scope["query_string"], headers=raw, body=body)
+        except EventError as exc:
+            raise BadRequest(str(exc)) from None
+        service = deployment.service_key
+        if self._in_flight.get(service, 0) >= self.config.concurrency_limit:
+            raise TooManyRequests(
+                f"Too many concurrent invocations: the limit is {self.config.concurrency_limit} "
+                "per service."
+            )
+        request_sid = "RQ" + uuid.uuid4().hex
+        context = {
+            "PATH": route.path,
+            "DOMAIN_NAME": deployment.domain or host,
+            "SERVICE_SID": deployment.service_sid,
+            "ENVIRONMENT_SID": deployment.environment_sid,
+            **deployment.variables,
+        }
+        meta = {"path": route.path, "request_sid": request_sid, "build": deployment.build_key}
+        self._in_flight[service] = self._in_flight.get(service, 0) + 1
+        try:
+            pool = self.pools.pool_for(deployment)
+            reply = await pool.invoke(request_sid, route.path, context, event, meta)
+        finally:
+            self._in_flight[service] -= 1
+        if reply.logs:
+            self.events.function_logs(meta, reply.logs)
+        return self._check_response(reply.status, reply.headers, reply.body, reply.oversize)
+
+    def _check_response(
+        self, status: int, headers: list[tuple[str, str]], body: bytes, oversize: int | None
+    ) -> Answer:
+        size = oversize if oversize is not None else len(body)
+        limit = self.config.max_response_bytes
+        if size > limit:
+            raise FunctionError(
+                f"The function's response is {size} bytes; the limit is {limit} bytes (4 MB)."
+            )
+        header_size = sum(len(k) + len(v) + 4 for k, v in headers)
+        if (
+            header_size > self.config.max_header_bytes
+            or len(headers) > self.config.max_header_count
+        ):
+            raise HeadersTooLarge("Response headers or cookies too long")
+        return Answer(status, headers, body)
+
+
+def error_answer(exc: CallboxError) -> Answer:
+    headers = [("Content-Type", "application/json; charset=utf-8")]
+    if isinstance(exc, MethodNotAllowed):
+        headers.append(("Allow", ", ".join(ALLOWED_METHODS)))
+    return Answer(exc.status, headers, exc.to_json())
+
+
+async def _send(send: Send, answer: Answer, *, head: bool) -> None:
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers]
+    headers.append((b"content-length", str(len(answer.body)).encode()))
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else answer.body})
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadRequest("The client closed the connection before sending the whole body.")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(
+                "The request is too large: body, headers and cookies together may be at most 1 MB."
+            )
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _header(raw: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in raw:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _raw_path(scope: Scope) -> str:
+    path = scope.get("raw_path") or scope["path"].encode()
+    query = scope.get("query_string") or b""
+    return (path + (b"?" + query if query else b"")).decode("latin-1")

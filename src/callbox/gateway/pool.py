@@ -1,0 +1,231 @@
+"""Worker pools, one per build: place invocations on warm workers, enforce the deadline.
+
+A pool starts workers on demand (up to ``max_workers``), sends each invocation to the
+least-loaded one, and answers 504 when the deadline passes. A timed-out invocation is cancelled
+in its worker; when that cannot be trusted (sync code on a thread, an event loop that does not
+answer) the worker is retired: it gets no new work and is killed once its other invocations are
+done. ``close()`` drains: workers stop as soon as they are idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from callbox.config import Config
+from callbox.errors import FunctionError, TimedOut
+from callbox.gateway.supervisor import SpawnError, Supervisor, Worker, WorkerLost
+
+log = logging.getLogger("callbox.pool")
+
+LateLogSink = Callable[[dict[str, Any], list[dict[str, Any]]], None]
+
+
+@dataclass
+class Reply:
+    """What a worker answered for one invocation."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    oversize: int | None = None
+
+
+class Pool:
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        spec: dict[str, Any],
+        config: Config,
+        on_late_logs: LateLogSink | None = None,
+    ) -> None:
+        self.supervisor = supervisor
+        self.spec = spec
+        self.config = config
+        self.workers: list[Worker] = []
+        self.closed = False
+        self._spawning = 0
+        self._changed = asyncio.Event()
+        self._sync_paths: set[str] = set()
+        self._on_late_logs = on_late_logs or (lambda _meta, _lines: None)
+        self._meta: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    async def invoke(
+        self,
+        invocation_id: str,
+        path: str,
+        context: dict[str, Any],
+        event: dict[str, Any],
+        meta: dict[str, Any] | None = None,
+    ) -> Reply:
+        """Run one invocation within the execution limit; raises TimedOut or FunctionError."""
+        frame = {
+            "type": "invoke",
+            "id": invocation_id,
+            "path": path,
+            "context": context,
+            "event": event,
+        }
+        self._remember(invocation_id, meta or {})
+        worker: Worker | None = None
+        try:
+            async with asyncio.timeout(self.config.execution_timeout):
+                worker = await self._acquire()
+                header, body = await worker.invoke(frame)
+        except TimeoutError:
+            if worker is not None:
+                self._abandon(worker, invocation_id, path)
+            raise TimedOut("runtime application timed out") from None
+        except WorkerLost as exc:
+            raise FunctionError(str(exc)) from None
+        except SpawnError as exc:
+            raise FunctionError(f"The function could not start: {exc}") from None
+        if header.get("mode") == "sync":
+            self._sync_paths.add(path)
+        else:
+            self._sync_paths.discard(path)
+        return Reply(
+            status=int(header["status"]),
+            headers=[(str(k), str(v)) for k, v in header.get("headers", [])],
+            body=body,
+            logs=list(header.get("logs", [])),
+            oversize=header.get("oversize"),
+        )
+
+    def _remember(self, invocation_id: str, meta: dict[str, Any]) -> None:
+        # Kept for lines a function writes after its response; bounded, oldest dropped.
+        self._meta[invocation_id] = meta
+        while len(self._meta) > 1000:
+            self._meta.popitem(last=False)
+
+    def _abandon(self, worker: Worker, invocation_id: str, path: str) -> None:
+        stuck_thread = path in self._sync_paths
+        if stuck_thread:
+            # A thread cannot be stopped from outside: nothing new goes to this worker.
+            worker.retired = True
+        ack = worker.cancel(invocation_id)
+        asyncio.ensure_future(self._await_cancel(worker, ack, invocation_id, stuck_thread))
+
+    async def _await_cancel(
+        self,
+        worker: Worker,
+        ack: asyncio.Future[dict[str, Any]],
+        invocation_id: str,
+        stuck_thread: bool,
+    ) -> None:
+        try:
+            answer = await asyncio.wait_for(ack, self.config.cancel_grace)
+        except (TimeoutError, WorkerLost):
+            self._retire(worker)  # its event loop does not answer: blocked
+            return
+        lines = answer.get("logs") or []
+        if lines:
+            self._on_late_logs(self._meta.get(invocation_id, {}), lines)
+        if stuck_thread:
+            self._retire(worker)
+
+    def _retire(self, worker: Worker) -> None:
+        worker.retired = True
+        self._changed.set()
+        if worker.load == 0:
+            self._drop(worker)
+
+    def _drop(self, worker: Worker) -> None:
+        worker.kill()
+        with contextlib.suppress(ValueError):
+            self.workers.remove(worker)
+        self._changed.set()
+
+    def _on_idle(self, worker: Worker) -> None:
+        if worker.retired or self.closed:
+            self._drop(worker)
+        self._changed.set()
+
+    def _on_dead(self, worker: Worker) -> None:
+        with contextlib.suppress(ValueError):
+            self.workers.remove(worker)
+        self._changed.set()
+
+    def _on_late_log(self, invocation_id: str, line: dict[str, Any]) -> None:
+        entry = {k: line[k] for k in ("level", "message", "time") if k in line}
+        self._on_late_logs(self._meta.get(invocation_id, {}), [entry])
+
+    async def _acquire(self) -> Worker:
+        while True:
+            usable = [w for w in self.workers if w.usable and w.load < self.config.worker_slots]
+            best = min(usable, key=lambda w: w.load, default=None)
+            room = len(self.workers) + self._spawning < self.config.max_workers
+            if best is not None and (best.load == 0 or not room):
+                return best
+            if room:
+                return await self._spawn()
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def _spawn(self) -> Worker:
+        self._spawning += 1
+        try:
+            worker = await self.supervisor.spawn(self.spec)
+        finally:
+            self._spawning -= 1
+            self._changed.set()
+        worker.on_idle = self._on_idle
+        worker.on_dead = self._on_dead
+        worker.on_late_log = self._on_late_log
+        if self.closed:
+            worker.kill()
+            raise SpawnError("the build was replaced while a worker was starting")
+        self.workers.append(worker)
+        return worker
+
+    async def warm(self) -> None:
+        """Start one worker ahead of the first request."""
+        if not self.workers and not self._spawning:
+            with contextlib.suppress(SpawnError):
+                worker = await self._spawn()
+                worker.on_idle(worker)
+
+    def close(self) -> None:
+        """Drain: idle workers stop now, busy ones when their last invocation ends."""
+        self.closed = True
+        for worker in list(self.workers):
+            if worker.load == 0:
+                self._drop(worker)
+
+
+class PoolSet:
+    """Every build's pool; a build that stops being served is drained."""
+
+    def __init__(
+        self, supervisor: Supervisor, config: Config, on_late_logs: LateLogSink | None = None
+    ) -> None:
+        self.supervisor = supervisor
+        self.config = config
+        self.on_late_logs = on_late_logs
+        self._pools: dict[str, Pool] = {}
+
+    def pool_for(self, deployment: Any) -> Pool:
+        pool = self._pools.get(deployment.build_key)
+        if pool is None:
+            spec = deployment.worker_spec(
+                memory_limit_mb=self.config.memory_limit_mb,
+                debug_errors=self.config.debug_errors,
+            )
+            pool = Pool(self.supervisor, spec, self.config, self.on_late_logs)
+            self._pools[deployment.build_key] = pool
+        return pool
+
+    def retire(self, build_key: str) -> None:
+        pool = self._pools.pop(build_key, None)
+        if pool is not None:
+            pool.close()
+
+    def close(self) -> None:
+        for key in list(self._pools):
+            self.retire(key)

@@ -1,0 +1,71 @@
+"""What the gateway serves: a deployment source maps a Host to the build that answers it.
+
+The local development server hands the gateway a source that reads a project folder; the
+control plane will hand it one that reads the store. The gateway never knows which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+Kind = Literal["function", "asset"]
+Visibility = Literal["public", "protected", "private"]
+
+
+@dataclass(frozen=True)
+class Route:
+    path: str
+    kind: Kind
+    visibility: Visibility
+    file: Path
+
+
+@dataclass
+class Deployment:
+    """One build being served: its routes and what every invocation's context starts from."""
+
+    build_key: str
+    service_key: str
+    root: Path
+    routes: dict[str, Route]
+    variables: dict[str, str] = field(default_factory=dict)
+    domain: str | None = None  # None: the Host the client used
+    service_sid: str | None = None
+    environment_sid: str | None = None
+    auth_token: str | None = None
+    site_packages: list[str] = field(default_factory=list)
+    local: bool = False
+
+    def route_for(self, path: str) -> Route | None:
+        route = self.routes.get(path)
+        if route is None and path == "/":
+            route = self.routes.get("/assets/index.html")
+        return route
+
+    def worker_spec(self, *, memory_limit_mb: int, debug_errors: bool) -> dict[str, Any]:
+        """The build as a worker sees it (``protocol.WORKER_SPEC``)."""
+
+        def entries(kind: Kind) -> dict[str, dict[str, str]]:
+            return {
+                r.path: {"file": str(r.file), "visibility": r.visibility}
+                for r in self.routes.values()
+                if r.kind == kind
+            }
+
+        return {
+            "root": str(self.root),
+            "functions": entries("function"),
+            "assets": entries("asset"),
+            "site_packages": self.site_packages,
+            "memory_limit_mb": memory_limit_mb,
+            "debug_errors": debug_errors,
+            "local": self.local,
+        }
+
+
+class DeploymentSource(Protocol):
+    async def resolve(self, host: str) -> Deployment | None:
+        """The deployment serving ``host`` (the Host header without port), or None."""
+        ...

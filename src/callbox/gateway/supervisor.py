@@ -1,0 +1,264 @@
+"""The zygote process and the Unix socket that worker processes connect back to.
+
+One supervisor per server. ``spawn(spec)`` asks the zygote to fork a worker for a build and
+returns the worker once it said hello on the socket. A zygote that dies is started again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from callbox.worker import protocol
+
+log = logging.getLogger("callbox.workers")
+
+SPAWN_TIMEOUT = 15.0
+
+
+class SpawnError(Exception):
+    """A worker process could not be started."""
+
+
+class Worker:
+    """The gateway's handle on one worker process: send invocations, receive frames."""
+
+    def __init__(
+        self,
+        worker_id: str,
+        pid: int,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        max_body: int,
+    ) -> None:
+        self.id = worker_id
+        self.pid = pid
+        self.reader = reader
+        self.writer = writer
+        self.max_body = max_body
+        self.pending: dict[str, asyncio.Future[tuple[dict[str, Any], bytes]]] = {}
+        self.cancel_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.retired = False
+        self.dead = False
+        self.exit_status: str | None = None
+        self.exited = asyncio.Event()
+        self.on_late_log: Callable[[str, dict[str, Any]], None] = lambda _id, _line: None
+        self.on_idle: Callable[[Worker], None] = lambda _w: None
+        self.on_dead: Callable[[Worker], None] = lambda _w: None
+        self._reader_task: asyncio.Task[None] | None = None
+
+    @property
+    def load(self) -> int:
+        return len(self.pending)
+
+    @property
+    def usable(self) -> bool:
+        return not (self.retired or self.dead)
+
+    def start_reading(self) -> None:
+        self._reader_task = asyncio.ensure_future(self._read())
+
+    def invoke(self, frame: dict[str, Any]) -> asyncio.Future[tuple[dict[str, Any], bytes]]:
+        future: asyncio.Future[tuple[dict[str, Any], bytes]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self.pending[frame["id"]] = future
+        self.writer.write(protocol.encode(frame))
+        return future
+
+    def cancel(self, invocation_id: str) -> asyncio.Future[dict[str, Any]]:
+        """Ask the worker to stop an invocation; the future resolves with its ``cancelled``."""
+        ack: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.cancel_acks[invocation_id] = ack
+        self.forget(invocation_id)
+        if not self.dead:
+            self.writer.write(protocol.encode({"type": "cancel", "id": invocation_id}))
+        return ack
+
+    def forget(self, invocation_id: str) -> None:
+        future = self.pending.pop(invocation_id, None)
+        if future is not None and not future.done():
+            future.cancel()
+        if not self.pending:
+            self.on_idle(self)
+
+    def kill(self) -> None:
+        if self.dead:
+            return
+        self.dead = True
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        self.writer.close()
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                try:
+                    header, body = await protocol.read_frame(self.reader, self.max_body)
+                except protocol.BodyTooLarge as exc:
+                    header, body = exc.header, b""
+                    header["oversize"] = exc.size
+                self._dispatch(header, body)
+        except (EOFError, ConnectionError, protocol.ProtocolError) as exc:
+            await self._lost(exc)
+
+    def _dispatch(self, header: dict[str, Any], body: bytes) -> None:
+        kind, invocation_id = header["type"], str(header.get("id"))
+        if kind == "result":
+            future = self.pending.pop(invocation_id, None)
+            if future is not None and not future.done():
+                future.set_result((header, body))
+            if header.get("retire"):
+                self.retired = True
+            if not self.pending:
+                self.on_idle(self)
+        elif kind == "cancelled":
+            ack = self.cancel_acks.pop(invocation_id, None)
+            if ack is not None and not ack.done():
+                ack.set_result(header)
+        elif kind == "log":
+            self.on_late_log(invocation_id, header)
+
+    async def _lost(self, exc: BaseException) -> None:
+        was_killed = self.dead
+        self.dead = True
+        if not was_killed:
+            # The zygote reports how the process ended; give that report a moment to arrive.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.exited.wait(), 0.5)
+        how = self.exit_status or "the connection was lost"
+        error = WorkerLost(f"The worker process running this function exited unexpectedly ({how}).")
+        for future in list(self.pending.values()) + list(self.cancel_acks.values()):
+            if not future.done():
+                future.set_exception(error)
+        self.pending.clear()
+        self.cancel_acks.clear()
+        self.writer.close()
+        self.on_dead(self)
+
+
+class WorkerLost(Exception):
+    """The worker process died while it held the invocation."""
+
+
+class Supervisor:
+    def __init__(self, *, max_body: int, python: str = sys.executable) -> None:
+        self.max_body = max_body
+        self.python = python
+        self._dir = Path(tempfile.mkdtemp(prefix="callbox-"))
+        self.socket_path = str(self._dir / "workers.sock")
+        self._server: asyncio.AbstractServer | None = None
+        self._zygote: asyncio.subprocess.Process | None = None
+        self._reports: asyncio.Task[None] | None = None
+        self._pending: dict[str, asyncio.Future[Worker]] = {}
+        self._workers: dict[str, Worker] = {}
+        self._stopping = False
+        self._zygote_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_unix_server(
+            self._on_connect, path=self.socket_path, limit=1 << 20
+        )
+        await self._start_zygote()
+
+    async def _start_zygote(self) -> None:
+        env = dict(os.environ)
+        # Few malloc arenas keep a worker's address space small enough for its memory cap.
+        env["MALLOC_ARENA_MAX"] = "2"
+        env.setdefault("PYTHONHASHSEED", "random")
+        self._zygote = await asyncio.create_subprocess_exec(
+            self.python,
+            "-m",
+            "callbox.worker.zygote",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        self._reports = asyncio.ensure_future(self._read_reports(self._zygote))
+
+    async def spawn(self, spec: dict[str, Any]) -> Worker:
+        worker_id = uuid.uuid4().hex
+        future: asyncio.Future[Worker] = asyncio.get_running_loop().create_future()
+        self._pending[worker_id] = future
+        line = json.dumps(
+            {"op": "spawn", "worker_id": worker_id, "socket": self.socket_path, "spec": spec}
+        )
+        try:
+            async with self._zygote_lock:
+                if self._zygote is None or self._zygote.returncode is not None:
+                    await self._start_zygote()
+                assert self._zygote is not None and self._zygote.stdin is not None
+                self._zygote.stdin.write(line.encode() + b"\n")
+                await self._zygote.stdin.drain()
+            return await asyncio.wait_for(future, SPAWN_TIMEOUT)
+        except (TimeoutError, ConnectionError) as exc:
+            raise SpawnError(f"a worker process did not start: {exc!r}") from exc
+        finally:
+            self._pending.pop(worker_id, None)
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            hello, _ = await asyncio.wait_for(protocol.read_frame(reader, 0), SPAWN_TIMEOUT)
+        except (TimeoutError, EOFError, protocol.ProtocolError):
+            writer.close()
+            return
+        worker_id = str(hello.get("worker_id"))
+        future = self._pending.get(worker_id)
+        if hello.get("type") != "hello" or future is None or future.done():
+            writer.close()
+            return
+        worker = Worker(worker_id, int(hello["pid"]), reader, writer, self.max_body)
+        self._workers[worker_id] = worker
+        worker.start_reading()
+        future.set_result(worker)
+
+    async def _read_reports(self, zygote: asyncio.subprocess.Process) -> None:
+        assert zygote.stdout is not None
+        async for raw in zygote.stdout:
+            try:
+                report = json.loads(raw)
+            except ValueError:
+                continue
+            if report.get("op") != "exited":
+                continue
+            worker_id = str(report.get("worker_id"))
+            worker = self._workers.pop(worker_id, None)
+            if worker is not None:
+                worker.exit_status = str(report.get("status"))
+                worker.exited.set()
+            pending = self._pending.get(worker_id)
+            if pending is not None and not pending.done():
+                pending.set_exception(
+                    SpawnError(f"the worker exited at start ({report['status']})")
+                )
+        if not self._stopping:
+            log.warning("The worker parent process exited; it will be started again on demand.")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for worker in list(self._workers.values()):
+            worker.kill()
+        if self._zygote is not None and self._zygote.returncode is None:
+            assert self._zygote.stdin is not None
+            self._zygote.stdin.close()  # EOF: the zygote kills what is left and exits
+            try:
+                await asyncio.wait_for(self._zygote.wait(), 5)
+            except TimeoutError:
+                self._zygote.kill()
+                await self._zygote.wait()
+        if self._reports is not None:
+            self._reports.cancel()
+        if self._server is not None:
+            self._server.close()
+        shutil.rmtree(self._dir, ignore_errors=True)

@@ -1,0 +1,168 @@
+"""The ``callbox`` command line: init, start (more commands arrive with the control plane)."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from callbox import __version__
+from callbox.builds.dependencies import DependencyError
+from callbox.config import Config
+from callbox.toolkit.init import InitError, init_project
+from callbox.toolkit.project import Layout, ProjectError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="callbox")
+def cli() -> None:
+    """callbox: Twilio Functions & Assets, self-hosted, with functions written in Python."""
+
+
+@cli.command()
+@click.argument("name")
+@click.option(
+    "--path",
+    "parent",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder to create the project in.",
+)
+def init(name: str, parent: Path) -> None:
+    """Create a new project NAME with example functions and assets.
+
+    \b
+    Example:
+      callbox init my-project && callbox start my-project
+    """
+    try:
+        root = init_project(name, parent)
+    except InitError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created {root}")
+    click.echo(f"Next: callbox start {root}")
+
+
+@cli.command()
+@click.argument(
+    "directory",
+    required=False,
+    default=".",
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@click.option(
+    "--port",
+    "-p",
+    type=int,
+    default=None,
+    envvar="PORT",
+    help="Port to listen on (default 3000, or $PORT).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--env",
+    "env_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The .env file with the functions' variables (default: DIRECTORY/.env).",
+)
+@click.option("--functions-folder", default=None, help="Folder of functions (default functions/).")
+@click.option("--assets-folder", default=None, help="Folder of assets (default assets/).")
+@click.option(
+    "--allow-unsigned",
+    is_flag=True,
+    help="Serve protected functions and assets without checking X-Twilio-Signature "
+    "when no AUTH_TOKEN is set (local development only).",
+)
+@click.option(
+    "--execution-timeout", type=float, default=None, help="Execution limit in seconds (default 10)."
+)
+def start(
+    directory: Path,
+    port: int | None,
+    host: str,
+    env_file: Path | None,
+    functions_folder: str | None,
+    assets_folder: str | None,
+    allow_unsigned: bool,
+    execution_timeout: float | None,
+) -> None:
+    """Serve the project in DIRECTORY locally; edits apply on the next request.
+
+    \b
+    Examples:
+      callbox start                    # the project in this folder, on port 3000
+      callbox start my-project --port 8000 --env my-project/.env.dev
+    """
+    import uvicorn
+
+    from callbox.toolkit.start import DevConsole, DevServer, route_listing
+
+    root = directory.resolve()
+    env_path = (env_file or root / ".env").resolve()
+    if env_file is not None and not env_path.is_file():
+        raise click.ClickException(f'Failed to find .env file at "{env_path}"')
+    config = Config.load(
+        debug_errors=True,
+        skip_signature_check=allow_unsigned,
+        execution_timeout=execution_timeout,
+    )
+    console = DevConsole()
+    try:
+        layout = Layout.find(root, functions_folder, assets_folder)
+        server = DevServer(config, layout, env_path, console)
+        deployment = server.source.load()
+    except (ProjectError, DependencyError) as exc:
+        raise click.ClickException(str(exc)) from None
+    port = 3000 if port is None else port
+    base_url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
+    console.say(f"callbox {__version__} serving {root}")
+    for line in route_listing(deployment, base_url):
+        console.say(line)
+    if deployment.auth_token is None:
+        if allow_unsigned:
+            console.say(
+                "No AUTH_TOKEN is set: protected resources are served WITHOUT signature "
+                "checks (--allow-unsigned)."
+            )
+        else:
+            console.say(
+                "No AUTH_TOKEN is set: protected resources answer 403. Set AUTH_TOKEN in "
+                ".env, or pass --allow-unsigned to skip the check locally."
+            )
+    console.say(f"Listening on {base_url} (Ctrl+C to stop)")
+    uvicorn.run(
+        server,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        http="httptools",
+        loop="uvloop",
+    )
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv
+    if debug:
+        sys.argv.remove("--debug")
+    try:
+        cli.main(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # a bug of ours: one readable line unless --debug
+        if debug:
+            traceback.print_exc()
+        else:
+            click.echo(f"Error: {exc} (run again with --debug for the traceback)", err=True)
+        sys.exit(1)

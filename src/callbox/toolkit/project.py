@@ -1,0 +1,149 @@
+"""Read a project folder: functions/, assets/, .env and requirements.txt.
+
+functions/sms/reply.protected.py -> /sms/reply (protected)
+assets/logo.private.png          -> /logo.png (private)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from dotenv import dotenv_values
+
+from callbox.gateway.source import Kind, Route, Visibility
+
+FUNCTION_FOLDERS = ("functions", "src")
+ASSET_FOLDERS = ("assets", "static")
+_BAD_CHARS = set(";,?:@+&$()'\" ")
+_MAX_PATH = 255
+
+
+class ProjectError(ValueError):
+    """The project folder cannot be served as it is; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+    functions: Path | None
+    assets: Path | None
+
+    @classmethod
+    def find(
+        cls, root: Path, functions_folder: str | None = None, assets_folder: str | None = None
+    ) -> Layout:
+        if not root.is_dir():
+            raise ProjectError(f"{root} is not a folder; give the path of a callbox project.")
+        return cls(
+            root=root,
+            functions=_first_folder(root, functions_folder, FUNCTION_FOLDERS),
+            assets=_first_folder(root, assets_folder, ASSET_FOLDERS),
+        )
+
+
+def _first_folder(root: Path, explicit: str | None, defaults: tuple[str, ...]) -> Path | None:
+    if explicit:
+        folder = (root / explicit).resolve()
+        if not folder.is_dir():
+            raise ProjectError(f"The folder {folder} does not exist.")
+        return folder
+    for name in defaults:
+        if (root / name).is_dir():
+            return (root / name).resolve()
+    return None
+
+
+def validate_path(path: str) -> None:
+    """The path rules of Twilio's toolkit; raises ProjectError with the rule that failed."""
+    if not path.startswith("/"):
+        raise ProjectError(f'Expected path to start with "/". Got: "{path}"')
+    if "#" in path:
+        raise ProjectError(f'Path cannot contain a #. Got: "{path}"')
+    if any(ch in _BAD_CHARS for ch in path):
+        raise ProjectError(
+            f'Path cannot contain any of the following characters: ;,?:@+&$()\' ". Got: "{path}"'
+        )
+    if len(path) > _MAX_PATH:
+        raise ProjectError(
+            f"Path length must be shorter than 256 characters. Got: {len(path)} characters."
+        )
+
+
+def route_for_file(relative: PurePosixPath, kind: Kind) -> tuple[str, Visibility]:
+    """Route path and visibility of a file, given its path relative to its folder."""
+    name = relative.name
+    visibility: Visibility = "public"
+    for marker in ("protected", "private"):
+        match = re.search(rf"\.{marker}(\.[^.]+)?$", name)
+        if match:
+            visibility = marker  # type: ignore[assignment]
+            name = name[: match.start()] + (match.group(1) or "")
+            break
+    if kind == "function" and name.endswith(".py"):
+        name = name[: -len(".py")]
+    path = "/" + "/".join([*relative.parent.parts, name])
+    path = re.sub(r"\s", "-", path)
+    return path, visibility
+
+
+def _files(folder: Path) -> list[Path]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__")
+        found.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
+    return found
+
+
+def discover(layout: Layout) -> dict[str, Route]:
+    """Every route of the project; raises ProjectError on an invalid or duplicate path."""
+    routes: dict[str, Route] = {}
+    sources: list[tuple[Kind, Path | None]] = [
+        ("function", layout.functions),
+        ("asset", layout.assets),
+    ]
+    for kind, folder in sources:
+        if folder is None:
+            continue
+        for file in _files(folder):
+            if kind == "function" and (file.suffix != ".py" or file.name == "__init__.py"):
+                continue
+            relative = PurePosixPath(file.relative_to(folder).as_posix())
+            path, visibility = route_for_file(relative, kind)
+            validate_path(path)
+            if path in routes:
+                raise ProjectError(
+                    f"Duplicate. Path {path} already exists ({routes[path].file} and {file})."
+                )
+            routes[path] = Route(path=path, kind=kind, visibility=visibility, file=file)
+    return routes
+
+
+def read_env(file: Path) -> dict[str, str]:
+    """Variables of a .env file; a missing file is empty, a key without value is ''."""
+    if not file.is_file():
+        return {}
+    return {key: value or "" for key, value in dotenv_values(file).items()}
+
+
+def fingerprint(layout: Layout, extra: list[Path]) -> tuple[tuple[str, int, int], ...]:
+    """Cheap state of every folder and file that matters: any edit, add or delete changes it."""
+    entries = []
+    folders = [f for f in (layout.functions, layout.assets) if f is not None]
+    for folder in folders:
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+            for name in (".", *filenames):
+                entries.append(_stat(os.path.join(dirpath, name)))
+    entries.extend(_stat(str(path)) for path in extra)
+    return tuple(entries)
+
+
+def _stat(path: str) -> tuple[str, int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (path, -1, -1)
+    return (path, st.st_mtime_ns, st.st_size)

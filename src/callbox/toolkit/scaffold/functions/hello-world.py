@@ -1,0 +1,9 @@
+"""Public function: GET /hello-world[?name=Ada]."""
+
+
+def handler(context, event, callback):
+    # GREETING comes from .env; fall back so the function works without it.
+    greeting = getattr(context, "GREETING", None) or "Hello"
+    name = event.get("name") or "World"
+    print(f"hello-world called with name={name!r}")
+    callback(None, f"{greeting} {name}!")

@@ -1,0 +1,182 @@
+"""``callbox start``: serve a project folder through the same gateway, pool and workers that
+deployed environments use. Every request first checks whether the project changed on disk, so an
+edit, a new file or a deleted one takes effect on the very next request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from callbox.builds.dependencies import DependencyError, install
+from callbox.config import Config
+from callbox.errors import FunctionError
+from callbox.gateway.app import Gateway, Receive, Scope, Send
+from callbox.gateway.pool import PoolSet
+from callbox.gateway.source import Deployment
+from callbox.gateway.supervisor import Supervisor
+from callbox.toolkit.project import Layout, ProjectError, discover, fingerprint, read_env
+
+SITE_PACKAGES = Path(".callbox") / "site-packages"
+
+
+class DevConsole:
+    """Prints what the dev server does: one line per request, the functions' own lines."""
+
+    def __init__(self, out: TextIO = sys.stdout) -> None:
+        self.out = out
+
+    def say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def request_done(self, method: str, path: str, status: int, duration_ms: float) -> None:
+        self.say(f"{status} {method} {path} {duration_ms:.1f} ms")
+
+    def function_logs(self, meta: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+        for line in lines:
+            self.say(f"  [{line.get('level', 'INFO')}] {meta.get('path', '?')}: {line['message']}")
+
+
+class LocalProject:
+    """A deployment source reading a project folder; a change on disk makes a new build."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        env_file: Path,
+        config: Config,
+        console: DevConsole,
+        on_replaced: Callable[[str], None],
+    ) -> None:
+        self.layout = layout
+        self.env_file = env_file
+        self.config = config
+        self.console = console
+        self.on_replaced = on_replaced
+        self.requirements = layout.root / "requirements.txt"
+        self._generation = 0
+        self._fingerprint: Any = None
+        self._deployment: Deployment | None = None
+        self._error: str | None = None
+        self._lock = asyncio.Lock()
+
+    def load(self) -> Deployment:
+        """Read the project now; raises ProjectError or DependencyError when it cannot serve."""
+        self._fingerprint = self._current_fingerprint()
+        routes = discover(self.layout)
+        site_packages = self._install_requirements()
+        variables = read_env(self.env_file)
+        self._generation += 1
+        deployment = Deployment(
+            build_key=f"local-{self._generation}",
+            service_key="local",
+            root=self.layout.root,
+            routes=routes,
+            variables=variables,
+            auth_token=variables.get("AUTH_TOKEN") or None,
+            site_packages=site_packages,
+            local=True,
+        )
+        old, self._deployment, self._error = self._deployment, deployment, None
+        if old is not None:
+            self.on_replaced(old.build_key)
+        return deployment
+
+    def _current_fingerprint(self) -> Any:
+        return fingerprint(self.layout, [self.env_file, self.requirements])
+
+    def _install_requirements(self) -> list[str]:
+        if not self.requirements.is_file():
+            return []
+        target = self.layout.root / SITE_PACKAGES
+        if install(self.requirements.read_text(), target, self.config):
+            self.console.say(f"Installed requirements.txt into {target}")
+        return [str(target)] if target.is_dir() else []
+
+    async def resolve(self, host: str) -> Deployment | None:
+        if self._current_fingerprint() != self._fingerprint:
+            async with self._lock:
+                if self._current_fingerprint() != self._fingerprint:
+                    await self._reload()
+        if self._error is not None:
+            raise FunctionError(self._error)
+        return self._deployment
+
+    async def _reload(self) -> None:
+        try:
+            deployment = await asyncio.to_thread(self.load)
+        except (ProjectError, DependencyError) as exc:
+            self._error = f"The project cannot be served: {exc}"
+            self.console.say(self._error)
+            return
+        functions = sum(1 for r in deployment.routes.values() if r.kind == "function")
+        self.console.say(
+            f"Project changed: serving {functions} functions and "
+            f"{len(deployment.routes) - functions} assets."
+        )
+
+
+def route_listing(deployment: Deployment, base_url: str) -> list[str]:
+    """The start-up summary: every function and asset URL with its visibility."""
+    lines: list[str] = []
+    for kind, title in (("function", "Functions"), ("asset", "Assets")):
+        routes = sorted(
+            (r for r in deployment.routes.values() if r.kind == kind), key=lambda r: r.path
+        )
+        lines.append(f"{title}:" if routes else f"No {title.lower()} found")
+        for route in routes:
+            if route.visibility == "private":
+                hint = (
+                    f"Runtime.get_assets()['{route.path}']"
+                    if kind == "asset"
+                    else f"Runtime.get_functions()['{route.path.lstrip('/')}']"
+                )
+                lines.append(f"  [private]   {route.path}  ({hint})")
+            else:
+                tag = "[protected]" if route.visibility == "protected" else "[public]   "
+                lines.append(f"  {tag} {base_url}{route.path}")
+        if kind == "asset" and "/assets/index.html" in deployment.routes:
+            lines.append(f"  (the root {base_url}/ serves /assets/index.html)")
+    return lines
+
+
+class DevServer:
+    """The ASGI app of ``callbox start``: lifespan starts and stops the worker processes."""
+
+    def __init__(self, config: Config, project: Layout, env_file: Path, console: DevConsole):
+        self.config = config
+        self.console = console
+        self.supervisor = Supervisor(max_body=config.max_response_bytes)
+        self.pools = PoolSet(self.supervisor, config, console.function_logs)
+        self.source = LocalProject(project, env_file, config, console, self.pools.retire)
+        self.gateway = Gateway(config, self.source, self.pools, console)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        else:
+            await self.gateway(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.supervisor.start()
+                    deployment = self.source._deployment
+                    if deployment is not None:
+                        await self.pools.pool_for(deployment).warm()
+                except Exception as exc:  # noqa: BLE001 - reported to uvicorn, which exits
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.pools.close()
+                with contextlib.suppress(Exception):
+                    await self.supervisor.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return

@@ -1,0 +1,107 @@
+"""Tie every line a function writes (print, logging, stderr) to the invocation that wrote it."""
+
+from __future__ import annotations
+
+import contextvars
+import io
+import logging
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+INFO, WARN, ERROR = "INFO", "WARN", "ERROR"
+
+# The invocation whose code is running: set per asyncio task and copied into handler threads.
+current: contextvars.ContextVar[Any] = contextvars.ContextVar("callbox_invocation")
+
+
+class LineSink:
+    """Where an invocation's lines go: a list until its result is sent, then ``late``."""
+
+    def __init__(self, late: Callable[[dict[str, Any]], None]) -> None:
+        self.lines: list[dict[str, Any]] = []
+        self.sent = False
+        self._late = late
+
+    def emit(self, level: str, message: str) -> None:
+        line = {"level": level, "message": message, "time": time.time()}
+        if self.sent:
+            self._late(line)
+        else:
+            self.lines.append(line)
+
+    def take(self) -> list[dict[str, Any]]:
+        lines, self.lines, self.sent = self.lines, [], True
+        return lines
+
+
+class _InvocationStream(io.TextIOBase):
+    """sys.stdout / sys.stderr stand-in: whole lines go to the current invocation's sink."""
+
+    def __init__(self, level: str, fallback: TextIO) -> None:
+        self._level = level
+        self._fallback = fallback
+        self._partial: dict[int, str] = {}
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        invocation = current.get(None)
+        if invocation is None:
+            return self._fallback.write(text)
+        key = id(invocation)
+        buffered = self._partial.pop(key, "") + text
+        *lines, rest = buffered.split("\n")
+        for line in lines:
+            invocation.sink.emit(self._level, line)
+        if rest:
+            self._partial[key] = rest
+        return len(text)
+
+    def flush_invocation(self, invocation: Any) -> None:
+        rest = self._partial.pop(id(invocation), "")
+        if rest:
+            invocation.sink.emit(self._level, rest)
+
+    def flush(self) -> None:
+        self._fallback.flush()
+
+
+class _InvocationLogHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        invocation = current.get(None)
+        message = self.format(record)
+        if invocation is None:
+            sys.__stderr__.write(message + "\n") if sys.__stderr__ else None
+            return
+        if record.levelno >= logging.ERROR:
+            level = ERROR
+        elif record.levelno >= logging.WARNING:
+            level = WARN
+        else:
+            level = INFO
+        invocation.sink.emit(level, message)
+
+
+_streams: list[_InvocationStream] = []
+
+
+def install() -> None:
+    """Route print, logging and stderr of user code into invocation logs (once per worker)."""
+    stdout = _InvocationStream(INFO, sys.__stdout__ or io.StringIO())
+    stderr = _InvocationStream(ERROR, sys.__stderr__ or io.StringIO())
+    _streams[:] = [stdout, stderr]
+    sys.stdout, sys.stderr = stdout, stderr
+    handler = _InvocationLogHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def flush(invocation: Any) -> None:
+    """Emit the unterminated last line an invocation printed, if any."""
+    for stream in _streams:
+        stream.flush_invocation(invocation)

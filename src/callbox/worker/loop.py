@@ -1,0 +1,215 @@
+"""The worker's loop: read a frame, run the handler, write the result. Every failure of user code
+becomes a result; only a broken connection to the gateway ends the process."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import inspect
+import os
+import threading
+from typing import Any
+
+from callbox.runtime.context import Context
+from callbox.runtime.response import HttpResult, render_error, render_success
+from callbox.worker import logs, protocol
+from callbox.worker.loader import LoadError, load_handler
+from callbox.worker.logs import WARN, LineSink
+
+
+def _is_error(value: Any) -> bool:
+    # As in Node: any truthy error fails the invocation; callback(0, x) or callback("", x) succeed.
+    return not (value is None or value is False or value == 0 or value == "")
+
+
+class Invocation:
+    """One call of a handler; ``callback`` may be called from the loop or from a handler thread."""
+
+    def __init__(self, worker: WorkerLoop, invocation_id: str) -> None:
+        self.worker = worker
+        self.id = invocation_id
+        self.loop = worker.loop
+        self.sink = LineSink(late=self._send_late_line)
+        self.outcome: asyncio.Future[tuple[Any, Any]] = self.loop.create_future()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.mode = "sync"
+        self.runner: asyncio.Future[None] | None = None
+
+    # -- the callback handed to user code -------------------------------------------------
+    def callback(self, error: Any = None, response: Any = None) -> None:
+        if threading.get_ident() == self.worker.thread_id:
+            self._settle(error, response)
+        else:
+            self.loop.call_soon_threadsafe(self._settle, error, response)
+
+    def _settle(self, error: Any, response: Any) -> None:
+        if self.outcome.done():
+            self.sink.emit(WARN, "callback() was called again after the invocation ended; ignored.")
+            return
+        self.outcome.set_result((error, response))
+        # The invocation ends at the first callback: work still pending is cut off, as on Twilio.
+        for task in list(self.tasks):
+            task.cancel()
+
+    def _send_late_line(self, line: dict[str, Any]) -> None:
+        frame = {"type": "log", "id": self.id, **line}
+        if threading.get_ident() == self.worker.thread_id:
+            self.worker.send(frame)
+        else:
+            self.loop.call_soon_threadsafe(self.worker.send, frame)
+
+    # -- running ----------------------------------------------------------------------------
+    async def run(self, path: str, context: dict[str, Any], event: dict[str, Any]) -> None:
+        logs.current.set(self)
+        retire = False
+        try:
+            result = await self._run(path, context, event)
+        except MemoryError:
+            result, retire = self._memory_error(), True
+        logs.flush(self)
+        if self.sink.sent:  # cancelled meanwhile: the gateway already has its answer
+            return
+        header = {
+            "type": "result",
+            "id": self.id,
+            "status": result.status,
+            "headers": result.headers,
+            "logs": self.sink.take(),
+            "mode": self.mode,
+            "retire": retire,
+        }
+        self.worker.send(header, result.body)
+
+    async def _run(self, path: str, context: dict[str, Any], event: dict[str, Any]) -> HttpResult:
+        spec = self.worker.spec
+        debug = bool(spec.get("debug_errors"))
+        try:
+            handler = load_handler(path, spec["root"])
+        except LoadError as exc:
+            return render_error(_Failure(exc.message, exc.stack), include_stack=debug)
+        ctx = Context(context, local=bool(spec.get("local")))
+        main = self._start(handler, ctx, event)
+        await asyncio.wait({main, self.outcome}, return_when=asyncio.FIRST_COMPLETED)
+        if not self.outcome.done():
+            try:
+                value = main.result()
+                if inspect.isawaitable(value):  # a sync def that returned a coroutine
+                    self.mode = "async"
+                    value = await value
+            except MemoryError:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - user code may raise anything
+                return render_error(exc, include_stack=debug)
+            if value is not None:  # Python convenience: a returned value is the response
+                self._settle(None, value)
+            # Otherwise keep waiting for callback(); the gateway's deadline bounds the wait.
+        error, response = await self.outcome
+        if isinstance(error, MemoryError):
+            raise error
+        if _is_error(error):
+            return render_error(error, include_stack=debug)
+        return render_success(response, domain=str(context.get("DOMAIN_NAME") or ""))
+
+    def _start(self, handler: Any, ctx: Context, event: dict[str, Any]) -> asyncio.Future[Any]:
+        if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+            getattr(handler, "__call__", None)  # noqa: B004 - async callable objects
+        ):
+            self.mode = "async"
+            return asyncio.ensure_future(handler(ctx, event, self.callback))
+        # Sync handlers run on a thread so the loop stays free for other invocations.
+        call = contextvars.copy_context().run
+        return self.loop.run_in_executor(
+            self.worker.executor, call, handler, ctx, event, self.callback
+        )
+
+    def _memory_error(self) -> HttpResult:
+        limit = self.worker.spec.get("memory_limit_mb")
+        return render_error(
+            _Failure(f"The function ran out of memory: it needed more than its {limit} MB limit."),
+            include_stack=False,
+        )
+
+    def cancel(self) -> None:
+        """The gateway gave up on this invocation (deadline): stop it and hand back its logs."""
+        logs.flush(self)
+        self.worker.send({"type": "cancelled", "id": self.id, "logs": self.sink.take()})
+        if not self.outcome.done():
+            self.outcome.cancel()
+        for task in list(self.tasks):
+            task.cancel()
+        if self.runner is not None:
+            self.runner.cancel()
+
+
+class _Failure(Exception):
+    """A runtime-detected failure rendered like a user error, with an optional stack."""
+
+    def __init__(self, message: str, stack: str = "") -> None:
+        super().__init__(message)
+        self.stack = stack
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class WorkerLoop:
+    """Reads frames from the gateway and runs invocations concurrently."""
+
+    def __init__(self, spec: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+        self.spec = spec
+        self.writer = writer
+        self.loop = asyncio.get_running_loop()
+        self.thread_id = threading.get_ident()
+        self.executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=int(spec.get("threads") or 32), thread_name_prefix="handler"
+        )
+        self.invocations: dict[str, Invocation] = {}
+        self.loop.set_task_factory(self._task_factory)
+
+    def _task_factory(self, loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+        task: asyncio.Task[Any] = asyncio.Task(coro, loop=loop, **kwargs)
+        owner = logs.current.get(None)
+        if owner is not None:  # a task started by user code belongs to its invocation
+            owner.tasks.add(task)
+            task.add_done_callback(owner.tasks.discard)
+        return task
+
+    def send(self, header: dict[str, Any], body: bytes = b"") -> None:
+        self.writer.write(protocol.encode(header, body))
+
+    def start(self, frame: dict[str, Any]) -> None:
+        invocation = Invocation(self, str(frame["id"]))
+        self.invocations[invocation.id] = invocation
+        runner = asyncio.ensure_future(
+            invocation.run(str(frame["path"]), frame.get("context") or {}, frame.get("event") or {})
+        )
+        invocation.runner = runner
+        runner.add_done_callback(lambda _: self.invocations.pop(invocation.id, None))
+
+    async def serve(self, reader: asyncio.StreamReader) -> None:
+        while True:
+            try:
+                frame, _ = await protocol.read_frame(reader, max_body=0)
+            except EOFError:
+                return
+            kind = frame["type"]
+            if kind == "invoke":
+                self.start(frame)
+            elif kind == "cancel":
+                invocation = self.invocations.pop(str(frame["id"]), None)
+                if invocation is not None:
+                    invocation.cancel()
+            await self.writer.drain()
+
+
+async def _main(spec: dict[str, Any], socket_path: str, worker_id: str) -> None:
+    reader, writer = await asyncio.open_unix_connection(socket_path, limit=1 << 20)
+    worker = WorkerLoop(spec, writer)
+    worker.send({"type": "hello", "worker_id": worker_id, "pid": os.getpid(), "runtime": "python"})
+    await worker.serve(reader)
+
+
+def run(spec: dict[str, Any], socket_path: str, worker_id: str) -> None:
+    """Entry point of a forked worker; returns when the gateway closes the connection."""
+    asyncio.run(_main(spec, socket_path, worker_id))

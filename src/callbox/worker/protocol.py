@@ -1,0 +1,97 @@
+"""The frames between the gateway and a worker process.
+
+This module is the whole contract, kept language-neutral so that a Node.js worker can speak it
+later. Workers connect to the gateway's Unix socket; after that, both sides exchange frames:
+
+    frame   = u32 header_length | u32 body_length | header (UTF-8 JSON object) | body (raw bytes)
+    lengths are big-endian; the header always has a "type" field.
+
+worker -> gateway
+    hello      {worker_id, pid, runtime}                         first frame, once
+    result     {id, status, headers: [[name, value], ...], logs: [LOG], mode, retire}  body = HTTP body
+    cancelled  {id, logs: [LOG]}                                 answer to cancel
+    log        {id, level, message, time}                        a line written after the result
+gateway -> worker
+    invoke     {id, path, context: {...}, event: {...}}          run one invocation
+    cancel     {id}                                              the deadline passed: stop it
+
+LOG     = {level: "INFO" | "WARN" | "ERROR", message, time (epoch seconds)}
+mode    = "sync" | "async": how the handler ran (the gateway uses it to place work)
+retire  = true when the worker should not get more work (e.g. it ran out of memory)
+
+Spawning is separate: the warm parent ("zygote") reads one JSON object per line on stdin,
+{"op": "spawn", "worker_id", "socket", "spec": WORKER_SPEC}, and reports
+{"op": "exited", "worker_id", "pid", "status"} on stdout when a worker ends.
+
+WORKER_SPEC = {root, functions: {path: {file, visibility}}, assets: {path: {file, visibility}},
+               site_packages: [dir], memory_limit_mb, debug_errors, local, threads}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+from typing import Any
+
+_PREFIX = struct.Struct(">II")
+# A header carries the event (bounded by the 1 MB request limit); anything far larger is a bug.
+MAX_HEADER_BYTES = 16 * 1024 * 1024
+
+RUNTIME_PYTHON = "python"
+
+
+class ProtocolError(Exception):
+    """A frame that does not follow the contract above."""
+
+
+def encode(header: dict[str, Any], body: bytes = b"") -> bytes:
+    raw = json.dumps(header, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return _PREFIX.pack(len(raw), len(body)) + raw + body
+
+
+async def read_frame(reader: asyncio.StreamReader, max_body: int) -> tuple[dict[str, Any], bytes]:
+    """Read one frame; EOF between frames raises ``EOFError``, a bad frame ``ProtocolError``."""
+    try:
+        prefix = await reader.readexactly(_PREFIX.size)
+    except asyncio.IncompleteReadError as exc:
+        raise EOFError("the peer closed the connection") from exc
+    header_len, body_len = _PREFIX.unpack(prefix)
+    if header_len > MAX_HEADER_BYTES:
+        raise ProtocolError(f"frame header of {header_len} bytes is over the limit")
+    try:
+        raw = await reader.readexactly(header_len)
+        if body_len > max_body:
+            # Skip the body so the stream stays aligned; the caller still learns whose it was.
+            await _skip(reader, body_len)
+            body = b""
+        else:
+            body = await reader.readexactly(body_len) if body_len else b""
+    except asyncio.IncompleteReadError as exc:
+        raise EOFError("the peer closed the connection mid-frame") from exc
+    try:
+        header = json.loads(raw)
+    except ValueError as exc:
+        raise ProtocolError(f"frame header is not JSON: {exc}") from exc
+    if not isinstance(header, dict) or not isinstance(header.get("type"), str):
+        raise ProtocolError("frame header must be a JSON object with a string 'type'")
+    if body_len > max_body:
+        raise BodyTooLarge(header, body_len)
+    return header, body
+
+
+class BodyTooLarge(ProtocolError):
+    """A frame whose body is over the reader's limit; the header was read, the body skipped."""
+
+    def __init__(self, header: dict[str, Any], size: int) -> None:
+        super().__init__(f"frame body of {size} bytes is over the limit")
+        self.header = header
+        self.size = size
+
+
+async def _skip(reader: asyncio.StreamReader, count: int) -> None:
+    while count:
+        chunk = await reader.read(min(count, 1 << 20))
+        if not chunk:
+            raise EOFError("the peer closed the connection mid-frame")
+        count -= len(chunk)

@@ -1,0 +1,142 @@
+"""The warm parent: imports the runtime and the twilio library once, then forks workers.
+
+Started by the gateway as ``python -m callbox.worker.zygote``. Commands arrive as JSON lines on
+stdin; exit reports leave as JSON lines on stdout (see ``protocol``). EOF on stdin means the
+gateway is gone: every worker is killed and the zygote exits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import select
+import signal
+import sys
+import threading
+from typing import Any
+
+# Imported here so every forked worker starts with them already loaded.
+import callbox.runtime  # noqa: F401
+import callbox.worker.loop as worker_loop
+
+_children: dict[int, str] = {}
+
+
+def _warm_imports() -> None:
+    import twilio.jwt.access_token  # noqa: F401
+    import twilio.request_validator  # noqa: F401
+    import twilio.rest  # noqa: F401
+    import twilio.twiml.messaging_response  # noqa: F401
+    import twilio.twiml.voice_response  # noqa: F401
+
+
+def _report(message: dict[str, Any]) -> None:
+    os.write(1, (json.dumps(message) + "\n").encode())
+
+
+def _limit_memory(limit_mb: int, threads: int) -> None:
+    if limit_mb <= 0:
+        return
+    with open("/proc/self/statm") as f:
+        current = int(f.read().split()[0]) * resource.getpagesize()
+    # Room for the handler threads' stacks comes on top of the function's own budget.
+    allowance = threads * threading.stack_size() or threads * 8 * 1024 * 1024
+    cap = current + limit_mb * 1024 * 1024 + allowance + 64 * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+def _become_worker(worker_id: str, socket_path: str, spec: dict[str, Any]) -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.set_wakeup_fd(-1)
+    os.dup2(2, 1)  # the zygote's stdout carries reports; a worker must never write there
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    threads = int(spec.get("threads") or 32)
+    threading.stack_size(4 * 1024 * 1024)
+    _limit_memory(int(spec.get("memory_limit_mb") or 0), threads)
+    sys.path[:0] = [p for p in spec.get("site_packages", []) if p]
+    if spec.get("root"):
+        os.chdir(spec["root"])
+    from callbox.runtime.globals import Runtime
+    from callbox.worker import logs
+
+    functions = {path: entry["file"] for path, entry in spec.get("functions", {}).items()}
+    private_assets = {
+        path: entry["file"]
+        for path, entry in spec.get("assets", {}).items()
+        if entry.get("visibility") == "private"
+    }
+    Runtime.install(functions, private_assets)
+    logs.install()
+    worker_loop.run(spec, socket_path, worker_id)
+
+
+def _spawn(command: dict[str, Any]) -> None:
+    worker_id = str(command["worker_id"])
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            _become_worker(worker_id, str(command["socket"]), command.get("spec") or {})
+        except BaseException as exc:  # noqa: BLE001 - report, then leave without cleanup
+            code = 1
+            os.write(2, f"callbox worker {worker_id} failed: {exc!r}\n".encode())
+        os._exit(code)
+    _children[pid] = worker_id
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        worker_id = _children.pop(pid, None)
+        if worker_id is not None:
+            _report(
+                {"op": "exited", "worker_id": worker_id, "pid": pid, "status": _describe(status)}
+            )
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"
+
+
+def main() -> None:
+    _warm_imports()
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    buffered = b""
+    try:
+        while True:
+            ready, _, _ = select.select([0, wake_r], [], [])
+            if wake_r in ready:
+                os.read(wake_r, 4096)
+                _reap()
+            if 0 in ready:
+                chunk = os.read(0, 65536)
+                if not chunk:
+                    break
+                buffered += chunk
+                *lines, buffered = buffered.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        _spawn(json.loads(line))
+    finally:
+        for pid in list(_children):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import callbox.toolkit.init as init_module
+from callbox.toolkit.init import SCAFFOLD_DIR, InitError, init_project
+
+EXPECTED_FILES = {
+    "functions/hello-world.py",
+    "functions/sms/reply.protected.py",
+    "functions/lib/greeting.private.py",
+    "functions/greet.py",
+    "functions/data.py",
+    "assets/assets/index.html",
+    "assets/assets/style.css",
+    "assets/data.private.json",
+    ".env",
+    "requirements.txt",
+    "README.md",
+    ".gitignore",
+}
+
+SCAFFOLD_PY_FILES = sorted(
+    p.relative_to(SCAFFOLD_DIR).as_posix()
+    for p in SCAFFOLD_DIR.rglob("*.py")
+    if "__pycache__" not in p.parts
+)
+
+
+def _files(root: Path) -> set[str]:
+    return {
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def _top_level_functions(source: str) -> set[str]:
+    tree = ast.parse(source)
+    return {
+        node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+
+
+def test_init_creates_all_scaffold_files(tmp_path: Path) -> None:
+    project = init_project("my-app", tmp_path)
+
+    assert project == tmp_path / "my-app"
+    assert _files(project) == EXPECTED_FILES
+
+
+def test_init_fills_in_project_name(tmp_path: Path) -> None:
+    project = init_project("office_bot2", tmp_path)
+
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert "office_bot2" in readme
+    assert "{{name}}" not in readme
+    # The bundled scaffold itself stays a template.
+    assert "{{name}}" in (SCAFFOLD_DIR / "README.md").read_text(encoding="utf-8")
+
+
+def test_init_copies_contents_verbatim(tmp_path: Path) -> None:
+    project = init_project("app", tmp_path)
+
+    for relative in EXPECTED_FILES - {"README.md"}:
+        assert (project / relative).read_bytes() == (SCAFFOLD_DIR / relative).read_bytes()
+
+
+def test_init_skips_pycache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A scaffold whose functions have been imported holds bytecode caches; they must not leak.
+    scaffold = tmp_path / "scaffold"
+    shutil.copytree(SCAFFOLD_DIR, scaffold)
+    cache = scaffold / "functions" / "__pycache__"
+    cache.mkdir()
+    (cache / "greet.cpython-311.pyc").write_bytes(b"\0")
+    monkeypatch.setattr(init_module, "SCAFFOLD_DIR", scaffold)
+
+    project = init_project("app", tmp_path / "out")
+
+    assert not list(project.rglob("__pycache__"))
+    assert _files(project) == EXPECTED_FILES
+
+
+def test_init_accepts_existing_empty_directory(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+
+    project = init_project("app", tmp_path)
+
+    assert _files(project) == EXPECTED_FILES
+
+
+def test_init_refuses_non_empty_directory(tmp_path: Path) -> None:
+    existing = tmp_path / "app"
+    existing.mkdir()
+    (existing / "keep.txt").write_text("mine", encoding="utf-8")
+
+    with pytest.raises(InitError) as excinfo:
+        init_project("app", tmp_path)
+
+    message = str(excinfo.value)
+    assert str(existing) in message
+    assert "already exists and is not empty" in message
+    assert "choose another name or remove it" in message
+    # Nothing was copied over the user's files.
+    assert _files(existing) == {"keep.txt"}
+
+
+def test_init_refuses_existing_file(tmp_path: Path) -> None:
+    (tmp_path / "app").write_text("not a directory", encoding="utf-8")
+
+    with pytest.raises(InitError, match="already exists"):
+        init_project("app", tmp_path)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["has space", "../escape", "a/b", "dot.name", "émoji", "semi;colon", "trailing\n"],
+)
+def test_init_rejects_bad_names(tmp_path: Path, name: str) -> None:
+    with pytest.raises(InitError, match="letters, digits, dashes and underscores"):
+        init_project(name, tmp_path)
+
+    assert not any(tmp_path.iterdir())
+
+
+def test_init_rejects_empty_name(tmp_path: Path) -> None:
+    with pytest.raises(InitError, match="must not be empty"):
+        init_project("", tmp_path)
+
+
+def test_init_error_is_value_error() -> None:
+    assert issubclass(InitError, ValueError)
+
+
+def test_scaffold_data_asset_is_valid_json() -> None:
+    data = json.loads((SCAFFOLD_DIR / "assets/data.private.json").read_text(encoding="utf-8"))
+    assert data
+
+
+@pytest.mark.parametrize("relative", SCAFFOLD_PY_FILES)
+def test_scaffold_function_compiles_and_defines_entry_point(relative: str) -> None:
+    source = (SCAFFOLD_DIR / relative).read_text(encoding="utf-8")
+    compile(source, relative, "exec")
+
+    # The private helper is a library module; every routable function needs a handler.
+    expected = "greet" if relative == "functions/lib/greeting.private.py" else "handler"
+    assert expected in _top_level_functions(source)
+
+
+def test_scaffold_python_files_are_the_expected_ones() -> None:
+    assert set(SCAFFOLD_PY_FILES) == {f for f in EXPECTED_FILES if f.endswith(".py")}
