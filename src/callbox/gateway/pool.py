@@ -122,6 +122,7 @@ class Pool:
         try:
             answer = await asyncio.wait_for(ack, self.config.cancel_grace)
         except (TimeoutError, WorkerLost):
+            worker.cancel_acks.pop(invocation_id, None)
             self._retire(worker)  # its event loop does not answer: blocked
             return
         lines = answer.get("logs") or []

@@ -60,7 +60,8 @@ class Worker:
 
     @property
     def load(self) -> int:
-        return len(self.pending)
+        # An unanswered cancel counts: until it is answered the worker's loop may be blocked.
+        return len(self.pending) + len(self.cancel_acks)
 
     @property
     def usable(self) -> bool:
@@ -73,6 +74,9 @@ class Worker:
         future: asyncio.Future[tuple[dict[str, Any], bytes]] = (
             asyncio.get_running_loop().create_future()
         )
+        if self.dead:
+            future.set_exception(WorkerLost("The worker process exited before the invocation."))
+            return future
         self.pending[frame["id"]] = future
         self.writer.write(protocol.encode(frame))
         return future
@@ -90,7 +94,7 @@ class Worker:
         future = self.pending.pop(invocation_id, None)
         if future is not None and not future.done():
             future.cancel()
-        if not self.pending:
+        if not self.load:
             self.on_idle(self)
 
     def kill(self) -> None:
@@ -121,12 +125,12 @@ class Worker:
                 future.set_result((header, body))
             if header.get("retire"):
                 self.retired = True
-            if not self.pending:
-                self.on_idle(self)
         elif kind == "cancelled":
             ack = self.cancel_acks.pop(invocation_id, None)
             if ack is not None and not ack.done():
                 ack.set_result(header)
+        if kind in ("result", "cancelled") and not self.load:
+            self.on_idle(self)
         elif kind == "log":
             self.on_late_log(invocation_id, header)
 

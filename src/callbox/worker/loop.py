@@ -87,7 +87,7 @@ class Invocation:
         try:
             handler = load_handler(path, spec["root"])
         except LoadError as exc:
-            return render_error(_Failure(exc.message, exc.stack), include_stack=debug)
+            return render_error(exc, include_stack=debug)
         ctx = Context(context, local=bool(spec.get("local")))
         main = self._start(handler, ctx, event)
         await asyncio.wait({main, self.outcome}, return_when=asyncio.FIRST_COMPLETED)
@@ -126,7 +126,9 @@ class Invocation:
     def _memory_error(self) -> HttpResult:
         limit = self.worker.spec.get("memory_limit_mb")
         return render_error(
-            _Failure(f"The function ran out of memory: it needed more than its {limit} MB limit."),
+            MemoryError(
+                f"The function ran out of memory: it needed more than its {limit} MB limit."
+            ),
             include_stack=False,
         )
 
@@ -140,17 +142,6 @@ class Invocation:
             task.cancel()
         if self.runner is not None:
             self.runner.cancel()
-
-
-class _Failure(Exception):
-    """A runtime-detected failure rendered like a user error, with an optional stack."""
-
-    def __init__(self, message: str, stack: str = "") -> None:
-        super().__init__(message)
-        self.stack = stack
-
-    def __str__(self) -> str:
-        return self.args[0]
 
 
 class WorkerLoop:

@@ -53,6 +53,7 @@ def _become_worker(worker_id: str, socket_path: str, spec: dict[str, Any]) -> No
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash must not stall on a core dump
     threads = int(spec.get("threads") or 32)
     threading.stack_size(4 * 1024 * 1024)
     _limit_memory(int(spec.get("memory_limit_mb") or 0), threads)
