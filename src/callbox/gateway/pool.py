@@ -154,7 +154,7 @@ class Pool:
         self._changed.set()
 
     def _on_late_log(self, invocation_id: str, line: dict[str, Any]) -> None:
-        entry = {k: line[k] for k in ("level", "message", "time") if k in line}
+        entry: dict[str, Any] = {k: line[k] for k in ("level", "message", "time") if k in line}
         self._on_late_logs(self._meta.get(invocation_id, {}), [entry])
 
     async def _acquire(self) -> Worker:

@@ -90,7 +90,7 @@ def route_for_file(relative: PurePosixPath, kind: Kind) -> tuple[str, Visibility
 
 
 def _files(folder: Path) -> list[Path]:
-    found = []
+    found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__")
         found.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))

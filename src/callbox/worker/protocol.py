@@ -8,7 +8,7 @@ later. Workers connect to the gateway's Unix socket; after that, both sides exch
 
 worker -> gateway
     hello      {worker_id, pid, runtime}                         first frame, once
-    result     {id, status, headers: [[name, value], ...], logs: [LOG], mode, retire}  body = HTTP body
+    result     {id, status, headers: [[name, value]], logs: [LOG], mode, retire}  body: HTTP body
     cancelled  {id, logs: [LOG]}                                 answer to cancel
     log        {id, level, message, time}                        a line written after the result
 gateway -> worker

@@ -7,6 +7,7 @@ gateway is gone: every worker is killed and the zygote exits.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -133,10 +134,8 @@ def main() -> None:
                         _spawn(json.loads(line))
     finally:
         for pid in list(_children):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 if __name__ == "__main__":
