@@ -115,7 +115,14 @@ class Gateway:
             raise NotFound(f"The requested resource {scope['path']} was not found")
         if method == "OPTIONS":
             return Answer(204, list(CORS_HEADERS))
-        body = await _read_body(receive, self.config.max_request_bytes - header_bytes)
+        total = self.config.max_request_bytes
+        declared = _header(raw_headers, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) + header_bytes > total:
+            raise PayloadTooLarge(
+                "The request is too large: body, headers and cookies together may be at most "
+                f"{_size(total)}."
+            )
+        body = await _read_body(receive, total - header_bytes, total)
         if route.visibility == "protected":
             self._check_signature(deployment, scope, raw_headers, host, body)
         if route.kind == "asset":
@@ -203,7 +210,7 @@ class Gateway:
         limit = self.config.max_response_bytes
         if size > limit:
             raise FunctionError(
-                f"The function's response is {size} bytes; the limit is {limit} bytes (4 MB)."
+                f"The function's response is {size} bytes; responses may be at most {_size(limit)}."
             )
         header_size = sum(len(k) + len(v) + 4 for k, v in headers)
         if (
@@ -228,7 +235,7 @@ async def _send(send: Send, answer: Answer, *, head: bool) -> None:
     await send({"type": "http.response.body", "body": b"" if head else answer.body})
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
+async def _read_body(receive: Receive, limit: int, limit_total: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -244,6 +251,12 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _size(limit: int) -> str:
+    if limit % (1024 * 1024) == 0:
+        return f"{limit // (1024 * 1024)} MB"
+    return f"{limit} bytes"
 
 
 def _header(raw: list[tuple[bytes, bytes]], name: bytes) -> str | None:

@@ -130,13 +130,13 @@ def read_env(file: Path) -> dict[str, str]:
 
 def fingerprint(layout: Layout, extra: list[Path]) -> tuple[tuple[str, int, int], ...]:
     """Cheap state of every folder and file that matters: any edit, add or delete changes it."""
-    entries = []
+    entries: list[tuple[str, int, int]] = []
     folders = [f for f in (layout.functions, layout.assets) if f is not None]
     for folder in folders:
         for dirpath, dirnames, filenames in os.walk(folder):
             dirnames[:] = [d for d in dirnames if d != "__pycache__"]
-            for name in (".", *filenames):
-                entries.append(_stat(os.path.join(dirpath, name)))
+            # Folders themselves are left out: __pycache__ appearing must not count as a change.
+            entries.extend(_stat(os.path.join(dirpath, name)) for name in filenames)
     entries.extend(_stat(str(path)) for path in extra)
     return tuple(entries)
 

@@ -18,7 +18,8 @@ from callbox.gateway.app import Gateway, Receive, Scope, Send
 from callbox.gateway.pool import PoolSet
 from callbox.gateway.source import Deployment
 from callbox.gateway.supervisor import Supervisor
-from callbox.toolkit.project import Layout, ProjectError, discover, fingerprint, read_env
+from callbox.toolkit.project import Layout, ProjectError, discover, read_env
+from callbox.toolkit.watch import ChangeDetector
 
 SITE_PACKAGES = Path(".callbox") / "site-packages"
 
@@ -59,14 +60,17 @@ class LocalProject:
         self.on_replaced = on_replaced
         self.requirements = layout.root / "requirements.txt"
         self._generation = 0
-        self._fingerprint: Any = None
+        self.changes = ChangeDetector(layout, [env_file, self.requirements])
         self._deployment: Deployment | None = None
         self._error: str | None = None
         self._lock = asyncio.Lock()
 
     def load(self) -> Deployment:
         """Read the project now; raises ProjectError or DependencyError when it cannot serve."""
-        self._fingerprint = self._current_fingerprint()
+        self.changes.reset()
+        return self._read()
+
+    def _read(self) -> Deployment:
         routes = discover(self.layout)
         site_packages = self._install_requirements()
         variables = read_env(self.env_file)
@@ -86,9 +90,6 @@ class LocalProject:
             self.on_replaced(old.build_key)
         return deployment
 
-    def _current_fingerprint(self) -> Any:
-        return fingerprint(self.layout, [self.env_file, self.requirements])
-
     def _install_requirements(self) -> list[str]:
         if not self.requirements.is_file():
             return []
@@ -98,9 +99,10 @@ class LocalProject:
         return [str(target)] if target.is_dir() else []
 
     async def resolve(self, host: str) -> Deployment | None:
-        if self._current_fingerprint() != self._fingerprint:
-            async with self._lock:
-                if self._current_fingerprint() != self._fingerprint:
+        if self.changes.changed() or self._lock.locked():
+            async with self._lock:  # requests arriving during a reload wait for it
+                if self.changes.changed():
+                    self.changes.reset()  # before reading, so no later edit is missed
                     await self._reload()
         if self._error is not None:
             raise FunctionError(self._error)
@@ -108,7 +110,7 @@ class LocalProject:
 
     async def _reload(self) -> None:
         try:
-            deployment = await asyncio.to_thread(self.load)
+            deployment = await asyncio.to_thread(self._read)
         except (ProjectError, DependencyError) as exc:
             self._error = f"The project cannot be served: {exc}"
             self.console.say(self._error)
