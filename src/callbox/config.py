@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 _ENV_PREFIX = "CALLBOX_"
@@ -26,7 +26,8 @@ class Config:
     # Worker processes: address-space cap per worker (MB, on top of the warm parent's size),
     # how many processes one build may use, and how many invocations one worker may hold.
     memory_limit_mb: int = 256
-    max_workers: int = 4
+    # One worker per core: more processes than cores only adds scheduling stalls (measured).
+    max_workers: int = field(default_factory=lambda: os.cpu_count() or 2)
     worker_slots: int = 256
     # How long a cancelled async invocation may take to stop before its worker is retired.
     cancel_grace: float = 1.0
@@ -43,10 +44,10 @@ class Config:
         """Defaults, then ``CALLBOX_<FIELD>`` variables, then explicit overrides (None ignored)."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for field in fields(cls):
-            raw = environ.get(_ENV_PREFIX + field.name.upper())
+        for item in fields(cls):
+            raw = environ.get(_ENV_PREFIX + item.name.upper())
             if raw is not None:
-                values[field.name] = _coerce(field.name, field.type, raw)
+                values[item.name] = _coerce(item.name, item.type, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

@@ -1,0 +1,316 @@
+"""End-to-end fixtures: ``callbox start`` as a real process on a free port, driven over HTTP.
+
+``servers`` (one test) and ``module_servers`` (one module) are factories. ``start(scenario)``
+copies ``tests/functions/<scenario>`` to a temporary folder (tests may edit the copy), starts
+``python -m callbox start`` in its own session with the given ``CALLBOX_*`` variables, waits
+for "Listening on" and for a real HTTP answer, and returns a :class:`Server`. On teardown each
+server gets SIGINT (then SIGTERM, then SIGKILL) and no process of its session (zygote, workers)
+may outlive it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import httpx
+import pytest
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "functions"
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def callbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The test process's environment without inherited callbox settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBOX_") and k != "PORT"}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def session_members(session_id: int) -> list[int]:
+    """Live (non-zombie) processes whose session is ``session_id``."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # Fields after the command name (which may hold spaces and parentheses).
+        fields = stat[stat.rfind(")") + 2 :].split()
+        state, session = fields[0], int(fields[3])
+        if session == session_id and state != "Z":
+            members.append(int(entry))
+    return members
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 :].split()[0] != "Z"
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds pass; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+
+
+class _Lines:
+    """Lines of one pipe, read by a thread; waiters are woken on each new line."""
+
+    def __init__(self, stream: object) -> None:
+        self.items: list[str] = []
+        self.closed = False
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            with self.cond:
+                self.items.append(line.rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+    def snapshot(self) -> list[str]:
+        with self.cond:
+            return list(self.items)
+
+
+class Server:
+    """A running ``callbox start``: its URL, process, project copy and output so far."""
+
+    def __init__(self, process: subprocess.Popen[str], root: Path, port: int) -> None:
+        self.process = process
+        self.root = root
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self._out = _Lines(process.stdout)
+        self._err = _Lines(process.stderr)
+        self.client = httpx.Client(base_url=self.base_url, timeout=20.0)
+
+    # -- output ---------------------------------------------------------------------------
+    def stdout_lines(self) -> list[str]:
+        return self._out.snapshot()
+
+    def stderr_lines(self) -> list[str]:
+        return self._err.snapshot()
+
+    def output(self) -> str:
+        return "\n".join(self.stdout_lines()) + "\n--- stderr ---\n" + "\n".join(self.stderr_lines())
+
+    def mark(self) -> int:
+        """Position in stdout; pass it as ``since`` to look only at later lines."""
+        return len(self.stdout_lines())
+
+    def wait_for_line(self, pattern: str, *, since: int = 0, timeout: float = 10.0) -> str:
+        """The first stdout line at or after ``since`` matching the regex ``pattern``."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._out.cond:
+            while True:
+                for line in self._out.items[since:]:
+                    if regex.search(line):
+                        return line
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._out.closed:
+                    raise AssertionError(
+                        f"no stdout line matching {pattern!r} within {timeout} s; "
+                        f"output:\n{self.output()}"
+                    )
+                self._out.cond.wait(remaining)
+
+    def lines_matching(self, pattern: str, *, since: int = 0) -> list[str]:
+        regex = re.compile(pattern)
+        return [line for line in self.stdout_lines()[since:] if regex.search(line)]
+
+    def settle(self, since: int = 0) -> None:
+        """Wait until every request answered so far has its request line on stdout.
+
+        A marker request (a 404) is sent and its own line awaited: the server prints a
+        request's function lines before its request line, in order.
+        """
+        marker = f"/__e2e_settle_{time.monotonic_ns()}"
+        self.client.get(marker)
+        self.wait_for_line(rf"^404 GET {re.escape(marker)} ", since=since)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        self.wait_for_line(r"Listening on", timeout=START_TIMEOUT)
+        while True:
+            if self.process.poll() is not None:
+                raise AssertionError(f"callbox start exited early:\n{self.output()}")
+            try:
+                self.client.get("/__e2e_ready__", timeout=2.0)
+                return
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"callbox start did not answer HTTP:\n{self.output()}"
+                    ) from None
+                time.sleep(0.02)
+
+    def stop(self) -> list[int]:
+        """Stop the server; returns the pids of its session that had to be killed after it."""
+        self.client.close()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            if self.process.poll() is not None:
+                break
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(STOP_TIMEOUT if sig != signal.SIGKILL else None)
+            except subprocess.TimeoutExpired:
+                continue
+        self._out.thread.join(5)
+        self._err.thread.join(5)
+        session = self.process.pid
+        if wait_until(lambda: not session_members(session), timeout=5.0):
+            return []
+        leftovers = session_members(session)
+        for pid in leftovers:  # processes of the session we started: ours to clean up
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return leftovers
+
+
+class ServerFactory:
+    def __init__(self, tmp_root: Path) -> None:
+        self.tmp_root = tmp_root
+        self.servers: list[Server] = []
+        self._count = 0
+
+    def copy(self, scenario: str) -> Path:
+        """A private copy of ``tests/functions/<scenario>``."""
+        self._count += 1
+        destination = self.tmp_root / f"{self._count}-{scenario}"
+        shutil.copytree(
+            SCENARIOS / scenario,
+            destination,
+            ignore=shutil.ignore_patterns("__pycache__", ".callbox"),
+        )
+        return destination
+
+    def start(
+        self,
+        scenario: str | Path,
+        *,
+        env: dict[str, str] | None = None,
+        args: Sequence[str] = (),
+    ) -> Server:
+        """Start ``callbox start`` on a copy of ``scenario`` (or on the folder given as a Path)."""
+        root = scenario if isinstance(scenario, Path) else self.copy(scenario)
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "callbox", "start", str(root), "--port", str(port), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=callbox_env(env),
+            cwd=root,
+            start_new_session=True,
+        )
+        server = Server(process, root, port)
+        self.servers.append(server)
+        server.wait_ready()
+        return server
+
+    def stop_all(self) -> None:
+        problems = []
+        for server in self.servers:
+            leftovers = server.stop()
+            if leftovers:
+                problems.append(
+                    f"server {server.process.pid} left processes {leftovers} running "
+                    f"(killed by the test)"
+                )
+        self.servers.clear()
+        assert not problems, "; ".join(problems)
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[ServerFactory]:
+    """Servers stopped at the end of the test."""
+    factory = ServerFactory(tmp_path)
+    yield factory
+    factory.stop_all()
+
+
+@pytest.fixture(scope="module")
+def module_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
+    """Servers shared by the tests of one module, stopped after its last test."""
+    factory = ServerFactory(tmp_path_factory.mktemp("e2e"))
+    yield factory
+    factory.stop_all()
+
+
+def run_callbox(
+    args: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120.0,
+) -> subprocess.CompletedProcess[str]:
+    """Run a ``callbox`` command to completion (for commands that are expected to exit)."""
+    return subprocess.run(
+        [sys.executable, "-m", "callbox", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=callbox_env(env),
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def callbox_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``callbox_cli(["init", "name"], env=..., cwd=...)`` runs the CLI to completion."""
+    return run_callbox
+
+
+@pytest.fixture
+def e2e() -> object:
+    """Helpers for test modules (conftest is not importable): polling and process checks."""
+
+    class Helpers:
+        wait_until = staticmethod(wait_until)
+        pid_alive = staticmethod(pid_alive)
+        free_port = staticmethod(free_port)
+        session_members = staticmethod(session_members)
+
+    return Helpers

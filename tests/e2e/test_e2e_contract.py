@@ -1,0 +1,316 @@
+"""The function contract over a real socket: what callback() and return values become, how
+errors and load failures are reported, and what `event` and `context` hold."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+SCENARIO = "contract"
+
+
+@pytest.fixture(scope="module")
+def server(module_servers):
+    return module_servers.start(SCENARIO)
+
+
+def error_body(response):
+    assert response.headers["content-type"].startswith("application/json"), response.text
+    return response.json()
+
+
+# -- what a function answers ---------------------------------------------------------------
+
+
+def test_str_is_text_plain(server):
+    response = server.client.get("/text")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.text == "Hello, text"
+
+
+def test_dict_is_json(server):
+    response = server.client.get("/dict")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {"kind": "json", "items": [1, 2], "nested": {"ok": True}}
+
+
+def test_bytes_are_octet_stream(server):
+    response = server.client.get("/bytes")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert response.content == b"\x00\x01binary\xff"
+
+
+def test_twiml_is_text_xml(server):
+    response = server.client.get("/twiml")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/xml")
+    assert response.text == (
+        '<?xml version="1.0" encoding="UTF-8"?><Response><Message>Hi there</Message></Response>'
+    )
+
+
+def test_response_object_sets_status_headers_and_json_body(server):
+    response = server.client.get("/teapot")
+    assert response.status_code == 418
+    assert response.headers["x-custom"] == "yes"
+    assert response.headers.get_list("x-multi") == ["a", "b"]
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {"teapot": True}
+
+
+def test_returned_value_without_callback_is_the_response(server):
+    response = server.client.get("/returned")
+    assert response.status_code == 200
+    assert response.json() == {"returned": True}
+
+
+def test_async_returned_value_without_callback_is_the_response(server):
+    response = server.client.get("/returned-async")
+    assert response.status_code == 200
+    assert response.text == "returned from async"
+
+
+def test_callback_none_is_200_empty(server):
+    response = server.client.get("/empty")
+    assert response.status_code == 200
+    assert response.content == b""
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+def test_callback_error_string_is_500_json(server):
+    response = server.client.get("/error-str")
+    assert response.status_code == 500
+    assert error_body(response)["message"] == "Something broke"
+
+
+def test_callback_error_exception_is_500_with_stack_locally(server):
+    response = server.client.get("/error-exception")
+    assert response.status_code == 500
+    body = error_body(response)
+    assert body["message"] == "bad value from the function"
+    assert body["name"] == "ValueError"
+    assert "ValueError: bad value from the function" in body["stack"]
+
+
+def test_callback_error_dict_is_500_with_that_dict(server):
+    response = server.client.get("/error-dict")
+    assert response.status_code == 500
+    assert error_body(response) == {"code": 123, "detail": "dict error"}
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [("/raise-sync", "sync failure"), ("/raise-async", "async failure")],
+)
+def test_raised_exception_is_500(server, path, message):
+    response = server.client.get(path)
+    assert response.status_code == 500
+    body = error_body(response)
+    assert body["message"] == message
+    assert body["name"] == "RuntimeError"
+    assert f"RuntimeError: {message}" in body["stack"]
+
+
+def test_module_without_handler_names_file_and_what_it_defines(server):
+    response = server.client.get("/no-handler")
+    assert response.status_code == 500
+    message = error_body(response)["message"]
+    assert "functions/no-handler.py" in message
+    assert "no `handler`" in message
+    assert "found: CONSTANT, handle, helper" in message
+
+
+def test_syntax_error_is_500_with_the_import_error(server):
+    response = server.client.get("/syntax-error")
+    assert response.status_code == 500
+    message = error_body(response)["message"]
+    assert "functions/syntax-error.py failed to import" in message
+    assert "SyntaxError" in message
+    assert "line 1" in message
+
+
+def test_import_error_is_500_with_the_import_error(server):
+    response = server.client.get("/import-error")
+    assert response.status_code == 500
+    message = error_body(response)["message"]
+    assert "functions/import-error.py failed to import" in message
+    assert "No module named 'callbox_no_such_module_xyz'" in message
+
+
+def test_function_errors_do_not_break_the_next_request(server):
+    assert server.client.get("/raise-sync").status_code == 500
+    response = server.client.get("/text")
+    assert response.status_code == 200
+    assert response.text == "Hello, text"
+
+
+# -- event ---------------------------------------------------------------------------------
+
+
+def test_event_merges_query_and_form_body_wins(server):
+    response = server.client.post("/echo?a=1&b=query", data={"b": "body", "c": "3"})
+    assert response.status_code == 200
+    event = response.json()
+    assert (event["a"], event["b"], event["c"]) == ("1", "body", "3")
+
+
+def test_event_merges_query_and_json_body_wins_nested_kept(server):
+    response = server.client.post(
+        "/echo?a=1&b=query", json={"b": "json", "nested": {"list": [1, {"x": None}]}}
+    )
+    assert response.status_code == 200
+    event = response.json()
+    assert event["a"] == "1"
+    assert event["b"] == "json"
+    assert event["nested"] == {"list": [1, {"x": None}]}
+
+
+def test_event_json_array_becomes_index_keys(server):
+    response = server.client.post("/echo", json=["x", {"y": 2}])
+    assert response.status_code == 200
+    event = response.json()
+    assert event["0"] == "x"
+    assert event["1"] == {"y": 2}
+
+
+def test_event_repeated_query_keys_become_a_list(server):
+    response = server.client.get("/echo?x=1&x=2&x=3&y=only")
+    assert response.status_code == 200
+    event = response.json()
+    assert event["x"] == ["1", "2", "3"]
+    assert event["y"] == "only"
+
+
+def test_event_request_headers_lower_cased_and_restricted_removed(server):
+    headers = [
+        ("X-Custom-Thing", "kept"),
+        ("X-Repeated", "first"),
+        ("X-Repeated", "second"),
+        ("X-Forwarded-For", "10.0.0.1"),
+        ("X-Forwarded-Proto", "https"),
+        ("Referer", "https://example.com/"),
+        ("Via", "1.1 proxy"),
+        ("X-Real-IP", "10.0.0.2"),
+        ("X-Amzn-Trace-Id", "Root=1"),
+        ("I-Twilio-Internal", "secret"),
+    ]
+    response = server.client.get("/echo", headers=headers)
+    assert response.status_code == 200
+    received = response.json()["request"]["headers"]
+    assert received["x-custom-thing"] == "kept"
+    assert received["x-repeated"] == ["first", "second"]
+    assert all(name == name.lower() for name in received)
+    for restricted in (
+        "host",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "referer",
+        "via",
+        "x-real-ip",
+        "x-amzn-trace-id",
+        "i-twilio-internal",
+    ):
+        assert restricted not in received, restricted
+
+
+def test_event_cookies_parsed_case_kept_first_wins(server):
+    response = server.client.get("/echo", headers={"Cookie": "Session=abc; theme=dark; Session=zzz"})
+    assert response.status_code == 200
+    assert response.json()["request"]["cookies"] == {"Session": "abc", "theme": "dark"}
+
+
+def test_malformed_json_body_is_400_with_a_clear_message(server):
+    response = server.client.post(
+        "/echo", content=b'{"a": 1,', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    message = error_body(response)["message"]
+    assert message.startswith("Malformed JSON body")
+
+
+def test_malformed_form_body_is_400_with_a_clear_message(server):
+    response = server.client.post(
+        "/echo",
+        content=b"a=%ff%fe",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400
+    assert error_body(response)["message"].startswith("Malformed form body")
+
+
+# -- context and runtime helpers -----------------------------------------------------------
+
+
+def test_context_has_env_domain_and_path(server):
+    response = server.client.get("/context")
+    assert response.status_code == 200
+    assert response.json() == {
+        "DOMAIN_NAME": f"127.0.0.1:{server.port}",
+        "PATH": "/context",
+        "GREETING": "Bonjour",
+        "SECRET_NUMBER": "42",
+    }
+
+
+def test_context_domain_name_follows_the_host_header(server):
+    response = server.client.get("/context", headers={"Host": "example.test:8080"})
+    assert response.status_code == 200
+    assert response.json()["DOMAIN_NAME"] == "example.test:8080"
+
+
+def test_private_helper_loaded_through_runtime_get_functions(server):
+    response = server.client.get("/uses-helper")
+    assert response.status_code == 200
+    assert response.text == "HELLO FROM THE HELPER!"
+
+
+def test_private_asset_read_through_runtime_get_assets(server):
+    response = server.client.get("/read-asset")
+    assert response.status_code == 200
+    assert response.json() == {"office": "Paris", "open": ["09:00", "17:00"]}
+
+
+def test_twilio_client_without_credentials_is_500_with_a_clear_message(server):
+    response = server.client.get("/client")
+    assert response.status_code == 500
+    message = error_body(response)["message"]
+    assert "Missing Account SID" in message
+    assert "ACCOUNT_SID" in message
+
+
+# -- callback semantics --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_pending_tasks_are_cancelled_after_callback(server, order):
+    tag = f"task-{order}"
+    since = server.mark()
+    response = server.client.get("/cancel-pending", params={"order": order, "tag": tag})
+    assert response.status_code == 200
+    assert response.text == "called back"
+    # The task prints exactly one of the two lines: which one tells whether it was cancelled.
+    line = server.wait_for_line(rf"(LEAK|cancelled) {tag}$", since=since, timeout=5)
+    assert f"cancelled {tag}" in line, line
+    assert not server.lines_matching(f"LEAK {tag}", since=since)
+
+
+def test_second_callback_is_ignored_with_a_warning(server):
+    since = server.mark()
+    response = server.client.get("/callback-twice")
+    assert response.status_code == 200
+    assert response.text == "first"
+    line = server.wait_for_line(r"\[WARN\] /callback-twice: ", since=since, timeout=5)
+    assert "callback() was called again" in line
+
+
+def test_error_bodies_are_valid_json(server):
+    for path in ("/error-str", "/error-exception", "/raise-sync", "/no-handler"):
+        response = server.client.get(path)
+        assert response.status_code == 500
+        assert isinstance(json.loads(response.content), dict), path

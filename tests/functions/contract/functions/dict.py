@@ -1,0 +1,5 @@
+"""dict -> 200 application/json."""
+
+
+def handler(context, event, callback):
+    callback(None, {"kind": "json", "items": [1, 2], "nested": {"ok": True}})

@@ -1,0 +1,5 @@
+"""Answers with the event it received, as JSON."""
+
+
+def handler(context, event, callback):
+    callback(None, event)

@@ -1,0 +1,2 @@
+def handler(context, event, callback):
+    callback(ValueError("bad value from the function"))

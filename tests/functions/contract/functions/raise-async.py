@@ -1,0 +1,2 @@
+async def handler(context, event, callback):
+    raise RuntimeError("async failure")

@@ -1,0 +1,7 @@
+"""A TwiML object of the twilio library -> 200 text/xml."""
+
+
+def handler(context, event, callback):
+    twiml = Twilio.twiml.MessagingResponse()  # noqa: F821 - injected global
+    twiml.message("Hi there")
+    callback(None, twiml)

@@ -1,0 +1,5 @@
+ANSWER = 42
+
+
+def helper():
+    return ANSWER

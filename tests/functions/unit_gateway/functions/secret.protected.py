@@ -1,0 +1,2 @@
+def handler(context, event, callback):
+    return {"secret": "revealed", "Body": event.get("Body"), "To": event.get("To")}

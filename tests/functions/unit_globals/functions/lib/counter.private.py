@@ -1,0 +1,6 @@
+LOADS = []
+LOADS.append("loaded")
+
+
+def greet(name):
+    return f"counter greets {name}"

@@ -1,0 +1,1 @@
+handler = "a string, not a function"

@@ -1,0 +1,2 @@
+def not_the_handler():
+    return None

@@ -1,0 +1,6 @@
+def handler(context, event, callback):
+    return "fine so far"
+
+
+def broken(:
+    pass

@@ -1,0 +1,2 @@
+def handler(context, event, callback):
+    callback("the function reported an error", "never sent")

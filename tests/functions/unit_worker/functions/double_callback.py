@@ -1,0 +1,3 @@
+async def handler(context, event, callback):
+    callback(None, "first")
+    callback(None, "second")

@@ -1,0 +1,11 @@
+import json
+
+GREETING = "hello"
+
+
+def helper():
+    return json.dumps({})
+
+
+class Thing:
+    pass

@@ -1,0 +1,2 @@
+def handler(context, event, callback):
+    raise ValueError("sync handler failed on purpose")

@@ -1,0 +1,3 @@
+def handler(context, event, callback):
+    while True:
+        pass
