@@ -70,7 +70,12 @@ def _coerce(name: str, kind: Any, raw: str) -> Any:
     kind = str(kind)
     try:
         if kind == "bool":
-            return raw.strip().lower() in {"1", "true", "yes", "on"}
+            word = raw.strip().lower()
+            if word in {"1", "true", "yes", "on"}:
+                return True
+            if word in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(raw)
         if kind == "int":
             return int(raw)
         if kind == "float":

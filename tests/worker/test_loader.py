@@ -70,12 +70,6 @@ def test_missing_handler_in_an_empty_module_says_nothing_was_found() -> None:
     assert error.message.startswith("functions/empty.py has no `handler`; found: nothing.")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: loader leaves out module variables whose value is an instance of an imported "
-    "class (PATTERN = re.compile(...), log = logging.getLogger(...)) from the 'found:' list, "
-    "because it filters on the value's __module__",
-)
 def test_missing_handler_lists_variables_holding_instances_of_imported_classes() -> None:
     error = load_error("/missing_handler_instances")
     assert "found: PATTERN, helper, log." in error.message

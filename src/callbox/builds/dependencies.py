@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +18,13 @@ class DependencyError(Exception):
     """uv could not install the requirements; the message carries uv's own explanation."""
 
 
+_COMMENT = re.compile(r"(^|\s)#.*$")
+
+
 def requirement_lines(text: str) -> list[str]:
-    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    # As pip reads them: "#" starts a comment at a line's start or after whitespace only, so
+    # URL fragments such as "pkg @ https://host/pkg.whl#sha256=..." survive.
+    lines = (_COMMENT.sub("", line).strip() for line in text.splitlines())
     return [line for line in lines if line]
 
 

@@ -87,12 +87,16 @@ class Gateway:
         started = time.perf_counter()
         try:
             answer = await self.handle(scope, receive)
+            headers = _encode_headers(answer)
         except CallboxError as exc:
             answer = error_answer(exc)
+            headers = _encode_headers(answer)
         except Exception:  # the guard: no input may crash the server or leak a traceback
             log.exception("Unexpected error while answering %s %s", scope["method"], scope["path"])
             answer = error_answer(FunctionError("An internal error occurred in the gateway."))
-        await _send(send, answer, head=False)
+            headers = _encode_headers(answer)
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.body})
         self.events.request_done(
             scope["method"], scope["path"], answer.status, (time.perf_counter() - started) * 1000
         )
@@ -228,11 +232,18 @@ def error_answer(exc: CallboxError) -> Answer:
     return Answer(exc.status, headers, exc.to_json())
 
 
-async def _send(send: Send, answer: Answer, *, head: bool) -> None:
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers]
-    headers.append((b"content-length", str(len(answer.body)).encode()))
-    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if head else answer.body})
+def _encode_headers(answer: Answer) -> list[tuple[bytes, bytes]]:
+    encoded = []
+    for name, value in answer.headers:
+        try:
+            encoded.append((name.encode("latin-1"), value.encode("latin-1")))
+        except UnicodeEncodeError:
+            raise FunctionError(
+                f"The response header {name!r} has characters HTTP headers cannot carry "
+                "(only ISO-8859-1 is allowed); encode the value, e.g. with urllib.parse.quote."
+            ) from None
+    encoded.append((b"content-length", str(len(answer.body)).encode()))
+    return encoded
 
 
 async def _read_body(receive: Receive, limit: int, limit_total: int) -> bytes:
@@ -246,7 +257,8 @@ async def _read_body(receive: Receive, limit: int, limit_total: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(
-                "The request is too large: body, headers and cookies together may be at most 1 MB."
+                "The request is too large: body, headers and cookies together may be at most "
+                f"{_size(limit_total)}."
             )
         chunks.append(chunk)
         if not message.get("more_body", False):

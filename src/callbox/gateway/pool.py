@@ -52,7 +52,6 @@ class Pool:
         self.closed = False
         self._spawning = 0
         self._changed = asyncio.Event()
-        self._sync_paths: set[str] = set()
         self._on_late_logs = on_late_logs or (lambda _meta, _lines: None)
         self._meta: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
@@ -80,16 +79,12 @@ class Pool:
                 header, body = await worker.invoke(frame)
         except TimeoutError:
             if worker is not None:
-                self._abandon(worker, invocation_id, path)
+                self._abandon(worker, invocation_id)
             raise TimedOut("runtime application timed out") from None
         except WorkerLost as exc:
             raise FunctionError(str(exc)) from None
         except SpawnError as exc:
             raise FunctionError(f"The function could not start: {exc}") from None
-        if header.get("mode") == "sync":
-            self._sync_paths.add(path)
-        else:
-            self._sync_paths.discard(path)
         return Reply(
             status=int(header["status"]),
             headers=[(str(k), str(v)) for k, v in header.get("headers", [])],
@@ -104,20 +99,12 @@ class Pool:
         while len(self._meta) > 1000:
             self._meta.popitem(last=False)
 
-    def _abandon(self, worker: Worker, invocation_id: str, path: str) -> None:
-        stuck_thread = path in self._sync_paths
-        if stuck_thread:
-            # A thread cannot be stopped from outside: nothing new goes to this worker.
-            worker.retired = True
+    def _abandon(self, worker: Worker, invocation_id: str) -> None:
         ack = worker.cancel(invocation_id)
-        asyncio.ensure_future(self._await_cancel(worker, ack, invocation_id, stuck_thread))
+        asyncio.ensure_future(self._await_cancel(worker, ack, invocation_id))
 
     async def _await_cancel(
-        self,
-        worker: Worker,
-        ack: asyncio.Future[dict[str, Any]],
-        invocation_id: str,
-        stuck_thread: bool,
+        self, worker: Worker, ack: asyncio.Future[dict[str, Any]], invocation_id: str
     ) -> None:
         try:
             answer = await asyncio.wait_for(ack, self.config.cancel_grace)
@@ -128,7 +115,8 @@ class Pool:
         lines = answer.get("logs") or []
         if lines:
             self._on_late_logs(self._meta.get(invocation_id, {}), lines)
-        if stuck_thread:
+        if answer.get("thread_running"):
+            # A thread cannot be stopped from outside: nothing new goes to this worker.
             self._retire(worker)
 
     def _retire(self, worker: Worker) -> None:

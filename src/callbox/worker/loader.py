@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,13 @@ def display_path(file: str, root: str) -> str:
         return file
 
 
+def _imported(value: object, module_name: str) -> bool:
+    """A function or class brought in by ``import`` (variables always count as defined)."""
+    if inspect.isfunction(value) or inspect.isclass(value) or inspect.isbuiltin(value):
+        return getattr(value, "__module__", module_name) != module_name
+    return False
+
+
 def load_handler(route: str, root: str) -> Handler:
     """The ``handler`` of the function at ``route``; the module is imported once per worker."""
     info = Runtime.function_info(route)
@@ -53,7 +61,7 @@ def load_handler(route: str, root: str) -> Handler:
         if not name.startswith("_")
         and name not in {"Twilio", "Runtime", "Response"}
         and not isinstance(value, ModuleType)
-        and getattr(value, "__module__", module.__name__) == module.__name__
+        and not _imported(value, module.__name__)
     )
     found = ", ".join(defined) if defined else "nothing"
     what = "a `handler` that is not callable" if handler is not None else "no `handler`"

@@ -35,6 +35,7 @@ class Invocation:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.mode = "sync"
         self.runner: asyncio.Future[None] | None = None
+        self.main: asyncio.Future[Any] | None = None
 
     # -- the callback handed to user code -------------------------------------------------
     def callback(self, error: Any = None, response: Any = None) -> None:
@@ -89,7 +90,7 @@ class Invocation:
         except LoadError as exc:
             return render_error(exc, include_stack=debug)
         ctx = Context(context, local=bool(spec.get("local")))
-        main = self._start(handler, ctx, event)
+        main = self.main = self._start(handler, ctx, event)
         await asyncio.wait({main, self.outcome}, return_when=asyncio.FIRST_COMPLETED)
         if not self.outcome.done():
             try:
@@ -135,7 +136,16 @@ class Invocation:
     def cancel(self) -> None:
         """The gateway gave up on this invocation (deadline): stop it and hand back its logs."""
         logs.flush(self)
-        self.worker.send({"type": "cancelled", "id": self.id, "logs": self.sink.take()})
+        # A handler thread cannot be stopped: tell the gateway so it retires this worker.
+        thread_running = self.mode == "sync" and self.main is not None and not self.main.done()
+        self.worker.send(
+            {
+                "type": "cancelled",
+                "id": self.id,
+                "logs": self.sink.take(),
+                "thread_running": thread_running,
+            }
+        )
         if not self.outcome.done():
             self.outcome.cancel()
         for task in list(self.tasks):
@@ -191,6 +201,8 @@ class WorkerLoop:
                 invocation = self.invocations.pop(str(frame["id"]), None)
                 if invocation is not None:
                     invocation.cancel()
+                else:  # finished meanwhile: say so, or the gateway thinks the loop is blocked
+                    self.send({"type": "cancelled", "id": frame["id"], "logs": []})
             await self.writer.drain()
 
 

@@ -9,15 +9,16 @@ later. Workers connect to the gateway's Unix socket; after that, both sides exch
 worker -> gateway
     hello      {worker_id, pid, runtime}                         first frame, once
     result     {id, status, headers: [[name, value]], logs: [LOG], mode, retire}  body: HTTP body
-    cancelled  {id, logs: [LOG]}                                 answer to cancel
+    cancelled  {id, logs: [LOG], thread_running}                 answer to cancel (always sent)
     log        {id, level, message, time}                        a line written after the result
 gateway -> worker
     invoke     {id, path, context: {...}, event: {...}}          run one invocation
     cancel     {id}                                              the deadline passed: stop it
 
 LOG     = {level: "INFO" | "WARN" | "ERROR", message, time (epoch seconds)}
-mode    = "sync" | "async": how the handler ran (the gateway uses it to place work)
+mode    = "sync" | "async": how the handler ran (a thread, or a task on the worker's loop)
 retire  = true when the worker should not get more work (e.g. it ran out of memory)
+thread_running = true when the cancelled handler is sync code still running on a thread
 
 Spawning is separate: the warm parent ("zygote") reads one JSON object per line on stdin,
 {"op": "spawn", "worker_id", "socket", "spec": WORKER_SPEC}, and reports
