@@ -11,10 +11,11 @@ drives both with the same load, and prints:
 5. 1,000 concurrent requests to an async function sleeping 1 s: wall time, errors, peak memory;
 6. a summary table with the targets of issue 2 next to each figure.
 
-Load comes from ``wrk`` when it is on PATH (``apt-get install wrk``), else from an asyncio +
-httpx generator (printed). Every process started here is killed at the end (process groups).
+Load comes from ``wrk`` when it is on PATH (``apt-get install wrk``), else from keep-alive raw
+asyncio sockets; ``--client httpx`` uses httpx instead (far slower than the servers here). The
+generator used is printed. Every process started here is killed at the end (process groups).
 
-    .venv/bin/python bench/run.py            # about 1 minute
+    .venv/bin/python bench/run.py            # about 75 s
     .venv/bin/python bench/run.py --quick    # shorter durations, about 30 s
 """
 
@@ -117,6 +118,30 @@ class Processes:
                     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
         return ""
 
+    def check_alive(self) -> None:
+        """Raise if a started process ended: every figure after that would be meaningless."""
+        for name, proc, _log in self.started:
+            code = proc.poll()
+            if code is None:
+                continue
+            how = f"exit code {code}"
+            if code < 0:
+                how = f"killed by {signal.Signals(-code).name}"
+                if -code in (signal.SIGTERM, signal.SIGKILL, signal.SIGINT):
+                    how += (
+                        " sent from outside this benchmark (is another process on this machine "
+                        "stopping callbox processes by name?)"
+                    )
+            raise RuntimeError(f"{name} (pid {proc.pid}) ended during the run: {how}")
+
+    def cpu_seconds(self) -> float:
+        """CPU time of every live process started here and of the children they reaped."""
+        total = 0
+        for _name, proc, _log in self.started:
+            for pid in [proc.pid, *descendants(proc.pid)]:
+                total += proc_cpu_ticks(pid)
+        return total / CLOCK_TICKS
+
     def stop_all(self) -> None:
         for _name, proc, _log in self.started:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -212,6 +237,20 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def zygote_of(server_pid: int) -> int | None:
+    """The warm parent: the server's child running ``callbox.worker.zygote``."""
+    for pid in children(server_pid):
+        if "callbox.worker.zygote" in cmdline(pid):
+            return pid
+    return None
+
+
+def workers_of(server_pid: int) -> list[int]:
+    """Worker processes: the zygote's children (forked, so their cmdline is the zygote's)."""
+    zygote = zygote_of(server_pid)
+    return children(zygote) if zygote else []
+
+
 def rss_kb(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -232,6 +271,71 @@ def pss_kb(pid: int) -> int | None:
     except OSError:
         return None
     return None
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_ticks(pid: int) -> int:
+    """utime + stime + cutime + cstime of a process (its reaped children included)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0
+    return sum(int(x) for x in fields[11:15])
+
+
+def cpu_snapshot(pids: list[int]) -> dict[int, int]:
+    return {pid: proc_cpu_ticks(pid) for pid in pids}
+
+
+def cpu_delta(before: dict[int, int], after: dict[int, int]) -> float:
+    """CPU seconds used between two snapshots (a process new in ``after`` counts from 0)."""
+    return sum(ticks - before.get(pid, 0) for pid, ticks in after.items()) / CLOCK_TICKS
+
+
+class CpuMeter:
+    """CPU per request of the bare server, the callbox server, its workers and the load tool."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+
+    def _snap(self) -> tuple[dict[int, int], dict[int, int], float]:
+        zygote = zygote_of(self.server_pid)
+        others = [zygote, *workers_of(self.server_pid)] if zygote else []
+        own = os.times()
+        return (
+            cpu_snapshot([self.server_pid]),
+            cpu_snapshot(others),
+            own.user + own.system + own.children_user + own.children_system,
+        )
+
+    def __enter__(self) -> CpuMeter:
+        self.before = self._snap()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        after = self._snap()
+        self.server_s = cpu_delta(self.before[0], after[0])
+        self.workers_s = cpu_delta(self.before[1], after[1])
+        self.load_s = after[2] - self.before[2]
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy CPU seconds, wall clock) since boot, over all CPUs, from /proc/stat."""
+    with open("/proc/stat") as f:
+        values = [int(x) for x in f.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return (sum(values) - idle) / CLOCK_TICKS, time.monotonic()
+
+
+def loadavg() -> str:
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "n/a"
 
 
 def mb(kb: int | None) -> str:
@@ -316,9 +420,10 @@ def wrk(url: str, threads: int, conns: int, seconds: int, latency: bool = False)
     args = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--timeout", "10s"]
     if latency:
         args.append("--latency")
-    out = subprocess.run(
-        [*args, url], capture_output=True, text=True, timeout=seconds + 60, check=True
-    ).stdout
+    done = subprocess.run([*args, url], capture_output=True, text=True, timeout=seconds + 60)
+    out = done.stdout
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or out}")
     result = LoadResult()
     match = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m),", out)
     if not match:
@@ -402,27 +507,123 @@ def httpx_latency(url: str, seconds: float) -> LoadResult:
     return result
 
 
-class Load:
-    """wrk when available, else the httpx generator; ``name`` says which."""
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
 
-    def __init__(self, force_httpx: bool) -> None:
-        self.use_wrk = shutil.which("wrk") is not None and not force_httpx
-        if self.use_wrk:
+
+def _split_url(url: str) -> tuple[str, int, bytes]:
+    rest = url.split("://", 1)[1]
+    hostport, _, path = rest.partition("/")
+    host, _, port = hostport.partition(":")
+    request = f"GET /{path} HTTP/1.1\r\nHost: {hostport}\r\n\r\n".encode()
+    return host, int(port or 80), request
+
+
+def _status_and_length(head: bytes) -> tuple[int, int]:
+    match = _CONTENT_LENGTH.search(head)
+    if match is None:
+        raise ValueError("the answer has no Content-Length (chunked answers are not supported)")
+    return int(head.split(b" ", 2)[1]), int(match.group(1))
+
+
+async def _raw_load(url: str, conns: int, seconds: float) -> LoadResult:
+    """``conns`` keep-alive HTTP/1.1 connections, each sending its next request on each answer."""
+    host, port, request = _split_url(url)
+    result = LoadResult()
+    deadline = time.perf_counter() + seconds
+
+    async def connection() -> None:
+        while time.perf_counter() < deadline:
+            try:
+                reader, writer = await asyncio.open_connection(host, port)
+            except OSError:
+                result.errors += 1
+                await asyncio.sleep(0.01)
+                continue
+            try:
+                while time.perf_counter() < deadline:
+                    writer.write(request)
+                    status, length = _status_and_length(await reader.readuntil(b"\r\n\r\n"))
+                    await reader.readexactly(length)
+                    result.requests += 1
+                    if not 200 <= status < 400:
+                        result.non_2xx += 1
+            except (OSError, ValueError, asyncio.IncompleteReadError):
+                result.errors += 1
+            finally:
+                writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(conns)))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def raw_latency(url: str, seconds: float) -> LoadResult:
+    """One keep-alive connection, one request at a time, each timed with perf_counter()."""
+    host, port, request = _split_url(url)
+    result = LoadResult()
+    times: list[float] = []
+    started = time.perf_counter()
+    deadline = started + seconds
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        buffer = b""
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            sock.sendall(request)
+            while b"\r\n\r\n" not in buffer:
+                buffer += sock.recv(65536)
+            head, buffer = buffer.split(b"\r\n\r\n", 1)
+            status, length = _status_and_length(head + b"\r\n")
+            while len(buffer) < length:
+                buffer += sock.recv(65536)
+            buffer = buffer[length:]
+            times.append((time.perf_counter() - t0) * 1000)
+            if status != 200:
+                result.non_2xx += 1
+    result.seconds = time.perf_counter() - started
+    result.requests = len(times)
+    if times:
+        result.p50_ms = percentile(times, 50)
+        result.p99_ms = percentile(times, 99)
+        result.max_ms = max(times)
+    return result
+
+
+class Load:
+    """The load generator: wrk when installed, else raw asyncio sockets, or httpx on request."""
+
+    def __init__(self, client: str) -> None:
+        if client == "auto":
+            client = "wrk" if shutil.which("wrk") else "raw"
+        if client == "wrk" and not shutil.which("wrk"):
+            raise SystemExit("wrk is not on PATH (apt-get install wrk)")
+        self.client = client
+        if client == "wrk":
             version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
             self.name = (version.splitlines() or ["wrk"])[0].split(" [")[0].strip()
+        elif client == "raw":
+            why = "" if shutil.which("wrk") else ", wrk not found"
+            self.name = f"asyncio raw sockets, keep-alive HTTP/1.1 (in this process{why})"
         else:
             import httpx
 
-            self.name = f"asyncio + httpx {httpx.__version__} (wrk not found)"
+            self.name = (
+                f"asyncio + httpx {httpx.__version__} (client-bound: figures are the client's)"
+            )
 
     def throughput(self, url: str, conns: int, seconds: int) -> LoadResult:
-        if self.use_wrk:
+        if self.client == "wrk":
             return wrk(url, threads=2, conns=conns, seconds=seconds)
+        if self.client == "raw":
+            return run_async(_raw_load(url, conns, seconds))
         return httpx_load(url, conns, seconds)
 
     def latency(self, url: str, seconds: int) -> LoadResult:
-        if self.use_wrk:
+        if self.client == "wrk":
             return wrk(url, threads=1, conns=1, seconds=seconds, latency=True)
+        if self.client == "raw":
+            return raw_latency(url, seconds)
         return httpx_latency(url, seconds)
 
 
@@ -438,6 +639,7 @@ class BurstResult:
     statuses: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     slowest_s: float = 0.0
+    latencies: list[float] = field(default_factory=list)
 
     @property
     def failures(self) -> int:
@@ -464,7 +666,8 @@ async def _raw_burst(port: int, path: str, count: int) -> BurstResult:
             result.statuses[status] += 1
         except (OSError, TimeoutError, ValueError, IndexError) as exc:
             result.errors[type(exc).__name__] += 1
-        result.slowest_s = max(result.slowest_s, time.perf_counter() - t0)
+        result.latencies.append(time.perf_counter() - t0)
+        result.slowest_s = max(result.slowest_s, result.latencies[-1])
 
     started = time.perf_counter()
     await asyncio.gather(*(one() for _ in range(count)))
@@ -487,7 +690,8 @@ async def _httpx_burst(port: int, path: str, count: int) -> BurstResult:
                 result.statuses[response.status_code] += 1
             except httpx.HTTPError as exc:
                 result.errors[type(exc).__name__] += 1
-            result.slowest_s = max(result.slowest_s, time.perf_counter() - t0)
+            result.latencies.append(time.perf_counter() - t0)
+            result.slowest_s = max(result.slowest_s, result.latencies[-1])
 
         started = time.perf_counter()
         await asyncio.gather(*(one() for _ in range(count)))
@@ -518,6 +722,14 @@ def show_burst(result: BurstResult, sampler: MemorySampler) -> None:
     errors = ", ".join(f"{e}: {n}" for e, n in sorted(result.errors.items())) or "none"
     say(f"  client: {result.client}")
     say(f"  wall time {result.wall_s:.3f} s (slowest single request {result.slowest_s:.3f} s)")
+    if result.latencies:
+        lat = result.latencies
+        within = sum(1 for x in lat if x <= TARGET_SLEEP_WALL_S)
+        say(
+            f"  per-request time: min {min(lat):.3f} s, p50 {percentile(lat, 50):.3f} s, "
+            f"p90 {percentile(lat, 90):.3f} s, max {max(lat):.3f} s; "
+            f"{within} of {len(lat)} answered within {TARGET_SLEEP_WALL_S} s"
+        )
     say(f"  statuses {{{statuses}}}; client errors: {errors}; failures {result.failures}")
     say(
         f"  peak memory (server + zygote + workers, sampled every 100 ms, {sampler.samples} "
@@ -540,6 +752,29 @@ def machine() -> str:
                 break
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return f"nproc {cpus} ({model or platform.machine()}), {platform.system()} {platform.release()}"
+
+
+def git_state() -> str:
+    """The commit being measured, and whether src/ differs from it."""
+    repo = BENCH.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(repo), "log", "-1", "--format=%h %s"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (git not available)"
+    if not head:
+        return "unknown (not a git checkout)"
+    return f"{head}{' (src/ has uncommitted changes)' if dirty else ''}"
 
 
 def make_project(root: Path) -> Path:
@@ -570,16 +805,37 @@ def verdict(ok: bool | None) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="shorter durations (about 30 s)")
     parser.add_argument(
-        "--httpx", action="store_true", help="use the asyncio + httpx generator even if wrk exists"
+        "--quick", action="store_true", help="shorter durations (about 30 s instead of 75 s)"
+    )
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "raw", "httpx"],
+        default="auto",
+        help="load generator for requests/s and latency: auto = wrk when installed, else raw "
+        "asyncio sockets; httpx is slower than the servers it measures (see bench/README.md)",
     )
     parser.add_argument(
         "--python", default=sys.executable, help="interpreter with callbox installed"
     )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="first wait up to SECONDS for the machine to be under 15 %% busy (shared machines)",
+    )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment of both callbox servers, e.g. CALLBOX_WORKER_SLOTS=512",
+    )
     args = parser.parse_args()
     d = QUICK if args.quick else FULL
     python = args.python
+    extra_env = dict(item.split("=", 1) for item in args.server_env)
 
     probe = subprocess.run(
         [python, "-c", "import callbox, uvicorn, sys; print(callbox.__version__, sys.version)"],
@@ -592,18 +848,32 @@ def main() -> int:
     callbox_version, server_python = probe.stdout.strip().split(" ", 1)
 
     raise_fd_limit()
-    load = Load(force_httpx=args.httpx)
+    load = Load(args.client)
     now = datetime.datetime.now().astimezone()
     say(f"callbox benchmark, {now:%Y-%m-%d %H:%M:%S %Z}{' (--quick)' if args.quick else ''}")
     say(f"machine: {machine()}")
     say(f"python: {server_python.split()[0]} ({python}); callbox {callbox_version}")
     say(f"load generator: {load.name}")
+    say(f"source: {git_state()}")
+    if extra_env:
+        say(f"extra server environment: {extra_env}")
+
+    cpus = len(os.sched_getaffinity(0))
+    give_up = time.monotonic() + args.wait_quiet
+    while True:
+        busy0, wall0 = machine_busy_seconds()
+        time.sleep(1)
+        busy1, wall1 = machine_busy_seconds()
+        busy = 100 * (busy1 - busy0) / (wall1 - wall0) / cpus
+        if busy < 15 or time.monotonic() >= give_up:
+            break
+    say(f"before start: machine {busy:.0f} % busy over 1 s, load average {loadavg()}")
 
     workdir = Path(tempfile.mkdtemp(prefix="callbox-bench-"))
     procs = Processes(workdir)
     previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        return run(d, python, load, workdir, procs)
+        return run(d, python, load, workdir, procs, cpus, extra_env)
     except BaseException:
         for name, proc, _log in procs.started:
             code = proc.poll()
@@ -617,8 +887,17 @@ def main() -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run(d: Durations, python: str, load: Load, workdir: Path, procs: Processes) -> int:
+def run(
+    d: Durations,
+    python: str,
+    load: Load,
+    workdir: Path,
+    procs: Processes,
+    cpus: int,
+    extra_env: dict[str, str],
+) -> int:
     project = make_project(workdir)
+    busy_start, wall_start = machine_busy_seconds()
     figures: dict[str, Any] = {}
 
     # -- 1. start everything, one at a time (a start competing with another would be slower) --
@@ -654,7 +933,9 @@ def run(d: Durations, python: str, load: Load, workdir: Path, procs: Processes) 
 
     callbox_args = [python, "-m", "callbox", "start", str(project), "--host", "127.0.0.1"]
     t0 = time.perf_counter()
-    server_a = procs.launch("callbox-a", [*callbox_args, "--port", str(a_port)], clean_env())
+    server_a = procs.launch(
+        "callbox-a", [*callbox_args, "--port", str(a_port)], clean_env(**extra_env)
+    )
     cold_a = wait_ready(procs, server_a, a_port, "/hello") - t0
     say(f"  callbox start    :{a_port}  {cold_a * 1000:7.0f} ms  (default config)")
 
@@ -662,7 +943,7 @@ def run(d: Durations, python: str, load: Load, workdir: Path, procs: Processes) 
     server_b = procs.launch(
         "callbox-b",
         [*callbox_args, "--port", str(b_port)],
-        clean_env(CALLBOX_CONCURRENCY_LIMIT=str(SLEEP_LIMIT)),
+        clean_env(**{**extra_env, "CALLBOX_CONCURRENCY_LIMIT": str(SLEEP_LIMIT)}),
     )
     cold_b = wait_ready(procs, server_b, b_port, "/hello") - t0
     say(
@@ -676,6 +957,7 @@ def run(d: Durations, python: str, load: Load, workdir: Path, procs: Processes) 
     b_url = f"http://127.0.0.1:{b_port}/hello"
 
     # -- 2. throughput at 50 connections ------------------------------------------------------
+    procs.check_alive()
     say()
     say(f"== 2. requests/s at 50 connections ({d.rps} s each, after a {d.warmup} s warm-up) ==")
     say(
@@ -683,18 +965,46 @@ def run(d: Durations, python: str, load: Load, workdir: Path, procs: Processes) 
         f"{SLEEP_LIMIT}: the default limit (30) is below 50 connections"
     )
     load.throughput(bare_url, 50, d.warmup)
-    bare_rps = load.throughput(bare_url, 50, d.rps)
+    with CpuMeter(bare.pid) as bare_cpu:
+        bare_rps = load.throughput(bare_url, 50, d.rps)
     load.throughput(b_url, 50, d.warmup)
-    cb_rps = load.throughput(b_url, 50, d.rps)
-    for name, r in (("bare uvicorn", bare_rps), ("callbox /hello", cb_rps)):
+    with CpuMeter(server_b.pid) as cb_cpu:
+        cb_rps = load.throughput(b_url, 50, d.rps)
+    b_async_url = f"http://127.0.0.1:{b_port}/hello-async"
+    load.throughput(b_async_url, 50, d.warmup)
+    with CpuMeter(server_b.pid) as cb_async_cpu:
+        cb_async_rps = load.throughput(b_async_url, 50, d.rps)
+    procs.check_alive()
+    for name, r in (
+        ("bare uvicorn", bare_rps),
+        ("callbox /hello", cb_rps),
+        ("callbox /hello-async", cb_async_rps),
+    ):
         say(
-            f"  {name:15} {r.rps:9.0f} req/s  ({r.requests} requests in {r.seconds:.2f} s, "
+            f"  {name:20} {r.rps:9.0f} req/s  ({r.requests} requests in {r.seconds:.2f} s, "
             f"non-2xx {r.non_2xx}, socket errors {r.errors})"
         )
     ratio = cb_rps.ok_rps / bare_rps.ok_rps if bare_rps.ok_rps else 0.0
-    say(f"  ratio callbox / bare (2xx only): {ratio * 100:.1f} %")
-    workers_b = [p for p in descendants(server_b.pid) if "zygote" not in cmdline(p)]
-    say(f"  callbox processes under load: server + zygote + {len(workers_b)} worker(s)")
+    ratio_async = cb_async_rps.ok_rps / bare_rps.ok_rps if bare_rps.ok_rps else 0.0
+    say(
+        f"  ratio callbox / bare (2xx only): {ratio * 100:.1f} % (/hello, a plain def), "
+        f"{ratio_async * 100:.1f} % (/hello-async)"
+    )
+    n_workers = len(workers_of(server_b.pid))
+    say(f"  callbox processes after the load: server + zygote + {n_workers} worker(s)")
+    say("  CPU time per request (from /proc/<pid>/stat, over the measured run):")
+    for name, meter, r in (
+        ("bare uvicorn", bare_cpu, bare_rps),
+        ("callbox /hello", cb_cpu, cb_rps),
+        ("callbox /hello-async", cb_async_cpu, cb_async_rps),
+    ):
+        per = 1e6 / r.requests if r.requests else 0.0
+        workers = f", workers {meter.workers_s * per:3.0f} us" if meter is not bare_cpu else ""
+        say(
+            f"    {name:20} server {meter.server_s * per:4.0f} us{workers}, load generator "
+            f"{meter.load_s * per:.0f} us  (server busy {meter.server_s / r.seconds * 100:.0f} %"
+            f" of one CPU)"
+        )
 
     limited = load.throughput(a_url, 50, d.limit_check)
     share = limited.non_2xx / limited.requests * 100 if limited.requests else 0.0
@@ -704,6 +1014,7 @@ def run(d: Durations, python: str, load: Load, workdir: Path, procs: Processes) 
     )
 
     # -- 3. latency at 1 connection -----------------------------------------------------------
+    procs.check_alive()
     say()
     say(f"== 3. latency at 1 connection ({d.latency} s each) ==")
     lat: dict[str, LoadResult] = {}
@@ -714,6 +1025,7 @@ def run(d: Durations, python: str, load: Load, workdir: Path, procs: Processes) 
     ):
         load.latency(url, 1)
         r = lat[name] = load.latency(url, d.latency)
+        procs.check_alive()
         say(
             f"  {name:21} p50 {r.p50_ms or 0:6.3f} ms  p99 {r.p99_ms or 0:6.3f} ms  "
             f"max {r.max_ms or 0:7.3f} ms  ({r.rps:.0f} req/s, non-2xx {r.non_2xx})"
@@ -722,12 +1034,12 @@ def run(d: Durations, python: str, load: Load, workdir: Path, procs: Processes) 
     say(f"  p50 difference callbox /hello - bare: {p50_delta:+.3f} ms")
 
     # -- 5. memory of the idle server (before the file changes replace the worker) -----------
+    procs.check_alive()
     say()
     say("== 5. memory, idle (server A after the latency runs) ==")
     time.sleep(0.5)
-    zygotes = [p for p in children(server_a.pid) if "callbox.worker.zygote" in cmdline(p)]
-    zygote = zygotes[0] if zygotes else None
-    idle_workers = children(zygote) if zygote else []
+    zygote = zygote_of(server_a.pid)
+    idle_workers = workers_of(server_a.pid)
     rows = [("bare uvicorn (reference)", bare.pid), ("callbox server (uvicorn)", server_a.pid)]
     if zygote:
         rows.append(("zygote (warm parent)", zygote))
@@ -741,6 +1053,7 @@ def run(d: Durations, python: str, load: Load, workdir: Path, procs: Processes) 
     worker_mem = memory.get(f"one idle worker (of {len(idle_workers)})", (None, None))
 
     # -- 4. first request after a file change -------------------------------------------------
+    procs.check_alive()
     say()
     say(f"== 4. first request after a file change ({d.changes} edits of functions/hello.py) ==")
     change_ms: list[float] = []
@@ -768,6 +1081,7 @@ def run(d: Durations, python: str, load: Load, workdir: Path, procs: Processes) 
     )
 
     # -- 6. 1,000 concurrent sleepers -----------------------------------------------------------
+    procs.check_alive()
     say()
     say(
         f"== 6. {SLEEPERS:,} concurrent requests to an async function sleeping 1 s "
@@ -787,7 +1101,21 @@ def run(d: Durations, python: str, load: Load, workdir: Path, procs: Processes) 
         bursts.append((result, sampler))
         show_burst(result, sampler)
 
+    procs.check_alive()
+    busy_end, wall_end = machine_busy_seconds()
+    own = os.times()
+    ours = procs.cpu_seconds() + own.user + own.system + own.children_user + own.children_system
+    others = max(0.0, busy_end - busy_start - ours)
+    say()
+    say(
+        f"CPU used outside this benchmark during the run: {others:.1f} s over "
+        f"{wall_end - wall_start:.0f} s on {cpus} CPUs "
+        f"({100 * others / (wall_end - wall_start) / cpus:.0f} % of the machine); "
+        f"load average {loadavg()}"
+    )
+
     # -- 7. summary ---------------------------------------------------------------------------
+    procs.check_alive()
     say()
     say("== summary (targets from issue 2) ==")
     main_burst, main_sampler = bursts[0]
@@ -795,7 +1123,8 @@ def run(d: Durations, python: str, load: Load, workdir: Path, procs: Processes) 
     lines = [
         (
             "req/s at 50 connections",
-            f"bare {bare_rps.ok_rps:.0f}, callbox {cb_rps.ok_rps:.0f} ({ratio * 100:.1f} %)",
+            f"bare {bare_rps.ok_rps:.0f}, callbox {cb_rps.ok_rps:.0f} ({ratio * 100:.1f} %); "
+            f"async def {cb_async_rps.ok_rps:.0f} ({ratio_async * 100:.1f} %)",
             ">= 60 % of bare",
             verdict(ratio >= TARGET_RATIO),
         ),

@@ -30,7 +30,7 @@ def test_other_defaults() -> None:
         False,
     )
     assert (config.index_url, config.find_links) == ("", "")
-    assert config.memory_limit_mb > 0 and config.worker_slots > 0 and config.cancel_grace > 0
+    assert config.memory_limit_mb > 0 and config.cancel_grace > 0
 
 
 def test_load_without_variables_is_the_defaults() -> None:

@@ -23,12 +23,12 @@ class Config:
     max_header_bytes: int = 15 * 1024
     max_header_count: int = 90
     concurrency_limit: int = 30
-    # Worker processes: address-space cap per worker (MB, on top of the warm parent's size),
-    # how many processes one build may use, and how many invocations one worker may hold.
+    # Worker processes: address-space cap per worker (MB, on top of the warm parent's size) and
+    # how many processes one build may use. How many invocations a worker holds is bounded by
+    # the concurrency limit alone: async invocations cost almost nothing while they wait.
     memory_limit_mb: int = 256
     # One worker per core: more processes than cores only adds scheduling stalls (measured).
     max_workers: int = field(default_factory=lambda: os.cpu_count() or 2)
-    worker_slots: int = 256
     # How long a cancelled async invocation may take to stop before its worker is retired.
     cancel_grace: float = 1.0
     # Local development only: include stack traces in error bodies; skip signature checks.

@@ -8,8 +8,8 @@ build's pool. Every failure is a ``CallboxError`` rendered as JSON by the guard 
 from __future__ import annotations
 
 import logging
+import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -188,7 +188,7 @@ class Gateway:
                 f"Too many concurrent invocations: the limit is {self.config.concurrency_limit} "
                 "per service."
             )
-        request_sid = "RQ" + uuid.uuid4().hex
+        request_sid = "RQ" + os.urandom(16).hex()
         context = {
             "PATH": route.path,
             "DOMAIN_NAME": deployment.domain or host,

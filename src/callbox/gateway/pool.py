@@ -147,7 +147,7 @@ class Pool:
 
     async def _acquire(self) -> Worker:
         while True:
-            usable = [w for w in self.workers if w.usable and w.load < self.config.worker_slots]
+            usable = [w for w in self.workers if w.usable]
             best = min(usable, key=lambda w: w.load, default=None)
             room = len(self.workers) + self._spawning < self.config.max_workers
             if best is not None and (best.load == 0 or not room):

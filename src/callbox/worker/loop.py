@@ -86,7 +86,7 @@ class Invocation:
         spec = self.worker.spec
         debug = bool(spec.get("debug_errors"))
         try:
-            handler = load_handler(path, spec["root"])
+            handler = self.worker.handler(path)
         except LoadError as exc:
             return render_error(exc, include_stack=debug)
         ctx = Context(context, local=bool(spec.get("local")))
@@ -166,6 +166,7 @@ class WorkerLoop:
             max_workers=int(spec.get("threads") or 32), thread_name_prefix="handler"
         )
         self.invocations: dict[str, Invocation] = {}
+        self._handlers: dict[str, Any] = {}
         self.loop.set_task_factory(self._task_factory)
 
     def _task_factory(self, loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
@@ -175,6 +176,20 @@ class WorkerLoop:
             owner.tasks.add(task)
             task.add_done_callback(owner.tasks.discard)
         return task
+
+    def handler(self, path: str) -> Any:
+        """The handler for ``path``, loaded once per worker (a load failure is kept too)."""
+        found = self._handlers.get(path)
+        if found is None:
+            try:
+                found = load_handler(path, self.spec["root"])
+            except LoadError as exc:
+                found = exc
+            self._handlers[path] = found
+        if isinstance(found, LoadError):
+            # A fresh error each time: re-raising one instance would grow its traceback.
+            raise LoadError(found.message, found.stack) from found.__cause__
+        return found
 
     def send(self, header: dict[str, Any], body: bytes = b"") -> None:
         self.writer.write(protocol.encode(header, body))
