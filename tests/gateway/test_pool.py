@@ -29,14 +29,6 @@ FAST = {"execution_timeout": 0.5, "cancel_grace": 0.3}
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def supervisor() -> AsyncIterator[Supervisor]:
-    supervisor = Supervisor(max_body=4 * 1024 * 1024)
-    await supervisor.start()
-    yield supervisor
-    await supervisor.stop()
-
-
 @pytest_asyncio.fixture(loop_scope="module")
 async def make_pool(supervisor: Supervisor) -> AsyncIterator[Callable[..., Pool]]:
     pools: list[Pool] = []

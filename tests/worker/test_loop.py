@@ -36,14 +36,6 @@ TEXT = "text/plain; charset=utf-8"
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def supervisor() -> AsyncIterator[Supervisor]:
-    supervisor = Supervisor(max_body=4 * 1024 * 1024)
-    await supervisor.start()
-    yield supervisor
-    await supervisor.stop()
-
-
 @pytest_asyncio.fixture(loop_scope="module")
 async def spawn(supervisor: Supervisor) -> AsyncIterator[Callable[..., Awaitable[Worker]]]:
     workers: list[Worker] = []

@@ -77,14 +77,7 @@ def parse_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str | list[st
         name = raw_name.decode("latin-1").lower()
         if _is_restricted(name):
             continue
-        value = raw_value.decode("latin-1")
-        existing = headers.get(name)
-        if existing is None:
-            headers[name] = value
-        elif isinstance(existing, list):
-            existing.append(value)
-        else:
-            headers[name] = [existing, value]
+        _add(headers, name, raw_value.decode("latin-1"))
     return headers
 
 
@@ -113,14 +106,19 @@ def _parse_urlencoded(text: str, *, errors: str) -> dict[str, str | list[str]]:
     # `errors` applies to %-escapes, which may also decode to invalid UTF-8.
     result: dict[str, str | list[str]] = {}
     for key, value in parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors=errors):
-        existing = result.get(key)
-        if existing is None:
-            result[key] = value
-        elif isinstance(existing, list):
-            existing.append(value)
-        else:
-            result[key] = [existing, value]
+        _add(result, key, value)
     return result
+
+
+def _add(values: dict[str, str | list[str]], key: str, value: str) -> None:
+    """First value as a string; repeats turn it into a list in arrival order."""
+    existing = values.get(key)
+    if existing is None:
+        values[key] = value
+    elif isinstance(existing, list):
+        existing.append(value)
+    else:
+        values[key] = [existing, value]
 
 
 def parse_query(query_string: bytes) -> dict[str, str | list[str]]:
