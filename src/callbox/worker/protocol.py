@@ -61,13 +61,15 @@ async def read_frame(reader: asyncio.StreamReader, max_body: int) -> tuple[dict[
     if header_len > MAX_HEADER_BYTES:
         raise ProtocolError(f"frame header of {header_len} bytes is over the limit")
     try:
-        raw = await reader.readexactly(header_len)
         if body_len > max_body:
+            raw = await reader.readexactly(header_len)
             # Skip the body so the stream stays aligned; the caller still learns whose it was.
             await _skip(reader, body_len)
             body = b""
         else:
-            body = await reader.readexactly(body_len) if body_len else b""
+            # One read for header and body: this runs twice per invocation on the hot path.
+            data = await reader.readexactly(header_len + body_len)
+            raw, body = data[:header_len], data[header_len:]
     except asyncio.IncompleteReadError as exc:
         raise EOFError("the peer closed the connection mid-frame") from exc
     try:
