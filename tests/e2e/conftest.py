@@ -4,12 +4,13 @@
 copies ``tests/functions/<scenario>`` to a temporary folder (tests may edit the copy), starts
 ``python -m callbox start`` in its own session with the given ``CALLBOX_*`` variables, waits
 for "Listening on" and for a real HTTP answer, and returns a :class:`Server`. On teardown each
-server gets SIGINT (then SIGTERM, then SIGKILL) and no process of its session (zygote, workers)
-may outlive it.
+server gets SIGINT, as from Ctrl+C (then SIGTERM, then SIGKILL, which count as failures), and no
+process of its session (zygote, workers) may outlive it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -37,8 +38,13 @@ def free_port() -> int:
 
 
 def callbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The test process's environment without inherited callbox settings, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBOX_") and k != "PORT"}
+    """The test process's environment as a user's shell would have it, plus ``extra``.
+
+    Inherited callbox settings are dropped, and so is PYTHONDONTWRITEBYTECODE: users' workers
+    write ``__pycache__`` next to their functions, and live reload must cope with that.
+    """
+    dropped = {"PORT", "PYTHONDONTWRITEBYTECODE"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBOX_") and k not in dropped}
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra or {})
     return env
@@ -118,6 +124,9 @@ class Server:
         self._out = _Lines(process.stdout)
         self._err = _Lines(process.stderr)
         self.client = httpx.Client(base_url=self.base_url, timeout=20.0)
+        # Set by a test that knows a bug may kill the server: the exit status it tolerates.
+        self.tolerated_exit: int | None = None
+        self.stopped_by_test = False
 
     # -- output ---------------------------------------------------------------------------
     def stdout_lines(self) -> list[str]:
@@ -127,7 +136,13 @@ class Server:
         return self._err.snapshot()
 
     def output(self) -> str:
-        return "\n".join(self.stdout_lines()) + "\n--- stderr ---\n" + "\n".join(self.stderr_lines())
+        status = self.process.poll()
+        state = "running" if status is None else f"exited with {status}"
+        return (
+            "\n".join(self.stdout_lines())
+            + f"\n--- stderr (server {state}) ---\n"
+            + "\n".join(self.stderr_lines())
+        )
 
     def mark(self) -> int:
         """Position in stdout; pass it as ``since`` to look only at later lines."""
@@ -181,12 +196,27 @@ class Server:
                     ) from None
                 time.sleep(0.02)
 
-    def stop(self) -> list[int]:
-        """Stop the server; returns the pids of its session that had to be killed after it."""
+    def send_stop(self, sig: signal.Signals, *, whole_group: bool = False) -> int:
+        """Stop the server on purpose (as a user would) and wait; returns its exit status."""
+        self.stopped_by_test = True
+        if whole_group:  # what Ctrl+C in a terminal does: every process of the group
+            os.killpg(self.process.pid, sig)
+        else:
+            self.process.send_signal(sig)
+        status = self.process.wait(STOP_TIMEOUT)
+        self._out.thread.join(5)
+        self._err.thread.join(5)
+        return status
+
+    def stop(self) -> list[str]:
+        """Stop the server with SIGINT (escalating if needed); returns what went wrong."""
         self.client.close()
+        problems = []
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
             if self.process.poll() is not None:
                 break
+            if sig != signal.SIGINT:
+                problems.append(f"server {self.process.pid} ignored SIGINT; sent {sig.name}")
             self.process.send_signal(sig)
             try:
                 self.process.wait(STOP_TIMEOUT if sig != signal.SIGKILL else None)
@@ -195,15 +225,13 @@ class Server:
         self._out.thread.join(5)
         self._err.thread.join(5)
         session = self.process.pid
-        if wait_until(lambda: not session_members(session), timeout=5.0):
-            return []
-        leftovers = session_members(session)
-        for pid in leftovers:  # processes of the session we started: ours to clean up
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        return leftovers
+        if not wait_until(lambda: not session_members(session), timeout=5.0):
+            leftovers = session_members(session)
+            for pid in leftovers:  # processes of the session we started: ours to clean up
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            problems.append(f"server {session} left processes {leftovers} running (killed)")
+        return problems
 
 
 class ServerFactory:
@@ -251,12 +279,14 @@ class ServerFactory:
     def stop_all(self) -> None:
         problems = []
         for server in self.servers:
-            leftovers = server.stop()
-            if leftovers:
+            status = server.process.poll()
+            unexpected = not server.stopped_by_test and status != server.tolerated_exit
+            if status is not None and unexpected:
                 problems.append(
-                    f"server {server.process.pid} left processes {leftovers} running "
-                    f"(killed by the test)"
+                    f"server {server.process.pid} exited on its own with {status} before the "
+                    f"end of its tests:\n{server.output()}"
                 )
+            problems.extend(server.stop())
         self.servers.clear()
         assert not problems, "; ".join(problems)
 
@@ -284,17 +314,35 @@ def run_callbox(
     cwd: Path | None = None,
     timeout: float = 120.0,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a ``callbox`` command to completion (for commands that are expected to exit)."""
-    return subprocess.run(
+    """Run a ``callbox`` command that is expected to exit; a command still running after
+    ``timeout`` is killed with its whole session and the test fails."""
+    process = subprocess.Popen(
         [sys.executable, "-m", "callbox", *args],
         stdin=subprocess.DEVNULL,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env=callbox_env(env),
         cwd=cwd,
-        timeout=timeout,
-        check=False,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        for pid in [process.pid, *session_members(process.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        raise AssertionError(
+            f"callbox {' '.join(args)} did not exit within {timeout} s:\n{stdout}\n{stderr}"
+        ) from None
+    if not wait_until(lambda: not session_members(process.pid), timeout=5.0):
+        leftovers = session_members(process.pid)
+        for pid in leftovers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        raise AssertionError(f"callbox {' '.join(args)} left processes {leftovers} running")
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 @pytest.fixture

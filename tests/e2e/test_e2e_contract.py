@@ -143,6 +143,21 @@ def test_import_error_is_500_with_the_import_error(server):
     assert "No module named 'callbox_no_such_module_xyz'" in message
 
 
+def test_header_value_outside_latin_1_is_a_clear_500(server):
+    response = server.client.get("/unicode-header")
+    assert response.status_code == 500
+    message = error_body(response)["message"]
+    assert "X-Greeting" in message
+    assert "ISO-8859-1" in message
+    assert "x-greeting" not in response.headers
+
+
+def test_dict_header_value_is_rejected_with_a_clear_error(server):
+    response = server.client.get("/dict-header")
+    assert response.status_code == 500
+    assert error_body(response)["message"] == "Header value cannot be an object"
+
+
 def test_function_errors_do_not_break_the_next_request(server):
     assert server.client.get("/raise-sync").status_code == 500
     response = server.client.get("/text")
@@ -220,7 +235,9 @@ def test_event_request_headers_lower_cased_and_restricted_removed(server):
 
 
 def test_event_cookies_parsed_case_kept_first_wins(server):
-    response = server.client.get("/echo", headers={"Cookie": "Session=abc; theme=dark; Session=zzz"})
+    response = server.client.get(
+        "/echo", headers={"Cookie": "Session=abc; theme=dark; Session=zzz"}
+    )
     assert response.status_code == 200
     assert response.json()["request"]["cookies"] == {"Session": "abc", "theme": "dark"}
 
@@ -264,6 +281,21 @@ def test_context_domain_name_follows_the_host_header(server):
     assert response.json()["DOMAIN_NAME"] == "example.test:8080"
 
 
+def test_service_and_environment_sids_are_none_locally_with_a_warning(server):
+    since = server.mark()
+    response = server.client.get("/sids")
+    assert response.status_code == 200
+    assert response.json() == {"SERVICE_SID": None, "ENVIRONMENT_SID": None}
+    line = server.wait_for_line(r"\[WARN\] /sids: The SERVICE_SID variable", since=since)
+    assert "undefined in local development" in line
+
+
+def test_runtime_get_sync_is_a_clear_500(server):
+    response = server.client.get("/sync")
+    assert response.status_code == 500
+    assert "not available yet" in error_body(response)["message"]
+
+
 def test_private_helper_loaded_through_runtime_get_functions(server):
     response = server.client.get("/uses-helper")
     assert response.status_code == 200
@@ -287,17 +319,29 @@ def test_twilio_client_without_credentials_is_500_with_a_clear_message(server):
 # -- callback semantics --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("order", ["before", "after"])
-def test_pending_tasks_are_cancelled_after_callback(server, order):
+def assert_task_cancelled(server, order):
     tag = f"task-{order}"
     since = server.mark()
     response = server.client.get("/cancel-pending", params={"order": order, "tag": tag})
     assert response.status_code == 200
     assert response.text == "called back"
-    # The task prints exactly one of the two lines: which one tells whether it was cancelled.
-    line = server.wait_for_line(rf"(LEAK|cancelled) {tag}$", since=since, timeout=5)
-    assert f"cancelled {tag}" in line, line
+    # The task's done-callback prints exactly one of these lines when the task ends.
+    line = server.wait_for_line(rf"{tag}: (cancelled|finished)$", since=since, timeout=5)
+    assert line.endswith(f"{tag}: cancelled"), line
     assert not server.lines_matching(f"LEAK {tag}", since=since)
+
+
+def test_task_pending_at_callback_is_cancelled(server):
+    assert_task_cancelled(server, "before")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a task an async handler creates right after callback() (same step) is not "
+    "cancelled: it runs to completion after the response and its output is logged",
+)
+def test_task_created_right_after_callback_is_cancelled(server):
+    assert_task_cancelled(server, "after")
 
 
 def test_second_callback_is_ignored_with_a_warning(server):

@@ -1,26 +1,30 @@
 """An async handler that leaves a task pending when it calls back.
 
-?order=before: the task is created before callback(); ?order=after: right after it.
-The task prints "LEAK <tag>" if it survives, "cancelled <tag>" if it is cancelled.
+?order=before: the task is started before callback(); ?order=after: created right after it.
+When the task ends, a done-callback prints "<tag>: cancelled" or "<tag>: finished"; a task
+that survives also prints "LEAK <tag>".
 """
 
 import asyncio
 
 
 async def work(tag):
-    try:
-        await asyncio.sleep(0.3)
-        print(f"LEAK {tag}")
-    except asyncio.CancelledError:
-        print(f"cancelled {tag}")
-        raise
+    await asyncio.sleep(0.3)
+    print(f"LEAK {tag}")
+
+
+def watch(task, tag):
+    task.add_done_callback(
+        lambda done: print(f"{tag}: {'cancelled' if done.cancelled() else 'finished'}")
+    )
 
 
 async def handler(context, event, callback):
     tag = event["tag"]
     if event.get("order") == "before":
-        asyncio.create_task(work(tag))
+        watch(asyncio.create_task(work(tag)), tag)
+        await asyncio.sleep(0)  # the task starts and is waiting when callback() comes
         callback(None, "called back")
     else:
         callback(None, "called back")
-        asyncio.create_task(work(tag))
+        watch(asyncio.create_task(work(tag)), tag)
