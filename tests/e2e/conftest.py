@@ -125,7 +125,6 @@ class Server:
         self._err = _Lines(process.stderr)
         self.client = httpx.Client(base_url=self.base_url, timeout=20.0)
         # Set by a test that knows a bug may kill the server: the exit status it tolerates.
-        self.tolerated_exit: int | None = None
         self.stopped_by_test = False
 
     # -- output ---------------------------------------------------------------------------
@@ -280,7 +279,7 @@ class ServerFactory:
         problems = []
         for server in self.servers:
             status = server.process.poll()
-            unexpected = not server.stopped_by_test and status != server.tolerated_exit
+            unexpected = not server.stopped_by_test
             if status is not None and unexpected:
                 problems.append(
                     f"server {server.process.pid} exited on its own with {status} before the "

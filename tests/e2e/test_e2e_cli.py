@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import signal
 
-import pytest
-
 
 def one_readable_line(result):
     """The error output of a failed command: exactly one line, no traceback."""
@@ -148,12 +146,6 @@ def test_ctrl_c_stops_the_server_and_its_workers(servers, e2e):
     assert e2e.wait_until(lambda: not e2e.session_members(session), timeout=5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Ctrl+C (SIGINT to the process group) makes the zygote print a "
-    "KeyboardInterrupt traceback (zygote.main does not handle SIGINT) and the server log "
-    "'The worker parent process exited; it will be started again on demand.' while stopping",
-)
 def test_ctrl_c_stops_quietly(servers):
     server = servers.start("execution")
     assert server.client.get("/ok").status_code == 200

@@ -335,11 +335,6 @@ def test_task_pending_at_callback_is_cancelled(server):
     assert_task_cancelled(server, "before")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a task an async handler creates right after callback() (same step) is not "
-    "cancelled: it runs to completion after the response and its output is logged",
-)
 def test_task_created_right_after_callback_is_cancelled(server):
     assert_task_cancelled(server, "after")
 

@@ -83,27 +83,12 @@ class LandedOnStuckWorker(AssertionError):
     """A request made right after a timeout ran on the worker still holding the stuck handler."""
 
 
-@pytest.mark.xfail(
-    raises=LandedOnStuckWorker,
-    strict=False,
-    reason="BUG (race, intermittent): a request arriving right after a sync handler's timeout "
-    "can be placed on the worker whose thread is still stuck: Worker._dispatch makes the worker "
-    "idle when its 'cancelled' answer arrives, but Pool._await_cancel retires it only some loop "
-    "steps later; with max_workers=1 the pool also returns the busy stuck worker for lack of room",
-)
 def test_request_after_a_sync_timeout_avoids_the_stuck_worker(servers, tmp_path):
     server, stuck_pid = run_stuck(servers, tmp_path, "/sleep", workers=1)
     if assert_healthy(server) == stuck_pid:
         raise LandedOnStuckWorker(f"/ok ran on worker {stuck_pid}, stuck in /sleep")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with one worker (max_workers=1, the default on a 1-CPU machine), after an "
-    "async handler blocks its worker's loop and times out, the next requests are queued on "
-    "that blocked worker (Pool._acquire returns it for lack of room) and also answer 504 until "
-    "the cancel grace retires it",
-)
 def test_single_worker_serves_the_next_request_after_an_async_cpu_loop(servers, tmp_path):
     server, _ = run_stuck(servers, tmp_path, "/aspin", workers=1)
     response = server.client.get("/ok")

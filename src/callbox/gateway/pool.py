@@ -132,7 +132,8 @@ class Pool:
         self._changed.set()
 
     def _on_idle(self, worker: Worker) -> None:
-        if worker.retired or self.closed:
+        surplus = sum(1 for w in self.workers if w.usable) > self.config.max_workers
+        if worker.retired or self.closed or (surplus and worker.usable):
             self._drop(worker)
         self._changed.set()
 
@@ -149,7 +150,10 @@ class Pool:
         while True:
             usable = [w for w in self.workers if w.usable]
             best = min(usable, key=lambda w: w.load, default=None)
-            room = len(self.workers) + self._spawning < self.config.max_workers
+            # Suspect workers (an unanswered cancel) do not take a place: a replacement may
+            # start while they prove healthy or get retired.
+            healthy = sum(1 for w in self.workers if not w.suspect)
+            room = healthy + self._spawning < self.config.max_workers
             if best is not None and (best.load == 0 or not room):
                 return best
             if room:

@@ -65,7 +65,12 @@ class Worker:
 
     @property
     def usable(self) -> bool:
-        return not (self.retired or self.dead)
+        return not (self.retired or self.dead or self.suspect)
+
+    @property
+    def suspect(self) -> bool:
+        """A cancel is unanswered: its event loop may be blocked, so give it no new work."""
+        return bool(self.cancel_acks)
 
     def start_reading(self) -> None:
         self._reader_task = asyncio.ensure_future(self._read())
@@ -126,6 +131,8 @@ class Worker:
             if header.get("retire"):
                 self.retired = True
         elif kind == "cancelled":
+            if header.get("thread_running"):
+                self.retired = True  # before it looks idle: no new work for a stuck thread
             ack = self.cancel_acks.pop(invocation_id, None)
             if ack is not None and not ack.done():
                 ack.set_result(header)

@@ -109,7 +109,10 @@ def load_module(file: Path, route: str) -> ModuleType:
     module.__dict__.update(Twilio=Twilio, Runtime=Runtime, Response=Response)
     sys.modules[name] = module  # dataclasses, pickle and friends look modules up here
     try:
-        spec.loader.exec_module(module)
+        # Compiled from source every time, never from __pycache__: a .pyc is trusted on the
+        # file's mtime in whole seconds and its size, so a quick same-size edit could be missed.
+        code = compile(file.read_bytes(), str(file), "exec", dont_inherit=True)
+        exec(code, module.__dict__)
     except BaseException:
         sys.modules.pop(name, None)
         raise

@@ -112,8 +112,12 @@ def start(
     )
     console = DevConsole()
     try:
-        layout = Layout.find(root, functions_folder, assets_folder)
-        server = DevServer(config, layout, env_path, console)
+        server = DevServer(
+            config,
+            lambda: Layout.find(root, functions_folder, assets_folder),
+            env_path,
+            console,
+        )
         deployment = server.source.load()
     except (ProjectError, DependencyError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -47,13 +47,15 @@ class LocalProject:
 
     def __init__(
         self,
-        layout: Layout,
+        find_layout: Callable[[], Layout],
         env_file: Path,
         config: Config,
         console: DevConsole,
         on_replaced: Callable[[str], None],
     ) -> None:
-        self.layout = layout
+        # The folders are looked up on every reload: an assets/ created later must count.
+        self.find_layout = find_layout
+        layout = self.layout = find_layout()
         self.env_file = env_file
         self.config = config
         self.console = console
@@ -67,15 +69,20 @@ class LocalProject:
 
     def load(self) -> Deployment:
         """Read the project now; raises ProjectError or DependencyError when it cannot serve."""
+        self._watch()
+        return self._activate(self._read())
+
+    def _watch(self) -> None:
+        """Start watching (again) before reading, so no later edit is missed."""
+        self.layout = self.changes.layout = self.find_layout()
         self.changes.reset()
-        return self._read()
 
     def _read(self) -> Deployment:
         routes = discover(self.layout)
         site_packages = self._install_requirements()
         variables = read_env(self.env_file)
         self._generation += 1
-        deployment = Deployment(
+        return Deployment(
             build_key=f"local-{self._generation}",
             service_key="local",
             root=self.layout.root,
@@ -85,6 +92,9 @@ class LocalProject:
             site_packages=site_packages,
             local=True,
         )
+
+    def _activate(self, deployment: Deployment) -> Deployment:
+        # On the event loop's thread: draining the old pool touches its sockets.
         old, self._deployment, self._error = self._deployment, deployment, None
         if old is not None:
             self.on_replaced(old.build_key)
@@ -102,7 +112,6 @@ class LocalProject:
         if self.changes.changed() or self._lock.locked():
             async with self._lock:  # requests arriving during a reload wait for it
                 if self.changes.changed():
-                    self.changes.reset()  # before reading, so no later edit is missed
                     await self._reload()
         if self._error is not None:
             raise FunctionError(self._error)
@@ -110,7 +119,8 @@ class LocalProject:
 
     async def _reload(self) -> None:
         try:
-            deployment = await asyncio.to_thread(self._read)
+            self._watch()
+            deployment = self._activate(await asyncio.to_thread(self._read))
         except (ProjectError, DependencyError) as exc:
             self._error = f"The project cannot be served: {exc}"
             self.console.say(self._error)
@@ -149,12 +159,18 @@ def route_listing(deployment: Deployment, base_url: str) -> list[str]:
 class DevServer:
     """The ASGI app of ``callbox start``: lifespan starts and stops the worker processes."""
 
-    def __init__(self, config: Config, project: Layout, env_file: Path, console: DevConsole):
+    def __init__(
+        self,
+        config: Config,
+        find_layout: Callable[[], Layout],
+        env_file: Path,
+        console: DevConsole,
+    ) -> None:
         self.config = config
         self.console = console
         self.supervisor = Supervisor(max_body=config.max_response_bytes)
         self.pools = PoolSet(self.supervisor, config, console.function_logs)
-        self.source = LocalProject(project, env_file, config, console, self.pools.retire)
+        self.source = LocalProject(find_layout, env_file, config, console, self.pools.retire)
         self.gateway = Gateway(config, self.source, self.pools, console)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from callbox.toolkit.project import Layout, fingerprint
+from callbox.toolkit.project import ASSET_FOLDERS, FUNCTION_FOLDERS, Layout, fingerprint
 
 try:
     from inotify_simple import INotify, flags
@@ -36,7 +36,7 @@ class ChangeDetector:
         if self._dirty:
             return True
         if self._inotify is None:
-            self._dirty = fingerprint(self.layout, self.files) != self._fingerprint
+            self._dirty = self._fingerprint_now() != self._fingerprint
         else:
             self._dirty = any(self._relevant(event) for event in self._inotify.read(timeout=0))
         return self._dirty
@@ -48,8 +48,13 @@ class ChangeDetector:
             self._inotify = INotify()
             self._watch_all()
         else:
-            self._fingerprint = fingerprint(self.layout, self.files)
+            self._fingerprint = self._fingerprint_now()
         self._dirty = False
+
+    def _fingerprint_now(self) -> Any:
+        # The candidate folders are included so that one created later counts.
+        folders = [self.layout.root / name for name in FUNCTION_FOLDERS + ASSET_FOLDERS]
+        return fingerprint(self.layout, self.files + folders)
 
     def close(self) -> None:
         if self._inotify is not None:
@@ -74,7 +79,9 @@ class ChangeDetector:
         for top in (self.layout.functions, self.layout.assets):
             if top is not None:
                 self._names_in.setdefault(top.parent, set()).add(top.name)
-        folders = set(self._names_in) | {self.layout.root}
+        # A functions/ or assets/ folder created later must count too.
+        self._names_in.setdefault(self.layout.root, set()).update(FUNCTION_FOLDERS + ASSET_FOLDERS)
+        folders = set(self._names_in)
         self._tree = set()
         for top in (self.layout.functions, self.layout.assets):
             if top is None:

@@ -173,8 +173,11 @@ class WorkerLoop:
         task: asyncio.Task[Any] = asyncio.Task(coro, loop=loop, **kwargs)
         owner = logs.current.get(None)
         if owner is not None:  # a task started by user code belongs to its invocation
-            owner.tasks.add(task)
-            task.add_done_callback(owner.tasks.discard)
+            if owner.outcome.done():
+                task.cancel()  # started after the callback: the invocation is over
+            else:
+                owner.tasks.add(task)
+                task.add_done_callback(owner.tasks.discard)
         return task
 
     def handler(self, path: str) -> Any:

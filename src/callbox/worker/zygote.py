@@ -111,6 +111,8 @@ def _describe(status: int) -> str:
 
 
 def main() -> None:
+    # Ctrl+C reaches the whole process group; the gateway decides when workers stop (EOF).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _warm_imports()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
