@@ -14,7 +14,7 @@ from typing import Any
 from callbox.toolkit.project import ASSET_FOLDERS, FUNCTION_FOLDERS, Layout, fingerprint
 
 try:
-    from inotify_simple import INotify, flags
+    from inotify_simple import INotify, flags, parse_events
 except ImportError:  # not Linux: the fingerprint fallback below does the job
     INotify = None
 
@@ -38,14 +38,18 @@ class ChangeDetector:
         if self._inotify is None:
             self._dirty = self._fingerprint_now() != self._fingerprint
         else:
-            self._dirty = any(self._relevant(event) for event in self._inotify.read(timeout=0))
+            try:
+                data = os.read(self._inotify.fileno(), 65536)  # one syscall; EAGAIN when quiet
+            except BlockingIOError:
+                return False
+            self._dirty = any(self._relevant(event) for event in parse_events(data))
         return self._dirty
 
     def reset(self) -> None:
         """Watch from now on; call it before reading the project so no change slips between."""
         self.close()
         if INotify is not None:
-            self._inotify = INotify()
+            self._inotify = INotify(nonblocking=True)
             self._watch_all()
         else:
             self._fingerprint = self._fingerprint_now()
