@@ -830,7 +830,7 @@ def main() -> int:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="extra environment of both callbox servers, e.g. CALLBOX_WORKER_SLOTS=512",
+        help="extra environment of both callbox servers, e.g. CALLBOX_MAX_WORKERS=1",
     )
     args = parser.parse_args()
     d = QUICK if args.quick else FULL
