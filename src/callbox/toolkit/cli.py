@@ -123,7 +123,7 @@ def start(
         raise click.ClickException(str(exc)) from None
     port = 3000 if port is None else port
     base_url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
-    console.say(f"callbox {__version__} serving {root}")
+    console.say(f"callbox {__version__} serving {directory.absolute()}")
     for line in route_listing(deployment, base_url):
         console.say(line)
     if deployment.auth_token is None:
