@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 _ENV_PREFIX = "CALLBOX_"
@@ -29,6 +29,8 @@ class Config:
     memory_limit_mb: int = 256
     # One worker per core: more processes than cores only adds scheduling stalls (measured).
     max_workers: int = field(default_factory=lambda: os.cpu_count() or 2)
+    # Threads per worker for plain (sync) handlers: how many may block at once in one worker.
+    handler_threads: int = 32
     # How long a cancelled async invocation may take to stop before its worker is retired.
     cancel_grace: float = 1.0
     # Local development only: include stack traces in error bodies; skip signature checks.
@@ -61,9 +63,6 @@ class Config:
         if self.no_index:
             args.append("--no-index")
         return args
-
-    def with_(self, **changes: Any) -> Config:
-        return replace(self, **changes)
 
 
 def _coerce(name: str, kind: Any, raw: str) -> Any:

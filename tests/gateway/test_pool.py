@@ -21,7 +21,7 @@ from callbox.toolkit.project import Layout, discover
 ROOT = Path(__file__).resolve().parents[1] / "functions" / "unit_worker"
 ROUTES = discover(Layout.find(ROOT))
 DEPLOYMENT = Deployment(build_key="unit-pool", service_key="unit", root=ROOT, routes=ROUTES)
-SPEC = DEPLOYMENT.worker_spec(memory_limit_mb=256, debug_errors=False)
+SPEC = DEPLOYMENT.worker_spec(memory_limit_mb=256, debug_errors=False, threads=8)
 FAST = {"execution_timeout": 0.5, "cancel_grace": 0.3}
 
 
@@ -231,7 +231,7 @@ async def test_crash_fails_the_other_invocations_the_worker_held(
 async def test_memory_error_answers_a_clear_500_and_retires_the_worker(
     make_pool: Callable[..., Pool],
 ) -> None:
-    spec = DEPLOYMENT.worker_spec(memory_limit_mb=32, debug_errors=False)
+    spec = DEPLOYMENT.worker_spec(memory_limit_mb=32, debug_errors=False, threads=8)
     pool = make_pool(spec, execution_timeout=5.0)
     reply = await invoke(pool, "/memory_hog")
     assert reply.status == 500
@@ -267,12 +267,26 @@ async def test_close_kills_idle_workers_and_lets_busy_ones_finish(
     assert pool.workers == []
 
 
-async def test_a_closed_pool_starts_no_new_worker(make_pool: Callable[..., Pool]) -> None:
+async def test_a_closed_pool_serves_a_straggler_then_keeps_no_worker(
+    make_pool: Callable[..., Pool],
+) -> None:
+    # A request that began before its build was replaced is still answered by that build.
     pool = make_pool()
     pool.close()
-    with pytest.raises(FunctionError, match="the build was replaced while a worker was starting"):
-        await invoke(pool, "/sync_return")
-    assert pool.workers == []
+    reply = await invoke(pool, "/sync_return")
+    assert reply.status == 200
+    await wait_for(lambda: pool.workers == [])
+
+
+async def test_poolset_serves_a_retired_build_without_keeping_its_pool(
+    supervisor: Supervisor,
+) -> None:
+    pools = PoolSet(supervisor, Config(**FAST))
+    pools.retire(DEPLOYMENT.build_key)
+    pool = pools.pool_for(DEPLOYMENT)
+    assert pool.closed and pools.pool_for(DEPLOYMENT) is not pool
+    assert (await invoke(pool, "/sync_return")).status == 200
+    await wait_for(lambda: pool.workers == [])
 
 
 async def test_warm_starts_one_idle_worker(make_pool: Callable[..., Pool]) -> None:

@@ -18,7 +18,7 @@ from callbox.config import Config
 from callbox.gateway.pool import Pool
 from callbox.gateway.source import Deployment
 from callbox.gateway.supervisor import Supervisor
-from callbox.runtime.globals import AssetInfo, FunctionInfo, Runtime, Twilio, load_module
+from callbox.runtime.globals import AssetInfo, FunctionInfo, Runtime, Twilio
 from callbox.runtime.response import Response
 from callbox.toolkit.project import Layout, discover
 
@@ -218,12 +218,23 @@ def test_loaded_modules_see_the_globals(installed: None) -> None:
     assert str(result).endswith("<Message>Hello Ada</Message></Response>")
 
 
-def test_load_module_of_a_broken_file_leaves_nothing_in_sys_modules(tmp_path: Path) -> None:
+def test_load_of_a_broken_file_leaves_nothing_behind_and_can_be_retried(tmp_path: Path) -> None:
     file = tmp_path / "broken.py"
     file.write_text("raise ValueError('broken at import')\n")
+    info = FunctionInfo(path=str(file), route="/unit-broken")
     with pytest.raises(ValueError, match="broken at import"):
-        load_module(file, "/unit-broken")
+        info.load()
     assert "callbox_functions.unit_broken" not in sys.modules
+    file.write_text("VALUE = 1\n")
+    assert info.load().VALUE == 1
+
+
+def test_helpers_loading_each_other_do_not_deadlock(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("B = Runtime.get_functions()['unit-b'].load()\nNAME = 'a'\n")
+    (tmp_path / "b.py").write_text("A = Runtime.get_functions()['unit-a'].load()\nNAME = 'b'\n")
+    Runtime.install({"/unit-a": str(tmp_path / "a.py"), "/unit-b": str(tmp_path / "b.py")}, {})
+    module_a = Runtime.get_functions()["unit-a"].load()
+    assert module_a.B.NAME == "b" and module_a.B.A is module_a
 
 
 # --- Runtime.get_sync -------------------------------------------------------------------
@@ -248,7 +259,7 @@ async def pool() -> AsyncIterator[Pool]:
     supervisor = Supervisor(max_body=1024 * 1024)
     await supervisor.start()
     deployment = Deployment(build_key="unit-globals", service_key="unit", root=ROOT, routes=ROUTES)
-    spec = deployment.worker_spec(memory_limit_mb=256, debug_errors=False)
+    spec = deployment.worker_spec(memory_limit_mb=256, debug_errors=False, threads=8)
     pool = Pool(supervisor, spec, Config(execution_timeout=5.0))
     yield pool
     pool.close()

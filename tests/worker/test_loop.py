@@ -26,7 +26,7 @@ DEPLOYMENT = Deployment(
     root=ROOT,
     routes=discover(Layout.find(ROOT)),
 )
-SPEC = DEPLOYMENT.worker_spec(memory_limit_mb=256, debug_errors=False)
+SPEC = DEPLOYMENT.worker_spec(memory_limit_mb=256, debug_errors=False, threads=8)
 JSON = "application/json; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
 

@@ -40,6 +40,9 @@ Send = Callable[[Message], Awaitable[None]]
 log = logging.getLogger("callbox.gateway")
 
 ALLOWED_METHODS = ("GET", "POST", "OPTIONS")
+_HOP_BY_HOP = frozenset(
+    {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "trailer"}
+)
 CORS_HEADERS = [
     ("Access-Control-Allow-Origin", "*"),
     ("Access-Control-Allow-Headers", "*"),
@@ -95,8 +98,11 @@ class Gateway:
             log.exception("Unexpected error while answering %s %s", scope["method"], scope["path"])
             answer = error_answer(FunctionError("An internal error occurred in the gateway."))
             headers = _encode_headers(answer)
-        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-        await send({"type": "http.response.body", "body": answer.body})
+        try:
+            await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+            await send({"type": "http.response.body", "body": answer.body})
+        except OSError:
+            pass  # the client went away; nothing left to tell it
         self.events.request_done(
             scope["method"], scope["path"], answer.status, (time.perf_counter() - started) * 1000
         )
@@ -122,10 +128,7 @@ class Gateway:
         total = self.config.max_request_bytes
         declared = _header(raw_headers, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) + header_bytes > total:
-            raise PayloadTooLarge(
-                "The request is too large: body, headers and cookies together may be at most "
-                f"{_size(total)}."
-            )
+            raise _too_large(total)
         body = await _read_body(receive, total - header_bytes, total)
         if route.visibility == "protected":
             self._check_signature(deployment, scope, raw_headers, host, body)
@@ -210,6 +213,15 @@ class Gateway:
     def _check_response(
         self, status: int, headers: list[tuple[str, str]], body: bytes, oversize: int | None
     ) -> Answer:
+        if not 200 <= status <= 599:
+            raise FunctionError(
+                f"The function answered status {status}; a response status must be 200-599."
+            )
+        # Framing is the server's job: a function's own Content-Length or Transfer-Encoding
+        # would contradict the body actually sent and break the connection.
+        headers = [(k, v) for k, v in headers if k.lower() not in _HOP_BY_HOP]
+        if status in (204, 304):
+            body = b""
         size = oversize if oversize is not None else len(body)
         limit = self.config.max_response_bytes
         if size > limit:
@@ -256,13 +268,17 @@ async def _read_body(receive: Receive, limit: int, limit_total: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(
-                "The request is too large: body, headers and cookies together may be at most "
-                f"{_size(limit_total)}."
-            )
+            raise _too_large(limit_total)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        "The request is too large: body, headers and cookies together may be at most "
+        f"{_size(limit)}."
+    )
 
 
 def _size(limit: int) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callbox.config import Config
-from callbox.errors import FunctionError, TimedOut
+from callbox.errors import BadRequest, FunctionError, TimedOut
 from callbox.gateway.supervisor import SpawnError, Supervisor, Worker, WorkerLost
 
 log = logging.getLogger("callbox.pool")
@@ -70,6 +70,7 @@ class Pool:
             "path": path,
             "context": context,
             "event": event,
+            "timeout": self.config.execution_timeout,
         }
         self._remember(invocation_id, meta or {})
         worker: Worker | None = None
@@ -85,6 +86,8 @@ class Pool:
             raise FunctionError(str(exc)) from None
         except SpawnError as exc:
             raise FunctionError(f"The function could not start: {exc}") from None
+        except ValueError as exc:
+            raise BadRequest(f"The request cannot be passed to the function: {exc}.") from None
         return Reply(
             status=int(header["status"]),
             headers=[(str(k), str(v)) for k, v in header.get("headers", [])],
@@ -171,9 +174,8 @@ class Pool:
         worker.on_idle = self._on_idle
         worker.on_dead = self._on_dead
         worker.on_late_log = self._on_late_log
-        if self.closed:
-            worker.kill()
-            raise SpawnError("the build was replaced while a worker was starting")
+        # Even if the build was replaced meanwhile, this worker serves the request that asked
+        # for it; a closed pool drops its workers as soon as they are idle.
         self.workers.append(worker)
         return worker
 
@@ -202,6 +204,7 @@ class PoolSet:
         self.config = config
         self.on_late_logs = on_late_logs
         self._pools: dict[str, Pool] = {}
+        self._retired: set[str] = set()
 
     def pool_for(self, deployment: Any) -> Pool:
         pool = self._pools.get(deployment.build_key)
@@ -209,12 +212,18 @@ class PoolSet:
             spec = deployment.worker_spec(
                 memory_limit_mb=self.config.memory_limit_mb,
                 debug_errors=self.config.debug_errors,
+                threads=self.config.handler_threads,
             )
             pool = Pool(self.supervisor, spec, self.config, self.on_late_logs)
-            self._pools[deployment.build_key] = pool
+            if deployment.build_key in self._retired:
+                # A request that began before its build was replaced: serve it, keep nothing.
+                pool.close()
+            else:
+                self._pools[deployment.build_key] = pool
         return pool
 
     def retire(self, build_key: str) -> None:
+        self._retired.add(build_key)
         pool = self._pools.pop(build_key, None)
         if pool is not None:
             pool.close()

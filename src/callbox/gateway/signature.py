@@ -14,7 +14,15 @@ def is_valid(
     form parameters; for JSON bodies, the URL's ``bodySHA256`` must match the body."""
     if not signature:
         return False
-    validator = RequestValidator(auth_token)
+    try:
+        return _check(RequestValidator(auth_token), url, signature, body, content_type)
+    except ValueError:  # e.g. a Host header with a port that is not a number
+        return False
+
+
+def _check(
+    validator: RequestValidator, url: str, signature: str, body: bytes, content_type: str
+) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "application/x-www-form-urlencoded":
         try:

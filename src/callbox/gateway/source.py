@@ -44,7 +44,9 @@ class Deployment:
             route = self.routes.get("/assets/index.html")
         return route
 
-    def worker_spec(self, *, memory_limit_mb: int, debug_errors: bool) -> dict[str, Any]:
+    def worker_spec(
+        self, *, memory_limit_mb: int, debug_errors: bool, threads: int
+    ) -> dict[str, Any]:
         """The build as a worker sees it (``protocol.WORKER_SPEC``)."""
 
         def entries(kind: Kind) -> dict[str, dict[str, str]]:
@@ -62,6 +64,7 @@ class Deployment:
             "memory_limit_mb": memory_limit_mb,
             "debug_errors": debug_errors,
             "local": self.local,
+            "threads": threads,
         }
 
 

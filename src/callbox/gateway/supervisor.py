@@ -82,8 +82,12 @@ class Worker:
         if self.dead:
             future.set_exception(WorkerLost("The worker process exited before the invocation."))
             return future
+        try:
+            data = protocol.encode(frame)
+        except RecursionError:
+            raise ValueError("the event is nested too deeply to be sent to a worker") from None
         self.pending[frame["id"]] = future
-        self.writer.write(protocol.encode(frame))
+        self.writer.write(data)
         return future
 
     def cancel(self, invocation_id: str) -> asyncio.Future[dict[str, Any]]:
@@ -140,6 +144,10 @@ class Worker:
             self.on_idle(self)
         elif kind == "log":
             self.on_late_log(invocation_id, header)
+        elif kind == "retire":  # a handler thread outlived the execution limit
+            self.retired = True
+            if not self.load:
+                self.on_idle(self)
 
     async def _lost(self, exc: BaseException) -> None:
         was_killed = self.dead

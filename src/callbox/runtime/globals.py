@@ -84,14 +84,25 @@ class FunctionInfo:
     path: str
     route: str
     _module: ModuleType | None = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def load(self) -> ModuleType:
-        """Import the function file once per worker (private helpers are shared this way)."""
-        with self._lock:
+        """Import the function file once per worker (private helpers are shared this way).
+
+        As with Python's own imports, a module that is still executing is handed back as it is,
+        so two helpers loading each other get each other instead of a deadlock."""
+        with _LOAD_LOCK:
             if self._module is None:
-                self._module = load_module(Path(self.path), self.route)
+                self._module = new_module(Path(self.path), self.route)
+                try:
+                    execute_module(self._module, Path(self.path))
+                except BaseException:
+                    self._module = None
+                    raise
             return self._module
+
+
+# One re-entrant lock for every load: a load may trigger another (helpers), on any thread.
+_LOAD_LOCK = threading.RLock()
 
 
 def module_name(route: str) -> str:
@@ -99,14 +110,19 @@ def module_name(route: str) -> str:
     return f"callbox_functions.{cleaned or 'index'}"
 
 
-def load_module(file: Path, route: str) -> ModuleType:
-    """Execute a function file as a module with the globals injected; errors propagate."""
-    name = module_name(route)
-    spec = importlib.util.spec_from_file_location(name, file)
-    if spec is None or spec.loader is None:
+def new_module(file: Path, route: str) -> ModuleType:
+    """An empty module for a function file, with the globals injected."""
+    spec = importlib.util.spec_from_file_location(module_name(route), file)
+    if spec is None:
         raise ImportError(f"cannot load {file}")
     module = importlib.util.module_from_spec(spec)
     module.__dict__.update(Twilio=Twilio, Runtime=Runtime, Response=Response)
+    return module
+
+
+def execute_module(module: ModuleType, file: Path) -> None:
+    """Run a function file's code in ``module``; errors propagate."""
+    name = module.__name__
     sys.modules[name] = module  # dataclasses, pickle and friends look modules up here
     try:
         # Compiled from source every time, never from __pycache__: a .pyc is trusted on the
@@ -116,7 +132,6 @@ def load_module(file: Path, route: str) -> ModuleType:
     except BaseException:
         sys.modules.pop(name, None)
         raise
-    return module
 
 
 class _Runtime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 import traceback
 from pathlib import Path
@@ -137,17 +138,28 @@ def start(
                 "No AUTH_TOKEN is set: protected resources answer 403. Set AUTH_TOKEN in "
                 ".env, or pass --allow-unsigned to skip the check locally."
             )
+    # Bound here, before saying "Listening": a busy port is one clear line, not a traceback.
+    try:
+        sock = socket.create_server((host, port), reuse_port=False)
+    except OSError as exc:
+        raise click.ClickException(
+            f"Cannot listen on {host}:{port}: {_reason(exc)}. Choose another port with --port."
+        ) from None
     console.say(f"Listening on {base_url} (Ctrl+C to stop)")
-    uvicorn.run(
+    settings = uvicorn.Config(
         server,
-        host=host,
-        port=port,
         log_level="warning",
         access_log=False,
         lifespan="on",
         http="httptools",
         loop="uvloop",
     )
+    uvicorn.Server(settings).run(sockets=[sock])
+
+
+def _reason(exc: OSError) -> str:
+    # socket.create_server appends "(while attempting to bind ...)"; the address is said already.
+    return (exc.strerror or str(exc)).split(" (while", 1)[0]
 
 
 def main() -> None:

@@ -125,7 +125,12 @@ def read_env(file: Path) -> dict[str, str]:
     """Variables of a .env file; a missing file is empty, a key without value is ''."""
     if not file.is_file():
         return {}
-    return {key: value or "" for key, value in dotenv_values(file).items()}
+    try:
+        return {key: value or "" for key, value in dotenv_values(file).items()}
+    except UnicodeDecodeError as exc:
+        raise ProjectError(
+            f"{file} is not valid UTF-8 ({exc.reason} at byte {exc.start})."
+        ) from None
 
 
 def fingerprint(layout: Layout, extra: list[Path]) -> tuple[tuple[str, int, int], ...]:

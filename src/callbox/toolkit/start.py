@@ -125,6 +125,10 @@ class LocalProject:
             self._error = f"The project cannot be served: {exc}"
             self.console.say(self._error)
             return
+        except Exception as exc:  # noqa: BLE001 - e.g. an unreadable file: say so, keep serving
+            self._error = f"The project cannot be read: {type(exc).__name__}: {exc}"
+            self.console.say(self._error)
+            return
         functions = sum(1 for r in deployment.routes.values() if r.kind == "function")
         self.console.say(
             f"Project changed: serving {functions} functions and "

@@ -9,6 +9,7 @@ import contextvars
 import inspect
 import os
 import threading
+import time
 from typing import Any
 
 from callbox.runtime.context import Context
@@ -36,6 +37,9 @@ class Invocation:
         self.mode = "sync"
         self.runner: asyncio.Future[None] | None = None
         self.main: asyncio.Future[Any] | None = None
+        self.thread: concurrent.futures.Future[Any] | None = None  # a sync handler's job
+        self.started = time.monotonic()
+        self.timeout = 0.0
 
     # -- the callback handed to user code -------------------------------------------------
     def callback(self, error: Any = None, response: Any = None) -> None:
@@ -68,7 +72,13 @@ class Invocation:
             result = await self._run(path, context, event)
         except MemoryError:
             result, retire = self._memory_error(), True
+        except Exception as exc:  # noqa: BLE001 - last resort: a result must always be sent
+            result = render_error(
+                RuntimeError(f"The function's result could not be sent: {exc!r}"),
+                include_stack=bool(self.worker.spec.get("debug_errors")),
+            )
         logs.flush(self)
+        self._watch_lingering_thread()
         if self.sink.sent:  # cancelled meanwhile: the gateway already has its answer
             return
         header = {
@@ -86,7 +96,7 @@ class Invocation:
         spec = self.worker.spec
         debug = bool(spec.get("debug_errors"))
         try:
-            handler = self.worker.handler(path)
+            handler = await self.worker.handler(path)
         except LoadError as exc:
             return render_error(exc, include_stack=debug)
         ctx = Context(context, local=bool(spec.get("local")))
@@ -100,6 +110,8 @@ class Invocation:
                     value = await value
             except MemoryError:
                 raise
+            except _UserExit as exc:
+                return render_error(exc.__cause__, include_stack=debug)
             except BaseException as exc:  # noqa: BLE001 - user code may raise anything
                 return render_error(exc, include_stack=debug)
             if value is not None:  # Python convenience: a returned value is the response
@@ -117,12 +129,23 @@ class Invocation:
             getattr(handler, "__call__", None)  # noqa: B004 - async callable objects
         ):
             self.mode = "async"
-            return asyncio.ensure_future(handler(ctx, event, self.callback))
+            return asyncio.ensure_future(_contained(handler(ctx, event, self.callback)))
         # Sync handlers run on a thread so the loop stays free for other invocations.
         call = contextvars.copy_context().run
-        return self.loop.run_in_executor(
-            self.worker.executor, call, handler, ctx, event, self.callback
-        )
+        self.thread = self.worker.executor.submit(call, handler, ctx, event, self.callback)
+        return asyncio.wrap_future(self.thread)
+
+    def _watch_lingering_thread(self) -> None:
+        """A sync handler may go on after its callback; past the limit its worker must go."""
+        if self.thread is None or self.thread.done() or not self.timeout:
+            return
+        remaining = max(0.0, self.started + self.timeout - time.monotonic())
+
+        def check() -> None:
+            if self.thread is not None and not self.thread.done():
+                self.worker.send({"type": "retire", "id": self.id})
+
+        self.loop.call_later(remaining, check)
 
     def _memory_error(self) -> HttpResult:
         limit = self.worker.spec.get("memory_limit_mb")
@@ -136,8 +159,11 @@ class Invocation:
     def cancel(self) -> None:
         """The gateway gave up on this invocation (deadline): stop it and hand back its logs."""
         logs.flush(self)
-        # A handler thread cannot be stopped: tell the gateway so it retires this worker.
-        thread_running = self.mode == "sync" and self.main is not None and not self.main.done()
+        # A queued job is dropped; a handler thread that already runs cannot be stopped: tell
+        # the gateway so it retires this worker.
+        if self.thread is not None:
+            self.thread.cancel()
+        thread_running = self.thread is not None and not self.thread.done()
         self.worker.send(
             {
                 "type": "cancelled",
@@ -154,6 +180,17 @@ class Invocation:
             self.runner.cancel()
 
 
+class _UserExit(Exception):
+    """SystemExit / KeyboardInterrupt from user code, kept from stopping the worker's loop."""
+
+
+async def _contained(coroutine: Any) -> Any:
+    try:
+        return await coroutine
+    except (SystemExit, KeyboardInterrupt) as exc:
+        raise _UserExit(str(exc)) from exc
+
+
 class WorkerLoop:
     """Reads frames from the gateway and runs invocations concurrently."""
 
@@ -163,7 +200,7 @@ class WorkerLoop:
         self.loop = asyncio.get_running_loop()
         self.thread_id = threading.get_ident()
         self.executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=int(spec.get("threads") or 32), thread_name_prefix="handler"
+            max_workers=int(spec["threads"]), thread_name_prefix="handler"
         )
         self.invocations: dict[str, Invocation] = {}
         self._handlers: dict[str, Any] = {}
@@ -180,12 +217,19 @@ class WorkerLoop:
                 task.add_done_callback(owner.tasks.discard)
         return task
 
-    def handler(self, path: str) -> Any:
-        """The handler for ``path``, loaded once per worker (a load failure is kept too)."""
+    async def handler(self, path: str) -> Any:
+        """The handler for ``path``, loaded once per worker (a load failure is kept too).
+
+        The first load runs on a thread: a slow import must not stall the invocations that
+        share this worker's event loop."""
         found = self._handlers.get(path)
         if found is None:
             try:
-                found = load_handler(path, self.spec["root"])
+                # Within the invocation's context, so prints during import are its log lines.
+                call = contextvars.copy_context().run
+                found = await self.loop.run_in_executor(
+                    self.executor, call, load_handler, path, self.spec["root"]
+                )
             except LoadError as exc:
                 found = exc
             self._handlers[path] = found
@@ -199,6 +243,7 @@ class WorkerLoop:
 
     def start(self, frame: dict[str, Any]) -> None:
         invocation = Invocation(self, str(frame["id"]))
+        invocation.timeout = float(frame.get("timeout") or 0)
         self.invocations[invocation.id] = invocation
         runner = asyncio.ensure_future(
             invocation.run(str(frame["path"]), frame.get("context") or {}, frame.get("event") or {})
@@ -227,7 +272,14 @@ class WorkerLoop:
 async def _main(spec: dict[str, Any], socket_path: str, worker_id: str) -> None:
     reader, writer = await asyncio.open_unix_connection(socket_path, limit=1 << 20)
     worker = WorkerLoop(spec, writer)
-    worker.send({"type": "hello", "worker_id": worker_id, "pid": os.getpid(), "runtime": "python"})
+    worker.send(
+        {
+            "type": "hello",
+            "worker_id": worker_id,
+            "pid": os.getpid(),
+            "runtime": protocol.RUNTIME_PYTHON,
+        }
+    )
     await worker.serve(reader)
 
 

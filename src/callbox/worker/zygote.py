@@ -55,7 +55,7 @@ def _become_worker(worker_id: str, socket_path: str, spec: dict[str, Any]) -> No
     os.dup2(devnull, 0)
     os.close(devnull)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash must not stall on a core dump
-    threads = int(spec.get("threads") or 32)
+    threads = int(spec["threads"])
     threading.stack_size(4 * 1024 * 1024)
     _limit_memory(int(spec.get("memory_limit_mb") or 0), threads)
     sys.path[:0] = [p for p in spec.get("site_packages", []) if p]
@@ -87,6 +87,19 @@ def _spawn(command: dict[str, Any]) -> None:
             os.write(2, f"callbox worker {worker_id} failed: {exc!r}\n".encode())
         os._exit(code)
     _children[pid] = worker_id
+
+
+def _spawn_reporting(line: bytes) -> None:
+    """Spawn one worker; a bad command or a failed fork is reported, never fatal to the rest."""
+    worker_id = "?"
+    try:
+        command = json.loads(line)
+        worker_id = str(command["worker_id"])
+        _spawn(command)
+    except Exception as exc:  # noqa: BLE001 - running workers must survive a failed spawn
+        _report(
+            {"op": "exited", "worker_id": worker_id, "pid": 0, "status": f"spawn failed: {exc!r}"}
+        )
 
 
 def _reap() -> None:
@@ -133,7 +146,7 @@ def main() -> None:
                 *lines, buffered = buffered.split(b"\n")
                 for line in lines:
                     if line.strip():
-                        _spawn(json.loads(line))
+                        _spawn_reporting(line)
     finally:
         for pid in list(_children):
             with contextlib.suppress(ProcessLookupError):
