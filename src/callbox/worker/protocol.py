@@ -11,8 +11,9 @@ worker -> gateway
     result     {id, status, headers: [[name, value]], logs: [LOG], mode, retire}  body: HTTP body
     cancelled  {id, logs: [LOG], thread_running}                 answer to cancel (always sent)
     log        {id, level, message, time}                        a line written after the result
+    retire     {id}                                   a handler thread outlived the execution limit
 gateway -> worker
-    invoke     {id, path, context: {...}, event: {...}}          run one invocation
+    invoke     {id, path, context: {...}, event: {...}, timeout}  run one invocation
     cancel     {id}                                              the deadline passed: stop it
 
 LOG     = {level: "INFO" | "WARN" | "ERROR", message, time (epoch seconds)}
