@@ -46,6 +46,7 @@ class Worker:
         self.pid = pid
         self.reader = reader
         self.writer = writer
+        self.outbox = protocol.Outbox(writer)
         self.max_body = max_body
         self.pending: dict[str, asyncio.Future[tuple[dict[str, Any], bytes]]] = {}
         self.cancel_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -87,7 +88,7 @@ class Worker:
         except RecursionError:
             raise ValueError("the event is nested too deeply to be sent to a worker") from None
         self.pending[frame["id"]] = future
-        self.writer.write(data)
+        self.outbox.put(data)
         return future
 
     def cancel(self, invocation_id: str) -> asyncio.Future[dict[str, Any]]:
@@ -96,7 +97,7 @@ class Worker:
         self.cancel_acks[invocation_id] = ack
         self.forget(invocation_id)
         if not self.dead:
-            self.writer.write(protocol.encode({"type": "cancel", "id": invocation_id}))
+            self.outbox.put(protocol.encode({"type": "cancel", "id": invocation_id}))
         return ack
 
     def forget(self, invocation_id: str) -> None:

@@ -197,6 +197,7 @@ class WorkerLoop:
     def __init__(self, spec: dict[str, Any], writer: asyncio.StreamWriter) -> None:
         self.spec = spec
         self.writer = writer
+        self.outbox = protocol.Outbox(writer)
         self.loop = asyncio.get_running_loop()
         self.thread_id = threading.get_ident()
         self.executor = concurrent.futures.ThreadPoolExecutor(
@@ -239,7 +240,7 @@ class WorkerLoop:
         return found
 
     def send(self, header: dict[str, Any], body: bytes = b"") -> None:
-        self.writer.write(protocol.encode(header, body))
+        self.outbox.put(protocol.encode(header, body))
 
     def start(self, frame: dict[str, Any]) -> None:
         invocation = Invocation(self, str(frame["id"]))
