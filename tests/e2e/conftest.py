@@ -78,6 +78,23 @@ def pid_alive(pid: int) -> bool:
     return stat[stat.rfind(")") + 2 :].split()[0] != "Z"
 
 
+def parent_pid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return int(stat[stat.rfind(")") + 2 :].split()[1])
+
+
+def command_line(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
     """Poll ``predicate`` until it is true or ``timeout`` seconds pass; returns its last value."""
     deadline = time.monotonic() + timeout
@@ -177,6 +194,17 @@ class Server:
         marker = f"/__e2e_settle_{time.monotonic_ns()}"
         self.client.get(marker)
         self.wait_for_line(rf"^404 GET {re.escape(marker)} ", since=since)
+
+    # -- processes ------------------------------------------------------------------------
+    def worker_pids(self) -> list[int]:
+        """Live worker processes of this server: the children of its zygote (warm parent)."""
+        members = session_members(self.process.pid)
+        zygotes = {
+            pid
+            for pid in members
+            if parent_pid(pid) == self.process.pid and b"callbox.worker.zygote" in command_line(pid)
+        }
+        return sorted(pid for pid in members if parent_pid(pid) in zygotes)
 
     # -- lifecycle ------------------------------------------------------------------------
     def wait_ready(self) -> None:

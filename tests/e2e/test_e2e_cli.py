@@ -104,6 +104,16 @@ def test_start_with_a_missing_env_file_is_one_readable_line(servers, callbox_cli
     assert ".env" in line
 
 
+def test_start_with_an_env_file_that_is_not_utf8_is_one_readable_line(servers, callbox_cli, e2e):
+    project = servers.copy("contract")
+    (project / ".env").write_bytes(b"GREETING=Bonjour\nCITY=Z\xfcrich\n")
+    result = callbox_cli(["start", str(project), "--port", str(e2e.free_port())], timeout=30)
+    assert result.returncode != 0
+    line = one_readable_line(result)
+    assert str(project / ".env") in line
+    assert "not valid UTF-8" in line
+
+
 def test_start_with_a_duplicate_path_names_both_files(servers, callbox_cli, e2e):
     project = servers.copy("duplicate")
     result = callbox_cli(["start", str(project), "--port", str(e2e.free_port())], timeout=30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
 SCENARIO = "contract"
@@ -353,3 +354,93 @@ def test_error_bodies_are_valid_json(server):
         response = server.client.get(path)
         assert response.status_code == 500
         assert isinstance(json.loads(response.content), dict), path
+
+
+# -- framing is the server's job -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("Content-Length", "2"), ("Content-Length", "abc"), ("Transfer-Encoding", "chunked")],
+)
+def test_a_functions_own_framing_headers_are_replaced(server, name, value):
+    response = server.client.get("/own-header", params={"name": name, "value": value})
+    assert response.status_code == 200, response.text
+    assert response.text == "hello world"
+    assert response.headers.get_list("content-length") == [str(len(b"hello world"))]
+    assert "transfer-encoding" not in response.headers
+    # The connection is still in step: the next request on it is answered normally.
+    assert server.client.get("/text").text == "Hello, text"
+
+
+@pytest.mark.parametrize("status", [100, 101, 199])
+def test_a_status_outside_200_599_is_a_500(server, status):
+    response = server.client.get("/status", params={"status": status})
+    assert response.status_code == 500, response.text
+    message = error_body(response)["message"]
+    assert f"The function answered status {status}" in message
+    assert "200-599" in message
+
+
+def test_204_with_a_body_is_sent_empty_and_the_connection_stays_usable(server):
+    connects = []
+
+    def trace(event, info):
+        if event == "connection.connect_tcp.complete":
+            connects.append(info)
+
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    with httpx.Client(base_url=server.base_url, timeout=10.0, limits=limits) as client:
+        traced = {"trace": trace}
+        response = client.get("/status", params={"status": 204, "body": "xyz"}, extensions=traced)
+        assert response.status_code == 204
+        assert response.content == b""
+        following = client.get("/text", extensions=traced)
+        assert following.status_code == 200
+        assert following.text == "Hello, text"
+    assert len(connects) == 1, "the 204 did not leave a reusable keep-alive connection"
+
+
+# -- request bodies ------------------------------------------------------------------------
+
+
+def nested(depth):
+    return ("[" * depth + "]" * depth).encode()
+
+
+def test_json_body_nested_100_levels_is_passed_on(server):
+    response = server.client.post(
+        "/echo", content=nested(100), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    value = response.json()["0"]
+    for _ in range(98):
+        (value,) = value
+    assert value == []
+
+
+def test_json_body_nested_too_deeply_is_a_400_never_a_500(server):
+    # Where the limit falls depends on the server's own stack; around it, a body is either
+    # passed on whole or refused as nested too deeply, at parsing or at handing it to a worker.
+    statuses = {}
+    for depth in range(940, 1011):
+        response = server.client.post(
+            "/echo", content=nested(depth), headers={"Content-Type": "application/json"}
+        )
+        statuses[depth] = response.status_code
+        if response.status_code == 400:
+            assert "nested too deeply" in error_body(response)["message"], depth
+        else:
+            assert response.status_code == 200, (depth, response.text)
+            assert response.text.count("[") == depth - 1  # event["0"] holds the inner lists
+    assert statuses[975] == 400 and statuses[1010] == 400, statuses
+    assert server.client.get("/text").status_code == 200
+
+
+# -- helpers that load each other ------------------------------------------------------------
+
+
+def test_helpers_loading_each_other_do_not_deadlock(server):
+    response = server.client.get("/uses-mutual", timeout=5.0)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"a": "a", "b": "b", "b_sees_a": True}

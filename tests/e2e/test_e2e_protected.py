@@ -116,6 +116,20 @@ def test_twilio_client_with_credentials(server):
     assert response.text == "Client"
 
 
+@pytest.mark.parametrize("host", ["localhost:abc", "localhost:99999"])
+def test_host_with_a_bad_port_is_403_not_500(server, host):
+    url = f"http://{host}/sms/reply"
+    params = {"Body": "hi"}
+    for signature in ("some-signature", sign(url, params)):
+        response = server.client.post(
+            "/sms/reply",
+            data=params,
+            headers={"Host": host, "X-Twilio-Signature": signature},
+        )
+        assert_forbidden(response)
+    assert server.client.get("/client").status_code == 200
+
+
 # -- without AUTH_TOKEN --------------------------------------------------------------------
 
 

@@ -6,6 +6,9 @@ Every test gets its own server: reload state never leaks from one test to the ne
 
 from __future__ import annotations
 
+import socket
+import time
+
 import pytest
 
 SCENARIO = "reload"
@@ -135,6 +138,30 @@ def test_env_edit_applies_on_the_next_request(server):
     assert response.text == "green"
 
 
+ENV_VALUE = (
+    'def handler(context, event, callback):\n    callback(None, context.get("COLOR", "-"))\n'
+)
+
+
+def test_env_that_is_not_utf8_is_a_500_until_fixed(server):
+    (server.root / "functions" / "env-value.py").write_text(ENV_VALUE)
+    env = server.root / ".env"
+    env.write_text("COLOR=red\n")
+    assert server.client.get("/env-value").text == "red"
+    env.write_bytes(b"COLOR=r\xe9d\n")  # Latin-1, not UTF-8
+    for _ in range(2):  # the project stays unservable, not just the first request
+        response = server.client.get("/env-value")
+        assert response.status_code == 500, response.text
+        message = response.json()["message"]
+        assert message.startswith("The project cannot be served: ")
+        assert str(env) in message
+        assert "not valid UTF-8" in message
+    env.write_text("COLOR=blue\n")
+    response = server.client.get("/env-value")
+    assert response.status_code == 200, response.text
+    assert response.text == "blue"
+
+
 def test_duplicate_path_while_running_is_reported_then_recovers(server):
     functions = server.root / "functions"
     duplicate = functions / "answer.protected.py"
@@ -148,3 +175,52 @@ def test_duplicate_path_while_running_is_reported_then_recovers(server):
     response = server.client.get("/answer")
     assert response.status_code == 200
     assert response.text == "answer-00"
+
+
+# -- a request that straddles a reload --------------------------------------------------------
+
+
+def start_slow_post(server, path, body):
+    """Send a POST's headers and half its body; returns the socket and the rest of the body."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    half = len(body) // 2
+    sock.sendall(head.encode() + body[:half])
+    return sock, body[half:]
+
+
+def finish_slow_post(sock, rest):
+    """Send the rest of the body; returns (status, body) of the answer."""
+    with sock:
+        sock.sendall(rest)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_request_straddling_a_reload_is_served_by_the_old_build_without_leaking(servers, e2e):
+    # Functions are read from disk by whichever build runs them; the build's own part is its
+    # variables, so the .env is what changes here.
+    project = servers.copy(SCENARIO)
+    (project / "functions" / "env-value.py").write_text(ENV_VALUE)
+    env = project / ".env"
+    env.write_text("COLOR=color-0\n")
+    server = servers.start(project, env={"CALLBOX_MAX_WORKERS": "1"})
+    assert server.client.get("/env-value").text == "color-0"
+    for race in range(1, 4):
+        sock, rest = start_slow_post(server, "/env-value", b"0123456789")
+        time.sleep(0.2)  # the server has routed it to the current build and waits for its body
+        env.write_text(f"COLOR=color-{race}\n")
+        assert server.client.get("/env-value").text == f"color-{race}"  # reloads meanwhile
+        assert finish_slow_post(sock, rest) == (200, f"color-{race - 1}".encode())
+    for index in range(3):  # later reloads drain every build they replace
+        env.write_text(f"COLOR=later-{index}\n")
+        assert server.client.get("/env-value").text == f"later-{index}"
+    assert e2e.wait_until(lambda: len(server.worker_pids()) == 1, timeout=5), (
+        f"worker processes after 3 straggling requests and 6 reloads: {server.worker_pids()}"
+    )

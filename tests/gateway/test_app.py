@@ -18,6 +18,7 @@ import pytest
 import pytest_asyncio
 
 from callbox.config import Config
+from callbox.errors import FunctionError
 from callbox.gateway.app import Gateway
 from callbox.gateway.pool import PoolSet
 from callbox.gateway.source import Deployment
@@ -663,3 +664,48 @@ async def test_every_request_reached_the_events_sink(make_app: MakeApp) -> None:
         ("PUT", "/hello", 405),
         ("GET", "/", 200),
     ]
+
+
+# --- what a function answers, checked before it is sent ---------------------------------
+
+
+def checked(status: int, headers: list[tuple[str, str]], body: bytes) -> Any:
+    # The check runs on the worker's reply; no pool is involved.
+    pools: Any = None
+    gateway = Gateway(Config(), Source(DEPLOYMENT), pools, Events())
+    return gateway._check_response(status, headers, body, None)
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        [("Content-Length", "2")],
+        [("content-length", "abc")],
+        [("Transfer-Encoding", "chunked")],
+        [("Connection", "close"), ("Keep-Alive", "timeout=1"), ("Upgrade", "h2c")],
+        [("Trailer", "X-Checksum")],
+    ],
+)
+async def test_a_functions_own_framing_headers_are_dropped(framing: list[tuple[str, str]]) -> None:
+    answer = checked(200, [("X-Kept", "yes"), *framing], b"hello world")
+    assert (answer.status, answer.headers, answer.body) == (
+        200,
+        [("X-Kept", "yes")],
+        b"hello world",
+    )
+
+
+@pytest.mark.parametrize("status", [100, 101, 199, 600])
+async def test_a_status_outside_200_599_is_refused(status: int) -> None:
+    with pytest.raises(FunctionError) as refused:
+        checked(status, [], b"")
+    assert refused.value.status == 500
+    assert refused.value.message == (
+        f"The function answered status {status}; a response status must be 200-599."
+    )
+
+
+@pytest.mark.parametrize("status", [204, 304])
+async def test_204_and_304_are_sent_without_a_body(status: int) -> None:
+    answer = checked(status, [("X-Kept", "yes")], b"some body")
+    assert (answer.status, answer.headers, answer.body) == (status, [("X-Kept", "yes")], b"")

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from callbox.config import Config
-from callbox.errors import FunctionError, TimedOut
+from callbox.errors import BadRequest, FunctionError, TimedOut
 from callbox.gateway.pool import Pool, PoolSet, Reply
 from callbox.gateway.source import Deployment
 from callbox.gateway.supervisor import Supervisor, Worker
@@ -297,6 +297,26 @@ async def test_warm_starts_one_idle_worker(make_pool: Callable[..., Pool]) -> No
     assert worker.load == 0 and worker.usable
     reply = await invoke(pool, "/sync_return")
     assert pid_of(reply) == worker.pid
+
+
+async def test_an_event_too_deep_to_send_is_a_400_and_the_worker_keeps_serving(
+    make_pool: Callable[..., Pool],
+) -> None:
+    pool = make_pool()
+    first = await invoke(pool, "/sync_return")
+    deep: list[Any] = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(BadRequest) as refused:
+        await invoke(pool, "/sync_return", {"deep": deep})
+    assert refused.value.status == 400
+    assert refused.value.message == (
+        "The request cannot be passed to the function: "
+        "the event is nested too deeply to be sent to a worker."
+    )
+    [worker] = pool.workers
+    assert worker.load == 0 and worker.usable
+    assert pid_of(await invoke(pool, "/sync_return")) == pid_of(first)
 
 
 # --- PoolSet ----------------------------------------------------------------------------

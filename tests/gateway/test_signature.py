@@ -185,3 +185,13 @@ def test_signature_for_another_port_is_invalid() -> None:
     params = [("Body", "hi")]
     signature = sign("http://localhost:4000/sms", params)
     assert not check("http://localhost:3000/sms", signature, form(params))
+
+
+@pytest.mark.parametrize(
+    "url", ["http://localhost:abc/sms", "http://localhost:99999/sms", "http://[::1/sms"]
+)
+def test_a_url_whose_port_is_not_a_port_is_invalid_not_an_error(url: str) -> None:
+    params = [("Body", "hi")]
+    assert not check(url, "some-signature", form(params))
+    assert not check(url, sign(url, params), form(params))
+    assert not check(url + "?bodySHA256=00", sign(url), b"{}", "application/json")

@@ -376,16 +376,16 @@ def test_render_response_skips_none_header_values() -> None:
     assert render_success(response, domain=DOMAIN).headers == []
 
 
-@pytest.mark.parametrize("status", [99, 600, "200", 200.0, True, None])
+@pytest.mark.parametrize("status", [99, 100, 199, 600, "200", 200.0, True, None])
 def test_render_response_invalid_status_is_500(status: Any) -> None:
     response = Response()
     response.status_code = status
     result = render_success(response, domain=DOMAIN)
     assert result.status == 500
-    assert "Invalid status code" in json.loads(result.body)["message"]
+    assert "a response status must be 200-599" in json.loads(result.body)["message"]
 
 
-@pytest.mark.parametrize("status", [100, 302, 599])
+@pytest.mark.parametrize("status", [200, 302, 599])
 def test_render_response_valid_status_edges(status: int) -> None:
     assert render_success(Response(status_code=status), domain=DOMAIN).status == status
 

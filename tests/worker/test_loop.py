@@ -175,6 +175,37 @@ async def test_async_exception_is_a_500(worker: Worker) -> None:
     assert json.loads(body) == {"message": "'async handler failed on purpose'", "name": "KeyError"}
 
 
+async def test_a_response_that_cannot_be_converted_is_still_answered(worker: Worker) -> None:
+    header, body = await call(worker, "/unconvertible")
+    assert header["status"] == 500
+    error = json.loads(body)
+    assert error["name"] == "RuntimeError"
+    assert error["message"].startswith("The function's result could not be sent: AttributeError")
+    assert worker.usable
+
+
+@pytest.mark.parametrize(
+    ("event", "name", "message"),
+    [
+        ({}, "SystemExit", "2"),
+        ({"code": "bye"}, "SystemExit", "bye"),
+        ({"kind": "interrupt"}, "KeyboardInterrupt", "interrupted"),
+    ],
+)
+async def test_system_exit_from_an_async_handler_is_a_500_and_the_worker_lives_on(
+    worker: Worker, event: dict[str, Any], name: str, message: str
+) -> None:
+    sleeper = asyncio.ensure_future(call(worker, "/sleep_async", {"delay": "0.3"}))
+    await asyncio.sleep(0.05)
+    header, body = await call(worker, "/async_exit", event)
+    assert header["status"] == 500
+    assert json.loads(body) == {"message": message, "name": name}
+    sleeper_header, _ = await sleeper
+    assert sleeper_header["status"] == 200
+    assert not worker.dead and worker.usable
+    assert (await call(worker, "/sync_return"))[0]["status"] == 200
+
+
 async def test_debug_errors_add_the_stack(spawn: Callable[..., Awaitable[Worker]]) -> None:
     worker = await spawn({**SPEC, "debug_errors": True})
     header, body = await call(worker, "/raises")
@@ -342,3 +373,25 @@ async def test_cancel_of_a_finished_invocation_is_answered(worker: Worker) -> No
     await call(worker, "/sync_return", invocation_id="RQdone")
     ack = await asyncio.wait_for(worker.cancel("RQdone"), 1.0)
     assert ack["type"] == "cancelled" and ack["id"] == "RQdone"
+
+
+# --- a sync handler that goes on after its callback ---------------------------------------
+
+
+async def test_a_thread_still_running_at_the_limit_asks_to_retire_its_worker(
+    worker: Worker,
+) -> None:
+    frame = {"type": "invoke", "id": "RQlinger", "path": "/linger", "context": {}, "event": {}}
+    header, body = await asyncio.wait_for(worker.invoke({**frame, "timeout": 0.5}), 5)
+    assert (header["status"], body) == (200, b"done")
+    assert not worker.retired  # the execution limit has not passed yet
+    await wait_for(lambda: worker.retired, timeout=3)
+    assert not worker.usable
+
+
+async def test_a_thread_that_ended_in_time_keeps_its_worker(worker: Worker) -> None:
+    frame = {"type": "invoke", "id": "RQquick", "path": "/sync_return", "context": {}}
+    header, _ = await asyncio.wait_for(worker.invoke({**frame, "event": {}, "timeout": 0.2}), 5)
+    assert header["status"] == 200
+    await asyncio.sleep(0.4)  # past the limit: no retire request came
+    assert worker.usable

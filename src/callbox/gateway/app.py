@@ -254,7 +254,8 @@ def _encode_headers(answer: Answer) -> list[tuple[bytes, bytes]]:
                 f"The response header {name!r} has characters HTTP headers cannot carry "
                 "(only ISO-8859-1 is allowed); encode the value, e.g. with urllib.parse.quote."
             ) from None
-    encoded.append((b"content-length", str(len(answer.body)).encode()))
+    if answer.status not in (204, 304):  # these carry no body, so no length either
+        encoded.append((b"content-length", str(len(answer.body)).encode()))
     return encoded
 
 

@@ -84,13 +84,16 @@ class FunctionInfo:
     path: str
     route: str
     _module: ModuleType | None = field(default=None, repr=False)
+    # Per function, so a slow import never holds up another function's first load; re-entrant,
+    # so a helper loading itself back through another helper gets the module being executed.
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def load(self) -> ModuleType:
         """Import the function file once per worker (private helpers are shared this way).
 
         As with Python's own imports, a module that is still executing is handed back as it is,
         so two helpers loading each other get each other instead of a deadlock."""
-        with _LOAD_LOCK:
+        with self._lock:
             if self._module is None:
                 self._module = new_module(Path(self.path), self.route)
                 try:
@@ -99,10 +102,6 @@ class FunctionInfo:
                     self._module = None
                     raise
             return self._module
-
-
-# One re-entrant lock for every load: a load may trigger another (helpers), on any thread.
-_LOAD_LOCK = threading.RLock()
 
 
 def module_name(route: str) -> str:

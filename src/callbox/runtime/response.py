@@ -194,9 +194,10 @@ def render_error(error: Any, *, include_stack: bool) -> HttpResult:
 def _render_response(response: Response, domain: str) -> HttpResult:
     status = response.status_code
     # bool is an int subclass but never a meaningful status.
-    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+    if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
         raise _Rejected(
-            500, f"Invalid status code on the Response: {status!r} (expected 100 to 599)"
+            500,
+            f"The function answered status {status!r}; a response status must be 200-599.",
         )
 
     lines: list[tuple[str, str]] = []
@@ -267,7 +268,9 @@ def _enforce_cookie_rules(cookie: str, host: str) -> str:
     if max_age is not None:
         if not _MAX_AGE_RE.fullmatch(max_age):
             raise _Rejected(400, f"Cookie has an invalid Max-Age attribute: {max_age!r}")
-        if int(max_age) > _MAX_COOKIE_AGE:
+        # Compared as text first: int() refuses very long digit strings.
+        digits = max_age.lstrip("+-").lstrip("0")
+        if len(digits) > len(str(_MAX_COOKIE_AGE)) or int(max_age) > _MAX_COOKIE_AGE:
             raise _Rejected(400, _COOKIE_TOO_OLD)
     elif expires is not None:
         try:

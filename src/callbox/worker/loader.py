@@ -48,7 +48,7 @@ def load_handler(route: str, root: str) -> Handler:
             f"{shown} failed to import: SyntaxError: {exc.msg} (line {exc.lineno})",
             traceback.format_exc(),
         ) from exc
-    except Exception as exc:
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # never let an import end the worker
         raise LoadError(
             f"{shown} failed to import: {type(exc).__name__}: {exc}", traceback.format_exc()
         ) from exc
