@@ -53,6 +53,17 @@ def test_signed_get_with_query_is_served(server):
     assert response.text == expected_twiml("You said: from-query")
 
 
+def test_forwarded_headers_from_a_client_do_not_change_the_signed_url(server):
+    # The dev server trusts no proxy: the URL is the one the client actually used.
+    url = f"{server.base_url}/sms/reply?Body=forwarded"
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "example.com"}
+    response = server.client.get(url, headers={**headers, "X-Twilio-Signature": sign(url)})
+    assert response.status_code == 200, response.text
+    https_url = url.replace("http://", "https://")
+    response = server.client.get(url, headers={**headers, "X-Twilio-Signature": sign(https_url)})
+    assert_forbidden(response)
+
+
 def test_missing_signature_is_403(server):
     assert_forbidden(server.client.post("/sms/reply", data={"Body": "hi"}))
 

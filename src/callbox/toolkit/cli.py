@@ -153,6 +153,10 @@ def start(
         lifespan="on",
         http="httptools",
         loop="uvloop",
+        # X-Forwarded-* from a local client must not change the URL a signature is checked
+        # against; trusted proxies are a deployed-server setting.
+        proxy_headers=False,
+        server_header=False,
     )
     uvicorn.Server(settings).run(sockets=[sock])
 
