@@ -4,8 +4,6 @@ becomes a result; only a broken connection to the gateway ends the process."""
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextvars
 import inspect
 import os
 import threading
@@ -17,6 +15,7 @@ from callbox.runtime.response import HttpResult, render_error, render_success
 from callbox.worker import logs, protocol
 from callbox.worker.loader import LoadError, load_handler
 from callbox.worker.logs import WARN, LineSink
+from callbox.worker.threads import HandlerThreads, Job
 
 
 def _is_error(value: Any) -> bool:
@@ -36,8 +35,8 @@ class Invocation:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.mode = "sync"
         self.runner: asyncio.Future[None] | None = None
-        self.main: asyncio.Future[Any] | None = None
-        self.thread: concurrent.futures.Future[Any] | None = None  # a sync handler's job
+        self.main: asyncio.Task[Any] | None = None  # an async handler's task
+        self.thread: Job | None = None  # a sync handler's job
         self.started = time.monotonic()
         self.timeout = 0.0
 
@@ -99,24 +98,10 @@ class Invocation:
             handler = await self.worker.handler(path)
         except LoadError as exc:
             return render_error(exc, include_stack=debug)
-        ctx = Context(context, local=bool(spec.get("local")))
-        main = self.main = self._start(handler, ctx, event)
-        await asyncio.wait({main, self.outcome}, return_when=asyncio.FIRST_COMPLETED)
-        if not self.outcome.done():
-            try:
-                value = main.result()
-                if inspect.isawaitable(value):  # a sync def that returned a coroutine
-                    self.mode = "async"
-                    value = await value
-            except MemoryError:
-                raise
-            except _UserExit as exc:
-                return render_error(exc.__cause__, include_stack=debug)
-            except BaseException as exc:  # noqa: BLE001 - user code may raise anything
-                return render_error(exc, include_stack=debug)
-            if value is not None:  # Python convenience: a returned value is the response
-                self._settle(None, value)
-            # Otherwise keep waiting for callback(); the gateway's deadline bounds the wait.
+        self._start(handler, Context(context, local=bool(spec.get("local"))), event)
+        # Settled by the first callback(), a returned value or an exception, whichever is
+        # first; a handler that returns None keeps waiting for callback() (the deadline bounds
+        # the wait).
         error, response = await self.outcome
         if isinstance(error, MemoryError):
             raise error
@@ -124,16 +109,44 @@ class Invocation:
             return render_error(error, include_stack=debug)
         return render_success(response, domain=str(context.get("DOMAIN_NAME") or ""))
 
-    def _start(self, handler: Any, ctx: Context, event: dict[str, Any]) -> asyncio.Future[Any]:
+    def _start(self, handler: Any, ctx: Context, event: dict[str, Any]) -> None:
         if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
             getattr(handler, "__call__", None)  # noqa: B004 - async callable objects
         ):
-            self.mode = "async"
-            return asyncio.ensure_future(_contained(handler(ctx, event, self.callback)))
-        # Sync handlers run on a thread so the loop stays free for other invocations.
-        call = contextvars.copy_context().run
-        self.thread = self.worker.executor.submit(call, handler, ctx, event, self.callback)
-        return asyncio.wrap_future(self.thread)
+            self._await(handler(ctx, event, self.callback))
+        else:
+            # Sync handlers run on a thread so the loop stays free for other invocations.
+            self.thread = self.worker.threads.submit(
+                handler, ctx, event, self.callback, on_done=self._thread_done
+            )
+
+    def _await(self, awaitable: Any) -> None:
+        self.mode = "async"
+        self.main = asyncio.ensure_future(_contained(awaitable))
+        self.main.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        self._ended(None if error is not None else task.result(), error)
+
+    def _thread_done(self, job: Job) -> None:
+        if inspect.isawaitable(job.result) and job.error is None:  # a def returning a coroutine
+            job.context.run(self._await, job.result)
+            return
+        self._ended(job.result, job.error)
+
+    def _ended(self, value: Any, error: BaseException | None) -> None:
+        """The handler returned or raised; after a callback() that changes nothing."""
+        if self.outcome.done():
+            return
+        if isinstance(error, _UserExit):
+            error = error.__cause__
+        if error is not None:
+            self._settle(error, None)
+        elif value is not None:  # Python convenience: a returned value is the response
+            self._settle(None, value)
 
     def _watch_lingering_thread(self) -> None:
         """A sync handler may go on after its callback; past the limit its worker must go."""
@@ -180,7 +193,7 @@ class Invocation:
             self.runner.cancel()
 
 
-class _UserExit(Exception):
+class _UserExit(Exception):  # noqa: N818 - a wrapper, not an error of its own
     """SystemExit / KeyboardInterrupt from user code, kept from stopping the worker's loop."""
 
 
@@ -200,9 +213,7 @@ class WorkerLoop:
         self.outbox = protocol.Outbox(writer)
         self.loop = asyncio.get_running_loop()
         self.thread_id = threading.get_ident()
-        self.executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=int(spec["threads"]), thread_name_prefix="handler"
-        )
+        self.threads = HandlerThreads(self.loop, int(spec["threads"]))
         self.invocations: dict[str, Invocation] = {}
         self._handlers: dict[str, Any] = {}
         self.loop.set_task_factory(self._task_factory)
@@ -227,10 +238,7 @@ class WorkerLoop:
         if found is None:
             try:
                 # Within the invocation's context, so prints during import are its log lines.
-                call = contextvars.copy_context().run
-                found = await self.loop.run_in_executor(
-                    self.executor, call, load_handler, path, self.spec["root"]
-                )
+                found = await self.threads.run(load_handler, path, self.spec["root"])
             except LoadError as exc:
                 found = exc
             self._handlers[path] = found
