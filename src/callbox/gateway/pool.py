@@ -73,14 +73,26 @@ class Pool:
             "timeout": self.config.execution_timeout,
         }
         self._remember(invocation_id, meta or {})
-        worker: Worker | None = None
+        loop = asyncio.get_running_loop()
+        limit = self.config.execution_timeout
+        deadline = loop.time() + limit
+        sent: Worker | None = None
         try:
-            async with asyncio.timeout(self.config.execution_timeout):
-                worker = await self._acquire()
-                header, body = await worker.invoke(frame)
+            # The common case needs no waiting for a worker; starting one does, within the limit.
+            worker = self._ready()
+            if worker is None:
+                worker = await asyncio.wait_for(self._acquire(), limit)
+            reply = worker.invoke(frame)
+            sent = worker
+            # A plain timer on the reply: cheaper than a timeout scope on the hot path.
+            timer = loop.call_at(deadline, _expire, reply)
+            try:
+                header, body = await reply
+            finally:
+                timer.cancel()
         except TimeoutError:
-            if worker is not None:
-                self._abandon(worker, invocation_id)
+            if sent is not None:
+                self._abandon(sent, invocation_id)
             raise TimedOut("runtime application timed out") from None
         except WorkerLost as exc:
             raise FunctionError(str(exc)) from None
@@ -149,17 +161,25 @@ class Pool:
         entry: dict[str, Any] = {k: line[k] for k in ("level", "message", "time") if k in line}
         self._on_late_logs(self._meta.get(invocation_id, {}), [entry])
 
+    def _room(self) -> bool:
+        # Suspect workers (an unanswered cancel) do not take a place: a replacement may start
+        # while they prove healthy or get retired.
+        healthy = sum(1 for w in self.workers if not w.suspect)
+        return healthy + self._spawning < self.config.max_workers
+
+    def _ready(self) -> Worker | None:
+        """The worker to use now: an idle one, or the least loaded when no other may start."""
+        best = min((w for w in self.workers if w.usable), key=lambda w: w.load, default=None)
+        if best is not None and (best.load == 0 or not self._room()):
+            return best
+        return None
+
     async def _acquire(self) -> Worker:
         while True:
-            usable = [w for w in self.workers if w.usable]
-            best = min(usable, key=lambda w: w.load, default=None)
-            # Suspect workers (an unanswered cancel) do not take a place: a replacement may
-            # start while they prove healthy or get retired.
-            healthy = sum(1 for w in self.workers if not w.suspect)
-            room = healthy + self._spawning < self.config.max_workers
-            if best is not None and (best.load == 0 or not room):
-                return best
-            if room:
+            worker = self._ready()
+            if worker is not None:
+                return worker
+            if self._room():
                 return await self._spawn()
             self._changed.clear()
             await self._changed.wait()
@@ -192,6 +212,11 @@ class Pool:
         for worker in list(self.workers):
             if worker.load == 0:
                 self._drop(worker)
+
+
+def _expire(reply: asyncio.Future[Any]) -> None:
+    if not reply.done():
+        reply.set_exception(TimeoutError())
 
 
 class PoolSet:
