@@ -251,26 +251,24 @@ def workers_of(server_pid: int) -> list[int]:
     return children(zygote) if zygote else []
 
 
-def rss_kb(pid: int) -> int | None:
+def _proc_kb(path: str, field: str) -> int | None:
+    """A "<field> <n> kB" line of a /proc file, or None if the process is gone."""
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1])
     except OSError:
         return None
     return None
+
+
+def rss_kb(pid: int) -> int | None:
+    return _proc_kb(f"/proc/{pid}/status", "VmRSS:")
 
 
 def pss_kb(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
+    return _proc_kb(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
