@@ -349,6 +349,14 @@ def test_second_callback_is_ignored_with_a_warning(server):
     assert "callback() was called again" in line
 
 
+def test_partial_line_printed_after_the_callback_is_logged(server):
+    since = server.mark()
+    response = server.client.get("/print-after-callback")
+    assert response.text == "done"
+    line = server.wait_for_line(r"\[INFO\] /print-after-callback: ", since=since, timeout=5)
+    assert line.endswith("printed after the callback")
+
+
 def test_error_bodies_are_valid_json(server):
     for path in ("/error-str", "/error-exception", "/raise-sync", "/no-handler"):
         response = server.client.get(path)

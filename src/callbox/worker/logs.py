@@ -52,6 +52,13 @@ class _InvocationStream(io.TextIOBase):
         if invocation is None:
             return self._fallback.write(text)
         key = id(invocation)
+        if invocation.sink.sent:
+            # Written after the result: nothing will flush a partial line later, so each
+            # write goes out as it is.
+            buffered = self._partial.pop(key, "") + text
+            for line in buffered.splitlines():
+                invocation.sink.emit(self._level, line)
+            return len(text)
         buffered = self._partial.pop(key, "") + text
         *lines, rest = buffered.split("\n")
         for line in lines:
