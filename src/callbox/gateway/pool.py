@@ -203,8 +203,7 @@ class Pool:
         """Start one worker ahead of the first request."""
         if not self.workers and not self._spawning:
             with contextlib.suppress(SpawnError):
-                worker = await self._spawn()
-                worker.on_idle(worker)
+                await self._spawn()
 
     def close(self) -> None:
         """Drain: idle workers stop now, busy ones when their last invocation ends."""

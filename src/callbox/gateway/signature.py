@@ -6,6 +6,8 @@ from urllib.parse import parse_qsl
 
 from twilio.request_validator import RequestValidator
 
+from callbox.runtime.event import media_type
+
 
 def is_valid(
     *, auth_token: str, url: str, signature: str | None, body: bytes, content_type: str
@@ -23,8 +25,7 @@ def is_valid(
 def _check(
     validator: RequestValidator, url: str, signature: str, body: bytes, content_type: str
 ) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media == "application/x-www-form-urlencoded":
+    if media_type(content_type) == "application/x-www-form-urlencoded":
         try:
             pairs = parse_qsl(body.decode(), keep_blank_values=True)
         except UnicodeDecodeError:

@@ -128,7 +128,8 @@ def parse_query(query_string: bytes) -> dict[str, str | list[str]]:
     return _parse_urlencoded(text, errors="replace")
 
 
-def _media_type(content_type: str | None) -> str:
+def media_type(content_type: str | None) -> str:
+    """The media type of a Content-Type value, lower-cased, without parameters."""
     if not content_type:
         return ""
     return content_type.split(";", 1)[0].strip().lower()
@@ -201,10 +202,10 @@ def _parse_json(body: bytes) -> dict[str, Any]:
 
 def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
     """Parsed body keys for form and JSON bodies; ``{}`` for any other media type."""
-    media_type = _media_type(content_type)
-    if media_type == _FORM:
+    media = media_type(content_type)
+    if media == _FORM:
         return _parse_form(body)
-    if media_type == _JSON or media_type.endswith("+json"):
+    if media == _JSON or media.endswith("+json"):
         return _parse_json(body)
     # text/plain, multipart, XML, ...: Twilio leaves these out of the event.
     return {}

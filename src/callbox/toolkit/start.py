@@ -100,6 +100,11 @@ class LocalProject:
             self.on_replaced(old.build_key)
         return deployment
 
+    @property
+    def current(self) -> Deployment | None:
+        """The build being served now (None before the first load)."""
+        return self._deployment
+
     def _install_requirements(self) -> list[str]:
         if not self.requirements.is_file():
             return []
@@ -189,7 +194,7 @@ class DevServer:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.supervisor.start()
-                    deployment = self.source._deployment
+                    deployment = self.source.current
                     if deployment is not None:
                         await self.pools.pool_for(deployment).warm()
                 except Exception as exc:  # noqa: BLE001 - reported to uvicorn, which exits
