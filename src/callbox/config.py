@@ -40,6 +40,15 @@ class Config:
     index_url: str = ""
     find_links: str = ""
     no_index: bool = False
+    # The control plane (``callbox serve``): where its data lives and how domains are formed.
+    data_dir: str = field(default_factory=lambda: _default_data_dir())
+    database_url: str = ""  # default: SQLite in data_dir
+    base_domain: str = "localhost"
+    # Addresses whose X-Forwarded-Proto / X-Forwarded-Host are believed (comma-separated).
+    trusted_proxies: str = ""
+    log_retention_days: float = 30.0
+    # How many builds install and validate at once; more wait their turn, still "building".
+    build_concurrency: int = 2
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -63,6 +72,11 @@ class Config:
         if self.no_index:
             args.append("--no-index")
         return args
+
+
+def _default_data_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "callbox")
 
 
 def _coerce(name: str, kind: Any, raw: str) -> Any:

@@ -3,13 +3,16 @@
     CallboxError                 code (Twilio-style number), HTTP status, message
       NotFound          404      20404
       MethodNotAllowed  405      20405
-      BadRequest        400      20001 (malformed body, bad cookie attributes)
+      BadRequest        400      20001 (malformed body, bad cookie attributes, bad parameter)
+      Unauthorized      401      20003 (API: missing or wrong credentials)
+      Conflict          409      20409 (API: a unique name taken, a deployment in progress)
       Forbidden         403      80625 (protected resource, signature missing or invalid)
       PayloadTooLarge   413      82007
       TooManyRequests   429      20429
       HeadersTooLarge   431      82008
       FunctionError     500      82005 (the function failed: error, exception, crash)
       TimedOut          504      82006
+      InternalError     500      20500 (API: a fault of callbox itself, logged with its trace)
 
 Every error renders to the same JSON body: {"code", "message", "more_info", "status"}.
 """
@@ -47,6 +50,14 @@ class BadRequest(CallboxError):
     status, code = 400, 20001
 
 
+class Unauthorized(CallboxError):
+    status, code = 401, 20003
+
+
+class Conflict(CallboxError):
+    status, code = 409, 20409
+
+
 class Forbidden(CallboxError):
     status, code = 403, 80625
 
@@ -77,3 +88,7 @@ class FunctionError(CallboxError):
 
 class TimedOut(CallboxError):
     status, code = 504, 82006
+
+
+class InternalError(CallboxError):
+    status, code = 500, 20500

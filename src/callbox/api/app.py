@@ -1,0 +1,100 @@
+"""The API application: every resource module's routes, behind Basic auth, in one Starlette app.
+
+Each resource module (services.py, environments.py, ...) lists its ``ROUTES`` as
+(path, method, handler); this module turns them into endpoints and answers everything else
+(unknown paths, wrong methods, CORS preflight) in Twilio's error shape.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from callbox.api import services
+from callbox.api.endpoint import API_CORS, Handler, endpoint, error_response, json_response
+from callbox.config import Config
+from callbox.errors import MethodNotAllowed, NotFound
+from callbox.store.accounts import Accounts
+from callbox.store.db import Store
+
+if TYPE_CHECKING:
+    from callbox.builds.builder import Builder
+
+
+@dataclass
+class Api:
+    """What API handlers work with."""
+
+    config: Config
+    store: Store
+    accounts: Accounts
+    builder: Builder | None = None
+    logbook: Any = None  # callbox.logs.LogBook: stored lines and the live stream
+    # Called with a service or environment SID after a change that alters what is served.
+    on_change: Callable[[str], None] = field(default=lambda _sid: None)
+
+    def changed(self, sid: str) -> None:
+        self.on_change(sid)
+
+
+RouteSpec = tuple[str, str, Handler]
+
+
+def resource_routes() -> list[RouteSpec]:
+    return [*services.ROUTES]
+
+
+# Uploads carry an asset of up to 25 MB (the per-asset limit) plus the form around it.
+UPLOAD_LIMIT = 26 * 1024 * 1024
+
+
+def create_api(api: Api, extra: list[Route] | None = None) -> Starlette:
+    by_path: dict[str, dict[str, Handler]] = defaultdict(dict)
+    for path, method, handler in resource_routes():
+        by_path[path][method] = handler
+    routes: list[Route] = list(extra or [])
+    for path, methods in by_path.items():
+        for method, handler in methods.items():
+            limit = UPLOAD_LIMIT if path.endswith("/Versions") else 1024 * 1024
+            routes.append(Route(path, endpoint(api, handler, max_body=limit), methods=[method]))
+        routes.append(Route(path, _preflight, methods=["OPTIONS"]))
+        allowed = ", ".join(sorted(methods))
+        others = [m for m in ("GET", "POST", "DELETE", "PUT", "PATCH") if m not in methods]
+        routes.append(Route(path, _not_allowed(allowed), methods=others))
+    routes.append(Route("/health", _health, methods=["GET"]))
+    return Starlette(
+        routes=routes,
+        exception_handlers={404: _not_found, 405: _not_found},
+    )
+
+
+async def _preflight(_request: Request) -> Response:
+    return Response(status_code=204, headers=dict(API_CORS))
+
+
+def _not_allowed(allowed: str) -> Callable[[Request], Any]:
+    async def answer(request: Request) -> Response:
+        response = error_response(
+            MethodNotAllowed(f"Method {request.method} is not allowed here; use {allowed}.")
+        )
+        response.headers["Allow"] = allowed
+        return response
+
+    return answer
+
+
+async def _not_found(request: Request, _exc: Exception) -> Response:
+    path = request.url.path
+    uri = path[3:] if path.startswith("/v1/") else path
+    return error_response(NotFound(f"The requested resource {uri} was not found"))
+
+
+async def _health(_request: Request) -> Response:
+    return json_response(200, {"status": "ok"})

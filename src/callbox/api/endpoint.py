@@ -1,0 +1,183 @@
+"""How a REST handler is called: authenticate, read parameters, run, render.
+
+Handlers are plain functions ``(call) -> Reply`` run on a worker thread (the store is
+synchronous SQL), so a slow query never stalls the gateway on the event loop. Every failure
+becomes Twilio's error body; an unexpected one is logged with its trace and answers 500/20500.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, QueryParams
+from starlette.requests import Request
+from starlette.responses import Response
+
+from callbox.api.params import Params
+from callbox.errors import (
+    BadRequest,
+    CallboxError,
+    InternalError,
+    PayloadTooLarge,
+    Unauthorized,
+)
+
+if TYPE_CHECKING:
+    from callbox.api.app import Api
+
+log = logging.getLogger("callbox.api")
+
+API_CORS = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"),
+    ("Access-Control-Allow-Headers", "Authorization, Content-Type"),
+    ("Access-Control-Expose-Headers", "ETag"),
+]
+
+
+@dataclass
+class Call:
+    """One API request, as a handler sees it."""
+
+    api: Api
+    account_sid: str
+    path: dict[str, str]
+    form: Params
+    query: Params
+    base: str  # scheme://host of the request: absolute urls point back at this server
+    uri: str  # the request path without /v1, for "not found" messages
+    files: dict[str, Any] = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        return f"{self.base}{path}"
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict[str, Any] | None = None
+
+
+Handler = Callable[[Call], Reply]
+
+
+def endpoint(
+    api: Api, handler: Handler, *, max_body: int = 1024 * 1024
+) -> Callable[[Request], Awaitable[Response]]:
+    async def run(request: Request) -> Response:
+        try:
+            call = await _prepare(api, request, max_body)
+            reply = await run_in_threadpool(handler, call)
+        except CallboxError as exc:
+            return error_response(exc)
+        except Exception:
+            log.exception("Unexpected error answering %s %s", request.method, request.url.path)
+            return error_response(InternalError("An internal error occurred in callbox."))
+        if reply.body is None:
+            return Response(status_code=reply.status, headers=dict(API_CORS))
+        return json_response(reply.status, reply.body)
+
+    return run
+
+
+async def _prepare(api: Api, request: Request, max_body: int) -> Call:
+    account_sid = authenticate(api, request.headers.get("authorization"))
+    form_values: Any = FormData()
+    files: dict[str, Any] = {}
+    if request.method == "POST":
+        body = await _read_body(request, max_body)
+        form_values = await _parse_form(request, body, max_body)
+        files = {k: v for k, v in form_values.multi_items() if not isinstance(v, str)}
+    path = request.url.path
+    return Call(
+        api=api,
+        account_sid=account_sid,
+        path={k: str(v) for k, v in request.path_params.items()},
+        form=Params(form_values),
+        query=Params(QueryParams(request.url.query), "query string"),
+        base=f"{request.url.scheme}://{request.headers.get('host', 'localhost')}",
+        uri=path[3:] if path.startswith("/v1/") else path,
+        files=files,
+    )
+
+
+def authenticate(api: Api, header: str | None) -> str:
+    """HTTP Basic: account SID + auth token, or API key SID + secret -> the account SID."""
+    if not header or not header.lower().startswith("basic "):
+        raise Unauthorized("Authenticate: HTTP Basic credentials are required.")
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized("Authenticate: the Authorization header is not valid Basic.") from None
+    username, _, password = decoded.partition(":")
+    account = api.accounts.authenticate(username, password)
+    if account is None:
+        raise Unauthorized("Authenticate")
+    return account
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _parse_form(request: Request, body: bytes, limit: int) -> Any:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not body and content_type not in ("multipart/form-data",):
+        return FormData()
+    if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data", ""):
+        raise BadRequest(
+            f"Unsupported Content-Type {content_type!r}: send application/x-www-form-urlencoded "
+            "(or multipart/form-data for uploads)."
+        )
+
+    async def replay() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    if content_type == "":
+        content_type = "application/x-www-form-urlencoded"
+        request.scope["headers"] = [
+            *request.scope["headers"],
+            (b"content-type", content_type.encode()),
+        ]
+    try:
+        return await Request(request.scope, replay).form(
+            max_files=4, max_fields=2000, max_part_size=limit
+        )
+    except Exception as exc:  # python-multipart / starlette parse errors: the client's fault
+        raise BadRequest(f"The request body cannot be parsed as a form: {exc}") from None
+
+
+def json_response(status: int, body: dict[str, Any]) -> Response:
+    return Response(
+        json.dumps(body),
+        status_code=status,
+        media_type="application/json",
+        headers=dict(API_CORS),
+    )
+
+
+def error_response(exc: CallboxError) -> Response:
+    headers = dict(API_CORS)
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
+    if exc.status == 429:
+        headers["Retry-After"] = "1"
+    return Response(
+        exc.to_json(), status_code=exc.status, media_type="application/json", headers=headers
+    )

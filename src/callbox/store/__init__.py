@@ -1,0 +1,1 @@
+"""The control plane's memory: SQL tables (SQLAlchemy Core, Alembic), blobs, secrets."""

@@ -1,0 +1,128 @@
+"""Accounts and API keys: who may call the API, and whose token signs protected requests.
+
+Secrets are sealed at rest; verified credentials are remembered in memory (by SID), so a
+request does not pay for decryption after the first one.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import threading
+
+import sqlalchemy as sa
+
+from callbox.store.db import Store, utcnow
+from callbox.store.sids import ACCOUNT, API_KEY, is_sid, new_sid
+from callbox.store.tables import accounts, api_keys
+
+
+def new_token() -> str:
+    return secrets.token_hex(16)  # 32 hex digits, like a Twilio auth token
+
+
+class Accounts:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._known: dict[str, tuple[str, str]] = {}  # sid -> (account sid, clear secret)
+        self._lock = threading.Lock()
+
+    def ensure_owner(self, sid: str = "", token: str = "") -> tuple[str, str] | None:
+        """Create the owner account when there is none; return (sid, token) only when created."""
+        with self.store.begin() as conn:
+            if conn.execute(sa.select(accounts.c.sid).limit(1)).first() is not None:
+                return None
+            sid = sid or new_sid(ACCOUNT)
+            if not is_sid(sid, ACCOUNT):
+                raise ValueError(f"CALLBOX_ACCOUNT_SID must be AC and 32 hex digits; found {sid!r}")
+            token = token or new_token()
+            self._insert_account(conn, sid, token, "Owner account", None)
+        return sid, token
+
+    def create_account(self, friendly_name: str, owner_sid: str | None) -> tuple[str, str]:
+        sid, token = new_sid(ACCOUNT), new_token()
+        with self.store.begin() as conn:
+            self._insert_account(conn, sid, token, friendly_name, owner_sid)
+        return sid, token
+
+    def _insert_account(
+        self, conn: sa.Connection, sid: str, token: str, name: str, owner: str | None
+    ) -> None:
+        now = utcnow()
+        conn.execute(
+            accounts.insert().values(
+                sid=sid,
+                friendly_name=name,
+                auth_token_sealed=self.store.box.seal(token),
+                owner_account_sid=owner,
+                status="active",
+                date_created=now,
+                date_updated=now,
+            )
+        )
+
+    def create_key(self, account_sid: str, friendly_name: str) -> tuple[str, str]:
+        sid, secret = new_sid(API_KEY), secrets.token_urlsafe(24)
+        now = utcnow()
+        with self.store.begin() as conn:
+            conn.execute(
+                api_keys.insert().values(
+                    sid=sid,
+                    account_sid=account_sid,
+                    friendly_name=friendly_name,
+                    secret_sealed=self.store.box.seal(secret),
+                    date_created=now,
+                    date_updated=now,
+                )
+            )
+        return sid, secret
+
+    def delete_key(self, account_sid: str, key_sid: str) -> bool:
+        with self.store.begin() as conn:
+            done = conn.execute(
+                api_keys.delete().where(
+                    api_keys.c.sid == key_sid, api_keys.c.account_sid == account_sid
+                )
+            ).rowcount
+        with self._lock:
+            self._known.pop(key_sid, None)
+        return bool(done)
+
+    def auth_token(self, account_sid: str) -> str | None:
+        """The account's auth token in clear (protected resources are signed with it)."""
+        known = self._lookup(account_sid)
+        return known[1] if known else None
+
+    def authenticate(self, username: str, password: str) -> str | None:
+        """The account SID these credentials act for (SID + token, or key SID + secret)."""
+        known = self._lookup(username)
+        if known is None or not hmac.compare_digest(known[1].encode(), password.encode()):
+            return None
+        return known[0]
+
+    def _lookup(self, sid: str) -> tuple[str, str] | None:
+        with self._lock:
+            known = self._known.get(sid)
+        if known is not None:
+            return known
+        with self.store.begin() as conn:
+            if is_sid(sid, ACCOUNT):
+                row = conn.execute(
+                    sa.select(accounts.c.sid, accounts.c.auth_token_sealed).where(
+                        accounts.c.sid == sid, accounts.c.status == "active"
+                    )
+                ).first()
+            elif is_sid(sid, API_KEY):
+                row = conn.execute(
+                    sa.select(api_keys.c.account_sid, api_keys.c.secret_sealed).where(
+                        api_keys.c.sid == sid
+                    )
+                ).first()
+            else:
+                return None
+        if row is None:
+            return None
+        known = (row[0], self.store.box.open(row[1]))
+        with self._lock:
+            self._known[sid] = known
+        return known

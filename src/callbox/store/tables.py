@@ -1,0 +1,163 @@
+"""The tables (SQLAlchemy Core). Alembic migrations in ``migrations/`` create them.
+
+Times are naive UTC ``DateTime`` values with microseconds (lists sort by creation, logs need
+sub-second order). Secrets are stored sealed (``*_sealed`` columns, see secretbox.py).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+SID = sa.String(34)
+
+
+def _dates() -> list[sa.Column[object]]:
+    return [
+        sa.Column("date_created", sa.DateTime, nullable=False),
+        sa.Column("date_updated", sa.DateTime, nullable=False),
+    ]
+
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("sid", SID, primary_key=True),
+    sa.Column("friendly_name", sa.String(255), nullable=False),
+    sa.Column("auth_token_sealed", sa.Text, nullable=False),
+    sa.Column("owner_account_sid", SID, nullable=True),  # None: the owner account itself
+    sa.Column("status", sa.String(16), nullable=False),
+    *_dates(),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("sid", SID, primary_key=True),
+    sa.Column("account_sid", SID, sa.ForeignKey("accounts.sid"), nullable=False, index=True),
+    sa.Column("friendly_name", sa.String(255), nullable=False),
+    sa.Column("secret_sealed", sa.Text, nullable=False),
+    *_dates(),
+)
+
+services = sa.Table(
+    "services",
+    metadata,
+    sa.Column("sid", SID, primary_key=True),
+    sa.Column("account_sid", SID, nullable=False),
+    sa.Column("unique_name", sa.String(50), nullable=False),
+    sa.Column("friendly_name", sa.String(255), nullable=False),
+    sa.Column("include_credentials", sa.Boolean, nullable=False),
+    sa.Column("ui_editable", sa.Boolean, nullable=False),
+    sa.Column("domain_base", sa.String(64), nullable=False, unique=True),
+    *_dates(),
+    sa.UniqueConstraint("account_sid", "unique_name"),
+)
+
+environments = sa.Table(
+    "environments",
+    metadata,
+    sa.Column("sid", SID, primary_key=True),
+    sa.Column("account_sid", SID, nullable=False),
+    sa.Column("service_sid", SID, nullable=False, index=True),
+    sa.Column("unique_name", sa.String(100), nullable=False),
+    sa.Column("domain_suffix", sa.String(16), nullable=True),
+    sa.Column("domain_name", sa.String(255), nullable=False, unique=True),
+    sa.Column("build_sid", SID, nullable=True),
+    sa.Column("deployment_sid", SID, nullable=True),
+    *_dates(),
+    sa.UniqueConstraint("service_sid", "unique_name"),
+)
+
+# Functions and Assets: named containers of versions; ``kind`` tells them apart.
+resources = sa.Table(
+    "resources",
+    metadata,
+    sa.Column("sid", SID, primary_key=True),
+    sa.Column("account_sid", SID, nullable=False),
+    sa.Column("service_sid", SID, nullable=False, index=True),
+    sa.Column("kind", sa.String(8), nullable=False),  # function | asset
+    sa.Column("friendly_name", sa.String(255), nullable=False),
+    *_dates(),
+)
+
+versions = sa.Table(
+    "versions",
+    metadata,
+    sa.Column("sid", SID, primary_key=True),
+    sa.Column("account_sid", SID, nullable=False),
+    sa.Column("service_sid", SID, nullable=False),
+    sa.Column("resource_sid", SID, nullable=False, index=True),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("path", sa.String(255), nullable=False),
+    sa.Column("visibility", sa.String(16), nullable=False),
+    sa.Column("content_sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("content_type", sa.String(255), nullable=False),
+    sa.Column("date_created", sa.DateTime, nullable=False),
+)
+
+builds = sa.Table(
+    "builds",
+    metadata,
+    sa.Column("sid", SID, primary_key=True),
+    sa.Column("account_sid", SID, nullable=False),
+    sa.Column("service_sid", SID, nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),  # building | completed | failed
+    sa.Column("runtime", sa.String(32), nullable=False),
+    sa.Column("dependencies", sa.Text, nullable=False),  # JSON [{name, version}]
+    sa.Column("error", sa.Text, nullable=True),  # why it failed, one readable paragraph
+    sa.Column("log", sa.Text, nullable=False, default=""),
+    *_dates(),
+)
+
+build_versions = sa.Table(
+    "build_versions",
+    metadata,
+    sa.Column("build_sid", SID, nullable=False, index=True),
+    sa.Column("version_sid", SID, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.PrimaryKeyConstraint("build_sid", "version_sid"),
+)
+
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("sid", SID, primary_key=True),
+    sa.Column("account_sid", SID, nullable=False),
+    sa.Column("service_sid", SID, nullable=False),
+    sa.Column("environment_sid", SID, nullable=False, index=True),
+    sa.Column("build_sid", SID, nullable=False),
+    *_dates(),
+)
+
+variables = sa.Table(
+    "variables",
+    metadata,
+    sa.Column("sid", SID, primary_key=True),
+    sa.Column("account_sid", SID, nullable=False),
+    sa.Column("service_sid", SID, nullable=False),
+    sa.Column("environment_sid", SID, nullable=False, index=True),
+    sa.Column("key", sa.String(128), nullable=False),
+    sa.Column("value_sealed", sa.Text, nullable=False),
+    *_dates(),
+    sa.UniqueConstraint("environment_sid", "key"),
+)
+
+logs = sa.Table(
+    "logs",
+    metadata,
+    sa.Column("sid", SID, primary_key=True),
+    sa.Column("account_sid", SID, nullable=False),
+    sa.Column("service_sid", SID, nullable=False),
+    sa.Column("environment_sid", SID, nullable=False),
+    sa.Column("build_sid", SID, nullable=True),
+    sa.Column("deployment_sid", SID, nullable=True),
+    sa.Column("function_sid", SID, nullable=True),
+    sa.Column("request_sid", SID, nullable=True),
+    sa.Column("level", sa.String(8), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("date_created", sa.DateTime, nullable=False),
+    sa.Index("ix_logs_environment_date", "environment_sid", "date_created"),
+)

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import re
+
+import httpx
+
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+async def create(client: httpx.AsyncClient, name: str = "my-app") -> dict:
+    r = await client.post("/v1/Services", data={"UniqueName": name, "FriendlyName": "My app"})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def test_create_answers_the_wire_format(client: httpx.AsyncClient) -> None:
+    body = await create(client)
+    assert re.match(r"^ZS[0-9a-f]{32}$", body["sid"])
+    assert body["unique_name"] == "my-app"
+    assert body["include_credentials"] is True and body["ui_editable"] is False
+    assert re.match(r"^my-app-\d{4}$", body["domain_base"])
+    assert TIMESTAMP.match(body["date_created"]) and TIMESTAMP.match(body["date_updated"])
+    assert body["url"] == f"http://api.test/v1/Services/{body['sid']}"
+    assert body["links"]["environments"] == body["url"] + "/Environments"
+
+
+async def test_fetch_by_sid_or_unique_name(client: httpx.AsyncClient) -> None:
+    body = await create(client)
+    for key in (body["sid"], "my-app"):
+        r = await client.get(f"/v1/Services/{key}")
+        assert r.status_code == 200 and r.json()["sid"] == body["sid"]
+
+
+async def test_update_and_unique_name_is_immutable(client: httpx.AsyncClient) -> None:
+    body = await create(client)
+    r = await client.post(
+        f"/v1/Services/{body['sid']}", data={"FriendlyName": "New", "UiEditable": "true"}
+    )
+    assert r.status_code == 200
+    assert r.json()["friendly_name"] == "New" and r.json()["ui_editable"] is True
+    r = await client.post(f"/v1/Services/{body['sid']}", data={"UniqueName": "other"})
+    assert r.status_code == 400 and r.json()["code"] == 20001
+
+
+async def test_delete_then_404(client: httpx.AsyncClient) -> None:
+    body = await create(client)
+    r = await client.delete(f"/v1/Services/{body['sid']}")
+    assert r.status_code == 204 and r.content == b""
+    r = await client.get(f"/v1/Services/{body['sid']}")
+    assert r.status_code == 404
+    assert r.json() == {
+        "code": 20404,
+        "message": f"The requested resource /Services/{body['sid']} was not found",
+        "more_info": "https://www.twilio.com/docs/errors/20404",
+        "status": 404,
+    }
+
+
+async def test_duplicate_unique_name_is_409(client: httpx.AsyncClient) -> None:
+    await create(client)
+    r = await client.post("/v1/Services", data={"UniqueName": "my-app", "FriendlyName": "x"})
+    assert r.status_code == 409
+
+
+async def test_bad_unique_names(client: httpx.AsyncClient) -> None:
+    for name in ("a" * 50, "has space", "-lead", "trail-", "under_score", "dots.no"):
+        r = await client.post("/v1/Services", data={"UniqueName": name, "FriendlyName": "x"})
+        assert r.status_code == 400, name
+        assert r.json()["code"] == 20001
+    r = await client.post("/v1/Services", data={"UniqueName": "a" * 49, "FriendlyName": "x"})
+    assert r.status_code == 201
+
+
+async def test_missing_parameters(client: httpx.AsyncClient) -> None:
+    r = await client.post("/v1/Services", data={"FriendlyName": "x"})
+    assert r.status_code == 400
+    assert r.json()["message"] == "Missing required parameter UniqueName in the post body"
+    r = await client.post("/v1/Services", data={"UniqueName": "x"})
+    assert r.status_code == 400 and "FriendlyName" in r.json()["message"]
+    r = await client.post(
+        "/v1/Services", data={"UniqueName": "x", "FriendlyName": "y", "IncludeCredentials": "maybe"}
+    )
+    assert r.status_code == 400 and "IncludeCredentials" in r.json()["message"]
+
+
+async def test_fifty_services_per_account(client: httpx.AsyncClient) -> None:
+    for i in range(50):
+        await create(client, f"s{i}")
+    r = await client.post("/v1/Services", data={"UniqueName": "one-more", "FriendlyName": "x"})
+    assert r.status_code == 400 and "50" in r.json()["message"]
+
+
+async def test_pagination_walks_every_service_once(client: httpx.AsyncClient) -> None:
+    made = [(await create(client, f"p{i}"))["sid"] for i in range(7)]
+    seen: list[str] = []
+    r = await client.get("/v1/Services", params={"PageSize": 3})
+    while True:
+        body = r.json()
+        assert r.status_code == 200 and body["meta"]["key"] == "services"
+        seen += [s["sid"] for s in body["services"]]
+        if body["meta"]["next_page_url"] is None:
+            break
+        assert body["meta"]["next_page_url"].startswith("http://api.test/v1/Services?")
+        r = await client.get(body["meta"]["next_page_url"])
+    assert seen == made
+    assert body["meta"]["page"] == 2
+    back = await client.get(body["meta"]["previous_page_url"])
+    assert [s["sid"] for s in back.json()["services"]] == made[3:6]
+
+
+async def test_page_size_rules(client: httpx.AsyncClient) -> None:
+    r = await client.get("/v1/Services", params={"PageSize": 5000})
+    assert r.status_code == 200 and r.json()["meta"]["page_size"] == 1000
+    for bad in ("0", "-1", "abc"):
+        r = await client.get("/v1/Services", params={"PageSize": bad})
+        assert r.status_code == 400, bad
+    r = await client.get("/v1/Services", params={"PageToken": "garbage"})
+    assert r.status_code == 400
+
+
+async def test_credentials(client: httpx.AsyncClient, owner: tuple[str, str]) -> None:
+    for auth in ((owner[0], "wrong"), ("ACnot", "x"), ("", "")):
+        r = await client.get("/v1/Services", auth=auth)
+        assert r.status_code == 401 and r.json()["code"] == 20003
+    r = await client.get("/v1/Services", auth=None, headers={"Authorization": "Basic !!!"})
+    assert r.status_code == 401
+
+
+async def test_another_account_sees_nothing(
+    client: httpx.AsyncClient, other: httpx.AsyncClient
+) -> None:
+    body = await create(client)
+    assert (await other.get(f"/v1/Services/{body['sid']}")).status_code == 404
+    assert (await other.get("/v1/Services/my-app")).status_code == 404
+    assert (
+        await other.post(f"/v1/Services/{body['sid']}", data={"FriendlyName": "x"})
+    ).status_code == 404
+    assert (await other.delete(f"/v1/Services/{body['sid']}")).status_code == 404
+    assert (await other.get("/v1/Services")).json()["services"] == []
+    # the same unique name is free in another account, with its own domain
+    r = await other.post("/v1/Services", data={"UniqueName": "my-app", "FriendlyName": "x"})
+    assert r.status_code == 201 and r.json()["domain_base"] != body["domain_base"]
+
+
+async def test_unknown_path_and_method(client: httpx.AsyncClient) -> None:
+    r = await client.get("/v1/Nothing")
+    assert r.status_code == 404 and r.json()["code"] == 20404
+    r = await client.put("/v1/Services")
+    assert r.status_code == 405
