@@ -13,14 +13,14 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from callbox.api.params import Params
+from callbox.api.params import MultiMapping, Params
 from callbox.errors import (
     BadRequest,
     CallboxError,
@@ -101,7 +101,7 @@ async def _prepare(api: Api, request: Request, max_body: int) -> Call:
         account_sid=account_sid,
         path={k: str(v) for k, v in request.path_params.items()},
         form=Params(form_values),
-        query=Params(QueryParams(request.url.query), "query string"),
+        query=Params(cast(MultiMapping, QueryParams(request.url.query)), "query string"),
         base=f"{request.url.scheme}://{request.headers.get('host', 'localhost')}",
         uri=path[3:] if path.startswith("/v1/") else path,
         files=files,

@@ -53,8 +53,8 @@ def page(
             sa.tuple_(date, sid) > mark if ascending else sa.tuple_(date, sid) < mark
         )
     order = (date.asc(), sid.asc()) if ascending else (date.desc(), sid.desc())
-    rows = conn.execute(query.order_by(*order).limit(size + 1)).all()
-    more, rows = len(rows) > size, rows[:size]
+    fetched = list(conn.execute(query.order_by(*order).limit(size + 1)).all())
+    more, rows = len(fetched) > size, fetched[:size]
     if backwards:
         rows.reverse()
 
