@@ -49,6 +49,12 @@ class Config:
     log_retention_days: float = 30.0
     # How many builds install and validate at once; more wait their turn, still "building".
     build_concurrency: int = 2
+    # The key sealing secrets at rest; empty: <data_dir>/secret.key (created on first start).
+    secret_key: str = ""
+    # The owner account created on first start (CALLBOX_ACCOUNT_SID / CALLBOX_AUTH_TOKEN);
+    # random when empty. Ignored once the store has an account.
+    account_sid: str = ""
+    auth_token: str = ""
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -75,7 +81,9 @@ class Config:
 
 
 def _default_data_dir() -> str:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
     return os.path.join(base, "callbox")
 
 

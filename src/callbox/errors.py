@@ -5,6 +5,7 @@
       MethodNotAllowed  405      20405
       BadRequest        400      20001 (malformed body, bad cookie attributes, bad parameter)
       Unauthorized      401      20003 (API: missing or wrong credentials)
+      NotPermitted      403      20403 (API: these credentials may not do that)
       Conflict          409      20409 (API: a unique name taken, a deployment in progress)
       Forbidden         403      80625 (protected resource, signature missing or invalid)
       PayloadTooLarge   413      82007
@@ -52,6 +53,10 @@ class BadRequest(CallboxError):
 
 class Unauthorized(CallboxError):
     status, code = 401, 20003
+
+
+class NotPermitted(CallboxError):
+    status, code = 403, 20403
 
 
 class Conflict(CallboxError):

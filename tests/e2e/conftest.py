@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -261,6 +262,39 @@ class Server:
         return problems
 
 
+class ServeServer(Server):
+    """A running ``callbox serve``: the API at ``base_url``, environments by Host header."""
+
+    def __init__(
+        self, process: subprocess.Popen[str], data: Path, port: int, account: tuple[str, str]
+    ) -> None:
+        super().__init__(process, data, port)
+        self.data = data
+        self.account_sid, self.auth_token = account
+        self.client.auth = account
+
+    def sdk(self, username: str | None = None, password: str | None = None) -> Any:
+        """The official twilio SDK pointed at this server (spec section 7.1, option A)."""
+        from twilio.rest import Client
+
+        client = Client(
+            username or self.account_sid,
+            password or self.auth_token,
+            environment={"CALLBOX_E2E": "1"},  # non-empty: keeps TWILIO_EDGE/REGION out
+        )
+        client.serverless.base_url = self.base_url
+        return client
+
+    def environment(self, domain: str) -> httpx.Client:
+        """A client for an environment's domain: connects here, sends ``Host: domain``."""
+        return httpx.Client(
+            base_url=self.base_url, headers={"Host": f"{domain}:{self.port}"}, timeout=20.0
+        )
+
+
+ACCOUNT = ("AC" + "e2e0" * 8, "e2e" + "0" * 29)
+
+
 class ServerFactory:
     def __init__(self, tmp_root: Path) -> None:
         self.tmp_root = tmp_root
@@ -299,6 +333,36 @@ class ServerFactory:
             start_new_session=True,
         )
         server = Server(process, root, port)
+        self.servers.append(server)
+        server.wait_ready()
+        return server
+
+    def serve(
+        self,
+        data: Path | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        args: Sequence[str] = (),
+        port: int | None = None,
+    ) -> ServeServer:
+        """Start ``callbox serve`` with a data folder (new unless given) and known credentials."""
+        if data is None:
+            self._count += 1
+            data = self.tmp_root / f"{self._count}-data"
+        port = port or free_port()
+        settings = {"CALLBOX_ACCOUNT_SID": ACCOUNT[0], "CALLBOX_AUTH_TOKEN": ACCOUNT[1]}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "callbox", "serve", "--data", str(data), "--port", str(port)]
+            + list(args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=callbox_env({**settings, **(env or {})}),
+            cwd=self.tmp_root,
+            start_new_session=True,
+        )
+        server = ServeServer(process, data, port, ACCOUNT)
         self.servers.append(server)
         server.wait_ready()
         return server

@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from callbox.api import services
+from callbox.api import accounts as account_routes
+from callbox.api import deployments, environments, functions, logs, services, variables, versions
 from callbox.api.endpoint import API_CORS, Handler, endpoint, error_response, json_response
 from callbox.config import Config
 from callbox.errors import MethodNotAllowed, NotFound
@@ -48,7 +49,21 @@ RouteSpec = tuple[str, str, Handler]
 
 
 def resource_routes() -> list[RouteSpec]:
-    return [*services.ROUTES]
+    return [
+        *services.ROUTES,
+        *environments.ROUTES,
+        *variables.ROUTES,
+        *deployments.ROUTES,
+        *functions.ROUTES,
+        *versions.ROUTES,
+        *account_routes.ROUTES,
+        *logs.ROUTES,
+    ]
+
+
+# Async endpoints that hold their response open, so not (call) -> Reply handlers. They are
+# mounted before the resource routes: ".../Logs/Stream" must not be read as a Log SID.
+STREAM_ROUTES: list[Callable[[Api], Route]] = [logs.stream_route]
 
 
 # Uploads carry an asset of up to 25 MB (the per-asset limit) plus the form around it.
@@ -59,7 +74,7 @@ def create_api(api: Api, extra: list[Route] | None = None) -> Starlette:
     by_path: dict[str, dict[str, Handler]] = defaultdict(dict)
     for path, method, handler in resource_routes():
         by_path[path][method] = handler
-    routes: list[Route] = list(extra or [])
+    routes: list[Route] = [*(make(api) for make in STREAM_ROUTES), *(extra or [])]
     for path, methods in by_path.items():
         for method, handler in methods.items():
             limit = UPLOAD_LIMIT if path.endswith("/Versions") else 1024 * 1024

@@ -199,7 +199,13 @@ class Gateway:
             "ENVIRONMENT_SID": deployment.environment_sid,
             **deployment.variables,
         }
-        meta = {"path": route.path, "request_sid": request_sid, "build": deployment.build_key}
+        meta = {
+            "path": route.path,
+            "request_sid": request_sid,
+            "build": deployment.build_key,
+            "function_sid": route.sid,
+            **deployment.log_tags,
+        }
         self._in_flight[service] = self._in_flight.get(service, 0) + 1
         try:
             pool = self.pools.pool_for(deployment)

@@ -252,6 +252,12 @@ class PoolSet:
         if pool is not None:
             pool.close()
 
+    def serve_only(self, build_keys: set[str]) -> None:
+        """Drain every pool whose build is no longer served; a build deployed again may pool."""
+        self._retired -= build_keys
+        for key in [k for k in self._pools if k not in build_keys]:
+            self.retire(key)
+
     def close(self) -> None:
         for key in list(self._pools):
             self.retire(key)

@@ -20,6 +20,7 @@ class Route:
     kind: Kind
     visibility: Visibility
     file: Path
+    sid: str | None = None  # the Function or Asset SID, when deployed (tags log lines)
 
 
 @dataclass
@@ -37,6 +38,8 @@ class Deployment:
     auth_token: str | None = None
     site_packages: list[str] = field(default_factory=list)
     local: bool = False
+    # Copied into every invocation's log metadata (account, service, environment, deployment).
+    log_tags: dict[str, str | None] = field(default_factory=dict)
 
     def route_for(self, path: str) -> Route | None:
         route = self.routes.get(path)

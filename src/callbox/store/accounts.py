@@ -9,12 +9,16 @@ from __future__ import annotations
 import hmac
 import secrets
 import threading
+import time
+from typing import Any
 
 import sqlalchemy as sa
 
 from callbox.store.db import Store, utcnow
 from callbox.store.sids import ACCOUNT, API_KEY, is_sid, new_sid
 from callbox.store.tables import accounts, api_keys
+
+CACHE_SECONDS = 30.0
 
 
 def new_token() -> str:
@@ -24,7 +28,9 @@ def new_token() -> str:
 class Accounts:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._known: dict[str, tuple[str, str]] = {}  # sid -> (account sid, clear secret)
+        # sid -> (account sid, clear secret, until when it may be believed without a query):
+        # a key removed by another process (``callbox keys remove``) stops working within a TTL.
+        self._known: dict[str, tuple[str, str, float]] = {}
         self._lock = threading.Lock()
 
     def ensure_owner(self, sid: str = "", token: str = "") -> tuple[str, str] | None:
@@ -88,6 +94,33 @@ class Accounts:
             self._known.pop(key_sid, None)
         return bool(done)
 
+    def owner(self) -> tuple[str, str] | None:
+        """The owner account's (sid, token): the first account, created on first start."""
+        with self.store.begin() as conn:
+            row = conn.execute(
+                sa.select(accounts.c.sid)
+                .where(accounts.c.owner_account_sid.is_(None))
+                .order_by(accounts.c.date_created)
+            ).first()
+        token = self.auth_token(row[0]) if row else None
+        return (row[0], token) if row and token else None
+
+    def account(self, sid: str) -> Any:
+        with self.store.begin() as conn:
+            return conn.execute(sa.select(accounts).where(accounts.c.sid == sid)).first()
+
+    def children(self, owner_sid: str) -> list[Any]:
+        with self.store.begin() as conn:
+            query = sa.select(accounts).where(
+                sa.or_(accounts.c.sid == owner_sid, accounts.c.owner_account_sid == owner_sid)
+            )
+            return list(conn.execute(query.order_by(accounts.c.date_created)).all())
+
+    def keys(self, account_sid: str) -> list[Any]:
+        with self.store.begin() as conn:
+            query = sa.select(api_keys).where(api_keys.c.account_sid == account_sid)
+            return list(conn.execute(query.order_by(api_keys.c.date_created)).all())
+
     def auth_token(self, account_sid: str) -> str | None:
         """The account's auth token in clear (protected resources are signed with it)."""
         known = self._lookup(account_sid)
@@ -103,8 +136,8 @@ class Accounts:
     def _lookup(self, sid: str) -> tuple[str, str] | None:
         with self._lock:
             known = self._known.get(sid)
-        if known is not None:
-            return known
+        if known is not None and known[2] > time.monotonic():
+            return known[0], known[1]
         with self.store.begin() as conn:
             if is_sid(sid, ACCOUNT):
                 row = conn.execute(
@@ -122,7 +155,7 @@ class Accounts:
                 return None
         if row is None:
             return None
-        known = (row[0], self.store.box.open(row[1]))
+        account, secret = row[0], self.store.box.open(row[1])
         with self._lock:
-            self._known[sid] = known
-        return known
+            self._known[sid] = (account, secret, time.monotonic() + CACHE_SECONDS)
+        return account, secret

@@ -1,8 +1,7 @@
-"""The ``callbox`` command line: init, start (more commands arrive with the control plane)."""
+"""The ``callbox`` command line: init, start; serve, accounts, keys (toolkit/admin.py)."""
 
 from __future__ import annotations
 
-import socket
 import sys
 import traceback
 from pathlib import Path
@@ -12,6 +11,7 @@ import click
 from callbox import __version__
 from callbox.builds.dependencies import DependencyError
 from callbox.config import Config
+from callbox.toolkit.admin import accounts, keys, listen, serve
 from callbox.toolkit.init import InitError, init_project
 from callbox.toolkit.project import Layout, ProjectError
 
@@ -138,13 +138,7 @@ def start(
                 "No AUTH_TOKEN is set: protected resources answer 403. Set AUTH_TOKEN in "
                 ".env, or pass --allow-unsigned to skip the check locally."
             )
-    # Bound here, before saying "Listening": a busy port is one clear line, not a traceback.
-    try:
-        sock = socket.create_server((host, port), reuse_port=False)
-    except OSError as exc:
-        raise click.ClickException(
-            f"Cannot listen on {host}:{port}: {_reason(exc)}. Choose another port with --port."
-        ) from None
+    sock = listen(host, port)
     console.say(f"Listening on {base_url} (Ctrl+C to stop)")
     settings = uvicorn.Config(
         server,
@@ -161,9 +155,9 @@ def start(
     uvicorn.Server(settings).run(sockets=[sock])
 
 
-def _reason(exc: OSError) -> str:
-    # socket.create_server appends "(while attempting to bind ...)"; the address is said already.
-    return (exc.strerror or str(exc)).split(" (while", 1)[0]
+cli.add_command(serve)
+cli.add_command(accounts)
+cli.add_command(keys)
 
 
 def main() -> None:

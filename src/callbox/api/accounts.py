@@ -1,0 +1,140 @@
+"""Accounts and API keys, at Twilio's own paths (``/2010-04-01/Accounts...``), so the SDK's
+``client.api.v2010.accounts.create()`` and ``client.new_keys.create()`` work unchanged.
+
+The owner account (created on first start) may create accounts; any account manages its own
+keys. A secret (auth token, key secret) is in the create answer and in the account's own fetch,
+as on Twilio.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from callbox.api.endpoint import Call, Reply
+from callbox.errors import NotFound, NotPermitted
+from callbox.store.sids import ACCOUNT, API_KEY, is_sid
+
+PREFIX = "/2010-04-01"
+
+
+def rfc2822(value: datetime) -> str:
+    # The 2010 API writes dates this way (the SDK parses them with email.utils).
+    return value.strftime("%a, %d %b %Y %H:%M:%S +0000")
+
+
+def render_account(call: Call, row: Any, token: str | None) -> dict[str, Any]:
+    uri = f"{PREFIX}/Accounts/{row.sid}.json"
+    return {
+        "sid": row.sid,
+        "friendly_name": row.friendly_name,
+        "owner_account_sid": row.owner_account_sid or row.sid,
+        "auth_token": token,
+        "status": row.status,
+        "type": "Full",
+        "date_created": rfc2822(row.date_created),
+        "date_updated": rfc2822(row.date_updated),
+        "uri": uri,
+        "subresource_uris": {"keys": f"{PREFIX}/Accounts/{row.sid}/Keys.json"},
+    }
+
+
+def render_key(row: Any, secret: str | None = None) -> dict[str, Any]:
+    body = {
+        "sid": row.sid,
+        "friendly_name": row.friendly_name,
+        "date_created": rfc2822(row.date_created),
+        "date_updated": rfc2822(row.date_updated),
+    }
+    if secret is not None:
+        body["secret"] = secret
+    return body
+
+
+def _envelope(call: Call, key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    # Small lists: one page, in the 2010 API's envelope.
+    uri = call.uri
+    return {
+        key: items,
+        "first_page_uri": uri,
+        "next_page_uri": None,
+        "previous_page_uri": None,
+        "page": 0,
+        "page_size": max(len(items), 50),
+        "start": 0,
+        "end": max(len(items) - 1, 0),
+        "uri": uri,
+    }
+
+
+def create_account(call: Call) -> Reply:
+    accounts = call.api.accounts
+    me = accounts.account(call.account_sid)
+    if me is None or me.owner_account_sid is not None:
+        raise NotPermitted("Only the owner account may create accounts.")
+    name = call.form.text("FriendlyName", max_length=255) or "Account"
+    sid, token = accounts.create_account(name, call.account_sid)
+    return Reply(201, render_account(call, accounts.account(sid), token))
+
+
+def list_accounts(call: Call) -> Reply:
+    accounts = call.api.accounts
+    rows = accounts.children(call.account_sid)
+    items = [render_account(call, row, accounts.auth_token(row.sid)) for row in rows]
+    return Reply(200, _envelope(call, "accounts", items))
+
+
+def _visible_account(call: Call, sid: str) -> Any:
+    row = call.api.accounts.account(sid) if is_sid(sid, ACCOUNT) else None
+    if row is None or call.account_sid not in (row.sid, row.owner_account_sid):
+        raise NotFound(f"The requested resource {call.uri} was not found")
+    return row
+
+
+def fetch_account(call: Call) -> Reply:
+    row = _visible_account(call, call.path["Sid"])
+    return Reply(200, render_account(call, row, call.api.accounts.auth_token(row.sid)))
+
+
+def create_key(call: Call) -> Reply:
+    account = _visible_account(call, call.path["AccountSid"])
+    name = call.form.text("FriendlyName", max_length=255) or ""
+    sid, secret = call.api.accounts.create_key(account.sid, name)
+    row = next(k for k in call.api.accounts.keys(account.sid) if k.sid == sid)
+    return Reply(201, render_key(row, secret))
+
+
+def list_keys(call: Call) -> Reply:
+    account = _visible_account(call, call.path["AccountSid"])
+    items = [render_key(row) for row in call.api.accounts.keys(account.sid)]
+    return Reply(200, _envelope(call, "keys", items))
+
+
+def _key(call: Call) -> tuple[Any, Any]:
+    account = _visible_account(call, call.path["AccountSid"])
+    sid = call.path["Sid"]
+    for row in call.api.accounts.keys(account.sid) if is_sid(sid, API_KEY) else []:
+        if row.sid == sid:
+            return account, row
+    raise NotFound(f"The requested resource {call.uri} was not found")
+
+
+def fetch_key(call: Call) -> Reply:
+    return Reply(200, render_key(_key(call)[1]))
+
+
+def delete_key(call: Call) -> Reply:
+    account, row = _key(call)
+    call.api.accounts.delete_key(account.sid, row.sid)
+    return Reply(204)
+
+
+ROUTES = [
+    (f"{PREFIX}/Accounts.json", "GET", list_accounts),
+    (f"{PREFIX}/Accounts.json", "POST", create_account),
+    (f"{PREFIX}/Accounts/{{Sid}}.json", "GET", fetch_account),
+    (f"{PREFIX}/Accounts/{{AccountSid}}/Keys.json", "GET", list_keys),
+    (f"{PREFIX}/Accounts/{{AccountSid}}/Keys.json", "POST", create_key),
+    (f"{PREFIX}/Accounts/{{AccountSid}}/Keys/{{Sid}}.json", "GET", fetch_key),
+    (f"{PREFIX}/Accounts/{{AccountSid}}/Keys/{{Sid}}.json", "DELETE", delete_key),
+]

@@ -1,0 +1,394 @@
+"""Builds: ``/v1/Services/{ServiceSid}/Builds`` — a snapshot of exact versions, built once.
+
+Create answers 201 with ``status: building`` at once; the builder (callbox.builds.builder)
+checks, installs and records the outcome in the background, and clients poll ``/Status``.
+
+Beyond Twilio's fields (the SDKs ignore unknown ones), a build's JSON carries ``error`` (why a
+failed build failed, one readable paragraph; null otherwise) and ``log`` (the build log text),
+since Twilio's API gives no reason for a failure at all.
+
+Decisions where Twilio is silent:
+
+- A build's versions must be versions of this service, of the kind the parameter names; no
+  two of them (functions and assets together) may share a path, since both would be served
+  at the same URL.
+- ``Runtime`` defaults to python3.11; Node runtimes are refused with a 400 that says so.
+- ``twilio`` is always a dependency: when ``Dependencies`` does not name it, the installed
+  version is added (the runtime provides it; nothing is installed for it).
+- A version deleted after the build was made (with its function or asset) no longer appears
+  in the build's JSON.
+- Deleting a build deployed in an environment is refused with 409.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import metadata
+from typing import Any
+
+import sqlalchemy as sa
+
+from callbox.api import lookup
+from callbox.api.endpoint import Call, Reply
+from callbox.api.render import page, timestamp
+from callbox.builds.validate import RUNTIME_HANDLER, RUNTIMES
+from callbox.errors import BadRequest, Conflict
+from callbox.store.db import utcnow
+from callbox.store.sids import BUILD, VERSION, is_sid, new_sid
+from callbox.store.tables import build_versions, builds, environments, versions
+
+DEFAULT_RUNTIME = "python3.11"
+MB = 1024 * 1024
+# Seeds, Assets > Limitations: per build, each visibility has its own size and count limit.
+MAX_ASSET_BYTES = {"public": 25 * MB, "protected": 25 * MB, "private": 10 * MB}
+MAX_ASSETS = {"public": 1000, "protected": 1000, "private": 50}
+MAX_VERSION_LENGTH = 100
+# PEP 508 names: letters, digits, '.', '_' and '-', starting and ending with a letter or digit.
+PACKAGE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+EXAMPLE = '[{"name": "requests", "version": "2.32.3"}]'
+
+
+def build_url(call: Call, row: Any) -> str:
+    return call.url(f"/v1/Services/{row.service_sid}/Builds/{row.sid}")
+
+
+def render(call: Call, row: Any, members: list[Any]) -> dict[str, Any]:
+    """The build JSON; ``members`` are its ``versions`` rows, in build order."""
+    url = build_url(call, row)
+    body: dict[str, Any] = {
+        "sid": row.sid,
+        "account_sid": row.account_sid,
+        "service_sid": row.service_sid,
+        "status": row.status,
+        "asset_versions": [_version(v) for v in members if v.kind == "asset"],
+        "function_versions": [_version(v) for v in members if v.kind == "function"],
+        "dependencies": json.loads(row.dependencies or "[]"),
+        "runtime": row.runtime,
+        "error": row.error,
+        "log": row.log,
+        "date_created": timestamp(row.date_created),
+        "date_updated": timestamp(row.date_updated),
+        "url": url,
+        "links": {"build_status": f"{url}/Status"},
+    }
+    return body
+
+
+def _version(row: Any) -> dict[str, Any]:
+    return {
+        "sid": row.sid,
+        "account_sid": row.account_sid,
+        "service_sid": row.service_sid,
+        f"{row.kind}_sid": row.resource_sid,
+        "date_created": timestamp(row.date_created),
+        "path": row.path,
+        "visibility": row.visibility,
+    }
+
+
+def _members(conn: sa.Connection, build_sids: list[str]) -> dict[str, list[Any]]:
+    """The version rows of several builds in one query: a page costs two queries, not N + 1."""
+    query = (
+        sa.select(build_versions.c.build_sid, versions)
+        .join(versions, versions.c.sid == build_versions.c.version_sid)
+        .where(build_versions.c.build_sid.in_(build_sids))
+        .order_by(build_versions.c.build_sid, build_versions.c.position)
+    )
+    found: dict[str, list[Any]] = {sid: [] for sid in build_sids}
+    for member in conn.execute(query):
+        found[member.build_sid].append(member)
+    return found
+
+
+def list_builds(call: Call) -> Reply:
+    with call.api.store.begin() as conn:
+        service = lookup.service(call, conn)
+        rows: dict[str, Any] = {}
+
+        # page() renders row by row; the versions are filled in after, for the whole page.
+        def remember(row: Any) -> dict[str, Any]:
+            rows[row.sid] = row
+            return {"sid": row.sid}
+
+        body = page(
+            conn,
+            sa.select(builds).where(builds.c.service_sid == service.sid),
+            builds,
+            call.query,
+            key="builds",
+            base=call.base,
+            path=f"/v1/Services/{service.sid}/Builds",
+            render=remember,
+        )
+        members = _members(conn, list(rows))
+    body["builds"] = [render(call, rows[b["sid"]], members[b["sid"]]) for b in body["builds"]]
+    return Reply(200, body)
+
+
+def create_build(call: Call) -> Reply:
+    """Build the given function and asset versions; poll ``/Status`` until it is done."""
+    function_sids = call.form.many("FunctionVersions")
+    asset_sids = call.form.many("AssetVersions")
+    if not function_sids and not asset_sids:
+        raise BadRequest(
+            "At least one function version or asset version is required: send "
+            "FunctionVersions and/or AssetVersions (ZN... SIDs, one key per version)."
+        )
+    dependencies = parse_dependencies(call.form.text("Dependencies"))
+    runtime = check_runtime(call.form.text("Runtime", max_length=32))
+    now = utcnow()
+    sid = new_sid(BUILD)
+    with call.api.store.begin() as conn:
+        service = lookup.service(call, conn)
+        chosen = _versions(call, conn, service.sid, function_sids, asset_sids)
+        _check_paths(chosen)
+        _check_asset_limits(chosen)
+        conn.execute(
+            builds.insert().values(
+                sid=sid,
+                account_sid=call.account_sid,
+                service_sid=service.sid,
+                status="building",
+                runtime=runtime,
+                dependencies=json.dumps(dependencies),
+                error=None,
+                log="",
+                date_created=now,
+                date_updated=now,
+            )
+        )
+        conn.execute(
+            build_versions.insert(),
+            [
+                {"build_sid": sid, "version_sid": v.sid, "position": position}
+                for position, v in enumerate(chosen)
+            ],
+        )
+        row = conn.execute(sa.select(builds).where(builds.c.sid == sid)).one()
+    # After the commit: the builder reads the row in its own transaction.
+    if call.api.builder is not None:
+        call.api.builder.submit(sid)
+    return Reply(201, render(call, row, chosen))
+
+
+def _versions(
+    call: Call,
+    conn: sa.Connection,
+    service_sid: str,
+    function_sids: list[str],
+    asset_sids: list[str],
+) -> list[Any]:
+    """The version rows, function versions first, each checked to be of this service and kind."""
+    wanted = [("FunctionVersions", "function", s) for s in function_sids]
+    wanted += [("AssetVersions", "asset", s) for s in asset_sids]
+    seen: set[str] = set()
+    for param, _kind, sid in wanted:
+        if not is_sid(sid, VERSION):
+            raise BadRequest(
+                f"Parameter {param} must hold version SIDs (ZN and 32 hex digits); found {sid!r}"
+            )
+        if sid in seen:
+            raise BadRequest(f"Version {sid} is listed twice; list each version once.")
+        seen.add(sid)
+    query = sa.select(versions).where(
+        versions.c.sid.in_(seen),
+        versions.c.account_sid == call.account_sid,
+        versions.c.service_sid == service_sid,
+    )
+    found = {row.sid: row for row in conn.execute(query)}
+    chosen = []
+    for param, kind, sid in wanted:
+        row = found.get(sid)
+        if row is None:
+            raise BadRequest(f"{kind.capitalize()} version {sid} was not found in this service")
+        if row.kind != kind:
+            raise BadRequest(
+                f"Version {sid} in {param} is {_article(row.kind)} {row.kind} version; "
+                f"{param} takes {kind} versions only."
+            )
+        chosen.append(row)
+    return chosen
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def _check_paths(chosen: list[Any]) -> None:
+    # Functions and assets share one URL space: two versions at one path cannot both be served.
+    owners: dict[str, Any] = {}
+    for row in chosen:
+        first = owners.setdefault(row.path, row)
+        if first is not row:
+            raise BadRequest(
+                f"Two versions in the build have the path {row.path}: {first.kind} version "
+                f"{first.sid} and {row.kind} version {row.sid}; keep one."
+            )
+
+
+def _check_asset_limits(chosen: list[Any]) -> None:
+    counts = dict.fromkeys(MAX_ASSETS, 0)
+    for row in chosen:
+        if row.kind != "asset":
+            continue
+        limit = MAX_ASSET_BYTES[row.visibility]
+        if row.size > limit:
+            raise BadRequest(
+                f"{row.visibility.capitalize()} asset {row.path} (version {row.sid}) is "
+                f"{row.size} bytes; a build may include {row.visibility} assets of at most "
+                f"{_size(limit)} each."
+            )
+        counts[row.visibility] += 1
+    for visibility, count in counts.items():
+        if count > MAX_ASSETS[visibility]:
+            raise BadRequest(
+                f"A build may include at most {MAX_ASSETS[visibility]} {visibility} assets; "
+                f"found {count}. Split them across builds in different environments."
+            )
+
+
+def _size(limit: int) -> str:
+    return f"{limit // MB} MB ({limit} bytes)" if limit % MB == 0 else f"{limit} bytes"
+
+
+def parse_dependencies(raw: str | None) -> list[dict[str, str]]:
+    """``Dependencies`` as the list stored and echoed, with ``twilio`` added when missing.
+
+    The npm client wraps the JSON text in one extra pair of double quotes (``"[...]"``), so
+    one surrounding pair is removed before parsing.
+    """
+    text = (raw or "").strip()
+    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
+        text = text[1:-1]
+    entries: Any = []
+    if text:
+        try:
+            entries = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BadRequest(
+                f"Parameter Dependencies must be a JSON array of name/version objects such as "
+                f"{EXAMPLE}; found text that is not JSON ({exc.msg} at character {exc.pos})."
+            ) from None
+    if not isinstance(entries, list):
+        raise BadRequest(
+            f"Parameter Dependencies must be a JSON array of name/version objects such as "
+            f"{EXAMPLE}; found a JSON {_json_type(entries)}."
+        )
+    result: list[dict[str, str]] = []
+    for index, entry in enumerate(entries):
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("name"), str)
+            and isinstance(entry.get("version"), str)
+        ):
+            shown = json.dumps(entry)
+            shown = shown if len(shown) <= 100 else shown[:97] + "..."
+            raise BadRequest(
+                f"Dependencies[{index}] must be an object with a string name and a string "
+                f"version, such as {{\"name\": \"requests\", \"version\": \"2.32.3\"}}; "
+                f"found {shown}."
+            )
+        name, version = entry["name"].strip(), entry["version"].strip()
+        # The Twilio toolkit always lists its Node runtime handler; the builder accepts it.
+        if name != RUNTIME_HANDLER and not PACKAGE_NAME.match(name):
+            raise BadRequest(
+                f"Dependency name {name[:100]!r} is not a Python package name: use letters, "
+                "digits, '.', '_' and '-', starting and ending with a letter or digit."
+            )
+        if len(version) > MAX_VERSION_LENGTH:
+            raise BadRequest(
+                f"The version of dependency {name} is too long: at most {MAX_VERSION_LENGTH} "
+                f"characters, found {len(version)}."
+            )
+        result.append({"name": name, "version": version})
+    if not any(_canonical(entry["name"]) == "twilio" for entry in result):
+        result.append({"name": "twilio", "version": _twilio_version()})
+    return result
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _twilio_version() -> str:
+    try:
+        return metadata.version("twilio")
+    except metadata.PackageNotFoundError:  # a broken install; any version then
+        return "*"
+
+
+def check_runtime(raw: str | None) -> str:
+    runtime = (raw or "").strip() or DEFAULT_RUNTIME
+    if runtime in RUNTIMES:
+        return runtime
+    if runtime.startswith("node"):
+        raise BadRequest(
+            f"Runtime {runtime} is not available in callbox yet; use {DEFAULT_RUNTIME}"
+        )
+    raise BadRequest(f"Parameter Runtime must be one of {', '.join(RUNTIMES)}; found {runtime!r}")
+
+
+def _find(call: Call, conn: sa.Connection) -> Any:
+    service = lookup.service(call, conn)
+    return lookup.child(call, conn, builds, BUILD, service_sid=service.sid)
+
+
+def fetch_build(call: Call) -> Reply:
+    with call.api.store.begin() as conn:
+        row = _find(call, conn)
+        members = _members(conn, [row.sid])[row.sid]
+    return Reply(200, render(call, row, members))
+
+
+def fetch_status(call: Call) -> Reply:
+    """Where the build is: building, completed or failed (clients poll this once a second)."""
+    with call.api.store.begin() as conn:
+        row = _find(call, conn)
+    return Reply(
+        200,
+        {
+            "sid": row.sid,
+            "account_sid": row.account_sid,
+            "service_sid": row.service_sid,
+            "status": row.status,
+            "url": f"{build_url(call, row)}/Status",
+        },
+    )
+
+
+def delete_build(call: Call) -> Reply:
+    """Delete a build, unless an environment serves it (deploy another build there first).
+
+    Its folder on disk stays until the builder learns to remove it; it is never served again.
+    """
+    with call.api.store.begin() as conn:
+        row = _find(call, conn)
+        live = conn.execute(
+            sa.select(environments.c.unique_name)
+            .where(environments.c.build_sid == row.sid)
+            .order_by(environments.c.date_created, environments.c.sid)
+            .limit(1)
+        ).scalar()
+        if live is not None:
+            raise Conflict(
+                f"Build {row.sid} is deployed in environment {live}; "
+                "deploy another build there first"
+            )
+        conn.execute(build_versions.delete().where(build_versions.c.build_sid == row.sid))
+        conn.execute(builds.delete().where(builds.c.sid == row.sid))
+    return Reply(204)
+
+
+ROUTES = [
+    ("/v1/Services/{ServiceSid}/Builds", "GET", list_builds),
+    ("/v1/Services/{ServiceSid}/Builds", "POST", create_build),
+    ("/v1/Services/{ServiceSid}/Builds/{Sid}", "GET", fetch_build),
+    ("/v1/Services/{ServiceSid}/Builds/{Sid}", "DELETE", delete_build),
+    ("/v1/Services/{ServiceSid}/Builds/{Sid}/Status", "GET", fetch_status),
+]

@@ -1,0 +1,126 @@
+"""Deployments: ``/v1/Services/{ServiceSid}/Environments/{EnvironmentSid}/Deployments``.
+
+A deployment points an environment at a completed build of its service; from then on the
+environment serves that build. Deployments are a history: no update, no delete.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from callbox.api import lookup
+from callbox.api.endpoint import Call, Reply
+from callbox.api.render import page, timestamp
+from callbox.errors import BadRequest, Conflict
+from callbox.store.db import utcnow
+from callbox.store.sids import BUILD, DEPLOYMENT, ENVIRONMENT, is_sid, new_sid
+from callbox.store.tables import builds, deployments, environments
+
+
+def render(call: Call, row: Any) -> dict[str, Any]:
+    return {
+        "sid": row.sid,
+        "account_sid": row.account_sid,
+        "service_sid": row.service_sid,
+        "environment_sid": row.environment_sid,
+        "build_sid": row.build_sid,
+        "date_created": timestamp(row.date_created),
+        "date_updated": timestamp(row.date_updated),
+        "url": call.url(
+            f"/v1/Services/{row.service_sid}/Environments/{row.environment_sid}"
+            f"/Deployments/{row.sid}"
+        ),
+    }
+
+
+def list_deployments(call: Call) -> Reply:
+    with call.api.store.begin() as conn:
+        env = _environment(call, conn)
+        query = sa.select(deployments).where(deployments.c.environment_sid == env.sid)
+        body = page(
+            conn,
+            query,
+            deployments,
+            call.query,
+            key="deployments",
+            base=call.base,
+            path=f"/v1/Services/{env.service_sid}/Environments/{env.sid}/Deployments",
+            render=lambda row: render(call, row),
+        )
+    return Reply(200, body)
+
+
+def create_deployment(call: Call) -> Reply:
+    """Serve a completed build in this environment from the next request on.
+
+    ``BuildSid`` is required here (optional in Twilio's spec, whose behaviour without it is
+    undocumented): without a build there is nothing to deploy. ``IsPlugin`` (Flex) is accepted
+    and ignored.
+    """
+    build_sid = call.form.required("BuildSid")
+    if not is_sid(build_sid, BUILD):
+        raise BadRequest(
+            f"Parameter BuildSid must be a Build SID (ZB and 32 hex digits); found {build_sid!r}"
+        )
+    call.form.boolean("IsPlugin")  # checked like any boolean, then ignored
+    now = utcnow()
+    with call.api.store.begin() as conn:
+        env = _environment(call, conn)
+        build = conn.execute(
+            sa.select(builds.c.status).where(
+                builds.c.sid == build_sid,
+                builds.c.service_sid == env.service_sid,
+                builds.c.account_sid == call.account_sid,
+            )
+        ).first()
+        if build is None:
+            raise BadRequest(f"Build {build_sid} was not found in this service")
+        if build.status == "building":
+            raise Conflict(f"Build {build_sid} is still building; wait for status completed")
+        if build.status != "completed":
+            raise BadRequest(f"Build {build_sid} failed and cannot be deployed")
+        sid = new_sid(DEPLOYMENT)
+        # The deployment row and the environment's pointer change together, or not at all.
+        conn.execute(
+            deployments.insert().values(
+                sid=sid,
+                account_sid=call.account_sid,
+                service_sid=env.service_sid,
+                environment_sid=env.sid,
+                build_sid=build_sid,
+                date_created=now,
+                date_updated=now,
+            )
+        )
+        conn.execute(
+            environments.update()
+            .where(environments.c.sid == env.sid)
+            .values(build_sid=build_sid, deployment_sid=sid, date_updated=now)
+        )
+        row = conn.execute(sa.select(deployments).where(deployments.c.sid == sid)).one()
+    call.api.changed(env.sid)
+    return Reply(201, render(call, row))
+
+
+def fetch_deployment(call: Call) -> Reply:
+    with call.api.store.begin() as conn:
+        env = _environment(call, conn)
+        row = lookup.child(call, conn, deployments, DEPLOYMENT, environment_sid=env.sid)
+    return Reply(200, render(call, row))
+
+
+def _environment(call: Call, conn: sa.Connection) -> Any:
+    service = lookup.service(call, conn)
+    return lookup.child(
+        call, conn, environments, ENVIRONMENT, name="EnvironmentSid", service_sid=service.sid
+    )
+
+
+BASE = "/v1/Services/{ServiceSid}/Environments/{EnvironmentSid}/Deployments"
+ROUTES = [
+    (BASE, "GET", list_deployments),
+    (BASE, "POST", create_deployment),
+    (BASE + "/{Sid}", "GET", fetch_deployment),
+]

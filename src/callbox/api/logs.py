@@ -1,0 +1,291 @@
+"""Logs: ``/v1/Services/{ServiceSid}/Environments/{EnvironmentSid}/Logs`` — read-only, newest first.
+
+Beyond Twilio, ``.../Logs/Stream`` is a live feed (server-sent events) for ``logs --tail`` and
+the editor: it is an async endpoint of its own (``stream_route``), since a sync handler on a
+thread cannot hold a response open.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
+
+import sqlalchemy as sa
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, QueryParams
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from callbox.api import lookup
+from callbox.api.endpoint import API_CORS, Call, Reply, authenticate, error_response
+from callbox.api.params import MultiMapping, Params
+from callbox.api.render import page, timestamp
+from callbox.errors import BadRequest, CallboxError, InternalError
+from callbox.store.db import utcnow
+from callbox.store.sids import ENVIRONMENT, LOG, RESOURCE, is_sid
+from callbox.store.tables import environments, logs
+
+if TYPE_CHECKING:
+    from callbox.api.app import Api
+    from callbox.logs.book import Subscription
+
+PATH = "/v1/Services/{ServiceSid}/Environments/{EnvironmentSid}/Logs"
+STREAM_PATH = PATH + "/Stream"
+DEFAULT_WINDOW = timedelta(hours=24)  # Twilio's StartDate default: a day before now
+KEEP_ALIVE = 15.0  # seconds of silence before a comment line keeps proxies from timing out
+MAX_REPLAY = 1000  # stored lines a reconnecting stream is sent at most (the newest ones)
+
+
+def render(call: Call, row: Any) -> dict[str, Any]:
+    """A Log as JSON, from a database row or a live row dict."""
+    item: Mapping[str, Any] = row if isinstance(row, Mapping) else row._mapping
+    return {
+        "sid": item["sid"],
+        "account_sid": item["account_sid"],
+        "service_sid": item["service_sid"],
+        "environment_sid": item["environment_sid"],
+        "build_sid": item["build_sid"],
+        "deployment_sid": item["deployment_sid"],
+        "function_sid": item["function_sid"],
+        "request_sid": item["request_sid"],
+        "level": item["level"],
+        "message": item["message"],
+        "date_created": timestamp(item["date_created"]),
+        "url": call.url(
+            f"/v1/Services/{item['service_sid']}/Environments/{item['environment_sid']}"
+            f"/Logs/{item['sid']}"
+        ),
+    }
+
+
+def _environment(call: Call, conn: sa.Connection) -> Any:
+    service = lookup.service(call, conn)
+    return lookup.child(
+        call, conn, environments, ENVIRONMENT, name="EnvironmentSid", service_sid=service.sid
+    )
+
+
+def _function_sid(params: Params) -> str | None:
+    value = params.text("FunctionSid")
+    if not value:
+        return None
+    if not is_sid(value, RESOURCE):
+        raise BadRequest(
+            f"FunctionSid must be a Function SID (ZH followed by 32 hex digits); found {value!r}"
+        )
+    return value
+
+
+def list_logs(call: Call) -> Reply:
+    """Lines of one environment, newest first, between StartDate (default: a day ago) and
+    EndDate (default: now), optionally of one function."""
+    function_sid = _function_sid(call.query)
+    now = utcnow()
+    start = call.query.date("StartDate") or now - DEFAULT_WINDOW
+    end = call.query.date("EndDate") or now
+    if start > end:
+        raise BadRequest(
+            f"StartDate must not be after EndDate; found StartDate {timestamp(start)} "
+            f"and EndDate {timestamp(end)}"
+        )
+    # Filters the client sent go back as it sent them into the page urls.
+    filters = [
+        (name, value)
+        for name in ("FunctionSid", "StartDate", "EndDate")
+        if (value := call.query.text(name))
+    ]
+    with call.api.store.begin() as conn:
+        environment = _environment(call, conn)
+        query = sa.select(logs).where(
+            logs.c.environment_sid == environment.sid,
+            logs.c.account_sid == call.account_sid,
+            logs.c.date_created >= start,
+            logs.c.date_created <= end,
+        )
+        if function_sid:
+            query = query.where(logs.c.function_sid == function_sid)
+        body = page(
+            conn,
+            query,
+            logs,
+            call.query,
+            key="logs",
+            base=call.base,
+            path=f"/v1/Services/{environment.service_sid}/Environments/{environment.sid}/Logs",
+            render=lambda row: render(call, row),
+            newest_first=True,
+            filters=filters,
+        )
+    return Reply(200, body)
+
+
+def fetch_log(call: Call) -> Reply:
+    with call.api.store.begin() as conn:
+        environment = _environment(call, conn)
+        row = lookup.child(
+            call,
+            conn,
+            logs,
+            LOG,
+            service_sid=environment.service_sid,
+            environment_sid=environment.sid,
+        )
+    return Reply(200, render(call, row))
+
+
+ROUTES = [
+    (PATH, "GET", list_logs),
+    (PATH + "/{Sid}", "GET", fetch_log),
+]
+
+
+# -- the live stream (server-sent events) -------------------------------------------------
+
+
+def stream_route(api: Api) -> Route:
+    """``GET .../Logs/Stream``: mount it before ``.../Logs/{Sid}``, which would take "Stream"."""
+
+    async def stream(request: Request) -> Response:
+        """Live lines as server-sent events; ``Since`` (ISO date) or ``Last-Event-ID`` (a Log
+        SID) first replays stored lines newer than it, so a reconnecting client has no gap.
+        ``FunctionSid`` keeps one function's lines."""
+        try:
+            call = _stream_call(api, request)
+            function_sid = _function_sid(call.query)
+            since = call.query.date("Since")
+            environment = await run_in_threadpool(_stream_environment, call)
+            if api.logbook is None:
+                raise InternalError("The live log stream is not running on this server.")
+        except CallboxError as exc:
+            return error_response(exc)
+        # Subscribe before reading the backlog: a line written in between is in one or both.
+        subscription = api.logbook.subscribe(environment.sid)
+        events = _events(
+            call,
+            environment,
+            subscription,
+            since=since,
+            last_event_id=request.headers.get("last-event-id"),
+            function_sid=function_sid,
+        )
+        return EventStream(
+            events,
+            on_close=subscription.close,
+            media_type="text/event-stream",
+            headers={**dict(API_CORS), "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    return Route(STREAM_PATH, stream, methods=["GET"])
+
+
+class EventStream(StreamingResponse):
+    """A streaming response that runs ``on_close`` however it ends (client gone included)."""
+
+    def __init__(self, content: AsyncIterator[str], on_close: Callable[[], None], **kw: Any):
+        super().__init__(content, **kw)
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._on_close()
+
+
+def _stream_call(api: Api, request: Request) -> Call:
+    path = request.url.path
+    return Call(
+        api=api,
+        account_sid=authenticate(api, request.headers.get("authorization")),
+        path={k: str(v) for k, v in request.path_params.items()},
+        form=Params(cast(MultiMapping, FormData())),
+        query=Params(cast(MultiMapping, QueryParams(request.url.query)), "query string"),
+        base=f"{request.url.scheme}://{request.headers.get('host', 'localhost')}",
+        uri=path[3:] if path.startswith("/v1/") else path,
+    )
+
+
+def _stream_environment(call: Call) -> Any:
+    with call.api.store.begin() as conn:
+        return _environment(call, conn)
+
+
+async def _events(
+    call: Call,
+    environment: Any,
+    subscription: Subscription,
+    *,
+    since: datetime | None = None,
+    last_event_id: str | None = None,
+    function_sid: str | None = None,
+) -> AsyncIterator[str]:
+    """The event stream: a first comment (the subscription is live), the replayed backlog,
+    then live lines, with a keep-alive comment after ``KEEP_ALIVE`` seconds of silence."""
+    owner = {"account_sid": environment.account_sid, "service_sid": environment.service_sid}
+    try:
+        yield ": connected\n\n"
+        seen: set[str] = set()
+        if since is not None or last_event_id:
+            backlog = await run_in_threadpool(
+                _backlog, call, environment.sid, since, last_event_id, function_sid
+            )
+            for row in backlog:
+                seen.add(row.sid)
+                yield _event(render(call, row))
+        dropped = 0
+        while True:
+            item = await subscription.get(KEEP_ALIVE)
+            if subscription.dropped > dropped:
+                lost = subscription.dropped - dropped
+                yield f": {lost} lines dropped: the client fell behind\n\n"
+                dropped = subscription.dropped
+            if item is None:
+                if subscription.closed:
+                    return
+                yield ": keep-alive\n\n"
+                continue
+            if item["sid"] in seen or (function_sid and item["function_sid"] != function_sid):
+                continue
+            yield _event(render(call, {**item, **owner}))
+    finally:
+        subscription.close()
+
+
+def _event(body: dict[str, Any]) -> str:
+    return f"id: {body['sid']}\nevent: log\ndata: {json.dumps(body)}\n\n"
+
+
+def _backlog(
+    call: Call,
+    environment_sid: str,
+    since: datetime | None,
+    last_event_id: str | None,
+    function_sid: str | None,
+) -> list[Any]:
+    """Stored lines after ``last_event_id`` (else after ``since``), oldest first."""
+    call.api.logbook.flush()
+    with call.api.store.begin() as conn:
+        query = sa.select(logs).where(logs.c.environment_sid == environment_sid)
+        mark = None
+        if last_event_id and is_sid(last_event_id, LOG):
+            mark = conn.execute(
+                sa.select(logs.c.date_created, logs.c.sid).where(
+                    logs.c.sid == last_event_id, logs.c.environment_sid == environment_sid
+                )
+            ).first()
+        if mark is not None:
+            query = query.where(sa.tuple_(logs.c.date_created, logs.c.sid) > tuple(mark))
+        elif since is not None:
+            query = query.where(logs.c.date_created > since)
+        else:
+            return []  # an unknown Last-Event-ID and no Since: nothing to replay from
+        if function_sid:
+            query = query.where(logs.c.function_sid == function_sid)
+        newest = query.order_by(logs.c.date_created.desc(), logs.c.sid.desc()).limit(MAX_REPLAY)
+        rows = list(conn.execute(newest).all())
+    rows.reverse()
+    return rows

@@ -1,0 +1,226 @@
+"""Function and Asset Versions: ``.../Functions/{FunctionSid}/Versions`` and the Assets twin.
+
+A version is immutable: one upload (multipart ``Path``, ``Visibility`` and a ``Content`` file)
+gives one row, whose bytes go to the content-addressed blob store. There is no update or
+delete; a function or asset's versions go when it does. Only function versions have a
+``/Content`` endpoint, which returns the source text.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from functools import partial
+from typing import Any
+
+import sqlalchemy as sa
+
+from callbox.api import lookup
+from callbox.api.endpoint import Call, Handler, Reply
+from callbox.api.functions import ASSET, FUNCTION, Kind, find
+from callbox.api.render import page, timestamp
+from callbox.errors import BadRequest, PayloadTooLarge
+from callbox.store.db import utcnow
+from callbox.store.sids import VERSION, new_sid
+from callbox.store.tables import versions
+
+MB = 1024 * 1024
+# Twilio publishes no size limit for function source; 10 MB is far beyond any real handler
+# and matches the private-asset limit (both end up inside the build, not on the web).
+MAX_FUNCTION_BYTES = 10 * MB
+# Seeds, Assets > Limitations: 25 MB per public or protected asset, 10 MB per private one.
+MAX_ASSET_BYTES = 25 * MB
+MAX_PRIVATE_ASSET_BYTES = 10 * MB
+MAX_PATH = 255
+VISIBILITIES = ("public", "protected", "private")
+# The npm client's checkForValidPath forbids these; backslash and control characters are
+# refused too, since a path becomes both a URL and a file name in the build.
+FORBIDDEN = set("#;,?:@+&$()'\" \\")
+# Without a part Content-Type (or with the generic one every client falls back to) the type
+# is guessed: function sources are Python here, whatever the toolkit's .js habits.
+FUNCTION_TYPE = "text/x-python"
+GENERIC_TYPE = "application/octet-stream"
+
+
+def render(call: Call, kind: Kind, row: Any) -> dict[str, Any]:
+    url = call.url(f"{kind.path(row.service_sid, row.resource_sid)}/Versions/{row.sid}")
+    body: dict[str, Any] = {
+        "sid": row.sid,
+        "account_sid": row.account_sid,
+        "service_sid": row.service_sid,
+        kind.parent_field: row.resource_sid,
+        "path": row.path,
+        "visibility": row.visibility,
+        "date_created": timestamp(row.date_created),
+        "url": url,
+    }
+    if kind is FUNCTION:
+        body["links"] = {"function_version_content": f"{url}/Content"}
+    return body
+
+
+def list_versions(kind: Kind, call: Call) -> Reply:
+    with call.api.store.begin() as conn:
+        parent = find(call, conn, kind, kind.parent_param)
+        query = sa.select(versions).where(versions.c.resource_sid == parent.sid)
+        body = page(
+            conn,
+            query,
+            versions,
+            call.query,
+            key=kind.versions_key,
+            base=call.base,
+            path=f"{kind.path(parent.service_sid, parent.sid)}/Versions",
+            render=lambda row: render(call, kind, row),
+        )
+    return Reply(200, body)
+
+
+def fetch_version(kind: Kind, call: Call) -> Reply:
+    with call.api.store.begin() as conn:
+        row = _find_version(call, conn, kind)
+    return Reply(200, render(call, kind, row))
+
+
+def fetch_content(call: Call) -> Reply:
+    """The uploaded source of a function version, as text."""
+    with call.api.store.begin() as conn:
+        row = _find_version(call, conn, FUNCTION)
+    # Checked to be UTF-8 at upload; "replace" keeps a damaged blob from becoming a 500.
+    content = call.api.store.blobs.get(row.content_sha256).decode("utf-8", "replace")
+    url = call.url(f"{FUNCTION.path(row.service_sid, row.resource_sid)}/Versions/{row.sid}")
+    return Reply(
+        200,
+        {
+            "sid": row.sid,
+            "account_sid": row.account_sid,
+            "service_sid": row.service_sid,
+            "function_sid": row.resource_sid,
+            "content": content,
+            "url": f"{url}/Content",
+        },
+    )
+
+
+def _find_version(call: Call, conn: sa.Connection, kind: Kind) -> Any:
+    parent = find(call, conn, kind, kind.parent_param)
+    return lookup.child(call, conn, versions, VERSION, resource_sid=parent.sid)
+
+
+def create_version(kind: Kind, call: Call) -> Reply:
+    """Upload a version: multipart/form-data with Path, Visibility and a Content file."""
+    path = check_path(call.form.required("Path"))
+    visibility = check_visibility(call.form.required("Visibility"))
+    upload = call.files.get("Content")
+    if upload is None:
+        if "Content" in call.form:
+            raise BadRequest(
+                "Parameter Content must be a file part of a multipart/form-data body "
+                "(with a filename), not a text field; send the file as Content."
+            )
+        raise BadRequest(
+            "Missing required parameter Content: send the file as a multipart/form-data part "
+            "named Content."
+        )
+    data: bytes = upload.file.read()
+    _check_size(kind, visibility, len(data))
+    content_type = _content_type(kind, path, upload.content_type)
+    if kind is FUNCTION:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequest(
+                f"Function source must be UTF-8 text; found byte {data[exc.start]:#04x} at "
+                f"offset {exc.start}. Save the file as UTF-8."
+            ) from None
+    with call.api.store.begin() as conn:
+        parent = find(call, conn, kind, kind.parent_param)
+        sid = new_sid(VERSION)
+        conn.execute(
+            versions.insert().values(
+                sid=sid,
+                account_sid=call.account_sid,
+                service_sid=parent.service_sid,
+                resource_sid=parent.sid,
+                kind=kind.name,
+                path=path,
+                visibility=visibility,
+                content_sha256=call.api.store.blobs.put(data),
+                size=len(data),
+                content_type=content_type,
+                date_created=utcnow(),
+            )
+        )
+        row = conn.execute(sa.select(versions).where(versions.c.sid == sid)).one()
+    return Reply(201, render(call, kind, row))
+
+
+def check_path(raw: str) -> str:
+    """The route a version is served at: '/' added in front, then the npm client's rules."""
+    path = raw if raw.startswith("/") else "/" + raw
+    if len(path) > MAX_PATH:
+        raise BadRequest(f"Path is too long: at most {MAX_PATH} characters, found {len(path)}.")
+    bad = sorted({c for c in path if c in FORBIDDEN or ord(c) < 0x20 or ord(c) == 0x7F})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        raise BadRequest(
+            f"Path {path!r} contains {shown}; a path may not contain '#', space, backslash, "
+            "control characters or any of ; , ? : @ + & $ ( ) ' \"."
+        )
+    if any(part in ("", ".", "..") for part in path[1:].split("/")):
+        raise BadRequest(
+            f"Path {path!r} is invalid: it must name a file, with no empty, '.' or '..' "
+            "segments (no '//' and no '/' at the end)."
+        )
+    return path
+
+
+def check_visibility(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in VISIBILITIES:
+        raise BadRequest(
+            f"Parameter Visibility must be one of public, protected or private; found {raw!r}."
+        )
+    return value
+
+
+def _check_size(kind: Kind, visibility: str, size: int) -> None:
+    if kind is FUNCTION:
+        limit, what = MAX_FUNCTION_BYTES, "Function source"
+    elif visibility == "private":
+        limit, what = MAX_PRIVATE_ASSET_BYTES, "A private asset"
+    else:
+        limit, what = MAX_ASSET_BYTES, f"A {visibility} asset"
+    if size > limit:
+        raise PayloadTooLarge(
+            f"{what} may be at most {_size(limit)} ({limit} bytes); this one is {size} bytes."
+        )
+
+
+def _size(limit: int) -> str:
+    return f"{limit // MB} MB" if limit % MB == 0 else f"{limit} bytes"
+
+
+def _content_type(kind: Kind, path: str, sent: str | None) -> str:
+    sent = (sent or "").strip()
+    if sent and sent.lower() != GENERIC_TYPE:
+        if len(sent) > 255:
+            raise BadRequest(f"The Content part's Content-Type is too long ({len(sent)} chars).")
+        return sent
+    if kind is FUNCTION:
+        return FUNCTION_TYPE
+    return mimetypes.guess_type(path)[0] or GENERIC_TYPE
+
+
+def _routes(kind: Kind) -> list[tuple[str, str, Handler]]:
+    collection = f"/v1/Services/{{ServiceSid}}/{kind.collection}/{{{kind.parent_param}}}/Versions"
+    routes: list[tuple[str, str, Handler]] = [
+        (collection, "GET", partial(list_versions, kind)),
+        (collection, "POST", partial(create_version, kind)),
+        (f"{collection}/{{Sid}}", "GET", partial(fetch_version, kind)),
+    ]
+    if kind is FUNCTION:
+        routes.append((f"{collection}/{{Sid}}/Content", "GET", fetch_content))
+    return routes
+
+
+ROUTES = [*_routes(FUNCTION), *_routes(ASSET)]

@@ -1,0 +1,225 @@
+"""Check what a build is made of before anything is installed or served.
+
+Everything here is pure: sources are parsed with ``ast`` and compiled, never imported or run
+(the server process must not execute user code). Each check raises ``BuildFailure`` whose
+message is the reason the user sees.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import PurePosixPath
+from typing import NamedTuple
+
+RUNTIMES = ("python3.11", "python3.12", "python3.13")
+# Provided by the runtime, never installed: the worker's warm parent already imports the twilio
+# the server ships, and the Twilio toolkit always lists its Node runtime handler.
+TWILIO = "twilio"
+RUNTIME_HANDLER = "@twilio/runtime-handler"
+
+_OPERATORS = ("===", "==", "!=", "<=", ">=", "~=", "<", ">")
+_ANY_VERSION = {"", "*", "latest"}
+_NAME = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])(\[[A-Za-z0-9._, -]*\])?$")
+# No ";", "@", "#", quotes or line breaks: a requirement is one line for uv, never an option,
+# a marker, a URL or a comment.
+_VERSION = re.compile(r"^[A-Za-z0-9.*+!<>=~,_ -]*$")
+_EXACT = re.compile(r"^\d+(\.\d+)*$")
+
+
+class BuildFailure(Exception):
+    """The build cannot complete because of what the user sent; the message says why."""
+
+
+class Dependencies(NamedTuple):
+    install: list[str]  # pip requirement lines, normalised, unique and sorted
+    provided: list[str]  # entries the runtime provides, as the user wrote them
+
+
+def check_runtime(runtime: str, running: tuple[int, int] | None = None) -> None:
+    """The workers run on this interpreter, so it must be at least as new as the runtime."""
+    running = running or (sys.version_info.major, sys.version_info.minor)
+    if runtime not in RUNTIMES:
+        choices = ", ".join(RUNTIMES)
+        raise BuildFailure(f"Runtime {runtime!r} is not supported; use one of {choices}.")
+    wanted = tuple(int(part) for part in runtime.removeprefix("python").split("."))
+    if wanted > running:
+        have = ".".join(map(str, running))
+        raise BuildFailure(
+            f"{runtime} needs Python {'.'.join(map(str, wanted))}; this server runs Python {have}. "
+            f"Build with an older runtime or run the server on a newer Python."
+        )
+
+
+def function_file(kind: str, path: str) -> PurePosixPath:
+    """Where a version is written, relative to the build folder; refuses paths that escape it."""
+    label = kind.capitalize()
+    if not path.startswith("/") or path == "/":
+        raise BuildFailure(f"{label} path {path!r} must start with '/' and name a file.")
+    parts = path[1:].split("/")
+    if "\x00" in path or any(part in {"", ".", ".."} for part in parts):
+        raise BuildFailure(
+            f"{label} path {path!r} is not allowed: it must not contain empty, '.' or '..' "
+            "segments."
+        )
+    if kind == "function":
+        return PurePosixPath("functions", *parts[:-1], parts[-1] + ".py")
+    return PurePosixPath("assets", *parts)
+
+
+def check_layout(kind: str, paths: list[str]) -> None:
+    """Two versions with one path, or a file that is also another's folder, cannot be written."""
+    owners: dict[PurePosixPath, str] = {}
+    for path in paths:
+        file = function_file(kind, path)
+        if file in owners:
+            raise BuildFailure(f"The build has two {kind}s with the path {path}; keep one.")
+        owners[file] = path
+    for file, path in owners.items():
+        clash = next((owners[p] for p in file.parents if p in owners), None)
+        if clash is not None:
+            raise BuildFailure(
+                f"{kind.capitalize()} {path} would be written inside the file of {kind} {clash}; "
+                "rename one of them."
+            )
+
+
+def check_function(path: str, visibility: str, source: bytes) -> None:
+    """The source is UTF-8, compiles, and (unless private) binds ``handler`` at top level."""
+    try:
+        text = source.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BuildFailure(
+            f"Function {path} is not UTF-8 text (byte {source[exc.start]:#04x} at offset "
+            f"{exc.start}); save it as UTF-8."
+        ) from None
+    filename = f"functions{path}.py"
+    try:
+        tree = ast.parse(text, filename)
+        compile(tree, filename, "exec", dont_inherit=True)  # the checks ast.parse leaves out
+    except SyntaxError as exc:
+        where = f"line {exc.lineno}: " if exc.lineno else ""
+        raise BuildFailure(f"Function {path} does not compile: {where}{exc.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
+        raise BuildFailure(f"Function {path} does not compile: {exc}") from None
+    if visibility == "private":
+        return  # helpers are imported by other functions, never invoked
+    bound, defined = top_level_names(tree)
+    if "handler" not in bound and "*" not in bound:
+        found = ", ".join(defined) if defined else "nothing"
+        raise BuildFailure(
+            f"Function {path} has no `handler`; found: {found}. "
+            "Define `def handler(context, event, callback)` (or `async def`)."
+        )
+
+
+def top_level_names(tree: ast.Module) -> tuple[set[str], list[str]]:
+    """Names the module binds when imported (``*`` for a star import), and those it defines.
+
+    Statements under a top-level ``if``/``try``/``with``/loop run at import too, so their
+    bindings count; function and class bodies do not. ``defined`` leaves out imports and
+    ``_private`` names, as the worker's loader does when it reports the same problem.
+    """
+    bound: set[str] = set()
+    defined: list[str] = []
+
+    def define(name: str) -> None:
+        bound.add(name)
+        if not name.startswith("_") and name not in defined:
+            defined.append(name)
+
+    def visit(statements: list[ast.stmt]) -> None:
+        for node in statements:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                define(node.name)
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    _targets(target, define)
+            elif isinstance(node, ast.AnnAssign | ast.AugAssign) and node.value is not None:
+                _targets(node.target, define)
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                for alias in node.names:
+                    bound.add(alias.asname or alias.name.split(".")[0])
+            elif isinstance(node, ast.If | ast.For | ast.AsyncFor | ast.While):
+                visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.With | ast.AsyncWith):
+                visit(node.body)
+            elif isinstance(node, ast.Try | ast.TryStar):
+                for block in (node.body, node.orelse, node.finalbody):
+                    visit(block)
+                for handler in node.handlers:
+                    visit(handler.body)
+
+    visit(tree.body)
+    return bound, sorted(defined)
+
+
+def _targets(target: ast.expr, define: Callable[[str], None]) -> None:
+    if isinstance(target, ast.Name):
+        define(target.id)
+    elif isinstance(target, ast.Tuple | ast.List):
+        for element in target.elts:
+            _targets(element, define)
+    elif isinstance(target, ast.Starred):
+        _targets(target.value, define)
+
+
+def parse_dependencies(text: str) -> Dependencies:
+    """The build's JSON ``[{name, version}]`` as pip requirement lines."""
+    try:
+        entries = json.loads(text or "[]")
+    except json.JSONDecodeError as exc:
+        raise BuildFailure(f"The build's dependencies are not valid JSON: {exc}.") from None
+    if not isinstance(entries, list):
+        raise BuildFailure("The build's dependencies must be a JSON list of {name, version}.")
+    lines: set[str] = set()
+    provided: list[str] = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise BuildFailure(f"Dependency {entry!r} is not a {{name, version}} object.")
+        name = entry["name"].strip()
+        version = entry.get("version")
+        version = "" if version is None else str(version).strip()
+        if name == RUNTIME_HANDLER:
+            if not _EXACT.match(version):
+                raise BuildFailure(
+                    f"{RUNTIME_HANDLER} needs an exact version such as 2.0.0; found {version!r}."
+                )
+            provided.append(f"{name}@{version}")
+            continue
+        if not _NAME.match(name):
+            raise BuildFailure(f"Dependency {name!r} is not a Python package name.")
+        canonical = _canonical(name)
+        if not _VERSION.match(version):
+            raise BuildFailure(
+                f"Dependency {name} has version {version!r}, which is not a version or a "
+                "version range; use for example 1.2.0, >=1.2 or *."
+            )
+        line = requirement_line(canonical, version)
+        if canonical.split("[")[0] == TWILIO:
+            provided.append(line)
+            continue
+        lines.add(line)
+    return Dependencies(sorted(lines), provided)
+
+
+def requirement_line(name: str, version: str) -> str:
+    if version.lower() in _ANY_VERSION:
+        return name
+    if version.startswith(_OPERATORS):
+        return name + version.replace(" ", "")
+    return f"{name}=={version}"
+
+
+def _canonical(name: str) -> str:
+    # PEP 503: "Foo_Bar" and "foo-bar" are one project, so one cached environment.
+    base, bracket, extras = name.partition("[")
+    base = re.sub(r"[-_.]+", "-", base).lower()
+    if not bracket:
+        return base
+    names = sorted(_canonical(e.strip()) for e in extras.rstrip("]").split(",") if e.strip())
+    return f"{base}[{','.join(names)}]"

@@ -1,0 +1,148 @@
+"""What ``callbox serve`` serves: each environment's deployed build, found by its domain.
+
+The gateway is handed this as its DeploymentSource. Lookups are cached per Host; any change
+made through the API (a deployment, a variable, a deleted service) clears the cache, so the
+next request sees it, and pools of builds no longer deployed anywhere are drained.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from callbox.gateway.source import Deployment, Route
+from callbox.store.accounts import Accounts
+from callbox.store.db import Store
+from callbox.store.tables import build_versions, environments, services, variables, versions
+
+log = logging.getLogger("callbox.hosting")
+
+# Unknown hosts are remembered too (a scanner must not cost a query per request), up to a bound.
+_MAX_CACHED = 10_000
+
+
+class BuildFiles(Protocol):
+    """Where a build's files and dependencies are (the builder implements this)."""
+
+    def ensure_materialised(self, build_sid: str) -> Path: ...
+
+    def site_packages(self, build_sid: str) -> list[str]: ...
+
+
+class Environments:
+    def __init__(
+        self,
+        store: Store,
+        accounts: Accounts,
+        builds: BuildFiles,
+        serve_only: Callable[[set[str]], None],
+    ) -> None:
+        self.store = store
+        self.accounts = accounts
+        self.builds = builds
+        self.serve_only = serve_only
+        self._cache: dict[str, Deployment | None] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._generation = 0
+
+    async def resolve(self, host: str) -> Deployment | None:
+        host = host.lower()
+        try:
+            return self._cache[host]
+        except KeyError:
+            pass
+        self._loop = asyncio.get_running_loop()
+        generation = self._generation
+        deployment = await asyncio.to_thread(self.load, host)
+        if generation == self._generation:  # no change happened while it was read
+            if len(self._cache) >= _MAX_CACHED:
+                self._cache.clear()
+            self._cache[host] = deployment
+        return deployment
+
+    def changed(self, _sid: str = "") -> None:
+        """Something served may have changed (any thread): forget every cached lookup."""
+        self._generation += 1
+        self._cache = {}
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(lambda: loop.create_task(self.drain_unused()))
+
+    async def drain_unused(self) -> None:
+        try:
+            active = await asyncio.to_thread(self.deployed_builds)
+        except Exception:  # noqa: BLE001 - draining is an optimisation; serving goes on
+            log.exception("Could not list the deployed builds.")
+            return
+        self.serve_only(active)
+
+    def deployed_builds(self) -> set[str]:
+        with self.store.begin() as conn:
+            rows = conn.execute(
+                sa.select(environments.c.build_sid).where(environments.c.build_sid.is_not(None))
+            )
+            return {row[0] for row in rows}
+
+    def load(self, host: str) -> Deployment | None:
+        """The deployment serving ``host``, read from the store (None: nothing deployed)."""
+        with self.store.begin() as conn:
+            env = conn.execute(
+                sa.select(environments, services.c.include_credentials)
+                .join(services, services.c.sid == environments.c.service_sid)
+                .where(environments.c.domain_name == host)
+            ).first()
+            if env is None or env.build_sid is None:
+                return None
+            rows = conn.execute(
+                sa.select(versions)
+                .join(build_versions, build_versions.c.version_sid == versions.c.sid)
+                .where(build_versions.c.build_sid == env.build_sid)
+            ).all()
+            sealed = conn.execute(
+                sa.select(variables.c.key, variables.c.value_sealed).where(
+                    variables.c.environment_sid == env.sid
+                )
+            ).all()
+        root = self.builds.ensure_materialised(env.build_sid)
+        values = {key: self.store.box.open(value) for key, value in sealed}
+        token = self.accounts.auth_token(env.account_sid)
+        if env.include_credentials and token is not None:
+            values = {**values, "ACCOUNT_SID": env.account_sid, "AUTH_TOKEN": token}
+        return Deployment(
+            build_key=env.build_sid,
+            service_key=env.service_sid,
+            root=root,
+            routes=dict(_routes(root, rows)),
+            variables=values,
+            domain=env.domain_name,
+            service_sid=env.service_sid,
+            environment_sid=env.sid,
+            auth_token=token,
+            site_packages=self.builds.site_packages(env.build_sid),
+            log_tags={
+                "account_sid": env.account_sid,
+                "service_sid": env.service_sid,
+                "environment_sid": env.sid,
+                "build_sid": env.build_sid,
+                "deployment_sid": env.deployment_sid,
+            },
+        )
+
+
+def _routes(root: Path, rows: Sequence[Any]) -> list[tuple[str, Route]]:
+    routes = []
+    for row in rows:
+        relative = row.path.lstrip("/")
+        if row.kind == "function":
+            file = root / "functions" / f"{relative}.py"
+        else:
+            file = root / "assets" / relative
+        routes.append(
+            (row.path, Route(row.path, row.kind, row.visibility, file, sid=row.resource_sid))
+        )
+    return routes

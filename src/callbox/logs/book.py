@@ -1,0 +1,384 @@
+"""The log book: every line a function writes becomes a Log row (``NO...``) and a live event.
+
+The gateway calls ``record()`` on the event loop after each invocation, so it only builds rows,
+appends them to a list and hands them to live subscribers: it never touches the database. One
+writer thread inserts the queued rows in batches (every ``BATCH_INTERVAL`` seconds or
+``BATCH_ROWS`` rows, whichever comes first) and deletes rows older than the retention period
+once an hour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from callbox.store.db import Store, utcnow
+from callbox.store.sids import LOG, new_sid
+from callbox.store.tables import environments, logs
+
+log = logging.getLogger("callbox.logs")
+
+BATCH_INTERVAL = 0.1  # seconds a line may wait before it is written
+BATCH_ROWS = 500
+PURGE_EVERY = 3600.0  # seconds between two retention purges
+# If the database stalls, lines pile up in memory; past this many the oldest are dropped.
+MAX_PENDING = 100_000
+# One runaway print must not fill the database: longer messages are cut here.
+MAX_MESSAGE = 32 * 1024
+SUBSCRIPTION_LIMIT = 1000  # live lines a slow client may lag behind before it loses the oldest
+
+_LEVELS = {
+    "INFO": "INFO",
+    "WARN": "WARN",
+    "WARNING": "WARN",
+    "ERROR": "ERROR",
+    "CRITICAL": "ERROR",
+    "FATAL": "ERROR",
+}
+_META = ("account_sid", "service_sid", "build_sid", "deployment_sid", "function_sid", "request_sid")
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+class Subscription:
+    """The live lines of one environment, oldest first, as rendered row dicts.
+
+    Use it from the event loop that created it: ``async for row in subscription`` or
+    ``await subscription.get(timeout)``. A reader that falls more than ``limit`` lines behind
+    loses the oldest ones; ``dropped`` counts them. ``close()`` ends the iteration.
+    """
+
+    def __init__(self, book: LogBook, environment_sid: str, limit: int) -> None:
+        self.environment_sid = environment_sid
+        self.dropped = 0
+        self._book = book
+        self._limit = limit
+        self._items: deque[dict[str, Any]] = deque()
+        self._ready = asyncio.Event()
+        self._closed = False
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def deliver(self, rows: list[dict[str, Any]]) -> None:
+        """Queue ``rows`` for this reader, from any thread."""
+        if threading.get_ident() == self._thread:
+            self._put(rows)
+            return
+        # A closed loop raises RuntimeError: nobody is reading there any more.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._put, rows)
+
+    def _put(self, rows: list[dict[str, Any]]) -> None:
+        if self._closed:
+            return
+        self._items.extend(rows)
+        excess = len(self._items) - self._limit
+        for _ in range(max(0, excess)):
+            self._items.popleft()
+        self.dropped += max(0, excess)
+        self._ready.set()
+
+    async def get(self, timeout: float | None = None) -> dict[str, Any] | None:
+        """The next line; None when ``timeout`` passes first or the subscription is closed."""
+        while not self._items:
+            if self._closed:
+                return None
+            self._ready.clear()
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._ready.wait()
+            except TimeoutError:
+                return None
+        return self._items.popleft()
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        item = await self.get()
+        if item is None:
+            raise StopAsyncIteration
+        return item
+
+    def close(self) -> None:
+        """Stop receiving lines (idempotent, from any thread); a waiting reader wakes up."""
+        if self._closed:
+            return
+        self._closed = True
+        self._book._unsubscribe(self)
+        if threading.get_ident() == self._thread:
+            self._ready.set()
+            return
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._ready.set)
+
+
+class LogBook:
+    """Function log lines: queued by ``record()``, written by one thread, streamed live.
+
+    ``retention_days`` <= 0 keeps lines forever.
+    """
+
+    def __init__(self, store: Store, retention_days: float) -> None:
+        self.store = store
+        self.retention_days = retention_days
+        self.lost = 0  # lines dropped because the database fell too far behind
+        self._cond = threading.Condition()
+        self._pending: list[dict[str, Any]] = []
+        self._first_pending_at = 0.0
+        self._queued = 0  # lines ever queued; flush() waits until ``_written`` catches up
+        self._written = 0
+        self._flushing = 0
+        self._stopping = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        # Replaced, never mutated, under the lock: record() reads it without taking the lock.
+        self._subscribers: dict[str, tuple[Subscription, ...]] = {}
+        self._sub_lock = threading.Lock()
+        # Filled in by the writer thread only, for metas without account or service.
+        self._owners: dict[str, tuple[str, str] | None] = {}
+
+    # -- the hot path ---------------------------------------------------------------------
+
+    def record(self, meta: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+        """Queue one invocation's lines and publish them to the environment's live readers.
+
+        Cheap and safe from any thread (the gateway calls it on the event loop): no database
+        work happens here. A meta without ``environment_sid`` is ignored.
+        """
+        environment_sid = meta.get("environment_sid")
+        if not environment_sid or not lines:
+            return
+        tags = {key: _sid_or_none(meta.get(key)) for key in _META}
+        rows: list[dict[str, Any]] = []
+        previous: datetime | None = None
+        for line in lines:
+            if not isinstance(line, dict):
+                continue
+            date = _date(line.get("time"))
+            # Lines of one request keep the order they were written in, even on a coarse clock.
+            if previous is not None and date <= previous:
+                date = previous + _ONE_MICROSECOND
+            previous = date
+            rows.append(
+                {
+                    "sid": new_sid(LOG),
+                    "environment_sid": environment_sid,
+                    **tags,
+                    "level": _level(line.get("level")),
+                    "message": _message(line.get("message")),
+                    "date_created": date,
+                }
+            )
+        if not rows:
+            return
+        if not self._closed:
+            self._enqueue(rows)
+        for subscription in self._subscribers.get(environment_sid, ()):
+            subscription.deliver(rows)
+
+    def _enqueue(self, rows: list[dict[str, Any]]) -> None:
+        with self._cond:
+            if not self._pending:
+                self._first_pending_at = time.monotonic()
+                self._cond.notify_all()
+            elif len(self._pending) + len(rows) >= BATCH_ROWS:
+                self._cond.notify_all()
+            self._pending.extend(rows)
+            self._queued += len(rows)
+            excess = len(self._pending) - MAX_PENDING
+            if excess > 0:
+                del self._pending[:excess]
+                self.lost += excess
+                self._written += excess  # nobody will write them: flush() must not wait
+
+    # -- live readers ---------------------------------------------------------------------
+
+    def subscribe(self, environment_sid: str, limit: int = SUBSCRIPTION_LIMIT) -> Subscription:
+        """Lines of ``environment_sid`` recorded from now on. Call it on the event loop."""
+        subscription = Subscription(self, environment_sid, limit)
+        with self._sub_lock:
+            current = self._subscribers.get(environment_sid, ())
+            self._subscribers = {**self._subscribers, environment_sid: (*current, subscription)}
+        return subscription
+
+    def subscribers(self, environment_sid: str) -> int:
+        return len(self._subscribers.get(environment_sid, ()))
+
+    def _unsubscribe(self, subscription: Subscription) -> None:
+        with self._sub_lock:
+            key = subscription.environment_sid
+            left = tuple(s for s in self._subscribers.get(key, ()) if s is not subscription)
+            others = {k: v for k, v in self._subscribers.items() if k != key}
+            self._subscribers = {**others, key: left} if left else others
+
+    # -- the writer thread ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the writer thread (it also purges old lines, at once and then hourly)."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="callbox-logbook", daemon=True)
+        self._thread.start()
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until every line queued so far is in the database."""
+        if self._thread is None or not self._thread.is_alive():
+            self._write(self._take())  # no writer running: write them here
+            return
+        with self._cond:
+            target = self._queued
+            self._flushing += 1
+            self._cond.notify_all()
+            try:
+                done = self._cond.wait_for(lambda: self._written >= target, timeout)
+            finally:
+                self._flushing -= 1
+        if not done:
+            log.warning("Log lines were not all written within %.1f seconds.", timeout)
+
+    def close(self) -> None:
+        """Write what is queued, stop the writer and end every live subscription."""
+        if self._closed:
+            return
+        self.flush()
+        with self._cond:
+            self._closed = True
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._write(self._take())  # anything recorded while stopping
+        for subscriptions in list(self._subscribers.values()):
+            for subscription in subscriptions:
+                subscription.close()
+
+    def purge(self, now: datetime | None = None) -> int:
+        """Delete lines older than the retention period; returns how many went."""
+        if self.retention_days <= 0:
+            return 0
+        cutoff = (now or utcnow()) - timedelta(days=self.retention_days)
+        with self.store.begin() as conn:
+            result = conn.execute(logs.delete().where(logs.c.date_created < cutoff))
+        return result.rowcount or 0
+
+    def _run(self) -> None:
+        next_purge = time.monotonic()
+        while True:
+            with self._cond:
+                while not self._stopping and not self._due(next_purge):
+                    self._cond.wait(self._wait_time(next_purge))
+                stopping = self._stopping
+            self._write(self._take())
+            if time.monotonic() >= next_purge:
+                next_purge = time.monotonic() + PURGE_EVERY
+                try:
+                    purged = self.purge()
+                except Exception:
+                    log.exception("Purging old log lines failed; trying again in an hour.")
+                else:
+                    if purged:
+                        log.info(
+                            "Purged %d log lines older than %s days.", purged, self.retention_days
+                        )
+            if stopping:
+                return
+
+    def _due(self, next_purge: float) -> bool:
+        # Called with the lock held.
+        now = time.monotonic()
+        if self._pending and (
+            self._flushing
+            or len(self._pending) >= BATCH_ROWS
+            or now - self._first_pending_at >= BATCH_INTERVAL
+        ):
+            return True
+        return now >= next_purge
+
+    def _wait_time(self, next_purge: float) -> float:
+        now = time.monotonic()
+        until = next_purge - now
+        if self._pending:
+            until = min(until, self._first_pending_at + BATCH_INTERVAL - now)
+        return max(until, 0.001)
+
+    def _take(self) -> list[dict[str, Any]]:
+        with self._cond:
+            rows, self._pending = self._pending, []
+            return rows
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        try:
+            with self.store.begin() as conn:
+                stored = self._complete(conn, rows)
+                for start in range(0, len(stored), BATCH_ROWS):
+                    conn.execute(logs.insert(), stored[start : start + BATCH_ROWS])
+        except Exception:
+            log.exception("Writing %d log lines failed; they are lost.", len(rows))
+        finally:
+            with self._cond:
+                self._written += len(rows)
+                self._cond.notify_all()
+
+    def _complete(
+        self, conn: sa.Connection, rows: Iterable[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Rows ready to insert: account and service taken from the environment when missing."""
+        stored = []
+        for row in rows:
+            if row["account_sid"] and row["service_sid"]:
+                stored.append(row)
+                continue
+            owner = self._owner(conn, row["environment_sid"])
+            if owner is None:
+                continue  # the environment is gone, and its logs with it
+            stored.append({**row, "account_sid": owner[0], "service_sid": owner[1]})
+        return stored
+
+    def _owner(self, conn: sa.Connection, environment_sid: str) -> tuple[str, str] | None:
+        if environment_sid not in self._owners:
+            query = sa.select(environments.c.account_sid, environments.c.service_sid).where(
+                environments.c.sid == environment_sid
+            )
+            found = conn.execute(query).first()
+            self._owners[environment_sid] = None if found is None else (found[0], found[1])
+        return self._owners[environment_sid]
+
+
+def _level(raw: Any) -> str:
+    return _LEVELS.get(raw.strip().upper(), "INFO") if isinstance(raw, str) else "INFO"
+
+
+def _message(raw: Any) -> str:
+    text = raw if isinstance(raw, str) else "" if raw is None else str(raw)
+    if len(text) > MAX_MESSAGE:
+        text = text[:MAX_MESSAGE] + f" ... [{len(text) - MAX_MESSAGE} characters cut]"
+    return text
+
+
+def _date(raw: Any) -> datetime:
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
+        try:
+            return datetime.fromtimestamp(raw, UTC).replace(tzinfo=None)
+        except (OverflowError, OSError, ValueError):
+            pass
+    return utcnow()
+
+
+def _sid_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

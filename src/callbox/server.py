@@ -1,0 +1,195 @@
+"""``callbox serve``: one ASGI app on one port. A request whose Host is an environment domain
+(``<name>-<digits>[-<suffix>].<base-domain>``) goes to the gateway; everything else to the API.
+
+``create_server(config)`` composes the parts: store, accounts, builder, log book, worker
+supervisor and pools, the environments source, the gateway and the API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from callbox.api.app import Api, create_api
+from callbox.builds.builder import Builder
+from callbox.config import Config
+from callbox.gateway.app import Gateway
+from callbox.gateway.pool import PoolSet
+from callbox.gateway.supervisor import Supervisor
+from callbox.hosting import Environments
+from callbox.logs.book import LogBook
+from callbox.store.accounts import Accounts
+from callbox.store.db import Store
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("callbox.server")
+
+
+class ServerEvents:
+    """What the gateway reports: function log lines go to the log book."""
+
+    def __init__(self, logbook: LogBook) -> None:
+        self.logbook = logbook
+
+    def request_done(self, method: str, path: str, status: int, duration_ms: float) -> None:
+        pass  # uvicorn's access log already says it
+
+    def function_logs(self, meta: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+        self.logbook.record(meta, lines)
+
+
+@dataclass
+class Server:
+    config: Config
+    store: Store
+    accounts: Accounts
+    builder: Builder
+    logbook: LogBook
+    supervisor: Supervisor
+    pools: PoolSet
+    environments: Environments
+    gateway: Gateway
+    api: ASGIApp
+    trusted: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] not in ("http", "websocket"):
+            return
+        if self.trusted:
+            self._apply_forwarded(scope)
+        host = _host(scope)
+        if self.is_environment_domain(host):
+            await self.gateway(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
+
+    def is_environment_domain(self, host: str) -> bool:
+        base = self.config.base_domain.lower()
+        return host.endswith("." + base) and "." not in host[: -len(base) - 1]
+
+    def _apply_forwarded(self, scope: Scope) -> None:
+        """Believe X-Forwarded-Proto / -Host only from a configured proxy."""
+        client = scope.get("client")
+        try:
+            address = ipaddress.ip_address(client[0]) if client else None
+        except ValueError:
+            return
+        if address is None or not any(address in net for net in self.trusted):
+            return
+        headers = scope["headers"]
+        proto = _header(headers, b"x-forwarded-proto")
+        forwarded_host = _header(headers, b"x-forwarded-host")
+        if proto:
+            scope["scheme"] = proto.split(",")[0].strip().lower()
+        if forwarded_host:
+            value = forwarded_host.split(",")[0].strip().encode("latin-1")
+            scope["headers"] = [(k, v) for k, v in headers if k.lower() != b"host"] + [
+                (b"host", value)
+            ]
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:  # noqa: BLE001 - reported to uvicorn, which exits
+                    log.exception("callbox could not start.")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        interrupted = self.builder.recover()
+        if interrupted:
+            log.warning(
+                "%d build(s) were interrupted by the last stop and are marked failed: %s",
+                len(interrupted),
+                ", ".join(interrupted),
+            )
+        self.logbook.start()
+        await self.supervisor.start()
+
+    async def shutdown(self) -> None:
+        self.pools.close()
+        with contextlib.suppress(Exception):
+            await self.supervisor.stop()
+        self.builder.close()
+        self.logbook.close()
+        self.store.close()
+
+
+def create_server(config: Config) -> Server:
+    store = Store.open(Path(config.data_dir), config.database_url, config.secret_key)
+    accounts = Accounts(store)
+    builder = Builder(store, config)
+    logbook = LogBook(store, config.log_retention_days)
+    supervisor = Supervisor(max_body=config.max_response_bytes)
+    pools = PoolSet(supervisor, config, logbook.record)
+    environments = Environments(store, accounts, builder, pools.serve_only)
+    gateway = Gateway(config, environments, pools, ServerEvents(logbook))
+    api = Api(
+        config=config,
+        store=store,
+        accounts=accounts,
+        builder=builder,
+        logbook=logbook,
+        on_change=environments.changed,
+    )
+    return Server(
+        config=config,
+        store=store,
+        accounts=accounts,
+        builder=builder,
+        logbook=logbook,
+        supervisor=supervisor,
+        pools=pools,
+        environments=environments,
+        gateway=gateway,
+        api=create_api(api),
+        trusted=_networks(config.trusted_proxies),
+    )
+
+
+def _networks(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for item in text.split(","):
+        item = item.strip()
+        if item:
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"CALLBOX_TRUSTED_PROXIES: {item!r} is not an IP address or network"
+                ) from None
+    return networks
+
+
+def _host(scope: Scope) -> str:
+    host = _header(scope["headers"], b"host") or ""
+    if host.startswith("["):  # IPv6 literal: never an environment domain
+        return host
+    return host.rsplit(":", 1)[0].lower()
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None

@@ -1,0 +1,232 @@
+"""Commands that run or administer a callbox server on this machine: serve, accounts, keys.
+
+``accounts`` and ``keys`` open the data folder directly (they need the secret key kept there),
+so they work without credentials, as the machine's administrator.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from callbox import __version__
+from callbox.config import Config
+
+if TYPE_CHECKING:
+    from callbox.store.accounts import Accounts
+
+DATA_HELP = "Data folder: database, blobs, builds, secret key (default ~/.local/share/callbox)."
+
+
+def data_option(func: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--data",
+        "data_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        envvar="CALLBOX_DATA_DIR",
+        help=DATA_HELP,
+    )(func)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind before saying "Listening": a busy port is one clear line, not a traceback."""
+    try:
+        return socket.create_server((host, port), reuse_port=False)
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).split(" (while", 1)[0]
+        raise click.ClickException(
+            f"Cannot listen on {host}:{port}: {reason}. Choose another port with --port."
+        ) from None
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", "-p", type=int, default=8080, show_default=True, envvar="PORT")
+@data_option
+@click.option(
+    "--base-domain",
+    default=None,
+    envvar="CALLBOX_BASE_DOMAIN",
+    help="Environments are served at <service>-<digits>[-<suffix>].<base-domain> "
+    "(default localhost).",
+)
+@click.option(
+    "--database",
+    "database_url",
+    default=None,
+    envvar="CALLBOX_DATABASE_URL",
+    help="SQLAlchemy database URL (default: SQLite in the data folder).",
+)
+@click.option(
+    "--deploy",
+    "deploy_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Once listening, deploy this project folder as the owner account (repeatable).",
+)
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    base_domain: str | None,
+    database_url: str | None,
+    deploy_dirs: tuple[Path, ...],
+) -> None:
+    """Run the callbox server: the Serverless API and every deployed environment, on one port.
+
+    \b
+    Examples:
+      callbox serve                                  # http://127.0.0.1:8080
+      callbox serve --data /srv/callbox --port 80 --base-domain functions.example.com
+      callbox serve --deploy examples/quickstart     # and deploy a project once up
+    """
+    import uvicorn
+
+    from callbox.server import create_server
+
+    config = Config.load(
+        data_dir=str(data_dir) if data_dir else None,
+        base_domain=base_domain,
+        database_url=database_url,
+    )
+    try:
+        server = create_server(config)
+        created = server.accounts.ensure_owner(config.account_sid, config.auth_token)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    sock = listen(host, port)
+    actual_port = sock.getsockname()[1]
+    api_url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{actual_port}"
+    click.echo(f"callbox {__version__} serving the API on {api_url}/v1 (data: {config.data_dir})")
+    click.echo(
+        f"Environments: http://<service>-<digits>[-<suffix>].{config.base_domain}:{actual_port}/"
+    )
+    if created is not None:
+        click.echo("Created the owner account. Keep these credentials; they are shown only once:")
+        click.echo(f"  ACCOUNT_SID={created[0]}")
+        click.echo(f"  AUTH_TOKEN={created[1]}")
+    if deploy_dirs:
+        from callbox.toolkit.quickdeploy import deploy_in_background
+
+        deploy_in_background(server, api_url, list(deploy_dirs))
+    click.echo(f"Listening on {api_url} (Ctrl+C to stop)")
+    settings = uvicorn.Config(
+        server,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        http="httptools",
+        loop="uvloop",
+        proxy_headers=False,  # trusted proxies are callbox's own setting (CALLBOX_TRUSTED_PROXIES)
+        server_header=False,
+    )
+    uvicorn.Server(settings).run(sockets=[sock])
+
+
+def _store(data_dir: Path | None) -> Accounts:
+    from callbox.store.accounts import Accounts
+    from callbox.store.db import Store
+
+    config = Config.load(data_dir=str(data_dir) if data_dir else None)
+    try:
+        store = Store.open(Path(config.data_dir), config.database_url, config.secret_key)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    return Accounts(store)
+
+
+@click.group()
+def accounts() -> None:
+    """Create and list accounts of the server whose data folder is given."""
+
+
+@accounts.command("create")
+@click.argument("friendly_name")
+@data_option
+@click.option("-o", "output", type=click.Choice(["text", "json"]), default="text")
+def accounts_create(friendly_name: str, data_dir: Path | None, output: str) -> None:
+    """Create an account; prints its ACCOUNT_SID and AUTH_TOKEN.
+
+    \b
+    Example:
+      callbox accounts create "Team B" --data /srv/callbox
+    """
+    book = _store(data_dir)
+    owner = next((a for a in _all(book) if a.owner_account_sid is None), None)
+    sid, token = book.create_account(friendly_name, owner.sid if owner else None)
+    _print({"account_sid": sid, "auth_token": token}, output)
+
+
+@accounts.command("list")
+@data_option
+def accounts_list(data_dir: Path | None) -> None:
+    """List accounts (SID, name, status)."""
+    for row in _all(_store(data_dir)):
+        kind = "owner" if row.owner_account_sid is None else "account"
+        click.echo(f"{row.sid}  {kind:8} {row.status:8} {row.friendly_name}")
+
+
+def _all(book: Accounts) -> list[Any]:
+    import sqlalchemy as sa
+
+    from callbox.store.tables import accounts as table
+
+    with book.store.begin() as conn:
+        return list(conn.execute(sa.select(table).order_by(table.c.date_created)).all())
+
+
+@click.group()
+def keys() -> None:
+    """Create, list and remove API keys (SK... + secret) of an account."""
+
+
+@keys.command("create")
+@click.option("--account", "account_sid", required=True, help="The account (AC...).")
+@click.option("--name", "friendly_name", default="", help="A name for the key.")
+@data_option
+@click.option("-o", "output", type=click.Choice(["text", "json"]), default="text")
+def keys_create(account_sid: str, friendly_name: str, data_dir: Path | None, output: str) -> None:
+    """Create an API key; its secret is printed once.
+
+    \b
+    Example:
+      callbox keys create --account AC0123... --name ci
+    """
+    book = _store(data_dir)
+    if book.account(account_sid) is None:
+        raise click.ClickException(f"No account {account_sid} in this data folder.")
+    sid, secret = book.create_key(account_sid, friendly_name)
+    _print({"api_key": sid, "api_secret": secret}, output)
+
+
+@keys.command("list")
+@click.option("--account", "account_sid", required=True)
+@data_option
+def keys_list(account_sid: str, data_dir: Path | None) -> None:
+    """List an account's API keys (never their secrets)."""
+    for row in _store(data_dir).keys(account_sid):
+        click.echo(f"{row.sid}  {row.friendly_name}")
+
+
+@keys.command("remove")
+@click.option("--account", "account_sid", required=True)
+@click.argument("key_sid")
+@data_option
+def keys_remove(account_sid: str, key_sid: str, data_dir: Path | None) -> None:
+    """Remove an API key: a running server refuses it within 30 seconds."""
+    if not _store(data_dir).delete_key(account_sid, key_sid):
+        raise click.ClickException(f"No key {key_sid} in account {account_sid}.")
+    click.echo(f"Removed {key_sid}.")
+
+
+def _print(values: dict[str, str], output: str) -> None:
+    if output == "json":
+        click.echo(json.dumps(values))
+    else:
+        for key, value in values.items():
+            click.echo(f"{key.upper()}={value}")

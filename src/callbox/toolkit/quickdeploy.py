@@ -1,0 +1,70 @@
+"""``callbox serve --deploy DIR``: once the server answers, deploy projects as the owner.
+
+It goes through the HTTP API like any client, so it is exactly what ``callbox deploy`` does.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from callbox.toolkit.client import ApiClient, ApiError
+from callbox.toolkit.deploy import DeployError, deploy_project
+from callbox.toolkit.project import Layout, ProjectError
+
+
+def deploy_in_background(server: Any, api_url: str, folders: list[Path]) -> threading.Thread:
+    owner = server.accounts.owner()
+    port = api_url.rsplit(":", 1)[1]
+
+    def run() -> None:
+        if not _wait_healthy(api_url):
+            click.echo("The server did not come up; nothing was deployed.", err=True)
+            return
+        client = ApiClient(api_url, owner[0], owner[1])
+        try:
+            for folder in folders:
+                _deploy_one(client, folder.absolute(), port)
+        finally:
+            client.close()
+
+    thread = threading.Thread(target=run, name="callbox-deploy", daemon=True)
+    thread.start()
+    return thread
+
+
+def _deploy_one(client: ApiClient, folder: Path, port: str) -> None:
+    name = "".join(c if c.isalnum() else "-" for c in folder.name).strip("-")[:49] or "project"
+    try:
+        result = deploy_project(
+            client,
+            Layout.find(folder),
+            service_name=name,
+            environment_suffix=None,
+            env_file=folder / ".env" if (folder / ".env").is_file() else None,
+        )
+    except (ApiError, DeployError, ProjectError) as exc:
+        click.echo(f"Could not deploy {folder}: {exc}", err=True)
+        return
+    click.echo(f"Deployed {folder.name} to http://{result.domain}:{port}")
+    for route in sorted(result.routes, key=lambda r: (r.kind, r.path)):
+        if route.visibility == "private":
+            continue
+        click.echo(f"  [{route.visibility}] http://{result.domain}:{port}{route.path}")
+
+
+def _wait_healthy(api_url: str, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{api_url}/health", timeout=1.0, trust_env=False).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    return False

@@ -1,0 +1,418 @@
+"""Builds end to end against a real SQLite store and blobs; dependencies from a local wheel."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import shutil
+import sys
+import threading
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from callbox.builds.builder import INTERRUPTED, Builder
+from callbox.config import Config
+from callbox.store.db import Store, utcnow
+from callbox.store.sids import BUILD, RESOURCE, VERSION, new_sid
+from callbox.store.tables import build_versions, builds, versions
+
+HELLO = b"def handler(context, event, callback):\n    return callback(None, 'hi')\n"
+SERVICE, ACCOUNT = "ZS" + "0" * 32, "AC" + "0" * 32
+
+File = tuple[str, str, str, bytes]  # kind, path, visibility, content
+
+
+def make_wheel(folder: Path, name: str = "tinybuild", version: str = "0.1") -> Path:
+    """A minimal pure-Python wheel, written by hand (as in test_dependencies.py)."""
+    dist_info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}.py": f'VALUE = "{name} {version}"\n',
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
+    files[f"{dist_info}/RECORD"] = "\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store.open(tmp_path / "data")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def wheels(tmp_path: Path) -> Path:
+    folder = tmp_path / "wheels"
+    make_wheel(folder)
+    return folder
+
+
+@pytest.fixture
+def builder(store: Store, wheels: Path) -> Iterator[Builder]:
+    builder = Builder(store, Config.load({}, find_links=str(wheels), no_index=True))
+    yield builder
+    builder.close()
+
+
+def add_build(
+    store: Store,
+    files: list[File],
+    *,
+    runtime: str = "python3.11",
+    dependencies: list[dict[str, str]] | None = None,
+    status: str = "building",
+) -> str:
+    """Rows as the API writes them: one version per file, then the build listing them."""
+    sid, now = new_sid(BUILD), utcnow()
+    with store.begin() as conn:
+        for position, (kind, path, visibility, content) in enumerate(files):
+            version_sid = new_sid(VERSION)
+            conn.execute(
+                versions.insert().values(
+                    sid=version_sid,
+                    account_sid=ACCOUNT,
+                    service_sid=SERVICE,
+                    resource_sid=new_sid(RESOURCE),
+                    kind=kind,
+                    path=path,
+                    visibility=visibility,
+                    content_sha256=store.blobs.put(content),
+                    size=len(content),
+                    content_type="application/octet-stream",
+                    date_created=now,
+                )
+            )
+            conn.execute(
+                build_versions.insert().values(
+                    build_sid=sid, version_sid=version_sid, position=position
+                )
+            )
+        conn.execute(
+            builds.insert().values(
+                sid=sid,
+                account_sid=ACCOUNT,
+                service_sid=SERVICE,
+                status=status,
+                runtime=runtime,
+                dependencies=json.dumps(dependencies or []),
+                error=None,
+                log="",
+                date_created=now,
+                date_updated=now,
+            )
+        )
+    return sid
+
+
+def row(store: Store, sid: str) -> Any:
+    with store.begin() as conn:
+        return conn.execute(sa.select(builds).where(builds.c.sid == sid)).one()
+
+
+def leftovers(store: Store) -> list[str]:
+    return sorted(p.name for p in (store.data / "builds").glob(".*"))
+
+
+def assert_failed(builder: Builder, sid: str, reason: str) -> str:
+    found = row(builder.store, sid)
+    assert found.status == "failed", found.log
+    assert reason in found.error
+    assert found.log.endswith("The build failed.")
+    assert not builder.build_dir(sid).exists()
+    assert leftovers(builder.store) == []
+    return str(found.error)
+
+
+# --- success ----------------------------------------------------------------------------
+
+
+def test_a_build_is_materialised_and_completed(builder: Builder, store: Store) -> None:
+    files = [
+        ("function", "/hello", "public", HELLO),
+        ("function", "/sms/reply", "protected", HELLO),
+        ("function", "/lib/util", "private", b"def helper():\n    return 1\n"),
+        ("asset", "/index.html", "public", b"<h1>hi</h1>"),
+        ("asset", "/img/logo.png", "private", b"\x89PNG\x00\xff"),
+    ]
+    sid = add_build(store, files)
+    builder.run(sid)
+    found = row(store, sid)
+    assert (found.status, found.error) == ("completed", None)
+    assert found.date_updated >= found.date_created
+    assert "Materialised 3 functions and 2 assets." in found.log
+    assert "No dependencies to install." in found.log
+    folder = builder.build_dir(sid)
+    assert folder == store.data / "builds" / sid
+    assert (folder / "functions/hello.py").read_bytes() == HELLO
+    assert (folder / "functions/sms/reply.py").read_bytes() == HELLO
+    assert (folder / "functions/lib/util.py").is_file()
+    assert (folder / "assets/index.html").read_bytes() == b"<h1>hi</h1>"
+    assert (folder / "assets/img/logo.png").read_bytes() == b"\x89PNG\x00\xff"
+    assert leftovers(store) == []
+    assert builder.site_packages(sid) == []
+
+
+def test_twilio_is_provided_by_the_runtime(builder: Builder, store: Store) -> None:
+    deps = [{"name": "twilio", "version": "9.0.0"}]
+    sid = add_build(store, [("function", "/hello", "public", HELLO)], dependencies=deps)
+    builder.run(sid)
+    found = row(store, sid)
+    assert found.status == "completed"
+    assert "twilio==9.0.0 is not installed: the runtime provides twilio" in found.log
+    assert builder.site_packages(sid) == []
+    assert not (store.data / "envs").exists()
+
+
+def test_a_leftover_folder_under_the_final_name_is_replaced(builder: Builder, store: Store) -> None:
+    sid = add_build(store, [("function", "/hello", "public", HELLO)])
+    stale = builder.build_dir(sid) / "functions"
+    stale.mkdir(parents=True)
+    (stale / "stale.py").write_text("")
+    builder.run(sid)
+    assert row(store, sid).status == "completed"
+    assert sorted(p.name for p in stale.iterdir()) == ["hello.py"]
+    assert leftovers(store) == []
+
+
+def test_only_building_builds_are_run(builder: Builder, store: Store) -> None:
+    sid = add_build(store, [("function", "/hello", "public", b"nope(")], status="completed")
+    builder.run(sid)
+    assert row(store, sid).status == "completed"
+    builder.run(new_sid(BUILD))  # unknown: nothing to do, nothing raised
+
+
+# --- user errors ------------------------------------------------------------------------
+
+
+def test_a_syntax_error_fails_the_build(builder: Builder, store: Store) -> None:
+    source = b"def handler(context, event, callback):\n    x = 1\n    return (\n"
+    sid = add_build(store, [("function", "/hello", "public", source)])
+    builder.run(sid)
+    error = assert_failed(builder, sid, "Function /hello does not compile: line 3: ")
+    assert "\n" not in error
+
+
+def test_every_broken_function_is_reported_at_once(builder: Builder, store: Store) -> None:
+    files = [
+        ("function", "/one", "public", b"def foo(): pass\nbar = 1\n"),
+        ("function", "/two", "public", b"x = (\n"),
+        ("function", "/ok", "public", HELLO),
+    ]
+    sid = add_build(store, files)
+    builder.run(sid)
+    error = assert_failed(builder, sid, "Function /one has no `handler`; found: bar, foo.")
+    assert "Function /two does not compile: line 1:" in error.splitlines()[1]
+
+
+def test_a_private_helper_without_handler_is_fine(builder: Builder, store: Store) -> None:
+    files = [("function", "/lib/util", "private", b"def helper():\n    return 1\n")]
+    sid = add_build(store, files)
+    builder.run(sid)
+    assert row(store, sid).status == "completed"
+
+
+def test_non_utf8_source_fails_the_build(builder: Builder, store: Store) -> None:
+    sid = add_build(store, [("function", "/hello", "public", b"# \xff\xfe\n" + HELLO)])
+    builder.run(sid)
+    assert_failed(builder, sid, "Function /hello is not UTF-8 text")
+
+
+@pytest.mark.parametrize(
+    ("kind", "path"), [("asset", "/../../escape.txt"), ("function", "/a/../../../escape")]
+)
+def test_a_path_escaping_the_folder_fails(
+    builder: Builder, store: Store, tmp_path: Path, kind: str, path: str
+) -> None:
+    sid = add_build(store, [(kind, path, "public", HELLO)])
+    builder.run(sid)
+    assert_failed(builder, sid, f"path '{path}' is not allowed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "wheels"]
+    assert sorted(p.name for p in store.data.iterdir()) == [
+        "blobs",
+        "builds",
+        "callbox.db",
+        "callbox.db-shm",
+        "callbox.db-wal",
+        "secret.key",
+    ]
+
+
+def test_a_runtime_newer_than_this_python_fails(builder: Builder, store: Store) -> None:
+    if sys.version_info >= (3, 13):
+        pytest.skip("no supported runtime is newer than this interpreter")
+    newer = f"python3.{sys.version_info.minor + 1}"
+    sid = add_build(store, [("function", "/hello", "public", HELLO)], runtime=newer)
+    builder.run(sid)
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert_failed(
+        builder,
+        sid,
+        f"{newer} needs Python 3.{sys.version_info.minor + 1}; this server runs Python {running}.",
+    )
+
+
+def test_a_missing_blob_fails_the_build(builder: Builder, store: Store) -> None:
+    sid = add_build(store, [("asset", "/gone.txt", "public", b"soon gone")])
+    store.blobs.path(store.blobs.put(b"soon gone")).unlink()
+    builder.run(sid)
+    assert_failed(builder, sid, "The content of asset /gone.txt (version ZN")
+
+
+def test_an_internal_error_fails_the_build_and_is_logged(
+    builder: Builder, store: Store, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    sid = add_build(store, [("function", "/hello", "public", HELLO)])
+
+    def broken(digest: str) -> bytes:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(store.blobs, "get", broken)
+    builder.run(sid)
+    assert_failed(builder, sid, "Internal error while building: RuntimeError: disk on fire")
+    assert f"Build {sid} stopped on an internal error." in caplog.text
+
+
+# --- dependencies -----------------------------------------------------------------------
+
+
+def test_one_dependency_set_is_installed_once(builder: Builder, store: Store) -> None:
+    # Written differently (case, "_", order of keys), normalised to one set: one environment.
+    files = [("function", "/hello", "public", HELLO)]
+    first = add_build(store, files, dependencies=[{"name": "tinybuild", "version": "0.1"}])
+    second = add_build(store, files, dependencies=[{"version": "==0.1", "name": "TinyBuild"}])
+    builder.submit(first)
+    builder.submit(second)  # both at once: the per-set lock lets one install, the other wait
+    assert builder.wait_idle(30)
+    logs = [row(store, sid).log for sid in (first, second)]
+    assert [row(store, sid).status for sid in (first, second)] == ["completed"] * 2
+    fresh = [log for log in logs if "Installed 1 dependency: tinybuild==0.1." in log]
+    cached = [log for log in logs if "Installed 1 dependency: tinybuild==0.1 (cached)." in log]
+    assert (len(fresh), len(cached)) == (1, 1)
+    env = builder.site_packages(first)
+    assert env == builder.site_packages(second)
+    assert Path(env[0]).parent == store.data / "envs"
+    assert (Path(env[0]) / "tinybuild.py").read_text() == 'VALUE = "tinybuild 0.1"\n'
+
+
+def test_a_failed_install_fails_the_build_readably(builder: Builder, store: Store) -> None:
+    deps = [{"name": "callbox-test-no-such-package", "version": "1.0"}]
+    sid = add_build(store, [("function", "/hello", "public", HELLO)], dependencies=deps)
+    builder.run(sid)
+    error = assert_failed(builder, sid, "Installing callbox-test-no-such-package==1.0 failed:")
+    assert "callbox-test-no-such-package" in error.split("\n", 1)[1]  # uv's explanation
+    assert "\x1b[" not in error
+    assert [p.name for p in (store.data / "envs").iterdir()] == [
+        f".{Path(builder.site_packages(sid)[0]).name}.lock"
+    ]
+
+
+# --- background, restarts, other nodes --------------------------------------------------
+
+
+def test_submitted_builds_run_in_the_background(builder: Builder, store: Store) -> None:
+    finished: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def on_finished(sid: str, status: str) -> None:
+        with lock:
+            finished.append((sid, status))
+
+    builder.on_finished = on_finished
+    good = [add_build(store, [("function", f"/f{i}", "public", HELLO)]) for i in range(4)]
+    bad = [add_build(store, [("function", "/bad", "public", b"(")]) for _ in range(2)]
+    for sid in good + bad:
+        builder.submit(sid)
+    assert builder.wait_idle(30)
+    expected = {(sid, "completed") for sid in good} | {(sid, "failed") for sid in bad}
+    assert set(finished) == expected and len(finished) == 6
+    assert leftovers(store) == []
+
+
+def test_close_waits_for_running_builds_and_drops_queued_ones(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builder = Builder(store, Config.load({}, build_concurrency=1))
+    started, release = threading.Event(), threading.Event()
+    read = store.blobs.get
+
+    def slow(digest: str) -> bytes:
+        started.set()
+        release.wait(5)
+        return read(digest)
+
+    monkeypatch.setattr(store.blobs, "get", slow)
+    running = add_build(store, [("function", "/hello", "public", HELLO)])
+    queued = add_build(store, [("function", "/hello", "public", HELLO)])
+    builder.submit(running)
+    builder.submit(queued)
+    assert started.wait(5)
+    threading.Timer(0.1, release.set).start()
+    builder.close()
+    assert row(store, running).status == "completed"
+    assert row(store, queued).status == "building"  # failed by the next start's recover()
+    assert builder.wait_idle(0)
+    with pytest.raises(RuntimeError, match="closed"):
+        builder.submit(queued)
+
+
+def test_recover_fails_interrupted_builds_and_removes_temporary_folders(
+    builder: Builder, store: Store
+) -> None:
+    files = [("function", "/hello", "public", HELLO)]
+    interrupted = add_build(store, files)
+    done = add_build(store, files)
+    builder.run(done)
+    root = store.data / "builds"
+    (root / f".tmp-{interrupted}-abc123" / "functions").mkdir(parents=True)
+    builder.build_dir(interrupted).mkdir()  # renamed, but the commit never happened
+    assert builder.recover() == [interrupted]
+    found = row(store, interrupted)
+    assert (found.status, found.error) == ("failed", INTERRUPTED)
+    assert row(store, done).status == "completed"
+    assert sorted(p.name for p in root.iterdir()) == [done]
+    assert builder.recover() == []
+
+
+def test_ensure_materialised_writes_a_missing_folder_again(builder: Builder, store: Store) -> None:
+    files = [("function", "/hello", "public", HELLO), ("asset", "/a/b.txt", "public", b"b")]
+    deps = [{"name": "tinybuild", "version": "0.1"}]
+    sid = add_build(store, files, dependencies=deps)
+    builder.run(sid)
+    folder = builder.build_dir(sid)
+    shutil.rmtree(folder)
+    shutil.rmtree(store.data / "envs")  # as on another node: no environment either
+    assert builder.ensure_materialised(sid) == folder
+    assert (folder / "functions/hello.py").read_bytes() == HELLO
+    assert (folder / "assets/a/b.txt").read_bytes() == b"b"
+    assert (Path(builder.site_packages(sid)[0]) / "tinybuild.py").is_file()
+    assert builder.ensure_materialised(sid) == folder  # present: nothing to do
+    assert leftovers(store) == []
+
+
+def test_ensure_materialised_refuses_builds_that_did_not_complete(
+    builder: Builder, store: Store
+) -> None:
+    sid = add_build(store, [("function", "/bad", "public", b"(")])
+    builder.run(sid)
+    with pytest.raises(ValueError, match="is failed"):
+        builder.ensure_materialised(sid)
+    with pytest.raises(LookupError):
+        builder.ensure_materialised(new_sid(BUILD))
+    with pytest.raises(ValueError, match="not a build sid"):
+        builder.build_dir("../etc")

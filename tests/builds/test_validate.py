@@ -1,0 +1,216 @@
+"""What a build is checked for before it is installed: runtime, paths, sources, dependencies."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+import pytest
+
+from callbox.builds.validate import (
+    BuildFailure,
+    check_function,
+    check_layout,
+    check_runtime,
+    function_file,
+    parse_dependencies,
+    requirement_line,
+)
+
+# --- runtime ----------------------------------------------------------------------------
+
+
+def test_a_runtime_up_to_the_running_python_is_accepted() -> None:
+    check_runtime("python3.11", running=(3, 11))
+    check_runtime("python3.11", running=(3, 13))
+    check_runtime("python3.13", running=(3, 13))
+
+
+def test_a_runtime_newer_than_the_running_python_fails() -> None:
+    with pytest.raises(BuildFailure) as caught:
+        check_runtime("python3.13", running=(3, 11))
+    assert str(caught.value).startswith(
+        "python3.13 needs Python 3.13; this server runs Python 3.11."
+    )
+
+
+def test_an_unknown_runtime_fails_naming_the_choices() -> None:
+    with pytest.raises(BuildFailure, match=r"'node22' is not supported; use one of python3.11"):
+        check_runtime("node22")
+
+
+# --- paths ------------------------------------------------------------------------------
+
+
+def test_paths_map_to_files_in_the_build_folder() -> None:
+    assert function_file("function", "/hello") == PurePosixPath("functions/hello.py")
+    assert function_file("function", "/lib/util") == PurePosixPath("functions/lib/util.py")
+    assert function_file("asset", "/index.html") == PurePosixPath("assets/index.html")
+    assert function_file("asset", "/img/a.b.png") == PurePosixPath("assets/img/a.b.png")
+
+
+@pytest.mark.parametrize(
+    "path", ["/../escape", "/a/../../b", "/./a", "//a", "/a/", "/", "relative", "/a\x00b", ""]
+)
+def test_paths_that_could_escape_or_are_malformed_fail(path: str) -> None:
+    with pytest.raises(BuildFailure, match=r"^Asset path"):
+        function_file("asset", path)
+
+
+def test_two_versions_with_one_path_fail() -> None:
+    with pytest.raises(BuildFailure, match="two functions with the path /hello"):
+        check_layout("function", ["/hello", "/other", "/hello"])
+
+
+def test_an_asset_inside_another_assets_file_fails() -> None:
+    with pytest.raises(
+        BuildFailure, match="Asset /a/b would be written inside the file of asset /a"
+    ):
+        check_layout("asset", ["/a", "/a/b"])
+    check_layout("function", ["/a", "/a/b"])  # a.py and a/b.py live side by side
+
+
+# --- function sources -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def handler(context, event, callback):\n    return callback(None, 'ok')\n",
+        "async def handler(context, event, callback):\n    return 'ok'\n",
+        "def _impl(c, e, cb):\n    pass\n\nhandler = _impl\n",
+        "from lib.util import handler\n",
+        "import lib.util as handler\n",
+        "first, (handler, *rest) = 1, (2, 3)\n",
+        "class handler:\n    pass\n",
+        "try:\n    from fast import handler\nexcept ImportError:\n    def handler(c, e, cb):\n"
+        "        pass\n",
+        "if True:\n    handler: object = print\n",
+        "from lib.util import *\n",  # cannot be known without importing: left to the worker
+    ],
+)
+def test_sources_that_bind_handler_pass(source: str) -> None:
+    check_function("/hello", "public", source.encode())
+
+
+def test_a_missing_handler_lists_the_names_found() -> None:
+    source = b"import os\nfrom x import y\n_hidden = 1\ndef foo(): pass\nbar = 2\nclass Baz: pass\n"
+    with pytest.raises(BuildFailure) as caught:
+        check_function("/hello", "protected", source)
+    assert str(caught.value).startswith("Function /hello has no `handler`; found: Baz, bar, foo.")
+
+
+def test_a_handler_only_inside_a_function_does_not_count() -> None:
+    with pytest.raises(BuildFailure, match="found: setup"):
+        check_function("/hello", "public", b"def setup():\n    def handler():\n        pass\n")
+
+
+def test_an_empty_function_found_nothing() -> None:
+    with pytest.raises(BuildFailure, match="found: nothing"):
+        check_function("/hello", "public", b"")
+
+
+def test_a_private_helper_needs_no_handler() -> None:
+    check_function("/lib/util", "private", b"def helper():\n    return 1\n")
+
+
+def test_a_syntax_error_names_the_function_and_line() -> None:
+    source = b"def handler(context, event, callback):\n    x = 1\n    return (\n"
+    with pytest.raises(BuildFailure) as caught:
+        check_function("/hello", "public", source)
+    assert str(caught.value).startswith("Function /hello does not compile: line 3: ")
+
+
+def test_errors_found_by_the_compiler_after_parsing_count() -> None:
+    with pytest.raises(BuildFailure, match=r"does not compile: line 1: 'return' outside function"):
+        check_function("/hello", "private", b"return 1\n")
+
+
+def test_a_private_helper_must_still_compile() -> None:
+    with pytest.raises(BuildFailure, match="Function /lib/util does not compile"):
+        check_function("/lib/util", "private", b"def (:\n")
+
+
+def test_non_utf8_source_fails() -> None:
+    with pytest.raises(BuildFailure, match=r"Function /hello is not UTF-8 text \(byte 0xff"):
+        check_function("/hello", "public", b"# caf\xff\ndef handler(c, e, cb): pass\n")
+
+
+def test_null_bytes_fail_readably() -> None:
+    with pytest.raises(BuildFailure, match="Function /hello does not compile"):
+        check_function("/hello", "public", b"def handler(c, e, cb): pass\n\x00\n")
+
+
+def test_a_utf8_byte_order_mark_is_accepted() -> None:
+    check_function("/hello", "public", "\ufeffdef handler(c, e, cb): pass\n".encode())
+
+
+# --- dependencies -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "line"),
+    [
+        ("", "foo"),
+        ("*", "foo"),
+        ("latest", "foo"),
+        ("1.2.0", "foo==1.2.0"),
+        ("==1.2", "foo==1.2"),
+        (">=1.2, <2", "foo>=1.2,<2"),
+        ("~=1.4", "foo~=1.4"),
+        ("!=1.3", "foo!=1.3"),
+        ("<2", "foo<2"),
+        (">1", "foo>1"),
+    ],
+)
+def test_versions_become_requirement_lines(version: str, line: str) -> None:
+    assert requirement_line("foo", version) == line
+
+
+def test_dependencies_are_normalised_sorted_and_unique() -> None:
+    text = (
+        '[{"name": "Zeta_Pkg", "version": "1.0"}, {"name": "alpha", "version": "*"},'
+        ' {"name": "zeta-pkg", "version": "1.0"}, {"name": "Extra[B, a]"}]'
+    )
+    deps = parse_dependencies(text)
+    assert deps.install == ["alpha", "extra[a,b]", "zeta-pkg==1.0"]
+    assert deps.provided == []
+
+
+def test_twilio_and_the_runtime_handler_are_provided_not_installed() -> None:
+    text = (
+        '[{"name": "twilio", "version": "8.0"}, {"name": "@twilio/runtime-handler",'
+        ' "version": "2.0.0"}, {"name": "foo", "version": "1"}]'
+    )
+    deps = parse_dependencies(text)
+    assert deps.install == ["foo==1"]
+    assert deps.provided == ["twilio==8.0", "@twilio/runtime-handler@2.0.0"]
+
+
+def test_the_runtime_handler_needs_an_exact_version() -> None:
+    with pytest.raises(BuildFailure, match="needs an exact version such as 2.0.0; found 'latest'"):
+        parse_dependencies('[{"name": "@twilio/runtime-handler", "version": "latest"}]')
+
+
+def test_no_dependencies() -> None:
+    assert parse_dependencies("[]") == ([], [])
+    assert parse_dependencies("") == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("[{", "not valid JSON"),
+        ('{"name": "foo"}', "must be a JSON list"),
+        ('["foo"]', "is not a {name, version} object"),
+        ('[{"name": "--index-url=http://evil"}]', "is not a Python package name"),
+        ('[{"name": "lodash/core"}]', "is not a Python package name"),
+        ('[{"name": "foo[a\\n--index-url x]"}]', "is not a Python package name"),
+        ('[{"name": "foo", "version": "1.0\\n--index-url=http://evil"}]', "not a version"),
+        ('[{"name": "foo", "version": "1.0 # comment"}]', "not a version"),
+        ('[{"name": "foo", "version": "@ https://host/foo.whl"}]', "not a version"),
+    ],
+)
+def test_malformed_or_dangerous_dependencies_fail(text: str, reason: str) -> None:
+    with pytest.raises(BuildFailure) as caught:
+        parse_dependencies(text)
+    assert reason in str(caught.value)
