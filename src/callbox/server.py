@@ -136,6 +136,7 @@ class Server:
 
 
 def create_server(config: Config) -> Server:
+    trusted = _networks(config.trusted_proxies)
     store = Store.open(Path(config.data_dir), config.database_url, config.secret_key)
     accounts = Accounts(store)
     builder = Builder(store, config)
@@ -163,7 +164,7 @@ def create_server(config: Config) -> Server:
         environments=environments,
         gateway=gateway,
         api=create_api(api),
-        trusted=_networks(config.trusted_proxies),
+        trusted=trusted,
     )
 
 
