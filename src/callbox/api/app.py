@@ -18,8 +18,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from callbox.api import accounts as account_routes
-from callbox.api import deployments, environments, functions, logs, services, variables, versions
+from callbox.api import (
+    builds,
+    deployments,
+    environments,
+    functions,
+    logs,
+    services,
+    variables,
+    versions,
+)
 from callbox.api.endpoint import API_CORS, Handler, endpoint, error_response, json_response
+from callbox.api.openapi import openapi_document
 from callbox.config import Config
 from callbox.errors import MethodNotAllowed, NotFound
 from callbox.store.accounts import Accounts
@@ -56,6 +66,7 @@ def resource_routes() -> list[RouteSpec]:
         *deployments.ROUTES,
         *functions.ROUTES,
         *versions.ROUTES,
+        *builds.ROUTES,
         *account_routes.ROUTES,
         *logs.ROUTES,
     ]
@@ -84,6 +95,7 @@ def create_api(api: Api, extra: list[Route] | None = None) -> Starlette:
         others = [m for m in ("GET", "POST", "DELETE", "PUT", "PATCH") if m not in methods]
         routes.append(Route(path, _not_allowed(allowed), methods=others))
     routes.append(Route("/health", _health, methods=["GET"]))
+    routes.append(Route("/v1/openapi.json", _openapi, methods=["GET"]))
     return Starlette(
         routes=routes,
         exception_handlers={404: _not_found, 405: _not_found},
@@ -113,3 +125,9 @@ async def _not_found(request: Request, _exc: Exception) -> Response:
 
 async def _health(_request: Request) -> Response:
     return json_response(200, {"status": "ok"})
+
+
+async def _openapi(request: Request) -> Response:
+    # A public description, like /health: no credentials, servers = this request's base.
+    base = f"{request.url.scheme}://{request.headers.get('host', 'localhost')}"
+    return json_response(200, openapi_document(base))

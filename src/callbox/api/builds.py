@@ -286,7 +286,7 @@ def parse_dependencies(raw: str | None) -> list[dict[str, str]]:
             shown = shown if len(shown) <= 100 else shown[:97] + "..."
             raise BadRequest(
                 f"Dependencies[{index}] must be an object with a string name and a string "
-                f"version, such as {{\"name\": \"requests\", \"version\": \"2.32.3\"}}; "
+                f'version, such as {{"name": "requests", "version": "2.32.3"}}; '
                 f"found {shown}."
             )
         name, version = entry["name"].strip(), entry["version"].strip()
