@@ -416,3 +416,13 @@ def test_ensure_materialised_refuses_builds_that_did_not_complete(
         builder.ensure_materialised(new_sid(BUILD))
     with pytest.raises(ValueError, match="not a build sid"):
         builder.build_dir("../etc")
+
+
+def test_discard_removes_a_deleted_builds_folder(builder: Builder, store: Store) -> None:
+    sid = add_build(store, [("function", "/hello", "public", HELLO)])
+    builder.run(sid)
+    assert builder.build_dir(sid).is_dir()
+    builder.discard(sid)
+    assert not builder.build_dir(sid).exists()
+    assert leftovers(store) == []
+    builder.discard(sid)  # nothing left: still fine

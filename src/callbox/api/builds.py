@@ -365,7 +365,7 @@ def fetch_status(call: Call) -> Reply:
 def delete_build(call: Call) -> Reply:
     """Delete a build, unless an environment serves it (deploy another build there first).
 
-    Its folder on disk stays until the builder learns to remove it; it is never served again.
+    Its folder on disk is removed too.
     """
     with call.api.store.begin() as conn:
         row = _find(call, conn)
@@ -382,6 +382,8 @@ def delete_build(call: Call) -> Reply:
             )
         conn.execute(build_versions.delete().where(build_versions.c.build_sid == row.sid))
         conn.execute(builds.delete().where(builds.c.sid == row.sid))
+    if call.api.builder is not None:
+        call.api.builder.discard(row.sid)
     return Reply(204)
 
 

@@ -156,11 +156,15 @@ def delete_service(call: Call) -> Reply:
         row = lookup.service(call, conn, "Sid")
         sid = row.sid
         build_sids = sa.select(builds.c.sid).where(builds.c.service_sid == sid)
+        removed = [row[0] for row in conn.execute(build_sids)]
         conn.execute(build_versions.delete().where(build_versions.c.build_sid.in_(build_sids)))
         for table in (logs, variables, deployments, environments, builds, versions, resources):
             conn.execute(table.delete().where(table.c.service_sid == sid))
         conn.execute(services.delete().where(services.c.sid == sid))
     call.api.changed(sid)
+    if call.api.builder is not None:
+        for build_sid in removed:
+            call.api.builder.discard(build_sid)
     return Reply(204)
 
 

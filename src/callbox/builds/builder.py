@@ -293,6 +293,18 @@ class Builder:
                     shutil.rmtree(entry, ignore_errors=True)
         return sids
 
+    def discard(self, build_sid: str) -> None:
+        """Remove a deleted build's folder (renamed aside first: no half folder under its name)."""
+        folder = self.build_dir(build_sid)
+        if not folder.is_dir():
+            return
+        aside = self._root / f".old-{build_sid}-{secrets.token_hex(4)}"
+        try:
+            folder.rename(aside)
+        except OSError:
+            return
+        shutil.rmtree(aside, ignore_errors=True)
+
     def build_dir(self, build_sid: str) -> Path:
         if not is_sid(build_sid, BUILD):
             raise ValueError(f"{build_sid!r} is not a build sid (ZB followed by 32 hex digits).")
