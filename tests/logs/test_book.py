@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,7 @@ def test_lines_of_one_request_keep_their_order(book: LogBook, store: Store) -> N
     stored = rows(store)
     assert [r.message for r in stored] == ["a", "b", "c", "d"]
     dates = [r.date_created for r in stored]
-    assert all(later - earlier == timedelta(microseconds=1) for earlier, later in zip(dates, dates[1:]))
+    assert all(later - earlier == timedelta(microseconds=1) for earlier, later in pairwise(dates))
 
 
 def test_missing_or_bad_time_means_now(book: LogBook, store: Store) -> None:
@@ -134,9 +135,7 @@ def test_messages_are_text_and_cut_when_huge(book: LogBook, store: Store) -> Non
     assert number == "42" and empty == ""
 
 
-def test_missing_account_and_service_come_from_the_environment(
-    book: LogBook, store: Store
-) -> None:
+def test_missing_account_and_service_come_from_the_environment(book: LogBook, store: Store) -> None:
     account, service, environment = new_sid(ACCOUNT), new_sid(SERVICE), new_sid(ENVIRONMENT)
     now = utcnow()
     with store.begin() as conn:

@@ -1,0 +1,230 @@
+"""hosting.py: the deployed environments as the gateway sees them, and when they change."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from callbox.builds.builder import Builder
+from callbox.config import Config
+from callbox.hosting import Environments
+from callbox.store.accounts import Accounts
+from callbox.store.db import Store, utcnow
+from callbox.store.sids import BUILD, ENVIRONMENT, RESOURCE, SERVICE, VARIABLE, VERSION, new_sid
+from callbox.store.tables import (
+    build_versions,
+    builds,
+    environments,
+    resources,
+    services,
+    variables,
+    versions,
+)
+
+HELLO = b"def handler(context, event, callback):\n    return 'hi'\n"
+
+
+class World:
+    def __init__(self, tmp_path: Path) -> None:
+        self.store = Store.open(tmp_path / "data")
+        self.accounts = Accounts(self.store)
+        owner = self.accounts.ensure_owner()
+        assert owner is not None
+        self.account_sid, self.token = owner
+        self.builder = Builder(self.store, Config.load({}))
+        self.served: list[set[str]] = []
+        self.environments = Environments(
+            self.store, self.accounts, self.builder, self.served.append
+        )
+        self.service_sid = new_sid(SERVICE)
+        self.env_sid = new_sid(ENVIRONMENT)
+        now = utcnow()
+        with self.store.begin() as conn:
+            conn.execute(
+                services.insert().values(
+                    sid=self.service_sid,
+                    account_sid=self.account_sid,
+                    unique_name="shop",
+                    friendly_name="Shop",
+                    include_credentials=True,
+                    ui_editable=False,
+                    domain_base="shop-1234",
+                    date_created=now,
+                    date_updated=now,
+                )
+            )
+            conn.execute(
+                environments.insert().values(
+                    sid=self.env_sid,
+                    account_sid=self.account_sid,
+                    service_sid=self.service_sid,
+                    unique_name="production",
+                    domain_suffix=None,
+                    domain_name="shop-1234.localhost",
+                    date_created=now,
+                    date_updated=now,
+                )
+            )
+
+    def build(self, files: dict[str, tuple[str, str, bytes]]) -> str:
+        """A completed build of ``files`` (path -> (kind, visibility, content))."""
+        sid, now = new_sid(BUILD), utcnow()
+        with self.store.begin() as conn:
+            conn.execute(
+                builds.insert().values(
+                    sid=sid,
+                    account_sid=self.account_sid,
+                    service_sid=self.service_sid,
+                    status="building",
+                    runtime="python3.11",
+                    dependencies="[]",
+                    log="",
+                    date_created=now,
+                    date_updated=now,
+                )
+            )
+            for position, (path, (kind, visibility, content)) in enumerate(files.items()):
+                resource, version = new_sid(RESOURCE), new_sid(VERSION)
+                conn.execute(
+                    resources.insert().values(
+                        sid=resource,
+                        account_sid=self.account_sid,
+                        service_sid=self.service_sid,
+                        kind=kind,
+                        friendly_name=path,
+                        date_created=now,
+                        date_updated=now,
+                    )
+                )
+                conn.execute(
+                    versions.insert().values(
+                        sid=version,
+                        account_sid=self.account_sid,
+                        service_sid=self.service_sid,
+                        resource_sid=resource,
+                        kind=kind,
+                        path=path,
+                        visibility=visibility,
+                        content_sha256=self.store.blobs.put(content),
+                        size=len(content),
+                        content_type="text/plain",
+                        date_created=now,
+                    )
+                )
+                conn.execute(
+                    build_versions.insert().values(
+                        build_sid=sid, version_sid=version, position=position
+                    )
+                )
+        self.builder.run(sid)
+        return sid
+
+    def deploy(self, build_sid: str | None) -> None:
+        with self.store.begin() as conn:
+            conn.execute(
+                environments.update()
+                .where(environments.c.sid == self.env_sid)
+                .values(build_sid=build_sid, deployment_sid="ZD" + "0" * 32)
+            )
+        self.environments.changed(self.env_sid)
+
+    def set_variable(self, key: str, value: str) -> None:
+        now = utcnow()
+        with self.store.begin() as conn:
+            conn.execute(variables.delete().where(variables.c.key == key))
+            conn.execute(
+                variables.insert().values(
+                    sid=new_sid(VARIABLE),
+                    account_sid=self.account_sid,
+                    service_sid=self.service_sid,
+                    environment_sid=self.env_sid,
+                    key=key,
+                    value_sealed=self.store.box.seal(value),
+                    date_created=now,
+                    date_updated=now,
+                )
+            )
+        self.environments.changed(self.env_sid)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    made = World(tmp_path)
+    yield made
+    made.builder.close()
+    made.store.close()
+
+
+async def test_nothing_is_served_before_a_deployment(world: World) -> None:
+    assert await world.environments.resolve("shop-1234.localhost") is None
+    assert await world.environments.resolve("other-9999.localhost") is None
+
+
+async def test_a_deployed_build_with_its_context(world: World) -> None:
+    sid = world.build(
+        {
+            "/hello": ("function", "public", HELLO),
+            "/lib/x": ("function", "private", b"X = 1\n"),
+            "/site.css": ("asset", "public", b"body{}"),
+        }
+    )
+    world.deploy(sid)
+    world.set_variable("GREETING", "hej")
+    deployment = await world.environments.resolve("SHOP-1234.localhost")
+    assert deployment is not None and deployment.build_key == sid
+    assert deployment.routes["/hello"].file.read_bytes() == HELLO
+    assert deployment.routes["/site.css"].file.read_bytes() == b"body{}"
+    assert deployment.routes["/lib/x"].visibility == "private"
+    assert deployment.domain == "shop-1234.localhost"
+    assert deployment.variables == {
+        "GREETING": "hej",
+        "ACCOUNT_SID": world.account_sid,
+        "AUTH_TOKEN": world.token,
+    }
+    assert deployment.auth_token == world.token
+    assert deployment.log_tags["environment_sid"] == world.env_sid
+    assert deployment.log_tags["build_sid"] == sid
+
+
+async def test_without_include_credentials_the_context_has_no_token(world: World) -> None:
+    world.deploy(world.build({"/hello": ("function", "public", HELLO)}))
+    with world.store.begin() as conn:
+        conn.execute(services.update().values(include_credentials=False))
+    world.environments.changed(world.service_sid)
+    deployment = await world.environments.resolve("shop-1234.localhost")
+    assert deployment is not None
+    assert "AUTH_TOKEN" not in deployment.variables
+    assert deployment.auth_token == world.token  # signatures are still checked with it
+
+
+async def test_lookups_are_cached_until_a_change(world: World) -> None:
+    world.deploy(world.build({"/hello": ("function", "public", HELLO)}))
+    first = await world.environments.resolve("shop-1234.localhost")
+    assert await world.environments.resolve("shop-1234.localhost") is first
+    world.set_variable("A", "1")
+    second = await world.environments.resolve("shop-1234.localhost")
+    assert second is not first and second is not None and second.variables["A"] == "1"
+
+
+async def test_a_change_drains_builds_no_longer_deployed(world: World) -> None:
+    old = world.build({"/hello": ("function", "public", HELLO)})
+    world.deploy(old)
+    await world.environments.resolve("shop-1234.localhost")
+    new = world.build({"/hello": ("function", "public", HELLO + b"# v2\n")})
+    world.deploy(new)
+    for _ in range(100):
+        if world.served:
+            break
+        await asyncio.sleep(0.01)
+    assert world.served[-1] == {new}
+
+
+async def test_a_missing_build_folder_is_written_again(world: World) -> None:
+    sid = world.build({"/hello": ("function", "public", HELLO)})
+    world.deploy(sid)
+    world.builder.discard(sid)
+    deployment = await world.environments.resolve("shop-1234.localhost")
+    assert deployment is not None and deployment.routes["/hello"].file.read_bytes() == HELLO
