@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from callbox.builds.builder import Builder
 from callbox.config import Config
