@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from callbox.gateway.source import Deployment, Route
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store
-from callbox.store.tables import build_versions, environments, services, variables, versions
+from callbox.store.tables import build_versions, environments, services, versions
+from callbox.store.variables import read_variables
 
 log = logging.getLogger("callbox.hosting")
 
@@ -103,13 +104,8 @@ class Environments:
                 .join(build_versions, build_versions.c.version_sid == versions.c.sid)
                 .where(build_versions.c.build_sid == env.build_sid)
             ).all()
-            sealed = conn.execute(
-                sa.select(variables.c.key, variables.c.value_sealed).where(
-                    variables.c.environment_sid == env.sid
-                )
-            ).all()
+            values = read_variables(conn, self.store.box, env.sid)
         root = self.builds.ensure_materialised(env.build_sid)
-        values = {key: self.store.box.open(value) for key, value in sealed}
         token = self.accounts.auth_token(env.account_sid)
         if env.include_credentials and token is not None:
             values = {**values, "ACCOUNT_SID": env.account_sid, "AUTH_TOKEN": token}

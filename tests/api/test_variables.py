@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from callbox.api.app import Api, create_api
-from callbox.api.variables import environment_variables
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store
 from callbox.store.tables import variables
+from callbox.store.variables import read_variables
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -272,9 +272,9 @@ async def test_environment_variables_for_the_serving_side(
     await create(client, f"{base}/{one['sid']}/Variables", "A", "é ünïcode")
     await create(client, f"{base}/{two['sid']}/Variables", "C", "3")
     with store.begin() as conn:
-        assert environment_variables(conn, store.box, one["sid"]) == {"A": "é ünïcode", "B": "2"}
-        assert environment_variables(conn, store.box, two["sid"]) == {"C": "3"}
-        assert environment_variables(conn, store.box, "ZE" + "0" * 32) == {}
+        assert read_variables(conn, store.box, one["sid"]) == {"A": "é ünïcode", "B": "2"}
+        assert read_variables(conn, store.box, two["sid"]) == {"C": "3"}
+        assert read_variables(conn, store.box, "ZE" + "0" * 32) == {}
 
 
 async def test_variables_of_another_environment_or_service_are_404(

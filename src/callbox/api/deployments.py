@@ -15,7 +15,7 @@ from callbox.api.endpoint import Call, Reply
 from callbox.api.render import page, timestamp
 from callbox.errors import BadRequest, Conflict
 from callbox.store.db import utcnow
-from callbox.store.sids import BUILD, DEPLOYMENT, ENVIRONMENT, is_sid, new_sid
+from callbox.store.sids import BUILD, DEPLOYMENT, is_sid, new_sid
 from callbox.store.tables import builds, deployments, environments
 
 
@@ -37,7 +37,7 @@ def render(call: Call, row: Any) -> dict[str, Any]:
 
 def list_deployments(call: Call) -> Reply:
     with call.api.store.begin() as conn:
-        env = _environment(call, conn)
+        env = lookup.environment(call, conn)
         query = sa.select(deployments).where(deployments.c.environment_sid == env.sid)
         body = page(
             conn,
@@ -67,7 +67,7 @@ def create_deployment(call: Call) -> Reply:
     call.form.boolean("IsPlugin")  # checked like any boolean, then ignored
     now = utcnow()
     with call.api.store.begin() as conn:
-        env = _environment(call, conn)
+        env = lookup.environment(call, conn)
         build = conn.execute(
             sa.select(builds.c.status).where(
                 builds.c.sid == build_sid,
@@ -106,16 +106,9 @@ def create_deployment(call: Call) -> Reply:
 
 def fetch_deployment(call: Call) -> Reply:
     with call.api.store.begin() as conn:
-        env = _environment(call, conn)
+        env = lookup.environment(call, conn)
         row = lookup.child(call, conn, deployments, DEPLOYMENT, environment_sid=env.sid)
     return Reply(200, render(call, row))
-
-
-def _environment(call: Call, conn: sa.Connection) -> Any:
-    service = lookup.service(call, conn)
-    return lookup.child(
-        call, conn, environments, ENVIRONMENT, name="EnvironmentSid", service_sid=service.sid
-    )
 
 
 BASE = "/v1/Services/{ServiceSid}/Environments/{EnvironmentSid}/Deployments"

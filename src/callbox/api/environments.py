@@ -126,24 +126,19 @@ def check_suffix(suffix: str) -> None:
 
 def fetch_environment(call: Call) -> Reply:
     with call.api.store.begin() as conn:
-        row = _environment(call, conn)
+        row = lookup.environment(call, conn, "Sid")
     return Reply(200, render(call, row))
 
 
 def delete_environment(call: Call) -> Reply:
     """Deleting an environment deletes its variables, deployments and logs; it stops serving."""
     with call.api.store.begin() as conn:
-        sid = _environment(call, conn).sid
+        sid = lookup.environment(call, conn, "Sid").sid
         for table in (logs, variables, deployments):
             conn.execute(table.delete().where(table.c.environment_sid == sid))
         conn.execute(environments.delete().where(environments.c.sid == sid))
     call.api.changed(sid)
     return Reply(204)
-
-
-def _environment(call: Call, conn: sa.Connection) -> Any:
-    service = lookup.service(call, conn)
-    return lookup.child(call, conn, environments, ENVIRONMENT, service_sid=service.sid)
 
 
 BASE = "/v1/Services/{ServiceSid}/Environments"

@@ -26,8 +26,8 @@ from callbox.api.params import MultiMapping, Params
 from callbox.api.render import page, timestamp
 from callbox.errors import BadRequest, CallboxError, InternalError
 from callbox.store.db import utcnow
-from callbox.store.sids import ENVIRONMENT, LOG, RESOURCE, is_sid
-from callbox.store.tables import environments, logs
+from callbox.store.sids import LOG, RESOURCE, is_sid
+from callbox.store.tables import logs
 
 if TYPE_CHECKING:
     from callbox.api.app import Api
@@ -62,13 +62,6 @@ def render(call: Call, row: Any) -> dict[str, Any]:
     }
 
 
-def _environment(call: Call, conn: sa.Connection) -> Any:
-    service = lookup.service(call, conn)
-    return lookup.child(
-        call, conn, environments, ENVIRONMENT, name="EnvironmentSid", service_sid=service.sid
-    )
-
-
 def _function_sid(params: Params) -> str | None:
     value = params.text("FunctionSid")
     if not value:
@@ -99,7 +92,7 @@ def list_logs(call: Call) -> Reply:
         if (value := call.query.text(name))
     ]
     with call.api.store.begin() as conn:
-        environment = _environment(call, conn)
+        environment = lookup.environment(call, conn)
         query = sa.select(logs).where(
             logs.c.environment_sid == environment.sid,
             logs.c.account_sid == call.account_sid,
@@ -125,7 +118,7 @@ def list_logs(call: Call) -> Reply:
 
 def fetch_log(call: Call) -> Reply:
     with call.api.store.begin() as conn:
-        environment = _environment(call, conn)
+        environment = lookup.environment(call, conn)
         row = lookup.child(
             call,
             conn,
@@ -211,7 +204,7 @@ def _stream_call(api: Api, request: Request) -> Call:
 
 def _stream_environment(call: Call) -> Any:
     with call.api.store.begin() as conn:
-        return _environment(call, conn)
+        return lookup.environment(call, conn)
 
 
 async def _events(

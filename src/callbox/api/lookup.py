@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from callbox.api.endpoint import Call
 from callbox.errors import NotFound
-from callbox.store.sids import SERVICE, is_sid
-from callbox.store.tables import services
+from callbox.store.sids import ENVIRONMENT, SERVICE, is_sid
+from callbox.store.tables import environments, services
 
 
 def not_found(call: Call) -> NotFound:
@@ -42,3 +42,9 @@ def child(
     if row is None:
         raise not_found(call)
     return row
+
+
+def environment(call: Call, conn: sa.Connection, name: str = "EnvironmentSid") -> Any:
+    """The environment named in the URL, in the service named there."""
+    owner = service(call, conn)
+    return child(call, conn, environments, ENVIRONMENT, name=name, service_sid=owner.sid)

@@ -18,9 +18,9 @@ from callbox.api.endpoint import Call, Reply
 from callbox.api.render import page, timestamp
 from callbox.errors import BadRequest, Conflict
 from callbox.store.db import utcnow
-from callbox.store.secretbox import SecretBox
-from callbox.store.sids import ENVIRONMENT, VARIABLE, new_sid
-from callbox.store.tables import environments, variables
+from callbox.store.sids import VARIABLE, new_sid
+from callbox.store.tables import variables
+from callbox.store.variables import read_variables
 
 MAX_KEY = 128
 MAX_VALUE_BYTES = 450  # per value, UTF-8 (seed: "450 bytes ... using the Serverless API")
@@ -46,21 +46,9 @@ def render(call: Call, row: Any) -> dict[str, Any]:
     }
 
 
-def environment_variables(
-    conn: sa.Connection, box: SecretBox, environment_sid: str
-) -> dict[str, str]:
-    """An environment's variables in clear, by key: what the serving side hands to functions."""
-    query = (
-        sa.select(variables.c.key, variables.c.value_sealed)
-        .where(variables.c.environment_sid == environment_sid)
-        .order_by(variables.c.key)
-    )
-    return {row.key: box.open(row.value_sealed) for row in conn.execute(query)}
-
-
 def list_variables(call: Call) -> Reply:
     with call.api.store.begin() as conn:
-        env = _environment(call, conn)
+        env = lookup.environment(call, conn)
         query = sa.select(variables).where(variables.c.environment_sid == env.sid)
         body = page(
             conn,
@@ -82,8 +70,8 @@ def create_variable(call: Call) -> Reply:
         raise BadRequest("Missing required parameter Value in the post body")
     now = utcnow()
     with call.api.store.begin() as conn:
-        env = _environment(call, conn)
-        current = environment_variables(conn, call.api.store.box, env.sid)
+        env = lookup.environment(call, conn)
+        current = read_variables(conn, call.api.store.box, env.sid)
         if key in current:
             raise Conflict(f"Variable with Key {key} already exists in this environment.")
         _check_total({**current, key: value})
@@ -110,7 +98,7 @@ def create_variable(call: Call) -> Reply:
 
 def fetch_variable(call: Call) -> Reply:
     with call.api.store.begin() as conn:
-        row = _variable(call, conn, _environment(call, conn))
+        row = _variable(call, conn, lookup.environment(call, conn))
     return Reply(200, render(call, row))
 
 
@@ -119,11 +107,11 @@ def update_variable(call: Call) -> Reply:
     key = None if raw_key is None else _check_key(raw_key)
     value = _value(call)
     with call.api.store.begin() as conn:
-        env = _environment(call, conn)
+        env = lookup.environment(call, conn)
         row = _variable(call, conn, env)
         if key is None and value is None:
             return Reply(200, render(call, row))
-        current = environment_variables(conn, call.api.store.box, env.sid)
+        current = read_variables(conn, call.api.store.box, env.sid)
         old_value = current.pop(row.key)
         new_key = row.key if key is None else key
         if new_key in current:
@@ -146,7 +134,7 @@ def update_variable(call: Call) -> Reply:
 
 def delete_variable(call: Call) -> Reply:
     with call.api.store.begin() as conn:
-        env = _environment(call, conn)
+        env = lookup.environment(call, conn)
         row = _variable(call, conn, env)
         conn.execute(variables.delete().where(variables.c.sid == row.sid))
     call.api.changed(env.sid)
@@ -187,13 +175,6 @@ def _check_total(after: dict[str, str]) -> None:
             f"All variables of this environment would be {size:,} bytes as JSON; "
             f"at most {MAX_TOTAL_BYTES:,}. Shorten or delete some variables first."
         )
-
-
-def _environment(call: Call, conn: sa.Connection) -> Any:
-    service = lookup.service(call, conn)
-    return lookup.child(
-        call, conn, environments, ENVIRONMENT, name="EnvironmentSid", service_sid=service.sid
-    )
 
 
 def _variable(call: Call, conn: sa.Connection, env: Any) -> Any:
