@@ -262,6 +262,10 @@ class LogBook:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._write(self._take())  # anything recorded while stopping
+        self.end_streams()
+
+    def end_streams(self) -> None:
+        """End every live subscription (the server is stopping: streams must not hold it)."""
         for subscriptions in list(self._subscribers.values()):
             for subscription in subscriptions:
                 subscription.close()

@@ -6,9 +6,12 @@ so they work without credentials, as the machine's administrator.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -42,6 +45,27 @@ def listen(host: str, port: int) -> socket.socket:
         raise click.ClickException(
             f"Cannot listen on {host}:{port}: {reason}. Choose another port with --port."
         ) from None
+
+
+def _stopping_server_class() -> type:
+    import uvicorn
+
+    class Stopping(uvicorn.Server):
+        """uvicorn waits for open connections before the app's shutdown; live log streams
+        never end by themselves, so they are ended as soon as the stop signal arrives."""
+
+        def __init__(self, config: uvicorn.Config, on_stop: Callable[[], None]) -> None:
+            super().__init__(config)
+            self.on_stop = on_stop
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            try:  # a signal handler: hand the work to the loop rather than doing it here
+                asyncio.get_running_loop().call_soon_threadsafe(self.on_stop)
+            except RuntimeError:
+                self.on_stop()
+
+    return Stopping
 
 
 @click.command()
@@ -125,7 +149,7 @@ def serve(
         proxy_headers=False,  # trusted proxies are callbox's own setting (CALLBOX_TRUSTED_PROXIES)
         server_header=False,
     )
-    uvicorn.Server(settings).run(sockets=[sock])
+    _stopping_server_class()(settings, server.logbook.end_streams).run(sockets=[sock])
 
 
 def _store(data_dir: Path | None) -> Accounts:
