@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from factories import connect
 
-from callbox.api.app import Api, create_api
+from callbox.api.app import Api
 from callbox.config import Config
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store
 
-BASE = "http://api.test"
-
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path) -> Iterator[Store]:
     opened = Store.open(tmp_path / "data")
     yield opened
     opened.close()
@@ -42,15 +41,28 @@ def api(store: Store, accounts: Accounts) -> Api:
 
 @pytest.fixture
 async def client(api: Api, owner: tuple[str, str]) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api(api))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE, auth=owner) as c:
+    async with connect(api, owner) as c:
         yield c
 
 
 @pytest.fixture
 async def other(api: Api, accounts: Accounts) -> AsyncIterator[httpx.AsyncClient]:
     """A second account's client: it must see none of the owner's resources."""
-    creds = accounts.create_account("Other", None)
-    transport = httpx.ASGITransport(app=create_api(api))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE, auth=creds) as c:
+    async with connect(api, accounts.create_account("Other", None)) as c:
+        yield c
+
+
+@pytest.fixture
+def changes() -> list[str]:
+    """The SIDs ``watched`` announced as changed, in order."""
+    return []
+
+
+@pytest.fixture
+async def watched(
+    api: Api, store: Store, accounts: Accounts, owner: tuple[str, str], changes: list[str]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The owner's client on an Api that records every ``changed(sid)`` call."""
+    recording = Api(config=api.config, store=store, accounts=accounts, on_change=changes.append)
+    async with connect(recording, owner) as c:
         yield c

@@ -9,72 +9,18 @@ from importlib import metadata
 import httpx
 import pytest
 import sqlalchemy as sa
+from factories import TIMESTAMP, connect, environment, resource_of, service, version, walk
 
 from callbox.api import builds as module
-from callbox.api.app import Api, create_api
+from callbox.api.app import Api
 from callbox.builds.builder import Builder
 from callbox.config import Config
 from callbox.store.accounts import Accounts
-from callbox.store.db import Store, utcnow
-from callbox.store.sids import RESOURCE, VERSION, new_sid
-from callbox.store.tables import build_versions, builds, environments, resources, versions
+from callbox.store.db import Store
+from callbox.store.sids import VERSION, new_sid
+from callbox.store.tables import build_versions, builds, environments, versions
 
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 TWILIO = {"name": "twilio", "version": metadata.version("twilio")}
-HANDLER = b"def handler(context, event, callback):\n    return callback(None, 'hi')\n"
-
-
-async def service(client: httpx.AsyncClient, name: str = "my-app") -> dict:
-    r = await client.post("/v1/Services", data={"UniqueName": name, "FriendlyName": "My app"})
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def version(
-    store: Store,
-    svc: dict,
-    kind: str = "function",
-    path: str = "/hello",
-    visibility: str = "public",
-    content: bytes = HANDLER,
-    size: int | None = None,
-) -> str:
-    """A function or asset with one version, written directly: uploads are tested elsewhere."""
-    resource, sid, now = new_sid(RESOURCE), new_sid(VERSION), utcnow()
-    with store.begin() as conn:
-        conn.execute(
-            resources.insert().values(
-                sid=resource,
-                account_sid=svc["account_sid"],
-                service_sid=svc["sid"],
-                kind=kind,
-                friendly_name=path,
-                date_created=now,
-                date_updated=now,
-            )
-        )
-        conn.execute(
-            versions.insert().values(
-                sid=sid,
-                account_sid=svc["account_sid"],
-                service_sid=svc["sid"],
-                resource_sid=resource,
-                kind=kind,
-                path=path,
-                visibility=visibility,
-                content_sha256=store.blobs.put(content),
-                size=len(content) if size is None else size,
-                content_type="text/x-python" if kind == "function" else "text/plain",
-                date_created=now,
-            )
-        )
-    return sid
-
-
-def resource_of(store: Store, version_sid: str) -> str:
-    with store.begin() as conn:
-        query = sa.select(versions.c.resource_sid).where(versions.c.sid == version_sid)
-        return conn.execute(query).scalar_one()
 
 
 async def create(client: httpx.AsyncClient, svc: dict, **data: object) -> httpx.Response:
@@ -189,8 +135,7 @@ async def test_builder_is_asked_after_the_commit(
                 seen.append((build_sid, conn.execute(query).scalar_one()))
 
     api = Api(config=Config.load({}), store=store, accounts=accounts, builder=Recorder())  # type: ignore[arg-type]
-    transport = httpx.ASGITransport(app=create_api(api))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.test", auth=owner) as c:
+    async with connect(api, owner) as c:
         svc = await service(c)
         body = await created(c, svc, FunctionVersions=version(store, svc))
         bad(await create(c, svc))  # a refused build is never submitted
@@ -418,16 +363,8 @@ async def test_list_pagination(client: httpx.AsyncClient, store: Store) -> None:
     fns = [version(store, svc, path=f"/f{i}") for i in range(5)]
     made = [(await created(client, svc, FunctionVersions=fn))["sid"] for fn in fns]
     base = f"/v1/Services/{svc['sid']}/Builds"
-    seen: list[dict] = []
-    r = await client.get(base, params={"PageSize": 2})
-    while True:
-        body = r.json()
-        assert r.status_code == 200 and body["meta"]["key"] == "builds"
-        seen += body["builds"]
-        if body["meta"]["next_page_url"] is None:
-            break
-        assert body["meta"]["next_page_url"].startswith(f"http://api.test{base}?")
-        r = await client.get(body["meta"]["next_page_url"])
+    prefix = f"http://api.test{base}?"
+    seen, body = await walk(client, base, key="builds", prefix=prefix, PageSize=2)
     assert [b["sid"] for b in seen] == made
     assert [b["function_versions"][0]["sid"] for b in seen] == fns
     assert all(b["dependencies"] == [TWILIO] and b["links"]["build_status"] for b in seen)
@@ -507,12 +444,7 @@ async def test_a_deployed_build_cannot_be_deleted(client: httpx.AsyncClient, sto
     fn = version(store, svc)
     body = await created(client, svc, FunctionVersions=fn)
     later = await created(client, svc, FunctionVersions=fn)
-    r = await client.post(
-        f"/v1/Services/{svc['sid']}/Environments",
-        data={"UniqueName": "dev-environment", "DomainSuffix": "dev"},
-    )
-    assert r.status_code == 201, r.text
-    env = r.json()["sid"]
+    env = (await environment(client, svc["sid"], DomainSuffix="dev"))["sid"]
 
     def serve(build_sid: str) -> None:
         with store.begin() as conn:
@@ -568,11 +500,8 @@ async def building(
     """The owner's client on an Api whose builds really run (no dependencies to install)."""
     builder = Builder(store, Config.load({}))
     api = Api(config=Config.load({}), store=store, accounts=accounts, builder=builder)
-    transport = httpx.ASGITransport(app=create_api(api))
     try:
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://api.test", auth=owner
-        ) as c:
+        async with connect(api, owner) as c:
             yield c
     finally:
         builder.close()

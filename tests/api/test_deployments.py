@@ -1,63 +1,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 import sqlalchemy as sa
+from factories import TIMESTAMP, build, environment, service
 
-from callbox.api.app import Api, create_api
-from callbox.store.accounts import Accounts
-from callbox.store.db import Store, utcnow
-from callbox.store.sids import BUILD, new_sid
-from callbox.store.tables import builds, deployments, environments
-
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-
-
-async def service(client: httpx.AsyncClient, name: str = "my-app") -> dict:
-    r = await client.post("/v1/Services", data={"UniqueName": name, "FriendlyName": "My app"})
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-async def environment(
-    client: httpx.AsyncClient, service_sid: str, name: str = "dev-environment"
-) -> dict:
-    # every environment but "production" gets a suffix: two without one would conflict
-    data = {"UniqueName": name}
-    if name != "production":
-        data["DomainSuffix"] = name.split("-")[0]
-    r = await client.post(f"/v1/Services/{service_sid}/Environments", data=data)
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def build(store: Store, svc: dict, status: str = "completed") -> str:
-    """A build row written directly: the builds API is not what these tests are about."""
-    sid, now = new_sid(BUILD), utcnow()
-    with store.begin() as conn:
-        conn.execute(
-            builds.insert().values(
-                sid=sid,
-                account_sid=svc["account_sid"],
-                service_sid=svc["sid"],
-                status=status,
-                runtime="python3",
-                dependencies="[]",
-                error="pip said no" if status == "failed" else None,
-                log="",
-                date_created=now,
-                date_updated=now,
-            )
-        )
-    return sid
+from callbox.store.db import Store
+from callbox.store.tables import deployments, environments
 
 
 async def setup(client: httpx.AsyncClient) -> tuple[dict, dict, str]:
     svc = await service(client)
-    env = await environment(client, svc["sid"])
+    env = await environment(client, svc["sid"], DomainSuffix="dev")
     return svc, env, f"/v1/Services/{svc['sid']}/Environments/{env['sid']}/Deployments"
 
 
@@ -65,22 +20,6 @@ async def deploy(client: httpx.AsyncClient, url: str, build_sid: str, **extra: s
     r = await client.post(url, data={"BuildSid": build_sid, **extra})
     assert r.status_code == 201, r.text
     return r.json()
-
-
-@pytest.fixture
-def changes() -> list[str]:
-    return []
-
-
-@pytest.fixture
-async def watched(
-    api: Api, store: Store, accounts: Accounts, owner: tuple[str, str], changes: list[str]
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The owner's client on an Api that records every ``changed(sid)`` call."""
-    recording = Api(config=api.config, store=store, accounts=accounts, on_change=changes.append)
-    transport = httpx.ASGITransport(app=create_api(recording))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.test", auth=owner) as c:
-        yield c
 
 
 async def test_create_answers_the_wire_format(client: httpx.AsyncClient, store: Store) -> None:

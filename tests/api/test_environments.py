@@ -1,52 +1,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 import sqlalchemy as sa
+from factories import TIMESTAMP, build, connect, environment, service, walk
 
-from callbox.api.app import Api, create_api
+from callbox.api.app import Api
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store, utcnow
-from callbox.store.sids import BUILD, new_sid
 from callbox.store.tables import builds, deployments, environments, logs, variables
 
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 MISSING_ENV = "ZE" + "0" * 32
-
-
-async def service(client: httpx.AsyncClient, name: str = "my-app") -> dict:
-    r = await client.post("/v1/Services", data={"UniqueName": name, "FriendlyName": "My app"})
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-async def environment(
-    client: httpx.AsyncClient, service_sid: str, name: str = "dev-environment", **extra: str
-) -> dict:
-    r = await client.post(
-        f"/v1/Services/{service_sid}/Environments", data={"UniqueName": name, **extra}
-    )
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-@pytest.fixture
-def changes() -> list[str]:
-    return []
-
-
-@pytest.fixture
-async def watched(
-    api: Api, store: Store, accounts: Accounts, owner: tuple[str, str], changes: list[str]
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The owner's client on an Api that records every ``changed(sid)`` call."""
-    recording = Api(config=api.config, store=store, accounts=accounts, on_change=changes.append)
-    transport = httpx.ASGITransport(app=create_api(recording))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.test", auth=owner) as c:
-        yield c
 
 
 async def test_create_answers_the_wire_format(client: httpx.AsyncClient) -> None:
@@ -90,8 +55,7 @@ async def test_domain_uses_the_configured_base_domain(
     custom = Api(
         config=Config.load({}, base_domain="fn.example.com"), store=store, accounts=accounts
     )
-    transport = httpx.ASGITransport(app=create_api(custom))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.test", auth=owner) as c:
+    async with connect(custom, owner) as c:
         svc = await service(c)
         body = await environment(c, svc["sid"], "stage-environment", DomainSuffix="stage")
     assert body["domain_name"] == f"{svc['domain_base']}-stage.fn.example.com"
@@ -121,19 +85,14 @@ async def test_list_and_pagination(client: httpx.AsyncClient) -> None:
         (await environment(client, svc["sid"], f"env-{i}", DomainSuffix=f"s{i}"))["sid"]
         for i in range(5)
     ]
-    seen: list[str] = []
-    r = await client.get("/v1/Services/my-app/Environments", params={"PageSize": 2})
-    while True:
-        body = r.json()
-        assert r.status_code == 200 and body["meta"]["key"] == "environments"
-        seen += [e["sid"] for e in body["environments"]]
-        if body["meta"]["next_page_url"] is None:
-            break
-        assert body["meta"]["next_page_url"].startswith(
-            f"http://api.test/v1/Services/{svc['sid']}/Environments?"
-        )
-        r = await client.get(body["meta"]["next_page_url"])
-    assert seen == made
+    seen, _ = await walk(
+        client,
+        "/v1/Services/my-app/Environments",
+        key="environments",
+        prefix=f"http://api.test/v1/Services/{svc['sid']}/Environments?",
+        PageSize=2,
+    )
+    assert [e["sid"] for e in seen] == made
 
 
 async def test_list_shows_only_this_services_environments(client: httpx.AsyncClient) -> None:
@@ -247,22 +206,8 @@ async def test_delete_removes_everything_and_announces_it(
             f"{base}/{target['sid']}/Variables", data={"Key": "API_KEY", "Value": "v"}
         )
         assert r.status_code == 201
-    now = utcnow()
+    build_sid = build(store, svc)
     with store.begin() as conn:
-        build_sid = new_sid(BUILD)
-        conn.execute(
-            builds.insert().values(
-                sid=build_sid,
-                account_sid=svc["account_sid"],
-                service_sid=svc["sid"],
-                status="completed",
-                runtime="python3",
-                dependencies="[]",
-                log="",
-                date_created=now,
-                date_updated=now,
-            )
-        )
         conn.execute(
             logs.insert().values(
                 sid="NO" + "1" * 32,
@@ -271,7 +216,7 @@ async def test_delete_removes_everything_and_announces_it(
                 environment_sid=env["sid"],
                 level="INFO",
                 message="hello",
-                date_created=now,
+                date_created=utcnow(),
             )
         )
     r = await watched.post(f"{base}/{env['sid']}/Deployments", data={"BuildSid": build_sid})

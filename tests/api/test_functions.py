@@ -4,78 +4,25 @@ import re
 
 import httpx
 import sqlalchemy as sa
+from factories import TIMESTAMP, deployed, function, service, upload, walk
 
-from callbox.store.db import Store, utcnow
-from callbox.store.sids import BUILD, ENVIRONMENT, new_sid
-from callbox.store.tables import build_versions, builds, environments, resources, versions
-
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+from callbox.store.db import Store
+from callbox.store.tables import environments, resources, versions
 
 
 async def make_service(client: httpx.AsyncClient, name: str = "app") -> str:
-    r = await client.post("/v1/Services", data={"UniqueName": name, "FriendlyName": "App"})
-    assert r.status_code == 201, r.text
-    return r.json()["sid"]
-
-
-async def make_function(client: httpx.AsyncClient, service: str, name: str = "/hello") -> dict:
-    r = await client.post(f"/v1/Services/{service}/Functions", data={"FriendlyName": name})
-    assert r.status_code == 201, r.text
-    return r.json()
+    return (await service(client, name))["sid"]
 
 
 async def make_version(client: httpx.AsyncClient, service: str, function: str) -> str:
-    r = await client.post(
-        f"/v1/Services/{service}/Functions/{function}/Versions",
-        files={"Content": ("hello.py", b"def handler(c, e, cb): pass\n", "text/x-python")},
-        data={"Path": "/hello", "Visibility": "public"},
-    )
+    r = await upload(client, f"/v1/Services/{service}/Functions/{function}/Versions")
     assert r.status_code == 201, r.text
     return r.json()["sid"]
-
-
-def deploy(store: Store, account: str, service: str, version_sids: list[str]) -> tuple[str, str]:
-    """A completed build of these versions, live in a new environment: (build, environment)."""
-    now = utcnow()
-    build, environment = new_sid(BUILD), new_sid(ENVIRONMENT)
-    with store.begin() as conn:
-        conn.execute(
-            builds.insert().values(
-                sid=build,
-                account_sid=account,
-                service_sid=service,
-                status="completed",
-                runtime="python3.11",
-                dependencies="[]",
-                log="",
-                date_created=now,
-                date_updated=now,
-            )
-        )
-        for position, version in enumerate(version_sids):
-            conn.execute(
-                build_versions.insert().values(
-                    build_sid=build, version_sid=version, position=position
-                )
-            )
-        conn.execute(
-            environments.insert().values(
-                sid=environment,
-                account_sid=account,
-                service_sid=service,
-                unique_name=environment.lower(),
-                domain_name=f"{environment.lower()}.example",
-                build_sid=build,
-                date_created=now,
-                date_updated=now,
-            )
-        )
-    return build, environment
 
 
 async def test_create_answers_the_wire_format(client: httpx.AsyncClient) -> None:
     service = await make_service(client)
-    body = await make_function(client, service)
+    body = await function(client, service)
     assert re.match(r"^ZH[0-9a-f]{32}$", body["sid"])
     url = f"http://api.test/v1/Services/{service}/Functions/{body['sid']}"
     assert body == {
@@ -94,7 +41,7 @@ async def test_create_answers_the_wire_format(client: httpx.AsyncClient) -> None
 
 async def test_fetch_by_service_sid_or_unique_name(client: httpx.AsyncClient) -> None:
     service = await make_service(client)
-    body = await make_function(client, service)
+    body = await function(client, service)
     for key in (service, "app"):
         r = await client.get(f"/v1/Services/{key}/Functions/{body['sid']}")
         assert r.status_code == 200 and r.json() == body
@@ -128,7 +75,7 @@ async def test_friendly_name_rules(client: httpx.AsyncClient) -> None:
 
 async def test_update(client: httpx.AsyncClient) -> None:
     service = await make_service(client)
-    body = await make_function(client, service)
+    body = await function(client, service)
     url = f"/v1/Services/{service}/Functions/{body['sid']}"
     r = await client.post(url, data={"FriendlyName": "/renamed"})
     assert r.status_code == 200
@@ -142,28 +89,20 @@ async def test_update(client: httpx.AsyncClient) -> None:
 
 async def test_list_and_pagination(client: httpx.AsyncClient) -> None:
     service = await make_service(client)
-    made = [(await make_function(client, service, f"/f{i}"))["sid"] for i in range(5)]
+    made = [(await function(client, service, f"/f{i}"))["sid"] for i in range(5)]
     # assets share the table but are not functions
     await client.post(f"/v1/Services/{service}/Assets", data={"FriendlyName": "a"})
     # nor are another service's functions
-    await make_function(client, await make_service(client, "second"))
-    seen: list[str] = []
-    r = await client.get(f"/v1/Services/{service}/Functions", params={"PageSize": 2})
-    while True:
-        body = r.json()
-        assert r.status_code == 200 and body["meta"]["key"] == "functions"
-        seen += [f["sid"] for f in body["functions"]]
-        if body["meta"]["next_page_url"] is None:
-            break
-        r = await client.get(body["meta"]["next_page_url"])
-    assert seen == made
+    await function(client, await make_service(client, "second"))
+    seen, _ = await walk(client, f"/v1/Services/{service}/Functions", key="functions", PageSize=2)
+    assert [f["sid"] for f in seen] == made
     r = await client.get(f"/v1/Services/{service}/Functions", params={"PageSize": "-1"})
     assert r.status_code == 400
 
 
 async def test_unknown_and_malformed_sids(client: httpx.AsyncClient) -> None:
     service = await make_service(client)
-    body = await make_function(client, service)
+    body = await function(client, service)
     r = await client.post(f"/v1/Services/{service}/Assets", data={"FriendlyName": "a"})
     asset = r.json()["sid"]
     for url in (
@@ -188,9 +127,9 @@ async def test_unknown_and_malformed_sids(client: httpx.AsyncClient) -> None:
 
 async def test_delete_takes_the_versions(client: httpx.AsyncClient, store: Store) -> None:
     service = await make_service(client)
-    body = await make_function(client, service)
+    body = await function(client, service)
     version = await make_version(client, service, body["sid"])
-    kept = await make_version(client, service, (await make_function(client, service))["sid"])
+    kept = await make_version(client, service, (await function(client, service))["sid"])
     r = await client.delete(f"/v1/Services/{service}/Functions/{body['sid']}")
     assert r.status_code == 204 and r.content == b""
     assert (await client.get(f"/v1/Services/{service}/Functions/{body['sid']}")).status_code == 404
@@ -204,10 +143,11 @@ async def test_delete_takes_the_versions(client: httpx.AsyncClient, store: Store
 
 async def test_delete_refused_while_deployed(client: httpx.AsyncClient, store: Store) -> None:
     service = await make_service(client)
-    body = await make_function(client, service)
+    body = await function(client, service)
     version = await make_version(client, service, body["sid"])
     url = f"/v1/Services/{service}/Functions/{body['sid']}"
-    _build, environment = deploy(store, body["account_sid"], service, [version])
+    svc = {"sid": service, "account_sid": body["account_sid"]}
+    _build, environment = deployed(store, svc, [version])
     r = await client.delete(url)
     assert r.status_code == 409
     assert r.json()["code"] == 20409
@@ -218,8 +158,8 @@ async def test_delete_refused_while_deployed(client: httpx.AsyncClient, store: S
     assert (await client.get(url)).status_code == 200
     assert (await client.get(f"{url}/Versions/{version}")).status_code == 200
     # once the environment serves a build without it, it can go
-    other = await make_version(client, service, (await make_function(client, service))["sid"])
-    newer, _ = deploy(store, body["account_sid"], service, [other])
+    other = await make_version(client, service, (await function(client, service))["sid"])
+    newer, _ = deployed(store, svc, [other])
     with store.begin() as conn:
         conn.execute(
             environments.update().where(environments.c.sid == environment).values(build_sid=newer)
@@ -231,9 +171,10 @@ async def test_delete_allowed_when_only_an_undeployed_build_has_it(
     client: httpx.AsyncClient, store: Store
 ) -> None:
     service = await make_service(client)
-    body = await make_function(client, service)
+    body = await function(client, service)
     version = await make_version(client, service, body["sid"])
-    _build, environment = deploy(store, body["account_sid"], service, [version])
+    svc = {"sid": service, "account_sid": body["account_sid"]}
+    _build, environment = deployed(store, svc, [version])
     with store.begin() as conn:
         conn.execute(
             environments.update().where(environments.c.sid == environment).values(build_sid=None)
@@ -246,7 +187,7 @@ async def test_another_account_gets_404(
     client: httpx.AsyncClient, other: httpx.AsyncClient
 ) -> None:
     service = await make_service(client)
-    body = await make_function(client, service)
+    body = await function(client, service)
     for key in (service, "app"):
         collection = f"/v1/Services/{key}/Functions"
         url = f"{collection}/{body['sid']}"

@@ -1,43 +1,30 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from factories import TIMESTAMP, asset, deployed, service
+from factories import upload as upload_version
 
 from callbox.api import versions as module
-from callbox.store.db import Store, utcnow
-from callbox.store.sids import BUILD, ENVIRONMENT, new_sid
-from callbox.store.tables import build_versions, builds, environments, versions
+from callbox.store.db import Store
+from callbox.store.tables import environments, versions
 
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))  # not UTF-8, which assets need not be
 
-
-async def make_asset(client: httpx.AsyncClient, name: str = "/logo.png") -> tuple[str, dict]:
-    r = await client.post("/v1/Services", data={"UniqueName": "app", "FriendlyName": "App"})
-    assert r.status_code == 201, r.text
-    service = r.json()["sid"]
-    r = await client.post(f"/v1/Services/{service}/Assets", data={"FriendlyName": name})
-    assert r.status_code == 201, r.text
-    return service, r.json()
+# Asset versions are a PNG unless a test says otherwise.
+upload = partial(
+    upload_version, path="/logo.png", content=PNG, content_type="image/png", filename="logo.png"
+)
 
 
-def upload(
-    client: httpx.AsyncClient,
-    url: str,
-    *,
-    path: str = "/logo.png",
-    visibility: str = "public",
-    content: bytes = PNG,
-    content_type: str = "image/png",
-) -> object:
-    return client.post(
-        url,
-        files={"Content": (path.rsplit("/", 1)[-1], content, content_type)},
-        data={"Path": path, "Visibility": visibility},
-    )
+async def make_asset(client: httpx.AsyncClient) -> tuple[str, dict]:
+    """Service "app" with asset /logo.png: the service's SID and the asset."""
+    service_sid = (await service(client, "app"))["sid"]
+    return service_sid, await asset(client, service_sid)
 
 
 async def test_create_answers_the_wire_format(client: httpx.AsyncClient) -> None:
@@ -174,37 +161,8 @@ async def test_delete_refused_while_deployed(client: httpx.AsyncClient, store: S
     service, asset = await make_asset(client)
     base = f"/v1/Services/{service}/Assets/{asset['sid']}/Versions"
     version = (await upload(client, base)).json()["sid"]
-    now = utcnow()
-    build, environment = new_sid(BUILD), new_sid(ENVIRONMENT)
-    with store.begin() as conn:
-        conn.execute(
-            builds.insert().values(
-                sid=build,
-                account_sid=asset["account_sid"],
-                service_sid=service,
-                status="completed",
-                runtime="python3.11",
-                dependencies="[]",
-                log="",
-                date_created=now,
-                date_updated=now,
-            )
-        )
-        conn.execute(
-            build_versions.insert().values(build_sid=build, version_sid=version, position=0)
-        )
-        conn.execute(
-            environments.insert().values(
-                sid=environment,
-                account_sid=asset["account_sid"],
-                service_sid=service,
-                unique_name="prod",
-                domain_name="app-1234-prod.example",
-                build_sid=build,
-                date_created=now,
-                date_updated=now,
-            )
-        )
+    svc = {"sid": service, "account_sid": asset["account_sid"]}
+    _build, environment = deployed(store, svc, [version])
     url = f"/v1/Services/{service}/Assets/{asset['sid']}"
     r = await client.delete(url)
     assert r.status_code == 409

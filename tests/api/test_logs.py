@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import uvicorn
+from factories import TIMESTAMP, connect, environment, service, walk
 
 from callbox.api import logs as logs_api
 from callbox.api.app import Api, create_api
@@ -26,9 +27,7 @@ from callbox.logs.book import LogBook
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store, utcnow
 from callbox.store.sids import ENVIRONMENT, REQUEST, RESOURCE, new_sid
-from callbox.store.tables import environments
 
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 FIELDS = {
     "sid",
     "account_sid",
@@ -84,45 +83,15 @@ class Env:
         self.logbook.record(self.meta(**meta), [{"level": level, "message": message, "time": when}])
 
 
-async def make_env(
-    client: httpx.AsyncClient, store: Store, logbook: LogBook, name: str = "my-app"
-) -> Env:
-    r = await client.post("/v1/Services", data={"UniqueName": name, "FriendlyName": "My app"})
-    assert r.status_code == 201, r.text
-    service = r.json()
-    sid, now = new_sid(ENVIRONMENT), utcnow()
-    with store.begin() as conn:
-        conn.execute(
-            environments.insert().values(
-                sid=sid,
-                account_sid=service["account_sid"],
-                service_sid=service["sid"],
-                unique_name="production",
-                domain_suffix=None,
-                domain_name=f"{service['domain_base']}.localhost",
-                date_created=now,
-                date_updated=now,
-            )
-        )
-    return Env(service, sid, logbook)
+async def make_env(client: httpx.AsyncClient, logbook: LogBook, name: str = "my-app") -> Env:
+    svc = await service(client, name)
+    env = await environment(client, svc["sid"], "production")
+    return Env(svc, env["sid"], logbook)
 
 
 @pytest.fixture
-async def env(client: httpx.AsyncClient, store: Store, logbook: LogBook) -> Env:
-    return await make_env(client, store, logbook)
-
-
-async def walk(client: httpx.AsyncClient, url: str) -> list[dict[str, Any]]:
-    """Every page, following next_page_url as the SDKs do."""
-    items: list[dict[str, Any]] = []
-    next_url: str | None = url
-    while next_url:
-        r = await client.get(next_url)
-        assert r.status_code == 200, r.text
-        body = r.json()
-        items += body[body["meta"]["key"]]
-        next_url = body["meta"]["next_page_url"]
-    return items
+async def env(client: httpx.AsyncClient, logbook: LogBook) -> Env:
+    return await make_env(client, logbook)
 
 
 # -- list ---------------------------------------------------------------------------------
@@ -160,10 +129,8 @@ async def test_the_service_unique_name_works_too(client: httpx.AsyncClient, env:
     assert r.status_code == 200 and [i["message"] for i in r.json()["logs"]] == ["hello"]
 
 
-async def test_only_this_environments_lines(
-    client: httpx.AsyncClient, store: Store, env: Env
-) -> None:
-    elsewhere = await make_env(client, store, env.logbook, "other-app")
+async def test_only_this_environments_lines(client: httpx.AsyncClient, env: Env) -> None:
+    elsewhere = await make_env(client, env.logbook, "other-app")
     env.line("mine")
     elsewhere.line("theirs")
     env.logbook.flush()
@@ -255,7 +222,8 @@ async def test_pages_cover_every_line_once(client: httpx.AsyncClient, env: Env) 
     # Lines written while a client walks the pages neither repeat nor shift what it sees.
     env.line("late")
     env.logbook.flush()
-    items = first["logs"] + await walk(client, first["meta"]["next_page_url"])
+    rest, _ = await walk(client, first["meta"]["next_page_url"])
+    items = first["logs"] + rest
     messages = [item["message"] for item in items]
     assert len(messages) == 120 and len(set(messages)) == 120
     assert len({item["sid"] for item in items}) == 120
@@ -279,7 +247,7 @@ async def test_page_urls_repeat_the_filters(client: httpx.AsyncClient, env: Env)
     assert query["FunctionSid"] == [function_sid] and query["StartDate"] == [start]
     assert query["Page"] == ["1"] and "PageToken" in query
     assert "EndDate" not in query  # only what the client sent
-    items = await walk(client, meta["next_page_url"])
+    items, _ = await walk(client, meta["next_page_url"])
     assert [i["message"] for i in r.json()["logs"] + items] == ["4", "3", "2", "1", "0"]
     # previous_page_url leads back to the first page.
     second = (await client.get(meta["next_page_url"])).json()
@@ -298,8 +266,8 @@ async def test_fetch_one(client: httpx.AsyncClient, env: Env) -> None:
     assert r.status_code == 200 and r.json() == listed
 
 
-async def test_fetch_not_found(client: httpx.AsyncClient, store: Store, env: Env) -> None:
-    elsewhere = await make_env(client, store, env.logbook, "other-app")
+async def test_fetch_not_found(client: httpx.AsyncClient, env: Env) -> None:
+    elsewhere = await make_env(client, env.logbook, "other-app")
     elsewhere.line("theirs")
     env.logbook.flush()
     theirs = (await client.get(elsewhere.path)).json()["logs"][0]["sid"]
@@ -310,10 +278,8 @@ async def test_fetch_not_found(client: httpx.AsyncClient, store: Store, env: Env
         assert r.json()["message"] == f"The requested resource {env.path[3:]}/{sid} was not found"
 
 
-async def test_unknown_environment_or_service_is_404(
-    client: httpx.AsyncClient, store: Store, env: Env
-) -> None:
-    elsewhere = await make_env(client, store, env.logbook, "other-app")
+async def test_unknown_environment_or_service_is_404(client: httpx.AsyncClient, env: Env) -> None:
+    elsewhere = await make_env(client, env.logbook, "other-app")
     service = env.service["sid"]
     for path in (
         f"/v1/Services/{service}/Environments/{new_sid(ENVIRONMENT)}/Logs",
@@ -344,8 +310,7 @@ async def test_read_only_and_authenticated(client: httpx.AsyncClient, api: Api, 
     assert r.status_code == 405
     r = await client.delete(f"{env.path}/NO" + "0" * 32)
     assert r.status_code == 405
-    transport = httpx.ASGITransport(app=create_api(api))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as anonymous:
+    async with connect(api) as anonymous:
         for path in (env.path, f"{env.path}/NO" + "0" * 32, f"{env.path}/Stream"):
             r = await anonymous.get(path)
             assert r.status_code == 401, path

@@ -13,16 +13,16 @@ from typing import Any
 
 import httpx
 import pytest
+from factories import BASE, connect
 
 from callbox.api import app as app_module
-from callbox.api.app import Api, create_api, resource_routes
+from callbox.api.app import Api, resource_routes
 from callbox.api.endpoint import Call, Reply
 from callbox.api.openapi import FORMS, SCHEMAS, openapi_document, operation_id
 from callbox.store.db import Store, utcnow
 from callbox.store.sids import LOG, REQUEST, new_sid
 from callbox.store.tables import builds, logs
 
-BASE = "http://api.test"
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 METHODS = ("get", "post", "put", "patch", "delete", "options", "head", "trace")
 
@@ -34,8 +34,7 @@ def doc() -> dict[str, Any]:
 
 @pytest.fixture
 async def anonymous(api: Api) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_api(api))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE) as c:
+    async with connect(api) as c:
         yield c
 
 

@@ -3,18 +3,11 @@ from __future__ import annotations
 import re
 
 import httpx
-
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-
-
-async def create(client: httpx.AsyncClient, name: str = "my-app") -> dict:
-    r = await client.post("/v1/Services", data={"UniqueName": name, "FriendlyName": "My app"})
-    assert r.status_code == 201, r.text
-    return r.json()
+from factories import TIMESTAMP, service, walk
 
 
 async def test_create_answers_the_wire_format(client: httpx.AsyncClient) -> None:
-    body = await create(client)
+    body = await service(client)
     assert re.match(r"^ZS[0-9a-f]{32}$", body["sid"])
     assert body["unique_name"] == "my-app"
     assert body["include_credentials"] is True and body["ui_editable"] is False
@@ -25,14 +18,14 @@ async def test_create_answers_the_wire_format(client: httpx.AsyncClient) -> None
 
 
 async def test_fetch_by_sid_or_unique_name(client: httpx.AsyncClient) -> None:
-    body = await create(client)
+    body = await service(client)
     for key in (body["sid"], "my-app"):
         r = await client.get(f"/v1/Services/{key}")
         assert r.status_code == 200 and r.json()["sid"] == body["sid"]
 
 
 async def test_update_and_unique_name_is_immutable(client: httpx.AsyncClient) -> None:
-    body = await create(client)
+    body = await service(client)
     r = await client.post(
         f"/v1/Services/{body['sid']}", data={"FriendlyName": "New", "UiEditable": "true"}
     )
@@ -43,7 +36,7 @@ async def test_update_and_unique_name_is_immutable(client: httpx.AsyncClient) ->
 
 
 async def test_delete_then_404(client: httpx.AsyncClient) -> None:
-    body = await create(client)
+    body = await service(client)
     r = await client.delete(f"/v1/Services/{body['sid']}")
     assert r.status_code == 204 and r.content == b""
     r = await client.get(f"/v1/Services/{body['sid']}")
@@ -57,7 +50,7 @@ async def test_delete_then_404(client: httpx.AsyncClient) -> None:
 
 
 async def test_duplicate_unique_name_is_409(client: httpx.AsyncClient) -> None:
-    await create(client)
+    await service(client)
     r = await client.post("/v1/Services", data={"UniqueName": "my-app", "FriendlyName": "x"})
     assert r.status_code == 409
 
@@ -85,24 +78,21 @@ async def test_missing_parameters(client: httpx.AsyncClient) -> None:
 
 async def test_fifty_services_per_account(client: httpx.AsyncClient) -> None:
     for i in range(50):
-        await create(client, f"s{i}")
+        await service(client, f"s{i}")
     r = await client.post("/v1/Services", data={"UniqueName": "one-more", "FriendlyName": "x"})
     assert r.status_code == 400 and "50" in r.json()["message"]
 
 
 async def test_pagination_walks_every_service_once(client: httpx.AsyncClient) -> None:
-    made = [(await create(client, f"p{i}"))["sid"] for i in range(7)]
-    seen: list[str] = []
-    r = await client.get("/v1/Services", params={"PageSize": 3})
-    while True:
-        body = r.json()
-        assert r.status_code == 200 and body["meta"]["key"] == "services"
-        seen += [s["sid"] for s in body["services"]]
-        if body["meta"]["next_page_url"] is None:
-            break
-        assert body["meta"]["next_page_url"].startswith("http://api.test/v1/Services?")
-        r = await client.get(body["meta"]["next_page_url"])
-    assert seen == made
+    made = [(await service(client, f"p{i}"))["sid"] for i in range(7)]
+    seen, body = await walk(
+        client,
+        "/v1/Services",
+        key="services",
+        prefix="http://api.test/v1/Services?",
+        PageSize=3,
+    )
+    assert [s["sid"] for s in seen] == made
     assert body["meta"]["page"] == 2
     back = await client.get(body["meta"]["previous_page_url"])
     assert [s["sid"] for s in back.json()["services"]] == made[3:6]
@@ -129,7 +119,7 @@ async def test_credentials(client: httpx.AsyncClient, owner: tuple[str, str]) ->
 async def test_another_account_sees_nothing(
     client: httpx.AsyncClient, other: httpx.AsyncClient
 ) -> None:
-    body = await create(client)
+    body = await service(client)
     assert (await other.get(f"/v1/Services/{body['sid']}")).status_code == 404
     assert (await other.get("/v1/Services/my-app")).status_code == 404
     assert (

@@ -2,44 +2,30 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 import sqlalchemy as sa
+from factories import TIMESTAMP, environment, service
 
-from callbox.api.app import Api, create_api
-from callbox.store.accounts import Accounts
 from callbox.store.db import Store
 from callbox.store.tables import variables
 from callbox.store.variables import read_variables
-
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-
-
-async def service(client: httpx.AsyncClient, name: str = "my-app") -> dict:
-    r = await client.post("/v1/Services", data={"UniqueName": name, "FriendlyName": "My app"})
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-async def environment(
-    client: httpx.AsyncClient, service_sid: str, name: str = "dev-environment"
-) -> dict:
-    # every environment but "production" gets a suffix: two without one would conflict
-    data = {"UniqueName": name}
-    if name != "production":
-        data["DomainSuffix"] = name.split("-")[0]
-    r = await client.post(f"/v1/Services/{service_sid}/Environments", data=data)
-    assert r.status_code == 201, r.text
-    return r.json()
 
 
 async def setup(client: httpx.AsyncClient) -> str:
     """A service and an environment; the Variables URL of that environment."""
     svc = await service(client)
-    env = await environment(client, svc["sid"])
+    env = await environment(client, svc["sid"], DomainSuffix="dev")
     return f"/v1/Services/{svc['sid']}/Environments/{env['sid']}/Variables"
+
+
+async def two_environments(client: httpx.AsyncClient) -> tuple[str, str]:
+    """A service with environments "one" and "two"; the Variables URL of each."""
+    svc = await service(client)
+    base = f"/v1/Services/{svc['sid']}/Environments"
+    one = await environment(client, svc["sid"], "one", DomainSuffix="one")
+    two = await environment(client, svc["sid"], "two", DomainSuffix="two")
+    return f"{base}/{one['sid']}/Variables", f"{base}/{two['sid']}/Variables"
 
 
 async def create(client: httpx.AsyncClient, url: str, key: str, value: str) -> dict:
@@ -48,25 +34,9 @@ async def create(client: httpx.AsyncClient, url: str, key: str, value: str) -> d
     return r.json()
 
 
-@pytest.fixture
-def changes() -> list[str]:
-    return []
-
-
-@pytest.fixture
-async def watched(
-    api: Api, store: Store, accounts: Accounts, owner: tuple[str, str], changes: list[str]
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The owner's client on an Api that records every ``changed(sid)`` call."""
-    recording = Api(config=api.config, store=store, accounts=accounts, on_change=changes.append)
-    transport = httpx.ASGITransport(app=create_api(recording))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.test", auth=owner) as c:
-        yield c
-
-
 async def test_create_answers_the_wire_format(client: httpx.AsyncClient) -> None:
     svc = await service(client)
-    env = await environment(client, svc["sid"])
+    env = await environment(client, svc["sid"], DomainSuffix="dev")
     url = f"/v1/Services/{svc['sid']}/Environments/{env['sid']}/Variables"
     body = await create(client, url, "API_KEY", "s3cret")
     assert re.match(r"^ZV[0-9a-f]{32}$", body["sid"])
@@ -148,12 +118,9 @@ async def test_duplicate_key_is_409(client: httpx.AsyncClient) -> None:
 
 
 async def test_same_key_in_another_environment_is_fine(client: httpx.AsyncClient) -> None:
-    svc = await service(client)
-    one = await environment(client, svc["sid"], "one")
-    two = await environment(client, svc["sid"], "two")
-    base = f"/v1/Services/{svc['sid']}/Environments"
-    await create(client, f"{base}/{one['sid']}/Variables", "A", "1")
-    await create(client, f"{base}/{two['sid']}/Variables", "A", "2")
+    one, two = await two_environments(client)
+    await create(client, one, "A", "1")
+    await create(client, two, "A", "2")
 
 
 async def test_missing_and_bad_parameters(client: httpx.AsyncClient) -> None:
@@ -264,16 +231,14 @@ async def test_every_write_announces_the_environment(
 async def test_environment_variables_for_the_serving_side(
     client: httpx.AsyncClient, store: Store
 ) -> None:
-    svc = await service(client)
-    one = await environment(client, svc["sid"], "one")
-    two = await environment(client, svc["sid"], "two")
-    base = f"/v1/Services/{svc['sid']}/Environments"
-    await create(client, f"{base}/{one['sid']}/Variables", "B", "2")
-    await create(client, f"{base}/{one['sid']}/Variables", "A", "é ünïcode")
-    await create(client, f"{base}/{two['sid']}/Variables", "C", "3")
+    one, two = await two_environments(client)
+    await create(client, one, "B", "2")
+    await create(client, one, "A", "é ünïcode")
+    await create(client, two, "C", "3")
+    one_sid, two_sid = one.split("/")[5], two.split("/")[5]
     with store.begin() as conn:
-        assert read_variables(conn, store.box, one["sid"]) == {"A": "é ünïcode", "B": "2"}
-        assert read_variables(conn, store.box, two["sid"]) == {"C": "3"}
+        assert read_variables(conn, store.box, one_sid) == {"A": "é ünïcode", "B": "2"}
+        assert read_variables(conn, store.box, two_sid) == {"C": "3"}
         assert read_variables(conn, store.box, "ZE" + "0" * 32) == {}
 
 
@@ -281,9 +246,9 @@ async def test_variables_of_another_environment_or_service_are_404(
     client: httpx.AsyncClient,
 ) -> None:
     one, two = await service(client, "one"), await service(client, "two")
-    env1 = await environment(client, one["sid"], "a")
-    env2 = await environment(client, one["sid"], "b")
-    env3 = await environment(client, two["sid"], "c")
+    env1 = await environment(client, one["sid"], "a", DomainSuffix="a")
+    env2 = await environment(client, one["sid"], "b", DomainSuffix="b")
+    env3 = await environment(client, two["sid"], "c", DomainSuffix="c")
     var = await create(
         client, f"/v1/Services/{one['sid']}/Environments/{env1['sid']}/Variables", "A", "1"
     )

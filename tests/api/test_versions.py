@@ -6,38 +6,17 @@ import re
 import httpx
 import pytest
 import sqlalchemy as sa
+from factories import SOURCE, TIMESTAMP, function, service, upload, walk
 
 from callbox.api import versions as module
 from callbox.store.db import Store
 from callbox.store.tables import versions
 
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-SOURCE = "def handler(context, event, callback):\n    return callback(None, 'héllo ✓')\n"
-
 
 async def make_function(client: httpx.AsyncClient) -> tuple[str, str]:
-    r = await client.post("/v1/Services", data={"UniqueName": "app", "FriendlyName": "App"})
-    assert r.status_code == 201, r.text
-    service = r.json()["sid"]
-    r = await client.post(f"/v1/Services/{service}/Functions", data={"FriendlyName": "/hello"})
-    assert r.status_code == 201, r.text
-    return service, r.json()["sid"]
-
-
-def upload(
-    client: httpx.AsyncClient,
-    url: str,
-    *,
-    path: str = "/hello",
-    visibility: str = "public",
-    content: bytes = SOURCE.encode(),
-    content_type: str = "application/x-python",
-) -> object:
-    return client.post(
-        url,
-        files={"Content": ("hello.py", content, content_type)},
-        data={"Path": path, "Visibility": visibility},
-    )
+    """Service "app" with function /hello: their SIDs."""
+    service_sid = (await service(client, "app"))["sid"]
+    return service_sid, (await function(client, service_sid))["sid"]
 
 
 async def test_upload_answers_the_wire_format(client: httpx.AsyncClient, store: Store) -> None:
@@ -228,17 +207,9 @@ async def test_versions_pagination(client: httpx.AsyncClient) -> None:
     # a version of another function is not listed
     r = await client.post(f"/v1/Services/{service}/Functions", data={"FriendlyName": "x"})
     await upload(client, f"/v1/Services/{service}/Functions/{r.json()['sid']}/Versions")
-    seen: list[str] = []
-    r = await client.get(base, params={"PageSize": 2})
-    while True:
-        body = r.json()
-        assert r.status_code == 200 and body["meta"]["key"] == "function_versions"
-        seen += [v["sid"] for v in body["function_versions"]]
-        if body["meta"]["next_page_url"] is None:
-            break
-        assert body["meta"]["next_page_url"].startswith(f"http://api.test{base}?")
-        r = await client.get(body["meta"]["next_page_url"])
-    assert seen == made and body["meta"]["page"] == 2
+    prefix = f"http://api.test{base}?"
+    seen, body = await walk(client, base, key="function_versions", prefix=prefix, PageSize=2)
+    assert [v["sid"] for v in seen] == made and body["meta"]["page"] == 2
     r = await client.get(base, params={"PageSize": "zero"})
     assert r.status_code == 400
 

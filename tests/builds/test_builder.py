@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import shutil
 import sys
 import threading
-import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,27 +25,6 @@ SERVICE, ACCOUNT = "ZS" + "0" * 32, "AC" + "0" * 32
 File = tuple[str, str, str, bytes]  # kind, path, visibility, content
 
 
-def make_wheel(folder: Path, name: str = "tinybuild", version: str = "0.1") -> Path:
-    """A minimal pure-Python wheel, written by hand (as in test_dependencies.py)."""
-    dist_info = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}.py": f'VALUE = "{name} {version}"\n',
-        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = []
-    for path, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
-        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
-    files[f"{dist_info}/RECORD"] = "\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n"
-    folder.mkdir(parents=True, exist_ok=True)
-    wheel = folder / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for path, text in files.items():
-            archive.writestr(path, text)
-    return wheel
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     store = Store.open(tmp_path / "data")
@@ -57,14 +33,8 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def wheels(tmp_path: Path) -> Path:
-    folder = tmp_path / "wheels"
-    make_wheel(folder)
-    return folder
-
-
-@pytest.fixture
-def builder(store: Store, wheels: Path) -> Iterator[Builder]:
+def builder(store: Store, wheels: Path, make_wheel: Callable[..., Path]) -> Iterator[Builder]:
+    make_wheel("tinybuild")
     builder = Builder(store, Config.load({}, find_links=str(wheels), no_index=True))
     yield builder
     builder.close()
@@ -307,7 +277,7 @@ def test_one_dependency_set_is_installed_once(builder: Builder, store: Store) ->
     env = builder.site_packages(first)
     assert env == builder.site_packages(second)
     assert Path(env[0]).parent == store.data / "envs"
-    assert (Path(env[0]) / "tinybuild.py").read_text() == 'VALUE = "tinybuild 0.1"\n'
+    assert (Path(env[0]) / "tinybuild.py").read_text() == 'VALUE = "tinybuild 0.1 works"\n'
 
 
 def test_a_failed_install_fails_the_build_readably(builder: Builder, store: Store) -> None:

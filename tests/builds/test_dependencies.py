@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,31 +18,6 @@ from callbox.config import Config
 
 def offline(find_links: Path) -> Config:
     return Config(no_index=True, find_links=str(find_links))
-
-
-def make_wheel(folder: Path, name: str = "tinyunit", version: str = "0.1") -> Path:
-    """A minimal valid pure-Python wheel: one module, METADATA, WHEEL and RECORD."""
-    dist_info = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}.py": f'VALUE = "{name} {version} works"\n',
-        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{dist_info}/WHEEL": (
-            "Wheel-Version: 1.0\nGenerator: callbox-tests\nRoot-Is-Purelib: true\n"
-            "Tag: py3-none-any\n"
-        ),
-    }
-    record = []
-    for path, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
-        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
-    record.append(f"{dist_info}/RECORD,,")
-    files[f"{dist_info}/RECORD"] = "\n".join(record) + "\n"
-    folder.mkdir(parents=True, exist_ok=True)
-    wheel = folder / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for path, text in files.items():
-            archive.writestr(path, text)
-    return wheel
 
 
 # --- requirement_lines and the hash -----------------------------------------------------
@@ -96,28 +69,25 @@ def test_only_comments_installs_nothing(tmp_path: Path) -> None:
     assert not target.exists()
 
 
-def test_a_bad_requirement_raises_naming_it(tmp_path: Path) -> None:
-    empty = tmp_path / "wheels"
-    empty.mkdir()
+def test_a_bad_requirement_raises_naming_it(tmp_path: Path, wheels: Path) -> None:
     target = tmp_path / "site-packages"
     with pytest.raises(DependencyError) as caught:
-        install("callbox-unit-no-such-package==1.0\n", target, offline(empty))
+        install("callbox-unit-no-such-package==1.0\n", target, offline(wheels))
     message = str(caught.value)
     assert message.startswith("Installing callbox-unit-no-such-package==1.0 failed:\n")
     assert "callbox-unit-no-such-package" in message.split("\n", 1)[1]  # uv's explanation
     assert not (target / ".requirements-sha256").exists()
 
 
-def test_an_unparsable_requirement_raises(tmp_path: Path) -> None:
-    empty = tmp_path / "wheels"
-    empty.mkdir()
+def test_an_unparsable_requirement_raises(tmp_path: Path, wheels: Path) -> None:
     with pytest.raises(DependencyError, match=r"Installing not a valid \(requirement failed"):
-        install("not a valid (requirement\n", tmp_path / "site", offline(empty))
+        install("not a valid (requirement\n", tmp_path / "site", offline(wheels))
 
 
-def test_install_a_wheel_from_find_links_then_skip_when_unchanged(tmp_path: Path) -> None:
-    wheels = tmp_path / "wheels"
-    make_wheel(wheels)
+def test_install_a_wheel_from_find_links_then_skip_when_unchanged(
+    tmp_path: Path, wheels: Path, make_wheel: Callable[..., Path]
+) -> None:
+    make_wheel("tinyunit")
     target = tmp_path / "site-packages"
     config = offline(wheels)
     assert install("tinyunit==0.1  # tiny\n", target, config) is True
@@ -129,10 +99,11 @@ def test_install_a_wheel_from_find_links_then_skip_when_unchanged(tmp_path: Path
     assert install("# again\ntinyunit==0.1\n", target, config) is False
 
 
-def test_a_changed_requirement_set_installs_again(tmp_path: Path) -> None:
-    wheels = tmp_path / "wheels"
-    make_wheel(wheels, version="0.1")
-    make_wheel(wheels, version="0.2")
+def test_a_changed_requirement_set_installs_again(
+    tmp_path: Path, wheels: Path, make_wheel: Callable[..., Path]
+) -> None:
+    make_wheel("tinyunit", "0.1")
+    make_wheel("tinyunit", "0.2")
     target = tmp_path / "site-packages"
     config = offline(wheels)
     assert install("tinyunit==0.1\n", target, config) is True
