@@ -1,12 +1,15 @@
-"""Fixtures shared by the in-process tests that need real worker processes."""
+"""Fixtures shared across test folders: real worker processes, a real store."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
+import pytest
 import pytest_asyncio
 
 from callbox.gateway.supervisor import Supervisor
+from callbox.store.db import Store
 
 
 # One warm parent per test module: starting it is most of a test's cost. Modules using it set
@@ -17,3 +20,11 @@ async def supervisor() -> AsyncIterator[Supervisor]:
     await supervisor.start()
     yield supervisor
     await supervisor.stop()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh store (SQLite, blobs, secret key) in the test's temporary folder."""
+    opened = Store.open(tmp_path / "data")
+    yield opened
+    opened.close()

@@ -26,13 +26,6 @@ File = tuple[str, str, str, bytes]  # kind, path, visibility, content
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store.open(tmp_path / "data")
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def builder(store: Store, wheels: Path, make_wheel: Callable[..., Path]) -> Iterator[Builder]:
     make_wheel("tinybuild")
     builder = Builder(store, Config.load({}, find_links=str(wheels), no_index=True))

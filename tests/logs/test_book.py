@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,13 +18,6 @@ from callbox.logs.book import LogBook
 from callbox.store.db import Store, utcnow
 from callbox.store.sids import ACCOUNT, ENVIRONMENT, REQUEST, RESOURCE, SERVICE, is_sid, new_sid
 from callbox.store.tables import environments, logs
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path / "data")
-    yield opened
-    opened.close()
 
 
 @pytest.fixture
