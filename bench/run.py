@@ -328,6 +328,18 @@ def machine_busy_seconds() -> tuple[float, float]:
     return (sum(values) - idle) / CLOCK_TICKS, time.monotonic()
 
 
+def wait_quiet(max_wait: float, cpus: int) -> float:
+    """Wait (up to ``max_wait`` s) until the machine is under 15 % busy; returns the last %."""
+    give_up = time.monotonic() + max_wait
+    while True:
+        busy0, wall0 = machine_busy_seconds()
+        time.sleep(1)
+        busy1, wall1 = machine_busy_seconds()
+        busy = 100 * (busy1 - busy0) / (wall1 - wall0) / cpus
+        if busy < 15 or time.monotonic() >= give_up:
+            return busy
+
+
 def loadavg() -> str:
     try:
         with open("/proc/loadavg") as f:
@@ -414,10 +426,20 @@ def _ms(value: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def wrk(url: str, threads: int, conns: int, seconds: int, latency: bool = False) -> LoadResult:
+def wrk(
+    url: str,
+    threads: int,
+    conns: int,
+    seconds: int,
+    latency: bool = False,
+    host: str | None = None,
+) -> LoadResult:
+    """``host``: the Host header to send instead of the URL's (e.g. an environment domain)."""
     args = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--timeout", "10s"]
     if latency:
         args.append("--latency")
+    if host:
+        args += ["-H", f"Host: {host}"]
     done = subprocess.run([*args, url], capture_output=True, text=True, timeout=seconds + 60)
     out = done.stdout
     if done.returncode != 0:
@@ -449,12 +471,13 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[rank]
 
 
-async def _httpx_load(url: str, conns: int, seconds: float) -> LoadResult:
+async def _httpx_load(url: str, conns: int, seconds: float, host: str | None = None) -> LoadResult:
     import httpx
 
     result = LoadResult()
     limits = httpx.Limits(max_connections=conns, max_keepalive_connections=conns)
-    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+    headers = {"Host": host} if host else None
+    async with httpx.AsyncClient(limits=limits, timeout=10, headers=headers) as client:
         deadline = time.perf_counter() + seconds
 
         async def loop() -> None:
@@ -474,16 +497,16 @@ async def _httpx_load(url: str, conns: int, seconds: float) -> LoadResult:
     return result
 
 
-def httpx_load(url: str, conns: int, seconds: float) -> LoadResult:
-    return asyncio.run(_httpx_load(url, conns, seconds))
+def httpx_load(url: str, conns: int, seconds: float, host: str | None = None) -> LoadResult:
+    return asyncio.run(_httpx_load(url, conns, seconds, host))
 
 
-def httpx_latency(url: str, seconds: float) -> LoadResult:
+def httpx_latency(url: str, seconds: float, host: str | None = None) -> LoadResult:
     import httpx
 
     times: list[float] = []
     result = LoadResult()
-    with httpx.Client(timeout=10) as client:
+    with httpx.Client(timeout=10, headers={"Host": host} if host else None) as client:
         started = time.perf_counter()
         deadline = started + seconds
         while time.perf_counter() < deadline:
@@ -508,11 +531,12 @@ def httpx_latency(url: str, seconds: float) -> LoadResult:
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
 
 
-def _split_url(url: str) -> tuple[str, int, bytes]:
+def _split_url(url: str, host_header: str | None = None) -> tuple[str, int, bytes]:
+    """Address, port and the request bytes; ``host_header`` replaces the URL's host:port."""
     rest = url.split("://", 1)[1]
     hostport, _, path = rest.partition("/")
     host, _, port = hostport.partition(":")
-    request = f"GET /{path} HTTP/1.1\r\nHost: {hostport}\r\n\r\n".encode()
+    request = f"GET /{path} HTTP/1.1\r\nHost: {host_header or hostport}\r\n\r\n".encode()
     return host, int(port or 80), request
 
 
@@ -523,9 +547,11 @@ def _status_and_length(head: bytes) -> tuple[int, int]:
     return int(head.split(b" ", 2)[1]), int(match.group(1))
 
 
-async def _raw_load(url: str, conns: int, seconds: float) -> LoadResult:
+async def _raw_load(
+    url: str, conns: int, seconds: float, host_header: str | None = None
+) -> LoadResult:
     """``conns`` keep-alive HTTP/1.1 connections, each sending its next request on each answer."""
-    host, port, request = _split_url(url)
+    host, port, request = _split_url(url, host_header)
     result = LoadResult()
     deadline = time.perf_counter() + seconds
 
@@ -556,9 +582,9 @@ async def _raw_load(url: str, conns: int, seconds: float) -> LoadResult:
     return result
 
 
-def raw_latency(url: str, seconds: float) -> LoadResult:
+def raw_latency(url: str, seconds: float, host_header: str | None = None) -> LoadResult:
     """One keep-alive connection, one request at a time, each timed with perf_counter()."""
-    host, port, request = _split_url(url)
+    host, port, request = _split_url(url, host_header)
     result = LoadResult()
     times: list[float] = []
     started = time.perf_counter()
@@ -610,19 +636,22 @@ class Load:
                 f"asyncio + httpx {httpx.__version__} (client-bound: figures are the client's)"
             )
 
-    def throughput(self, url: str, conns: int, seconds: int) -> LoadResult:
-        if self.client == "wrk":
-            return wrk(url, threads=2, conns=conns, seconds=seconds)
-        if self.client == "raw":
-            return run_async(_raw_load(url, conns, seconds))
-        return httpx_load(url, conns, seconds)
+    # ``host``: the Host header to send instead of the URL's host:port (callbox serve routes
+    # environments by Host, while the connection goes to 127.0.0.1).
 
-    def latency(self, url: str, seconds: int) -> LoadResult:
+    def throughput(self, url: str, conns: int, seconds: int, host: str | None = None) -> LoadResult:
         if self.client == "wrk":
-            return wrk(url, threads=1, conns=1, seconds=seconds, latency=True)
+            return wrk(url, threads=2, conns=conns, seconds=seconds, host=host)
         if self.client == "raw":
-            return raw_latency(url, seconds)
-        return httpx_latency(url, seconds)
+            return run_async(_raw_load(url, conns, seconds, host))
+        return httpx_load(url, conns, seconds, host)
+
+    def latency(self, url: str, seconds: int, host: str | None = None) -> LoadResult:
+        if self.client == "wrk":
+            return wrk(url, threads=1, conns=1, seconds=seconds, latency=True, host=host)
+        if self.client == "raw":
+            return raw_latency(url, seconds, host)
+        return httpx_latency(url, seconds, host)
 
 
 # --------------------------------------------------------------------------------------------
@@ -784,6 +813,29 @@ def make_project(root: Path) -> Path:
     return project
 
 
+def bare_command(python: str, port: int) -> list[str]:
+    """bare_app.py under uvicorn with the HTTP stack callbox uses (httptools, uvloop)."""
+    return [
+        python,
+        "-m",
+        "uvicorn",
+        "bare_app:app",
+        "--app-dir",
+        str(BENCH),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--http",
+        "httptools",
+        "--loop",
+        "uvloop",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBOX_")}
     env.update(extra)
@@ -857,14 +909,7 @@ def main() -> int:
         say(f"extra server environment: {extra_env}")
 
     cpus = len(os.sched_getaffinity(0))
-    give_up = time.monotonic() + args.wait_quiet
-    while True:
-        busy0, wall0 = machine_busy_seconds()
-        time.sleep(1)
-        busy1, wall1 = machine_busy_seconds()
-        busy = 100 * (busy1 - busy0) / (wall1 - wall0) / cpus
-        if busy < 15 or time.monotonic() >= give_up:
-            break
+    busy = wait_quiet(args.wait_quiet, cpus)
     say(f"before start: machine {busy:.0f} % busy over 1 s, load average {loadavg()}")
 
     workdir = Path(tempfile.mkdtemp(prefix="callbox-bench-"))
@@ -903,29 +948,7 @@ def run(
     say("== 1. start (process launch -> first 200) ==")
     bare_port, a_port, b_port = free_port(), free_port(), free_port()
     t0 = time.perf_counter()
-    bare = procs.launch(
-        "bare",
-        [
-            python,
-            "-m",
-            "uvicorn",
-            "bare_app:app",
-            "--app-dir",
-            str(BENCH),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(bare_port),
-            "--http",
-            "httptools",
-            "--loop",
-            "uvloop",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        clean_env(),
-    )
+    bare = procs.launch("bare", bare_command(python, bare_port), clean_env())
     bare_cold = wait_ready(procs, bare, bare_port, "/") - t0
     say(f"  bare uvicorn     :{bare_port}  {bare_cold * 1000:7.0f} ms")
 
