@@ -66,6 +66,8 @@ class Config:
             if raw is not None:
                 values[item.name] = _coerce(item.name, item.type, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if "base_domain" in values:  # hosts are compared in lower case
+            values["base_domain"] = str(values["base_domain"]).lower().strip(".")
         return cls(**values)
 
     def index_args(self) -> list[str]:
@@ -78,6 +80,17 @@ class Config:
         if self.no_index:
             args.append("--no-index")
         return args
+
+
+# Settings of the server itself; code it runs for users (functions, package builds) must not
+# see them: CALLBOX_AUTH_TOKEN is the owner's token, CALLBOX_SECRET_KEY unlocks every secret.
+_PRIVATE_PREFIXES = (_ENV_PREFIX, "TWILIO_")
+
+
+def child_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for processes that run users' code: the server's, minus its secrets."""
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in environ.items() if not k.upper().startswith(_PRIVATE_PREFIXES)}
 
 
 def _default_data_dir() -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,6 +51,8 @@ class Environments:
         self._cache: dict[str, Deployment | None] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._generation = 0
+        # changed() runs on API threads: the generation and the cache change together.
+        self._lock = threading.Lock()
 
     async def resolve(self, host: str) -> Deployment | None:
         host = host.lower()
@@ -60,16 +63,18 @@ class Environments:
         self._loop = asyncio.get_running_loop()
         generation = self._generation
         deployment = await asyncio.to_thread(self.load, host)
-        if generation == self._generation:  # no change happened while it was read
-            if len(self._cache) >= _MAX_CACHED:
-                self._cache.clear()
-            self._cache[host] = deployment
+        with self._lock:
+            if generation == self._generation:  # no change happened while it was read
+                if len(self._cache) >= _MAX_CACHED:
+                    self._cache = {}
+                self._cache[host] = deployment
         return deployment
 
     def changed(self, _sid: str = "") -> None:
         """Something served may have changed (any thread): forget every cached lookup."""
-        self._generation += 1
-        self._cache = {}
+        with self._lock:
+            self._generation += 1
+            self._cache = {}
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(lambda: loop.create_task(self.drain_unused()))
@@ -83,7 +88,7 @@ class Environments:
         self.serve_only(active)
 
     def deployed_builds(self) -> set[str]:
-        with self.store.begin() as conn:
+        with self.store.read() as conn:
             rows = conn.execute(
                 sa.select(environments.c.build_sid).where(environments.c.build_sid.is_not(None))
             )
@@ -91,7 +96,7 @@ class Environments:
 
     def load(self, host: str) -> Deployment | None:
         """The deployment serving ``host``, read from the store (None: nothing deployed)."""
-        with self.store.begin() as conn:
+        with self.store.read() as conn:
             env = conn.execute(
                 sa.select(environments, services.c.include_credentials)
                 .join(services, services.c.sid == environments.c.service_sid)

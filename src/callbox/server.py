@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 from callbox.api.app import Api, create_api
 from callbox.builds.builder import Builder
 from callbox.config import Config
+from callbox.errors import CallboxError, HeadersTooLarge
 from callbox.gateway.app import Gateway
 from callbox.gateway.pool import PoolSet
 from callbox.gateway.supervisor import Supervisor
@@ -41,7 +43,7 @@ class ServerEvents:
         self.logbook = logbook
 
     def request_done(self, method: str, path: str, status: int, duration_ms: float) -> None:
-        pass  # uvicorn's access log already says it
+        pass  # no line per request on a server: it would cost more than the request itself
 
     def function_logs(self, meta: dict[str, Any], lines: list[dict[str, Any]]) -> None:
         self.logbook.record(meta, lines)
@@ -71,13 +73,17 @@ class Server:
             self._apply_forwarded(scope)
         host = _host(scope)
         if self.is_environment_domain(host):
-            await self.gateway(scope, receive, send)
+            await self.gateway(scope, receive, send)  # it checks the header limits itself
+        elif scope["type"] == "http" and _header_bytes(scope) > self.config.max_header_bytes:
+            await _answer(send, HeadersTooLarge("Request headers too long"))
         else:
             await self.api(scope, receive, send)
 
     def is_environment_domain(self, host: str) -> bool:
+        """``<name>-<4 digits>[-<suffix>].<base domain>``; other names (api.<base>) are not."""
         base = self.config.base_domain.lower()
-        return host.endswith("." + base) and "." not in host[: -len(base) - 1]
+        label = host[: -len(base) - 1] if host.endswith("." + base) else ""
+        return bool(_ENVIRONMENT_LABEL.match(label))
 
     def _apply_forwarded(self, scope: Scope) -> None:
         """Believe X-Forwarded-Proto / -Host only from a configured proxy."""
@@ -180,6 +186,19 @@ def _networks(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
                     f"CALLBOX_TRUSTED_PROXIES: {item!r} is not an IP address or network"
                 ) from None
     return networks
+
+
+_ENVIRONMENT_LABEL = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*-\d{4}(?:-[a-z0-9]+(?:-[a-z0-9]+)*)?$")
+
+
+def _header_bytes(scope: Scope) -> int:
+    return sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+
+
+async def _answer(send: Send, error: CallboxError) -> None:
+    headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": error.to_json()})
 
 
 def _host(scope: Scope) -> str:

@@ -20,6 +20,12 @@ from callbox.store.sids import ACCOUNT, ENVIRONMENT, REQUEST, RESOURCE, SERVICE,
 from callbox.store.tables import environments, logs
 
 
+@pytest.fixture(autouse=True)
+def believe_old_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests date lines in the past on purpose; the real window is tested on its own."""
+    monkeypatch.setattr(book_module, "BELIEVED_SECONDS", 10 * 365 * 86400.0)
+
+
 @pytest.fixture
 def book(store: Store) -> Iterator[LogBook]:
     started = LogBook(store, 30)

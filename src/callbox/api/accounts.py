@@ -3,7 +3,8 @@
 
 The owner account (created on first start) may create accounts; any account manages its own
 keys. A secret (auth token, key secret) is in the create answer and in the account's own fetch,
-as on Twilio.
+as on Twilio. Only an account's own token opens these routes: an API key (a revocable
+credential) must not lead to the token or to more keys, as Twilio's standard keys cannot.
 """
 
 from __future__ import annotations
@@ -67,7 +68,16 @@ def _envelope(call: Call, key: str, items: list[dict[str, Any]]) -> dict[str, An
     }
 
 
+def _token_only(call: Call) -> None:
+    if call.via_key:
+        raise NotPermitted(
+            "API keys cannot manage accounts or keys; authenticate with the account SID and "
+            "its auth token."
+        )
+
+
 def create_account(call: Call) -> Reply:
+    _token_only(call)
     accounts = call.api.accounts
     me = accounts.account(call.account_sid)
     if me is None or me.owner_account_sid is not None:
@@ -78,6 +88,7 @@ def create_account(call: Call) -> Reply:
 
 
 def list_accounts(call: Call) -> Reply:
+    _token_only(call)
     accounts = call.api.accounts
     rows = accounts.children(call.account_sid)
     items = [render_account(call, row, accounts.auth_token(row.sid)) for row in rows]
@@ -92,11 +103,13 @@ def _visible_account(call: Call, sid: str) -> Any:
 
 
 def fetch_account(call: Call) -> Reply:
+    _token_only(call)
     row = _visible_account(call, call.path["Sid"])
     return Reply(200, render_account(call, row, call.api.accounts.auth_token(row.sid)))
 
 
 def create_key(call: Call) -> Reply:
+    _token_only(call)
     account = _visible_account(call, call.path["AccountSid"])
     name = call.form.text("FriendlyName", max_length=255) or ""
     sid, secret = call.api.accounts.create_key(account.sid, name)
@@ -105,6 +118,7 @@ def create_key(call: Call) -> Reply:
 
 
 def list_keys(call: Call) -> Reply:
+    _token_only(call)
     account = _visible_account(call, call.path["AccountSid"])
     items = [render_key(row) for row in call.api.accounts.keys(account.sid)]
     return Reply(200, _envelope(call, "keys", items))
@@ -120,10 +134,12 @@ def _key(call: Call) -> tuple[Any, Any]:
 
 
 def fetch_key(call: Call) -> Reply:
+    _token_only(call)
     return Reply(200, render_key(_key(call)[1]))
 
 
 def delete_key(call: Call) -> Reply:
+    _token_only(call)
     account, row = _key(call)
     call.api.accounts.delete_key(account.sid, row.sid)
     return Reply(204)

@@ -16,7 +16,7 @@ from callbox.api.render import page, timestamp
 from callbox.errors import BadRequest, Conflict
 from callbox.store.db import utcnow
 from callbox.store.sids import BUILD, DEPLOYMENT, is_sid, new_sid
-from callbox.store.tables import builds, deployments, environments
+from callbox.store.tables import build_versions, builds, deployments, environments, versions
 
 
 def render(call: Call, row: Any) -> dict[str, Any]:
@@ -81,6 +81,17 @@ def create_deployment(call: Call) -> Reply:
             raise Conflict(f"Build {build_sid} is still building; wait for status completed")
         if build.status != "completed":
             raise BadRequest(f"Build {build_sid} failed and cannot be deployed")
+        deleted = conn.execute(
+            sa.select(build_versions.c.version_sid)
+            .outerjoin(versions, versions.c.sid == build_versions.c.version_sid)
+            .where(build_versions.c.build_sid == build_sid, versions.c.sid.is_(None))
+            .limit(1)
+        ).first()
+        if deleted is not None:
+            raise Conflict(
+                f"Build {build_sid} includes a function or asset that was deleted since "
+                f"(version {deleted[0]}); create a new build."
+            )
         sid = new_sid(DEPLOYMENT)
         # The deployment row and the environment's pointer change together, or not at all.
         conn.execute(

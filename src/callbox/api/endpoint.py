@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
@@ -24,10 +25,12 @@ from callbox.api.params import MultiMapping, Params
 from callbox.errors import (
     BadRequest,
     CallboxError,
+    Conflict,
     InternalError,
     PayloadTooLarge,
     Unauthorized,
 )
+from callbox.store.sids import API_KEY, is_sid
 
 if TYPE_CHECKING:
     from callbox.api.app import Api
@@ -54,6 +57,15 @@ class Call:
     base: str  # scheme://host of the request: absolute urls point back at this server
     uri: str  # the request path without /v1, for "not found" messages
     files: dict[str, Any] = field(default_factory=dict)
+    credentials: tuple[str, str] = ("", "")  # as sent: a long stream checks them again
+
+    @property
+    def via_key(self) -> bool:
+        """Authenticated with an API key (SK...), not the account's own token."""
+        return is_sid(self.credentials[0], API_KEY)
+
+    def still_authorised(self) -> bool:
+        return self.api.accounts.authenticate(*self.credentials) == self.account_sid
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
@@ -73,10 +85,15 @@ def endpoint(
 ) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
         try:
-            call = await _prepare(api, request, max_body)
+            call = await prepare(api, request, max_body)
             reply = await run_in_threadpool(handler, call)
         except CallboxError as exc:
             return error_response(exc)
+        except sa.exc.IntegrityError:
+            # Two requests raced for one name (both passed the check): the loser learns so.
+            return error_response(
+                Conflict("The request conflicts with a resource created at the same time.")
+            )
         except Exception:
             log.exception("Unexpected error answering %s %s", request.method, request.url.path)
             return error_response(InternalError("An internal error occurred in callbox."))
@@ -87,8 +104,12 @@ def endpoint(
     return run
 
 
-async def _prepare(api: Api, request: Request, max_body: int) -> Call:
-    account_sid = authenticate(api, request.headers.get("authorization"))
+async def prepare(api: Api, request: Request, max_body: int = 0) -> Call:
+    """Authenticate (on a thread: it may query the store), then read and parse the form."""
+    credentials = basic_credentials(request.headers.get("authorization"))
+    account_sid = await run_in_threadpool(api.accounts.authenticate, *credentials)
+    if account_sid is None:
+        raise Unauthorized("Authenticate")
     form_values: Any = FormData()
     files: dict[str, Any] = {}
     if request.method == "POST":
@@ -105,11 +126,12 @@ async def _prepare(api: Api, request: Request, max_body: int) -> Call:
         base=f"{request.url.scheme}://{request.headers.get('host', 'localhost')}",
         uri=path[3:] if path.startswith("/v1/") else path,
         files=files,
+        credentials=credentials,
     )
 
 
-def authenticate(api: Api, header: str | None) -> str:
-    """HTTP Basic: account SID + auth token, or API key SID + secret -> the account SID."""
+def basic_credentials(header: str | None) -> tuple[str, str]:
+    """HTTP Basic: (account SID, auth token) or (API key SID, secret), as sent."""
     if not header or not header.lower().startswith("basic "):
         raise Unauthorized("Authenticate: HTTP Basic credentials are required.")
     try:
@@ -117,10 +139,7 @@ def authenticate(api: Api, header: str | None) -> str:
     except (binascii.Error, UnicodeDecodeError):
         raise Unauthorized("Authenticate: the Authorization header is not valid Basic.") from None
     username, _, password = decoded.partition(":")
-    account = api.accounts.authenticate(username, password)
-    if account is None:
-        raise Unauthorized("Authenticate")
-    return account
+    return username, password
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

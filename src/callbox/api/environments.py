@@ -20,6 +20,7 @@ from callbox.store.sids import ENVIRONMENT, new_sid
 from callbox.store.tables import deployments, environments, logs, variables
 
 MAX_UNIQUE_NAME, MAX_SUFFIX = 100, 16
+MAX_LABEL = 63  # one DNS label: <unique name>-<4 digits>-<suffix>
 # The suffix becomes a DNS label inside the domain name, so it takes what a label takes:
 # lowercase letters, digits and inner dashes. Upper case is refused rather than folded, so the
 # domain_suffix a client reads back is the one it sent (the npm client matches on it).
@@ -86,6 +87,11 @@ def create_environment(call: Call) -> Reply:
         if conn.execute(taken).first() is not None:
             raise Conflict(DUPLICATE)
         label = service.domain_base if suffix is None else f"{service.domain_base}-{suffix}"
+        if len(label) > MAX_LABEL:
+            raise BadRequest(
+                f"The domain label {label} would be {len(label)} characters; DNS allows "
+                f"{MAX_LABEL}. Use a shorter DomainSuffix."
+            )
         domain_name = f"{label}.{call.api.config.base_domain}"
         # Domains are global: service "a" with suffix "1234" could meet service "a-1234"'s base.
         clash = sa.select(environments.c.sid).where(environments.c.domain_name == domain_name)

@@ -10,19 +10,18 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from callbox.api import lookup
-from callbox.api.endpoint import API_CORS, Call, Reply, authenticate, error_response
-from callbox.api.params import MultiMapping, Params
+from callbox.api.endpoint import API_CORS, Call, Reply, error_response, prepare
+from callbox.api.params import Params
 from callbox.api.render import page, timestamp
 from callbox.errors import BadRequest, CallboxError, InternalError
 from callbox.store.db import utcnow
@@ -74,12 +73,15 @@ def _function_sid(params: Params) -> str | None:
 
 
 def list_logs(call: Call) -> Reply:
-    """Lines of one environment, newest first, between StartDate (default: a day ago) and
-    EndDate (default: now), optionally of one function."""
+    """Lines of one environment, newest first, between StartDate (default: a day before now,
+    or before EndDate when that is earlier) and EndDate (default: now), optionally of one
+    function."""
     function_sid = _function_sid(call.query)
     now = utcnow()
-    start = call.query.date("StartDate") or now - DEFAULT_WINDOW
     end = call.query.date("EndDate") or now
+    # Twilio's default is a day before now; before an EndDate in the past, a day before that.
+    window_end = max(min(now, end), datetime.min + DEFAULT_WINDOW)
+    start = call.query.date("StartDate") or window_end - DEFAULT_WINDOW
     if start > end:
         raise BadRequest(
             f"StartDate must not be after EndDate; found StartDate {timestamp(start)} "
@@ -147,7 +149,7 @@ def stream_route(api: Api) -> Route:
         SID) first replays stored lines newer than it, so a reconnecting client has no gap.
         ``FunctionSid`` keeps one function's lines."""
         try:
-            call = _stream_call(api, request)
+            call = await prepare(api, request)
             function_sid = _function_sid(call.query)
             since = call.query.date("Since")
             environment = await run_in_threadpool(_stream_environment, call)
@@ -189,21 +191,8 @@ class EventStream(StreamingResponse):
             self._on_close()
 
 
-def _stream_call(api: Api, request: Request) -> Call:
-    path = request.url.path
-    return Call(
-        api=api,
-        account_sid=authenticate(api, request.headers.get("authorization")),
-        path={k: str(v) for k, v in request.path_params.items()},
-        form=Params(cast(MultiMapping, FormData())),
-        query=Params(cast(MultiMapping, QueryParams(request.url.query)), "query string"),
-        base=f"{request.url.scheme}://{request.headers.get('host', 'localhost')}",
-        uri=path[3:] if path.startswith("/v1/") else path,
-    )
-
-
 def _stream_environment(call: Call) -> Any:
-    with call.api.store.begin() as conn:
+    with call.api.store.read() as conn:
         return lookup.environment(call, conn)
 
 
@@ -238,6 +227,9 @@ async def _events(
                 dropped = subscription.dropped
             if item is None:
                 if subscription.closed:
+                    return
+                # A revoked key or changed token ends the stream, as it would a new request.
+                if not await run_in_threadpool(call.still_authorised):
                     return
                 yield ": keep-alive\n\n"
                 continue

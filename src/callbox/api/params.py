@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -97,9 +96,9 @@ def parse_datetime(name: str, raw: str) -> datetime:
             f"found {raw!r}"
         ) from None
     if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
+        try:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first representable
+            raise BadRequest(f"Parameter {name} is out of range; found {raw!r}") from None
     return value
 
-
-def plain(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(mapping)

@@ -114,5 +114,5 @@ def _decode(token: str) -> tuple[datetime, str]:
     try:
         date, sid = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         return datetime.fromisoformat(date), str(sid)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise BadRequest(f"PageToken {token!r} is not one this server issued") from None

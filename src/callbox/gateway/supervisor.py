@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from callbox.config import child_environment
 from callbox.worker import protocol
 
 log = logging.getLogger("callbox.workers")
@@ -193,7 +194,7 @@ class Supervisor:
         await self._start_zygote()
 
     async def _start_zygote(self) -> None:
-        env = dict(os.environ)
+        env = child_environment()
         # Few malloc arenas keep a worker's address space small enough for its memory cap.
         env["MALLOC_ARENA_MAX"] = "2"
         env.setdefault("PYTHONHASHSEED", "random")

@@ -35,6 +35,7 @@ PURGE_EVERY = 3600.0  # seconds between two retention purges
 MAX_PENDING = 100_000
 # One runaway print must not fill the database: longer messages are cut here.
 MAX_MESSAGE = 32 * 1024
+BELIEVED_SECONDS = 300.0  # how old a line's own time may be (see _date)
 SUBSCRIPTION_LIMIT = 1000  # live lines a slow client may lag behind before it loses the oldest
 
 _LEVELS = {
@@ -376,12 +377,17 @@ def _message(raw: Any) -> str:
 
 
 def _date(raw: Any) -> datetime:
+    """A line's time comes from the worker, i.e. from code a function can patch: it is believed
+    only within BELIEVED_SECONDS before now (an invocation's whole life), never in the future."""
+    now = utcnow()
     if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
         try:
-            return datetime.fromtimestamp(raw, UTC).replace(tzinfo=None)
+            value = datetime.fromtimestamp(raw, UTC).replace(tzinfo=None)
         except (OverflowError, OSError, ValueError):
-            pass
-    return utcnow()
+            return now
+        if now - timedelta(seconds=BELIEVED_SECONDS) <= value <= now:
+            return value
+    return now
 
 
 def _sid_or_none(value: Any) -> str | None:

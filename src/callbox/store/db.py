@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -33,6 +34,8 @@ class Store:
     def open(cls, data: Path, database_url: str = "", secret_key: str = "") -> Store:
         """Open (creating when new) the store under ``data``; the schema is migrated first."""
         data.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(PermissionError):  # not ours to change: leave it
+            data.chmod(0o700)  # the database and blobs hold every account's code and logs
         url = database_url or f"sqlite:///{data / 'callbox.db'}"
         engine = create_engine(url)
         migrate(engine)
@@ -45,9 +48,19 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[sa.Connection]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
+        """One transaction that may write: committed when the block ends, rolled back if it
+        raises. On SQLite it takes the write lock first (BEGIN IMMEDIATE), so what it checks
+        ("is this name taken?", "fewer than 50?") still holds when it writes."""
         with self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A read-only transaction: never waits for writers (SQLite WAL)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(callbox_read_only=True)
+            with conn.begin():
+                yield conn
 
     def close(self) -> None:
         self.engine.dispose()
@@ -60,12 +73,20 @@ def create_engine(url: str) -> sa.Engine:
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-        # WAL: readers (the gateway's lookups, log queries) never wait for a writer.
+        # The driver's own transaction handling would BEGIN only at the first write; callbox
+        # says BEGIN itself (below), so a check and the write after it are one unit.
+        dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
+        # WAL: readers (the gateway's lookups, log queries) never wait for a writer.
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        read_only = conn.get_execution_options().get("callbox_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
