@@ -101,4 +101,3 @@ def parse_datetime(name: str, raw: str) -> datetime:
         except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first representable
             raise BadRequest(f"Parameter {name} is out of range; found {raw!r}") from None
     return value
-
