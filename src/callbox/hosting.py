@@ -125,6 +125,7 @@ class Environments:
             environment_sid=env.sid,
             auth_token=token,
             site_packages=self.builds.site_packages(env.build_sid),
+            hidden=self.store.data,
             log_tags={
                 "account_sid": env.account_sid,
                 "service_sid": env.service_sid,

@@ -130,6 +130,15 @@ def serve(
     click.echo(
         f"Environments: http://<service>-<digits>[-<suffix>].{config.base_domain}:{actual_port}/"
     )
+    from callbox.worker import sandbox
+
+    if not sandbox.available():
+        click.echo(
+            "Warning: this kernel has no Landlock, so deployed functions can read the data "
+            "folder (every account's secrets). Run callbox for one trusted team only, or on "
+            "Linux 5.13 or newer.",
+            err=True,
+        )
     if created is not None:
         click.echo("Created the owner account. Keep these credentials; they are shown only once:")
         click.echo(f"  ACCOUNT_SID={created[0]}")

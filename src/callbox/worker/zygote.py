@@ -15,11 +15,13 @@ import select
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 # Imported here so every forked worker starts with them already loaded.
 import callbox.runtime  # noqa: F401
 import callbox.worker.loop as worker_loop
+from callbox.worker import sandbox
 
 _children: dict[int, str] = {}
 
@@ -59,6 +61,10 @@ def _become_worker(worker_id: str, socket_path: str, spec: dict[str, Any]) -> No
     threading.stack_size(4 * 1024 * 1024)
     _limit_memory(int(spec.get("memory_limit_mb") or 0), threads)
     sys.path[:0] = [p for p in spec.get("site_packages", []) if p]
+    if spec.get("hide"):
+        readable = [Path(p) for p in [spec.get("root"), *spec.get("site_packages", [])] if p]
+        if not sandbox.hide(Path(spec["hide"]), readable):
+            sys.stderr.write("callbox: Landlock is not available; this worker is not sandboxed.\n")
     if spec.get("root"):
         os.chdir(spec["root"])
     from callbox.runtime.globals import Runtime

@@ -1,0 +1,113 @@
+"""Keep a worker out of the server's data folder (Linux Landlock; stdlib and ctypes only).
+
+Workers run as the server's OS user, so without this any deployed function could read
+``<data>/secret.key`` and the database, i.e. every account's secrets. Landlock (Linux 5.13+,
+no privileges needed) lets a process give up read access for good: the worker keeps reading
+everything it could before, except the data folder (bar its own build and dependency folders)
+and other processes' ``/proc`` entries (the server's environment). Landlock rules grant, they
+cannot subtract, so "everything but the data folder" is spelled as: every entry beside each
+folder on the way down to it. Entries created after the worker starts in those folders are not
+readable by it. Writing is not restricted.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+from pathlib import Path
+
+_CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446  # the same on x86_64 and arm64
+_CREATE_RULESET_VERSION = 1
+_RULE_PATH_BENEATH = 1
+_READ_FILE, _READ_DIR = 1 << 2, 1 << 3
+_PR_SET_NO_NEW_PRIVS = 38
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64)]
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def _libc() -> ctypes.CDLL:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc
+
+
+def available() -> bool:
+    """Whether this kernel offers Landlock."""
+    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "aarch64"):
+        return False
+    version = _libc().syscall(
+        _CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION)
+    )
+    return int(version) >= 1
+
+
+def readable_paths(hidden: Path, allowed_inside: list[Path]) -> list[str]:
+    """What the worker may read: every entry beside the way down to ``hidden``, the allowed
+    folders inside it, and the non-process entries of /proc plus its own."""
+    hidden = hidden.resolve()
+    chain = [*reversed(hidden.parents), hidden]
+    paths: list[str] = []
+    for folder, next_step in zip(chain, chain[1:], strict=False):
+        for entry in _entries(folder):
+            if entry == next_step.name or (folder == Path("/") and entry == "proc"):
+                continue
+            # A link beside the way down may lead into it (pytest-current -> pytest-305).
+            real = (folder / entry).resolve()
+            if real == hidden or hidden in real.parents or real in hidden.parents:
+                continue
+            paths.append(str(folder / entry))
+    for entry in _entries(Path("/proc")):
+        if not entry.isdigit() and entry != "self" and Path("/proc") not in hidden.parents:
+            paths.append(f"/proc/{entry}")
+    paths.append(f"/proc/{os.getpid()}")
+    paths.extend(str(p.resolve()) for p in allowed_inside if p.exists())
+    return paths
+
+
+def _entries(folder: Path) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
+
+
+def hide(hidden: Path, allowed_inside: list[Path]) -> bool:
+    """Restrict this process for good; False (and nothing changed) without Landlock."""
+    if not available():
+        return False
+    libc = _libc()
+    attr = _RulesetAttr(_READ_FILE | _READ_DIR)
+    ruleset = int(libc.syscall(_CREATE_RULESET, ctypes.byref(attr), ctypes.sizeof(attr), 0))
+    if ruleset < 0:
+        return False
+    try:
+        for path in readable_paths(hidden, allowed_inside):
+            _allow(libc, ruleset, path)
+        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            return False
+        return int(libc.syscall(_RESTRICT_SELF, ruleset, 0)) == 0
+    finally:
+        os.close(ruleset)
+
+
+def _allow(libc: ctypes.CDLL, ruleset: int, path: str) -> None:
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return  # gone since it was listed, or unreachable: nothing to grant
+    try:
+        # A rule on a file may only grant file rights (else EINVAL).
+        is_dir = os.path.isdir(path)
+        rights = _READ_FILE | _READ_DIR if is_dir else _READ_FILE
+        rule = _PathBeneathAttr(rights, fd)
+        libc.syscall(_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(rule), 0)
+    finally:
+        os.close(fd)

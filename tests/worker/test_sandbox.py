@@ -1,0 +1,89 @@
+"""worker/sandbox.py: a sandboxed process cannot read the data folder, and can read the rest."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from callbox.worker import sandbox
+
+pytestmark = pytest.mark.skipif(not sandbox.available(), reason="this kernel has no Landlock")
+
+
+def in_sandbox(hidden: Path, allowed: list[Path], probes: list[str]) -> dict[str, str]:
+    """Fork, restrict the child, try to read each probe; what each attempt gave."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        try:
+            results = {"hidden": str(sandbox.hide(hidden, allowed))}
+            for probe in probes:
+                try:
+                    with open(probe, "rb") as f:
+                        f.read(1)
+                    results[probe] = "read"
+                except OSError as exc:
+                    results[probe] = type(exc).__name__
+            os.write(write_end, json.dumps(results).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    return json.loads(data)
+
+
+def test_the_data_folder_is_hidden_except_the_builds_own(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    mine, theirs = data / "builds" / "mine", data / "builds" / "theirs"
+    for folder in (mine, theirs, data / "envs" / "deps"):
+        folder.mkdir(parents=True)
+    for file in (data / "secret.key", data / "callbox.db", mine / "f.py", theirs / "f.py"):
+        file.write_text("x")
+    (data / "envs" / "deps" / "m.py").write_text("x")
+    beside = tmp_path / "beside.txt"
+    beside.write_text("x")
+    results = in_sandbox(
+        data,
+        [mine, data / "envs" / "deps"],
+        [
+            str(data / "secret.key"),
+            str(data / "callbox.db"),
+            str(theirs / "f.py"),
+            str(mine / "f.py"),
+            str(data / "envs" / "deps" / "m.py"),
+            str(beside),
+            os.__file__,  # the standard library
+            f"/proc/{os.getpid()}/environ",  # the parent (the server)
+            "/proc/self/status",
+            "/proc/cpuinfo",
+        ],
+    )
+    assert results.pop("hidden") == "True"
+    assert results == {
+        str(data / "secret.key"): "PermissionError",
+        str(data / "callbox.db"): "PermissionError",
+        str(theirs / "f.py"): "PermissionError",
+        str(mine / "f.py"): "read",
+        str(data / "envs" / "deps" / "m.py"): "read",
+        str(beside): "read",
+        os.__file__: "read",
+        f"/proc/{os.getpid()}/environ": "PermissionError",
+        "/proc/self/status": "read",
+        "/proc/cpuinfo": "read",
+    }
+
+
+def test_readable_paths_skip_the_way_down(tmp_path: Path) -> None:
+    data = tmp_path / "a" / "data"
+    data.mkdir(parents=True)
+    (tmp_path / "b").mkdir()
+    paths = sandbox.readable_paths(data, [])
+    assert str(tmp_path / "b") in paths
+    assert str(tmp_path / "a") not in paths and str(data) not in paths
+    assert not any(p.startswith(str(data)) for p in paths)
+    assert f"/proc/{os.getpid()}" in paths and "/proc" not in paths
