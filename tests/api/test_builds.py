@@ -12,8 +12,10 @@ import sqlalchemy as sa
 from factories import TIMESTAMP, connect, environment, resource_of, service, version, walk
 
 from callbox.api import builds as module
+from callbox.api import versions as uploads
 from callbox.api.app import Api
 from callbox.builds.builder import Builder
+from callbox.builds.validate import parse_dependencies
 from callbox.config import Config
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store
@@ -218,6 +220,17 @@ async def test_empty_dependencies_and_the_runtime_handler(
             json.dumps([{"name": "x", "version": "1" * 101}]),
             ["at most 100 characters, found 101"],
         ),
+        # The builder's rules, applied at create: a version is one requirement, never a marker,
+        # a URL, a comment or an option.
+        ('[{"name": "x", "version": "1.0; os_name==1"}]', ["'1.0; os_name==1'", "not a version"]),
+        ('[{"name": "x", "version": "@ https://evil/x.whl"}]', ["not a version"]),
+        ('[{"name": "x", "version": "1.0 # note"}]', ["not a version"]),
+        ('[{"name": "x", "version": "^1.2"}]', ["use for example 1.2.0, >=1.2 or *"]),
+        ('[{"name": "twilio", "version": "9.0\\n--index-url x"}]', ["not a version"]),
+        (
+            '[{"name": "@twilio/runtime-handler", "version": "^2.0.0"}]',
+            ["needs an exact version such as 2.0.0; found '^2.0.0'"],
+        ),
     ],
 )
 async def test_bad_dependencies(
@@ -226,6 +239,26 @@ async def test_bad_dependencies(
     svc = await service(client)
     r = await create(client, svc, FunctionVersions=version(store, svc), Dependencies=raw)
     bad(r, *words)
+
+
+async def test_what_the_api_accepts_the_builder_accepts(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    svc = await service(client)
+    deps = [
+        {"name": "requests[socks]", "version": ">=2.31, <3"},
+        {"name": "Foo_Bar", "version": "~=1.4"},
+        {"name": "twilio[async]", "version": "*"},  # names twilio: nothing is added
+    ]
+    body = await created(
+        client, svc, FunctionVersions=version(store, svc), Dependencies=json.dumps(deps)
+    )
+    assert body["dependencies"] == deps
+    with store.begin() as conn:
+        stored = conn.execute(sa.select(builds.c.dependencies)).scalar_one()
+    parsed = parse_dependencies(stored)
+    assert parsed.install == ["foo-bar~=1.4", "requests[socks]>=2.31,<3"]
+    assert parsed.provided == ["twilio[async]"]
 
 
 async def test_a_version_of_100_characters_is_accepted(
@@ -290,8 +323,8 @@ async def test_asset_limits_per_visibility(
     monkeypatch.setitem(module.MAX_ASSETS, "private", 2)
     monkeypatch.setitem(module.MAX_ASSETS, "public", 1)
     monkeypatch.setitem(module.MAX_ASSETS, "protected", 1)
-    monkeypatch.setitem(module.MAX_ASSET_BYTES, "private", 10)
-    monkeypatch.setitem(module.MAX_ASSET_BYTES, "public", 20)
+    monkeypatch.setattr(uploads, "MAX_PRIVATE_ASSET_BYTES", 10)
+    monkeypatch.setattr(uploads, "MAX_ASSET_BYTES", 20)
     svc = await service(client)
     private = [version(store, svc, "asset", f"/p{i}", "private", b"x" * 10) for i in range(3)]
     r = await create(client, svc, AssetVersions=private)
@@ -314,7 +347,7 @@ async def test_asset_limits_per_visibility(
 def test_asset_limits_follow_the_seed() -> None:
     mb = 1024 * 1024
     sizes = {"public": 25 * mb, "protected": 25 * mb, "private": 10 * mb}
-    assert sizes == module.MAX_ASSET_BYTES
+    assert sizes == {visibility: uploads.asset_limit(visibility) for visibility in sizes}
     assert module.MAX_ASSETS == {"public": 1000, "protected": 1000, "private": 50}
 
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from factories import SOURCE, TIMESTAMP, function, service, upload, walk
 
 from callbox.api import versions as module
+from callbox.errors import BadRequest
 from callbox.store.db import Store
 from callbox.store.tables import versions
 
@@ -158,8 +159,9 @@ async def test_bad_path_segments(client: httpx.AsyncClient, path: str) -> None:
 async def test_path_length(client: httpx.AsyncClient) -> None:
     service, function = await make_function(client)
     base = f"/v1/Services/{service}/Functions/{function}/Versions"
-    r = await upload(client, base, path="/" + "a" * 254)
-    assert r.status_code == 201 and len(r.json()["path"]) == 255
+    longest = "/" + "a" * 200 + "/" + "b" * 53
+    r = await upload(client, base, path=longest)
+    assert r.status_code == 201 and r.json()["path"] == longest and len(longest) == 255
     # 255 without the slash becomes 256 once it is added
     for path in ("/" + "a" * 255, "a" * 255):
         r = await upload(client, base, path=path)
@@ -179,10 +181,7 @@ async def test_function_size_limit(
     assert r.status_code == 201
     r = await upload(client, base, content=b"x" * 11)
     assert r.status_code == 413 and r.json()["code"] == 82007
-    assert (
-        r.json()["message"]
-        == "Function source may be at most 10 bytes (10 bytes); this one is 11 bytes."
-    )
+    assert r.json()["message"] == "Function source may be at most 10 bytes; this one is 11 bytes."
 
 
 async def test_size_limit_message_names_megabytes() -> None:
@@ -263,3 +262,23 @@ async def test_another_account_gets_404(
     await other.post("/v1/Services", data={"UniqueName": "app", "FriendlyName": "Mine"})
     r = await other.get(f"/v1/Services/app/Functions/{function}/Versions/{sid}")
     assert r.status_code == 404
+
+
+def test_a_path_segment_too_long_for_a_file_name_is_refused_at_upload() -> None:
+    # From the review: it was accepted, then its build failed showing the server's data path.
+    with pytest.raises(BadRequest):
+        module.check_path("/" + "a" * 254)
+
+
+async def test_path_segments_are_limited_in_utf8_bytes(client: httpx.AsyncClient) -> None:
+    service, function = await make_function(client)
+    base = f"/v1/Services/{service}/Functions/{function}/Versions"
+    fits = "/dir/" + "é" * 100  # 200 bytes: with ".py" still far below the 255 of a file name
+    r = await upload(client, base, path=fits)
+    assert r.status_code == 201 and r.json()["path"] == fits
+    for path in ("/" + "é" * 100 + "a", "/" + "a" * 201 + "/x", "a" * 201):
+        r = await upload(client, base, path=path)
+        assert r.status_code == 400, path
+        assert r.json()["code"] == 20001
+        message = r.json()["message"]
+        assert "is 201 bytes long" in message and "at most 200 bytes (UTF-8)" in message

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from stuck_uv import make_stuck_uv
 
 
 @pytest.fixture
@@ -47,3 +48,13 @@ def make_wheel(wheels: Path) -> Callable[..., Path]:
         return wheel
 
     return make
+
+
+@pytest.fixture
+def stuck_uv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Makes ``install`` run a uv that never finishes; see ``stuck_uv.make_stuck_uv``."""
+    import uv
+
+    script, pids = make_stuck_uv(tmp_path)
+    monkeypatch.setattr(uv, "find_uv_bin", lambda: str(script))
+    return pids

@@ -6,14 +6,18 @@ import json
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from stuck_uv import gone, started
 
+from callbox.builds import materialise
 from callbox.builds.builder import INTERRUPTED, Builder
+from callbox.builds.materialise import STOPPED
 from callbox.config import Config
 from callbox.store.db import Store, utcnow
 from callbox.store.sids import BUILD, RESOURCE, VERSION, new_sid
@@ -247,8 +251,36 @@ def test_an_internal_error_fails_the_build_and_is_logged(
 
     monkeypatch.setattr(store.blobs, "get", broken)
     builder.run(sid)
-    assert_failed(builder, sid, "Internal error while building: RuntimeError: disk on fire")
+    error = assert_failed(builder, sid, "Internal error while building (RuntimeError); the server")
+    assert "disk on fire" not in error
     assert f"Build {sid} stopped on an internal error." in caplog.text
+    assert "RuntimeError: disk on fire" in caplog.text
+
+
+def test_an_internal_error_never_shows_server_paths(
+    builder: Builder, store: Store, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    sid = add_build(store, [("function", "/hello", "public", HELLO)])
+    where = str(store.data / "builds" / f".tmp-{sid}-x" / "functions" / "hello.py")
+
+    def broken(path: Path, data: bytes) -> int:
+        raise OSError(36, "File name too long", where)
+
+    monkeypatch.setattr(Path, "write_bytes", broken)
+    builder.run(sid)
+    error = assert_failed(builder, sid, "Internal error while building (OSError)")
+    assert error == "Internal error while building (OSError); the server log has the details."
+    assert where in caplog.text  # the operator still learns which file
+
+
+def test_a_path_segment_too_long_for_a_file_name_fails_readably(
+    builder: Builder, store: Store
+) -> None:
+    # Uploads refuse such paths now; a version stored before that still fails with a reason.
+    sid = add_build(store, [("function", "/" + "a" * 254, "public", HELLO)])
+    builder.run(sid)
+    error = assert_failed(builder, sid, "has a segment of 254 bytes")
+    assert "at most 200 bytes" in error and str(store.data) not in error
 
 
 # --- dependencies -----------------------------------------------------------------------
@@ -289,25 +321,17 @@ def test_a_failed_install_fails_the_build_readably(builder: Builder, store: Stor
 
 
 def test_submitted_builds_run_in_the_background(builder: Builder, store: Store) -> None:
-    finished: list[tuple[str, str]] = []
-    lock = threading.Lock()
-
-    def on_finished(sid: str, status: str) -> None:
-        with lock:
-            finished.append((sid, status))
-
-    builder.on_finished = on_finished
     good = [add_build(store, [("function", f"/f{i}", "public", HELLO)]) for i in range(4)]
     bad = [add_build(store, [("function", "/bad", "public", b"(")]) for _ in range(2)]
     for sid in good + bad:
         builder.submit(sid)
     assert builder.wait_idle(30)
-    expected = {(sid, "completed") for sid in good} | {(sid, "failed") for sid in bad}
-    assert set(finished) == expected and len(finished) == 6
+    assert [row(store, sid).status for sid in good] == ["completed"] * 4
+    assert [row(store, sid).status for sid in bad] == ["failed"] * 2
     assert leftovers(store) == []
 
 
-def test_close_waits_for_running_builds_and_drops_queued_ones(
+def test_close_lets_running_builds_finish_briefly_and_drops_queued_ones(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     builder = Builder(store, Config.load({}, build_concurrency=1))
@@ -332,6 +356,58 @@ def test_close_waits_for_running_builds_and_drops_queued_ones(
     assert builder.wait_idle(0)
     with pytest.raises(RuntimeError, match="closed"):
         builder.submit(queued)
+
+
+def test_close_does_not_wait_for_a_stuck_install(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # From the review: a stuck index held `callbox serve` 128 s after Ctrl+C. This install is
+    # no uv process close could kill, so close must simply not wait for it.
+    release = threading.Event()
+
+    def stuck(*_args: Any, **_kw: Any) -> bool:
+        release.wait(4)
+        return True
+
+    monkeypatch.setattr(materialise, "install", stuck)
+    builder = Builder(store, Config.load({}))
+    sid = add_build(
+        store,
+        [("function", "/hello", "public", HELLO)],
+        dependencies=[{"name": "six", "version": "1.16.0"}],
+    )
+    builder.submit(sid)
+    time.sleep(0.3)
+    began = time.monotonic()
+    builder.close()
+    assert time.monotonic() - began < 2.0
+    release.set()
+    assert builder.wait_idle(5)
+    # The install "succeeded" after the server stopped: the build must not complete then.
+    assert_failed(builder, sid, STOPPED)
+
+
+def test_close_kills_a_running_uv_and_fails_its_build(
+    builder: Builder, store: Store, stuck_uv: Path
+) -> None:
+    deps = [{"name": "six", "version": "1.16.0"}]
+    files = [("function", "/hello", "public", HELLO)]
+    running = add_build(store, files, dependencies=deps)
+    waiting = add_build(store, files, dependencies=deps)  # same set: waits for the env's lock
+    builder.submit(running)
+    builder.submit(waiting)
+    pids = started(stuck_uv)
+    began = time.monotonic()
+    builder.close()
+    assert time.monotonic() - began < 2.0
+    assert gone(pids)  # uv and the child it started
+    for sid in (running, waiting):
+        found = row(store, sid)
+        assert (found.status, found.error) == ("failed", STOPPED), found.log
+    assert not builder.build_dir(running).exists() and leftovers(store) == []
+    assert [p.name for p in (store.data / "envs").iterdir()] == [
+        f".{Path(builder.site_packages(running)[0]).name}.lock"
+    ]
 
 
 def test_recover_fails_interrupted_builds_and_removes_temporary_folders(

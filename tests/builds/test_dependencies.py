@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from stuck_uv import gone, started
 
+from callbox.builds import dependencies
 from callbox.builds.dependencies import (
     DependencyError,
+    Installs,
+    InstallStopped,
     install,
     requirement_lines,
     requirements_hash,
@@ -110,3 +117,47 @@ def test_a_changed_requirement_set_installs_again(
     assert install("tinyunit==0.2\n", target, config) is True
     assert (target / "tinyunit.py").read_text() == 'VALUE = "tinyunit 0.2 works"\n'
     assert install("tinyunit==0.2\n", target, config) is False
+
+
+# --- stuck installs ---------------------------------------------------------------------
+
+
+def test_an_install_past_the_timeout_is_killed_with_its_children(
+    tmp_path: Path, stuck_uv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dependencies, "INSTALL_TIMEOUT", 1)
+    target = tmp_path / "site-packages"
+    began = time.monotonic()
+    with pytest.raises(DependencyError) as caught:
+        install("six==1.16.0\n", target, Config())
+    assert time.monotonic() - began < 10
+    assert str(caught.value).startswith(
+        "Installing dependencies took longer than 1 s and was stopped; check that the package "
+        "index answers"
+    )
+    assert gone(started(stuck_uv))  # uv and the child it started
+    assert not (target / ".requirements-sha256").exists()
+
+
+def test_stop_kills_running_installs_and_refuses_new_ones(tmp_path: Path, stuck_uv: Path) -> None:
+    installs = Installs()
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            install("six==1.16.0\n", tmp_path / "site-packages", Config(), installs)
+        except BaseException as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    pids = started(stuck_uv)
+    # In the server's process group: a signal to the whole group (Ctrl+C) reaches uv too.
+    assert {os.getpgid(pid) for pid in pids} == {os.getpgrp()}
+    installs.stop()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert len(failures) == 1 and isinstance(failures[0], InstallStopped), failures
+    assert gone(pids)
+    with pytest.raises(InstallStopped, match="The server is stopping"):
+        install("six==1.16.0\n", tmp_path / "other", Config(), installs)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from importlib import metadata
 from pathlib import PurePosixPath
 
 import pytest
 
 from callbox.builds.validate import (
+    MAX_SEGMENT_BYTES,
     BuildFailure,
+    canonical_name,
     check_function,
     check_layout,
     check_runtime,
     function_file,
+    is_twilio,
     parse_dependencies,
     requirement_line,
+    twilio_version,
 )
 
 # --- runtime ----------------------------------------------------------------------------
@@ -39,6 +44,15 @@ def test_an_unknown_runtime_fails_naming_the_choices() -> None:
 
 
 # --- paths ------------------------------------------------------------------------------
+
+
+def test_a_path_segment_too_long_for_a_file_name_fails_readably() -> None:
+    fits = "é" * (MAX_SEGMENT_BYTES // 2)  # two bytes each in UTF-8
+    assert function_file("function", f"/{fits}") == PurePosixPath(f"functions/{fits}.py")
+    with pytest.raises(BuildFailure, match=f"segment of 202 bytes; .* at most {MAX_SEGMENT_BYTES}"):
+        function_file("function", f"/dir/{fits}é")
+    with pytest.raises(BuildFailure, match="at most 200 bytes"):
+        function_file("asset", "/" + "a" * 201)
 
 
 def test_paths_map_to_files_in_the_build_folder() -> None:
@@ -169,11 +183,25 @@ def test_versions_become_requirement_lines(version: str, line: str) -> None:
 def test_dependencies_are_normalised_sorted_and_unique() -> None:
     text = (
         '[{"name": "Zeta_Pkg", "version": "1.0"}, {"name": "alpha", "version": "*"},'
-        ' {"name": "zeta-pkg", "version": "1.0"}, {"name": "Extra[B, a]"}]'
+        ' {"name": "zeta-pkg", "version": "1.0"}, {"name": " Extra[B, a] ", "version": ""}]'
     )
     deps = parse_dependencies(text)
     assert deps.install == ["alpha", "extra[a,b]", "zeta-pkg==1.0"]
     assert deps.provided == []
+    # The entries as sent (stripped), in order: what the API stores and echoes.
+    assert deps.entries == [
+        {"name": "Zeta_Pkg", "version": "1.0"},
+        {"name": "alpha", "version": "*"},
+        {"name": "zeta-pkg", "version": "1.0"},
+        {"name": "Extra[B, a]", "version": ""},
+    ]
+
+
+def test_names_are_canonical_per_pep_503() -> None:
+    assert canonical_name("Foo_Bar.baz") == "foo-bar-baz"
+    assert canonical_name("Foo[Z_z, a]") == "foo[a,z-z]"
+    assert [is_twilio(n) for n in ("Twilio", "twilio[extra]", "twilio-x")] == [True, True, False]
+    assert twilio_version() == metadata.version("twilio")
 
 
 def test_twilio_and_the_runtime_handler_are_provided_not_installed() -> None:
@@ -192,22 +220,27 @@ def test_the_runtime_handler_needs_an_exact_version() -> None:
 
 
 def test_no_dependencies() -> None:
-    assert parse_dependencies("[]") == ([], [])
-    assert parse_dependencies("") == ([], [])
+    assert parse_dependencies("[]") == ([], [], [])
+    assert parse_dependencies("") == ([], [], [])
 
 
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("[{", "not valid JSON"),
-        ('{"name": "foo"}', "must be a JSON list"),
-        ('["foo"]', "is not a {name, version} object"),
-        ('[{"name": "--index-url=http://evil"}]', "is not a Python package name"),
-        ('[{"name": "lodash/core"}]', "is not a Python package name"),
-        ('[{"name": "foo[a\\n--index-url x]"}]', "is not a Python package name"),
+        ("[{", "not JSON (Expecting property name"),
+        ('{"name": "foo"}', "must be a JSON array of name/version objects"),
+        ('["foo"]', "Dependencies[0] must be an object with a string name and a string version"),
+        ('[{"name": "foo"}]', 'found {"name": "foo"}'),
+        ('[{"name": "foo", "version": 1}]', "Dependencies[0] must be an object"),
+        ('[{"name": "--index-url=http://evil", "version": ""}]', "is not a Python package name"),
+        ('[{"name": "lodash/core", "version": ""}]', "is not a Python package name"),
+        ('[{"name": "foo[a\\n--index-url x]", "version": ""}]', "is not a Python package name"),
         ('[{"name": "foo", "version": "1.0\\n--index-url=http://evil"}]', "not a version"),
         ('[{"name": "foo", "version": "1.0 # comment"}]', "not a version"),
         ('[{"name": "foo", "version": "@ https://host/foo.whl"}]', "not a version"),
+        ('[{"name": "foo", "version": "1.0;python_version<\'3\'"}]', "not a version"),
+        ('[{"name": "twilio", "version": "^9"}]', "not a version"),
+        ('[{"name": "foo", "version": "' + "1" * 101 + '"}]', "at most 100 characters"),
     ],
 )
 def test_malformed_or_dangerous_dependencies_fail(text: str, reason: str) -> None:

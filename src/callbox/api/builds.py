@@ -13,6 +13,8 @@ Decisions where Twilio is silent:
   two of them (functions and assets together) may share a path, since both would be served
   at the same URL.
 - ``Runtime`` defaults to python3.11; Node runtimes are refused with a 400 that says so.
+- ``Dependencies`` is checked with the builder's own parser (callbox.builds.validate), so an
+  entry the build would refuse (a version holding ';', '@' or '#', say) is a 400 here.
 - ``twilio`` is always a dependency: when ``Dependencies`` does not name it, the installed
   version is added (the runtime provides it; nothing is installed for it).
 - A version deleted after the build was made (with its function or asset) no longer appears
@@ -23,8 +25,6 @@ Decisions where Twilio is silent:
 from __future__ import annotations
 
 import json
-import re
-from importlib import metadata
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,21 +32,18 @@ import sqlalchemy as sa
 from callbox.api import lookup
 from callbox.api.endpoint import Call, Reply
 from callbox.api.render import page, timestamp
-from callbox.builds.validate import RUNTIME_HANDLER, RUNTIMES
+from callbox.api.versions import asset_limit, size_text
+from callbox.builds import validate
+from callbox.builds.validate import RUNTIMES, BuildFailure
 from callbox.errors import BadRequest, Conflict
 from callbox.store.db import utcnow
 from callbox.store.sids import BUILD, VERSION, is_sid, new_sid
 from callbox.store.tables import build_versions, builds, environments, versions
 
 DEFAULT_RUNTIME = "python3.11"
-MB = 1024 * 1024
-# Seeds, Assets > Limitations: per build, each visibility has its own size and count limit.
-MAX_ASSET_BYTES = {"public": 25 * MB, "protected": 25 * MB, "private": 10 * MB}
+# Seeds, Assets > Limitations: per build, each visibility has its own count limit (and the
+# per-asset size limit of the upload, callbox.api.versions.asset_limit).
 MAX_ASSETS = {"public": 1000, "protected": 1000, "private": 50}
-MAX_VERSION_LENGTH = 100
-# PEP 508 names: letters, digits, '.', '_' and '-', starting and ending with a letter or digit.
-PACKAGE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
-EXAMPLE = '[{"name": "requests", "version": "2.32.3"}]'
 
 
 def build_url(call: Call, row: Any) -> str:
@@ -232,12 +229,12 @@ def _check_asset_limits(chosen: list[Any]) -> None:
     for row in chosen:
         if row.kind != "asset":
             continue
-        limit = MAX_ASSET_BYTES[row.visibility]
+        limit = asset_limit(row.visibility)
         if row.size > limit:
             raise BadRequest(
                 f"{row.visibility.capitalize()} asset {row.path} (version {row.sid}) is "
                 f"{row.size} bytes; a build may include {row.visibility} assets of at most "
-                f"{_size(limit)} each."
+                f"{size_text(limit)} each."
             )
         counts[row.visibility] += 1
     for visibility, count in counts.items():
@@ -248,79 +245,23 @@ def _check_asset_limits(chosen: list[Any]) -> None:
             )
 
 
-def _size(limit: int) -> str:
-    return f"{limit // MB} MB ({limit} bytes)" if limit % MB == 0 else f"{limit} bytes"
-
-
 def parse_dependencies(raw: str | None) -> list[dict[str, str]]:
     """``Dependencies`` as the list stored and echoed, with ``twilio`` added when missing.
 
-    The npm client wraps the JSON text in one extra pair of double quotes (``"[...]"``), so
-    one surrounding pair is removed before parsing.
+    The builder's own parser checks it, so an entry the build would refuse is a 400 here. The
+    npm client wraps the JSON text in one extra pair of double quotes (``"[...]"``), so one
+    surrounding pair is removed before parsing.
     """
     text = (raw or "").strip()
     if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
         text = text[1:-1]
-    entries: Any = []
-    if text:
-        try:
-            entries = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise BadRequest(
-                f"Parameter Dependencies must be a JSON array of name/version objects such as "
-                f"{EXAMPLE}; found text that is not JSON ({exc.msg} at character {exc.pos})."
-            ) from None
-    if not isinstance(entries, list):
-        raise BadRequest(
-            f"Parameter Dependencies must be a JSON array of name/version objects such as "
-            f"{EXAMPLE}; found a JSON {_json_type(entries)}."
-        )
-    result: list[dict[str, str]] = []
-    for index, entry in enumerate(entries):
-        if not (
-            isinstance(entry, dict)
-            and isinstance(entry.get("name"), str)
-            and isinstance(entry.get("version"), str)
-        ):
-            shown = json.dumps(entry)
-            shown = shown if len(shown) <= 100 else shown[:97] + "..."
-            raise BadRequest(
-                f"Dependencies[{index}] must be an object with a string name and a string "
-                f'version, such as {{"name": "requests", "version": "2.32.3"}}; '
-                f"found {shown}."
-            )
-        name, version = entry["name"].strip(), entry["version"].strip()
-        # The Twilio toolkit always lists its Node runtime handler; the builder accepts it.
-        if name != RUNTIME_HANDLER and not PACKAGE_NAME.match(name):
-            raise BadRequest(
-                f"Dependency name {name[:100]!r} is not a Python package name: use letters, "
-                "digits, '.', '_' and '-', starting and ending with a letter or digit."
-            )
-        if len(version) > MAX_VERSION_LENGTH:
-            raise BadRequest(
-                f"The version of dependency {name} is too long: at most {MAX_VERSION_LENGTH} "
-                f"characters, found {len(version)}."
-            )
-        result.append({"name": name, "version": version})
-    if not any(_canonical(entry["name"]) == "twilio" for entry in result):
-        result.append({"name": "twilio", "version": _twilio_version()})
-    return result
-
-
-def _json_type(value: Any) -> str:
-    names = {dict: "object", str: "string", bool: "boolean", int: "number", float: "number"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _twilio_version() -> str:
     try:
-        return metadata.version("twilio")
-    except metadata.PackageNotFoundError:  # a broken install; any version then
-        return "*"
+        entries = validate.parse_dependencies(text).entries
+    except BuildFailure as exc:
+        raise BadRequest(str(exc)) from None
+    if not any(validate.is_twilio(entry["name"]) for entry in entries):
+        entries.append({"name": validate.TWILIO, "version": validate.twilio_version() or "*"})
+    return entries
 
 
 def check_runtime(raw: str | None) -> str:

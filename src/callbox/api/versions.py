@@ -18,6 +18,7 @@ from callbox.api import lookup
 from callbox.api.endpoint import Call, Handler, Reply
 from callbox.api.functions import ASSET, FUNCTION, Kind, find
 from callbox.api.render import page, timestamp
+from callbox.builds.validate import MAX_SEGMENT_BYTES
 from callbox.errors import BadRequest, PayloadTooLarge
 from callbox.store.db import utcnow
 from callbox.store.sids import VERSION, new_sid
@@ -166,10 +167,20 @@ def check_path(raw: str) -> str:
             f"Path {path!r} contains {shown}; a path may not contain '#', space, backslash, "
             "control characters or any of ; , ? : @ + & $ ( ) ' \"."
         )
-    if any(part in ("", ".", "..") for part in path[1:].split("/")):
+    parts = path[1:].split("/")
+    if any(part in ("", ".", "..") for part in parts):
         raise BadRequest(
             f"Path {path!r} is invalid: it must name a file, with no empty, '.' or '..' "
             "segments (no '//' and no '/' at the end)."
+        )
+    # Each segment becomes a file or folder name in the build, which the builder cannot write
+    # past the file system's 255 bytes: refused here, where the user can still choose another.
+    long = next((part for part in parts if len(part.encode()) > MAX_SEGMENT_BYTES), None)
+    if long is not None:
+        raise BadRequest(
+            f"Path segment {long[:20]!r}... is {len(long.encode())} bytes long; each part of a "
+            f"path between slashes may be at most {MAX_SEGMENT_BYTES} bytes (UTF-8), since it "
+            "becomes a file name. Use shorter names or more folders."
         )
     return path
 
@@ -186,18 +197,22 @@ def check_visibility(raw: str) -> str:
 def _check_size(kind: Kind, visibility: str, size: int) -> None:
     if kind is FUNCTION:
         limit, what = MAX_FUNCTION_BYTES, "Function source"
-    elif visibility == "private":
-        limit, what = MAX_PRIVATE_ASSET_BYTES, "A private asset"
     else:
-        limit, what = MAX_ASSET_BYTES, f"A {visibility} asset"
+        limit, what = asset_limit(visibility), f"A {visibility} asset"
     if size > limit:
         raise PayloadTooLarge(
-            f"{what} may be at most {_size(limit)} ({limit} bytes); this one is {size} bytes."
+            f"{what} may be at most {size_text(limit)}; this one is {size} bytes."
         )
 
 
-def _size(limit: int) -> str:
-    return f"{limit // MB} MB" if limit % MB == 0 else f"{limit} bytes"
+def asset_limit(visibility: str) -> int:
+    """The most bytes one asset version of this visibility may hold (at upload and in a build)."""
+    return MAX_PRIVATE_ASSET_BYTES if visibility == "private" else MAX_ASSET_BYTES
+
+
+def size_text(limit: int) -> str:
+    """A byte limit as people read it: "10 MB (10485760 bytes)", or "300 bytes"."""
+    return f"{limit // MB} MB ({limit} bytes)" if limit % MB == 0 else f"{limit} bytes"
 
 
 def _content_type(kind: Kind, path: str, sent: str | None) -> str:

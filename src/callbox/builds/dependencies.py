@@ -1,21 +1,134 @@
-"""Install a requirements set with uv into a target folder, skipped when nothing changed."""
+"""Install a requirements set with uv into a target folder, skipped when nothing changed.
+
+uv stays in the server's process group, so a signal to the whole group (Ctrl+C in a terminal,
+a supervisor's SIGKILL) ends it and the build backends it runs together with the server: none
+goes on writing into a shared environment folder. A timeout or a stopping server kills one
+install's process tree instead; ``Installs`` keeps the running ones for that.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
-from callbox.config import Config
+from callbox.config import Config, child_environment
 
 _STAMP = ".requirements-sha256"
+# Seconds one install may take. uv retries an index that never answers for minutes; a build
+# should fail with a reason well before anyone gives up on it.
+INSTALL_TIMEOUT = 600
 
 
 class DependencyError(Exception):
     """uv could not install the requirements; the message carries uv's own explanation."""
+
+
+class InstallStopped(DependencyError):
+    """The install was killed because the server is stopping."""
+
+
+class Installs:
+    """The uv processes running now, so that a stopping server can kill them at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[str]] = set()
+        self.stopped = False
+
+    def run(self, command: list[str], env: dict[str, str]) -> tuple[int, str]:
+        """Run ``command`` to its end: its exit status and its output (stderr, else stdout).
+
+        Raises InstallStopped after ``stop`` and DependencyError after ``INSTALL_TIMEOUT``.
+        """
+        with self._lock:
+            if self.stopped:
+                raise InstallStopped("The server is stopping; nothing more is installed.")
+            process = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+            )
+            self._running.add(process)
+        try:
+            out, err = process.communicate(timeout=INSTALL_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self._kill(process)
+            process.communicate()
+            raise DependencyError(
+                f"Installing dependencies took longer than {INSTALL_TIMEOUT} s and was stopped; "
+                "check that the package index answers, then build again."
+            ) from None
+        except BaseException:
+            self._kill(process)
+            process.wait()
+            raise
+        finally:
+            with self._lock:
+                self._running.discard(process)
+        if self.stopped and process.returncode != 0:
+            raise InstallStopped("The server stopped while dependencies were being installed.")
+        detail = (err or out).strip()
+        if process.returncode < 0 and not detail:
+            detail = f"uv was ended by signal {-process.returncode}."
+        return process.returncode, detail
+
+    def stop(self) -> None:
+        """Start no more installs and kill the running ones, with everything they started."""
+        with self._lock:
+            self.stopped = True
+            for process in self._running:
+                self._kill(process)
+
+    @staticmethod
+    def _kill(process: subprocess.Popen[str]) -> None:
+        if process.returncode is None:  # once reaped, its pid may belong to someone else
+            kill_tree(process.pid)
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and every process it started (uv's resolver, build backends).
+
+    Each is stopped first, until no new one appears: a stopped process cannot start another,
+    and its children are not handed to init while it lives, so none escapes the kill.
+    """
+    frozen: set[int] = set()
+    while new := _tree(pid) - frozen:
+        for member in new:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(member, signal.SIGSTOP)
+        frozen |= new
+    for member in frozen:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(member, signal.SIGKILL)
+
+
+def _tree(root: int) -> set[int]:
+    """``root`` and its descendants, from /proc (only ``root`` where there is no /proc)."""
+    children: dict[int, list[int]] = {}
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat") as stat:
+                    text = stat.read()
+            except OSError:
+                continue  # ended meanwhile
+            # The fields after the command name, which may hold spaces and parentheses.
+            parent = int(text[text.rfind(")") + 2 :].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    found, queue = {root}, [root]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            if child not in found:
+                found.add(child)
+                queue.append(child)
+    return found
 
 
 _COMMENT = re.compile(r"(^|\s)#.*$")
@@ -32,8 +145,11 @@ def requirements_hash(lines: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
 
 
-def install(text: str, target: Path, config: Config) -> bool:
-    """Install the requirements in ``text`` into ``target``; False if it was already done."""
+def install(text: str, target: Path, config: Config, installs: Installs | None = None) -> bool:
+    """Install the requirements in ``text`` into ``target``; False if it was already done.
+
+    ``installs`` is where the uv process is kept while it runs, for whoever may stop it.
+    """
     lines = requirement_lines(text)
     digest = requirements_hash(lines)
     stamp = target / _STAMP
@@ -56,10 +172,9 @@ def install(text: str, target: Path, config: Config) -> bool:
         *config.index_args(),
         *lines,
     ]
-    env = {**os.environ, "UV_NO_PROGRESS": "1"}
-    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    if result.returncode != 0:
-        detail = (result.stderr or result.stdout).strip()
+    env = {**child_environment(), "UV_NO_PROGRESS": "1"}
+    returncode, detail = (installs or Installs()).run(command, env)
+    if returncode != 0:
         raise DependencyError(f"Installing {', '.join(lines)} failed:\n{detail}")
     stamp.write_text(digest + "\n")
     return True

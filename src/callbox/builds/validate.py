@@ -12,6 +12,7 @@ import json
 import re
 import sys
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import PurePosixPath
 from typing import NamedTuple
 
@@ -28,6 +29,11 @@ _NAME = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])(\[[A-Z
 # a marker, a URL or a comment.
 _VERSION = re.compile(r"^[A-Za-z0-9.*+!<>=~,_ -]*$")
 _EXACT = re.compile(r"^\d+(\.\d+)*$")
+MAX_VERSION_LENGTH = 100
+EXAMPLE = '[{"name": "requests", "version": "2.32.3"}]'
+# A path segment becomes a file or folder name in the build (a function's last one with ".py"
+# added); Linux allows 255 bytes per name, and 200 leaves room for that suffix and any other.
+MAX_SEGMENT_BYTES = 200
 
 
 class BuildFailure(Exception):
@@ -37,6 +43,7 @@ class BuildFailure(Exception):
 class Dependencies(NamedTuple):
     install: list[str]  # pip requirement lines, normalised, unique and sorted
     provided: list[str]  # entries the runtime provides, as the user wrote them
+    entries: list[dict[str, str]]  # every {name, version} as sent, stripped: what is stored
 
 
 def check_runtime(runtime: str, running: tuple[int, int] | None = None) -> None:
@@ -64,6 +71,13 @@ def function_file(kind: str, path: str) -> PurePosixPath:
         raise BuildFailure(
             f"{label} path {path!r} is not allowed: it must not contain empty, '.' or '..' "
             "segments."
+        )
+    long = next((part for part in parts if len(part.encode()) > MAX_SEGMENT_BYTES), None)
+    if long is not None:
+        raise BuildFailure(
+            f"{label} path {path} has a segment of {len(long.encode())} bytes; each part between "
+            f"slashes may be at most {MAX_SEGMENT_BYTES} bytes (UTF-8), since it becomes a file "
+            "name. Upload it under a shorter path."
         )
     if kind == "function":
         return PurePosixPath("functions", *parts[:-1], parts[-1] + ".py")
@@ -169,21 +183,45 @@ def _targets(target: ast.expr, define: Callable[[str], None]) -> None:
 
 
 def parse_dependencies(text: str) -> Dependencies:
-    """The build's JSON ``[{name, version}]`` as pip requirement lines."""
+    """The build's ``Dependencies`` JSON ``[{name, version}]`` as pip requirement lines.
+
+    The one parser: the API runs it when a build is created (a BuildFailure is then a 400) and
+    the builder runs it again on the stored text, so both refuse and accept the same entries.
+    """
     try:
         entries = json.loads(text or "[]")
     except json.JSONDecodeError as exc:
-        raise BuildFailure(f"The build's dependencies are not valid JSON: {exc}.") from None
+        raise BuildFailure(
+            f"Dependencies must be a JSON array of name/version objects such as {EXAMPLE}; "
+            f"found text that is not JSON ({exc.msg} at character {exc.pos})."
+        ) from None
     if not isinstance(entries, list):
-        raise BuildFailure("The build's dependencies must be a JSON list of {name, version}.")
+        raise BuildFailure(
+            f"Dependencies must be a JSON array of name/version objects such as {EXAMPLE}; "
+            f"found a JSON {_json_type(entries)}."
+        )
+    written: list[dict[str, str]] = []
     lines: set[str] = set()
     provided: list[str] = []
-    for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise BuildFailure(f"Dependency {entry!r} is not a {{name, version}} object.")
-        name = entry["name"].strip()
-        version = entry.get("version")
-        version = "" if version is None else str(version).strip()
+    for index, entry in enumerate(entries):
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("name"), str)
+            and isinstance(entry.get("version"), str)
+        ):
+            shown = json.dumps(entry)
+            shown = shown if len(shown) <= 100 else shown[:97] + "..."
+            raise BuildFailure(
+                f"Dependencies[{index}] must be an object with a string name and a string "
+                f'version, such as {{"name": "requests", "version": "2.32.3"}}; found {shown}.'
+            )
+        name, version = entry["name"].strip(), entry["version"].strip()
+        written.append({"name": name, "version": version})
+        if len(version) > MAX_VERSION_LENGTH:
+            raise BuildFailure(
+                f"The version of dependency {name[:100]} is too long: at most {MAX_VERSION_LENGTH} "
+                f"characters, found {len(version)}."
+            )
         if name == RUNTIME_HANDLER:
             if not _EXACT.match(version):
                 raise BuildFailure(
@@ -192,19 +230,22 @@ def parse_dependencies(text: str) -> Dependencies:
             provided.append(f"{name}@{version}")
             continue
         if not _NAME.match(name):
-            raise BuildFailure(f"Dependency {name!r} is not a Python package name.")
-        canonical = _canonical(name)
+            raise BuildFailure(
+                f"Dependency name {name[:100]!r} is not a Python package name: use letters, "
+                "digits, '.', '_' and '-', starting and ending with a letter or digit, and "
+                "optionally extras in brackets, as in requests[socks]."
+            )
         if not _VERSION.match(version):
             raise BuildFailure(
                 f"Dependency {name} has version {version!r}, which is not a version or a "
                 "version range; use for example 1.2.0, >=1.2 or *."
             )
-        line = requirement_line(canonical, version)
-        if canonical.split("[")[0] == TWILIO:
+        line = requirement_line(canonical_name(name), version)
+        if is_twilio(name):
             provided.append(line)
             continue
         lines.add(line)
-    return Dependencies(sorted(lines), provided)
+    return Dependencies(sorted(lines), provided, written)
 
 
 def requirement_line(name: str, version: str) -> str:
@@ -215,11 +256,29 @@ def requirement_line(name: str, version: str) -> str:
     return f"{name}=={version}"
 
 
-def _canonical(name: str) -> str:
-    # PEP 503: "Foo_Bar" and "foo-bar" are one project, so one cached environment.
+def canonical_name(name: str) -> str:
+    """PEP 503: "Foo_Bar" and "foo-bar" are one project, so one cached environment."""
     base, bracket, extras = name.partition("[")
     base = re.sub(r"[-_.]+", "-", base).lower()
     if not bracket:
         return base
-    names = sorted(_canonical(e.strip()) for e in extras.rstrip("]").split(",") if e.strip())
+    names = sorted(canonical_name(e.strip()) for e in extras.rstrip("]").split(",") if e.strip())
     return f"{base}[{','.join(names)}]"
+
+
+def is_twilio(name: str) -> bool:
+    """Whether a dependency names the twilio library the runtime provides (extras or not)."""
+    return canonical_name(name).partition("[")[0] == TWILIO
+
+
+def twilio_version() -> str | None:
+    """The version of the twilio library the server (and so every worker) runs; None if unknown."""
+    try:
+        return metadata.version(TWILIO)
+    except metadata.PackageNotFoundError:  # a broken install
+        return None
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "object", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
