@@ -69,7 +69,9 @@ def _stopping_server_class() -> type:
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, envvar="CALLBOX_HOST", help="Address to bind."
+)
 @click.option("--port", "-p", type=int, default=8080, show_default=True, envvar="PORT")
 @data_option
 @click.option(
