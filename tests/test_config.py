@@ -7,7 +7,7 @@ from dataclasses import FrozenInstanceError, fields
 
 import pytest
 
-from callbox.config import Config
+from callbox.config import Config, child_environment
 
 
 def test_defaults_are_the_documented_limits() -> None:
@@ -174,3 +174,34 @@ def test_config_is_frozen() -> None:
 )
 def test_index_args(settings: dict[str, object], args: list[str]) -> None:
     assert Config(**settings).index_args() == args  # type: ignore[arg-type]
+
+
+def test_child_environment_drops_the_servers_secrets() -> None:
+    environ = {
+        "CALLBOX_AUTH_TOKEN": "b" * 32,
+        "CALLBOX_SECRET_KEY": "k" * 44,
+        "callbox_database_url": "sqlite:///x",  # any case: the prefix is what makes it private
+        "TWILIO_AUTH_TOKEN": "t" * 32,
+        "Twilio_Api_Secret": "s",
+        "PATH": "/usr/bin",
+        "HOME": "/home/u",
+        "MY_CALLBOX_NOTE": "not a prefix",
+        "TWILIOX": "not a prefix either",
+    }
+    assert child_environment(environ) == {
+        "PATH": "/usr/bin",
+        "HOME": "/home/u",
+        "MY_CALLBOX_NOTE": "not a prefix",
+        "TWILIOX": "not a prefix either",
+    }
+    assert environ["CALLBOX_AUTH_TOKEN"] == "b" * 32  # a copy: the server keeps its own
+
+
+def test_child_environment_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CALLBOX_AUTH_TOKEN", "b" * 32)
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
+    monkeypatch.setenv("UNIT_KEPT", "kept")
+    made = child_environment()
+    assert "CALLBOX_AUTH_TOKEN" not in made and "TWILIO_ACCOUNT_SID" not in made
+    assert made["UNIT_KEPT"] == "kept"
+    assert os.environ["CALLBOX_AUTH_TOKEN"] == "b" * 32  # the server's own is left alone

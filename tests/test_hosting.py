@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -206,6 +208,39 @@ async def test_lookups_are_cached_until_a_change(world: World) -> None:
     world.set_variable("A", "1")
     second = await world.environments.resolve("shop-1234.localhost")
     assert second is not first and second is not None and second.variables["A"] == "1"
+
+
+async def test_a_change_during_a_lookup_never_leaves_it_cached(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # From the review: a changed() from an API thread while a lookup was on its way could leave
+    # the stale lookup in the new cache. Every wait has a timeout: a regression fails, not hangs.
+    host = "shop-1234.localhost"
+    old = world.build({"/hello": ("function", "public", HELLO)})
+    new = world.build({"/hello": ("function", "public", HELLO + b"# v2\n")})
+    world.deploy(old)
+    loaded, release = threading.Event(), threading.Event()
+    load = world.environments.load
+
+    def held_load(name: str) -> Any:
+        found = load(name)  # read before the change ...
+        loaded.set()
+        assert release.wait(5), "the lookup was never released"
+        return found  # ... handed back after it
+
+    monkeypatch.setattr(world.environments, "load", held_load)
+    lookup = asyncio.create_task(world.environments.resolve(host))
+    assert await asyncio.to_thread(loaded.wait, 5), "the lookup never started"
+    api_thread = threading.Thread(target=world.deploy, args=(new,), daemon=True)
+    api_thread.start()
+    await asyncio.to_thread(api_thread.join, 5)
+    assert not api_thread.is_alive(), "changed() did not return while a lookup was loading"
+    release.set()
+    stale = await asyncio.wait_for(lookup, 5)
+    assert stale is not None and stale.build_key == old
+    assert host not in world.environments._cache
+    fresh = await asyncio.wait_for(world.environments.resolve(host), 5)
+    assert fresh is not None and fresh.build_key == new
 
 
 async def test_a_change_drains_builds_no_longer_deployed(world: World) -> None:

@@ -34,6 +34,10 @@ def client(server: Server, host: str, address: str = "127.0.0.1") -> httpx.Async
         ("shop-1234.localhost", True),
         ("shop-1234-dev.localhost", True),
         ("localhost", False),
+        # From the review: any one label went to the gateway, so no API at api.<base domain>.
+        ("api.localhost", False),
+        ("shop.localhost", False),
+        ("shop-12345.localhost", False),
         ("a.b.localhost", False),
         ("127.0.0.1", False),
         ("localhost.evil", False),
@@ -58,6 +62,12 @@ async def test_api_and_gateway_share_the_port(server: Server) -> None:
         r = await env.get("/health")
         assert r.status_code == 404 and r.json()["code"] == 20404
         assert "nothing-1234.localhost" in r.json()["message"]
+
+
+async def test_the_api_answers_at_a_name_under_the_base_domain(server: Server) -> None:
+    async with client(server, "api.localhost:8080") as api:
+        r = await api.get("/v1/Services")
+        assert r.status_code == 401 and r.json()["code"] == 20003  # the API's, not a gateway 404
 
 
 async def test_forwarded_headers_only_from_trusted_proxies(server: Server) -> None:

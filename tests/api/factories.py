@@ -2,16 +2,20 @@
 
 Rows written directly are for tests about something else (a deployment needs a completed
 build, not the builder); ``svc`` is then a service's JSON, or any mapping with its ``sid``
-and ``account_sid``.
+and ``account_sid``. ``hold_after_the_check`` lines two requests up for race tests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 from collections.abc import Mapping, Sequence
+from types import ModuleType
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
 from callbox.api.app import Api, create_api
@@ -208,3 +212,27 @@ def _insert(
         dates["date_updated"] = dates["date_created"]
     owner = {"account_sid": svc["account_sid"], "service_sid": svc["sid"]}
     conn.execute(table.insert().values(sid=sid, **owner, **dates, **values))
+
+
+# --- races --------------------------------------------------------------------------------
+
+
+def hold_after_the_check(monkeypatch: pytest.MonkeyPatch, module: ModuleType) -> None:
+    """Make ``module``'s handlers wait in ``new_sid`` (after their checks, before their write)
+    for a second request to get there too, as concurrent clients now and then do.
+
+    A write transaction holds SQLite's write lock from BEGIN, so the second request waits there
+    instead and never arrives: after a short wait the barrier breaks and the first goes on,
+    the second then checks what the first wrote. Were the two not serialised, both would be
+    past the check together.
+    """
+    barrier = threading.Barrier(2, timeout=0.5)
+    original = module.new_sid
+
+    def held(prefix: str) -> str:
+        # Broken: the other request was serialised behind this one.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        return original(prefix)
+
+    monkeypatch.setattr(module, "new_sid", held)

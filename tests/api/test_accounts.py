@@ -3,6 +3,15 @@ from __future__ import annotations
 import httpx
 
 
+async def key(client: httpx.AsyncClient, account_sid: str) -> tuple[str, str]:
+    """A new API key of this account: (sid, secret)."""
+    r = await client.post(
+        f"/2010-04-01/Accounts/{account_sid}/Keys.json", data={"FriendlyName": "ci"}
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["sid"], r.json()["secret"]
+
+
 async def test_owner_creates_an_account_that_can_call_the_api(client: httpx.AsyncClient) -> None:
     r = await client.post("/2010-04-01/Accounts.json", data={"FriendlyName": "Team B"})
     assert r.status_code == 201, r.text
@@ -59,3 +68,24 @@ async def test_other_accounts_are_invisible(
     assert r.status_code == 404
     r = await client.get(f"/2010-04-01/Accounts/{owner[0]}/Keys/SKnope.json")
     assert r.status_code == 404
+
+
+async def test_an_api_key_cannot_read_the_auth_token(
+    client: httpx.AsyncClient, owner: tuple[str, str]
+) -> None:
+    # From the review: a key (revocable) read the account's token (not revocable) here.
+    r = await client.get(f"/2010-04-01/Accounts/{owner[0]}.json", auth=await key(client, owner[0]))
+    assert r.status_code == 403 and r.json()["code"] == 20403
+    assert owner[1] not in r.text
+    assert r.json()["message"].startswith("API keys cannot manage accounts or keys")
+
+
+async def test_an_api_key_cannot_mint_keys(
+    client: httpx.AsyncClient, owner: tuple[str, str]
+) -> None:
+    # From the review: a leaked key could copy itself, so revoking it revoked nothing.
+    as_key = await key(client, owner[0])
+    r = await client.post(f"/2010-04-01/Accounts/{owner[0]}/Keys.json", data={}, auth=as_key)
+    assert r.status_code == 403 and r.json()["code"] == 20403
+    listed = (await client.get(f"/2010-04-01/Accounts/{owner[0]}/Keys.json")).json()["keys"]
+    assert [k["sid"] for k in listed] == [as_key[0]]

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 
 import httpx
+import pytest
 import sqlalchemy as sa
-from factories import TIMESTAMP, build, environment, service
+from factories import TIMESTAMP, build, environment, resource_of, service, version
 
+from callbox.api import deployments as deployments_api
 from callbox.store.db import Store
 from callbox.store.tables import deployments, environments
 
@@ -161,6 +165,57 @@ async def test_builds_that_are_not_completed(client: httpx.AsyncClient, store: S
     assert (await client.get(env_url)).json()["build_sid"] is None
     with store.begin() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(deployments)).scalar_one() == 0
+
+
+async def test_a_build_missing_a_deleted_function_is_not_deployed(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    # From the review: it deployed (201) and served without that route, or not at all on a
+    # node that had to write the build's files again.
+    svc, env, url = await setup(client)
+    kept, gone = version(store, svc, path="/a"), version(store, svc, path="/b")
+    build_sid = build(store, svc, version_sids=[kept, gone])
+    r = await client.delete(f"/v1/Services/{svc['sid']}/Functions/{resource_of(store, gone)}")
+    assert r.status_code == 204
+    r = await client.post(url, data={"BuildSid": build_sid})
+    assert r.status_code == 409 and r.json()["code"] == 20409
+    assert r.json()["message"] == (
+        f"Build {build_sid} includes a function or asset that was deleted since "
+        f"(version {gone}); create a new build."
+    )
+    env_url = f"/v1/Services/{svc['sid']}/Environments/{env['sid']}"
+    assert (await client.get(env_url)).json()["build_sid"] is None
+
+
+async def test_deleting_a_build_while_it_is_deployed_leaves_no_dangling_environment(
+    client: httpx.AsyncClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # From the review: DELETE Build and POST Deployment both succeeded when they overlapped;
+    # the environment then pointed at a deleted build and every request to it answered 500.
+    svc, env, url = await setup(client)
+    build_sid = build(store, svc)
+    checked, deleted = threading.Event(), threading.Event()
+
+    def held(prefix: str) -> str:  # after the deployment's checks, before its writes
+        checked.set()
+        deleted.wait(0.5)  # the delete waits for the write lock instead: it cannot come first
+        return new_sid(prefix)
+
+    new_sid = deployments_api.new_sid
+    monkeypatch.setattr(deployments_api, "new_sid", held)
+    deploying = asyncio.create_task(client.post(url, data={"BuildSid": build_sid}))
+    async with asyncio.timeout(5):
+        while not checked.is_set():
+            await asyncio.sleep(0.01)
+    removed = await client.delete(f"/v1/Services/{svc['sid']}/Builds/{build_sid}")
+    deleted.set()
+    deployed = await deploying
+    assert (deployed.status_code, removed.status_code) == (201, 409), (deployed.text, removed.text)
+    env_url = f"/v1/Services/{svc['sid']}/Environments/{env['sid']}"
+    served = (await client.get(env_url)).json()["build_sid"]
+    assert served == build_sid
+    fetched = await client.get(f"/v1/Services/{svc['sid']}/Builds/{served}")
+    assert fetched.status_code == 200, "the environment serves a build that was deleted"
 
 
 async def test_is_plugin_is_accepted_and_ignored(client: httpx.AsyncClient, store: Store) -> None:

@@ -201,6 +201,23 @@ async def test_default_window_is_the_last_day(client: httpx.AsyncClient, env: En
     assert r.status_code == 200 and r.json()["logs"] == []  # a day before that EndDate
 
 
+async def test_an_old_end_date_alone_is_accepted(client: httpx.AsyncClient, env: Env) -> None:
+    # From the review: refused as "StartDate must not be after EndDate", though the client sent
+    # no StartDate; the default StartDate is a day before EndDate, not a day before now.
+    env.line("an hour old", ago=3600)
+    env.logbook.flush()
+    r = await client.get(env.path, params={"EndDate": "2020-01-01T00:00:00Z"})
+    assert r.status_code == 200, r.text
+    assert r.json()["logs"] == []
+
+
+async def test_an_out_of_range_start_date_is_a_400(client: httpx.AsyncClient, env: Env) -> None:
+    # From the review: converting it to UTC overflowed, a 500.
+    r = await client.get(env.path, params={"StartDate": "0001-01-01T00:00:00+01:00"})
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == 20001 and "StartDate" in r.json()["message"]
+
+
 async def test_start_and_end_dates_both_formats(client: httpx.AsyncClient, env: Env) -> None:
     base = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC).timestamp()
     for minute in range(5):

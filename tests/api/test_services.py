@@ -1,9 +1,22 @@
 from __future__ import annotations
 
+import asyncio
+import base64
 import re
 
 import httpx
-from factories import TIMESTAMP, service, walk
+import pytest
+import sqlalchemy as sa
+from factories import TIMESTAMP, hold_after_the_check, service, walk
+
+from callbox.api import services
+from callbox.store.db import Store
+from callbox.store.tables import services as services_table
+
+
+async def create(client: httpx.AsyncClient, name: str) -> httpx.Response:
+    """A create of service ``name``; the answer, unchecked."""
+    return await client.post("/v1/Services", data={"UniqueName": name, "FriendlyName": name})
 
 
 async def test_create_answers_the_wire_format(client: httpx.AsyncClient) -> None:
@@ -55,6 +68,15 @@ async def test_duplicate_unique_name_is_409(client: httpx.AsyncClient) -> None:
     assert r.status_code == 409
 
 
+async def test_concurrent_creates_of_one_name_answer_201_and_409(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # From the review: both passed the "taken" check and the loser's INSERT answered 500.
+    hold_after_the_check(monkeypatch, services)
+    answers = await asyncio.gather(create(client, "same"), create(client, "same"))
+    assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
+
+
 async def test_bad_unique_names(client: httpx.AsyncClient) -> None:
     for name in ("a" * 50, "has space", "-lead", "trail-", "under_score", "dots.no"):
         r = await client.post("/v1/Services", data={"UniqueName": name, "FriendlyName": "x"})
@@ -83,6 +105,22 @@ async def test_fifty_services_per_account(client: httpx.AsyncClient) -> None:
     assert r.status_code == 400 and "50" in r.json()["message"]
 
 
+async def test_concurrent_creates_respect_fifty_services(
+    client: httpx.AsyncClient, store: Store, owner: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # From the review: the count was read outside the write lock and two creates made 51.
+    for i in range(49):
+        await service(client, f"s{i}")
+    hold_after_the_check(monkeypatch, services)
+    answers = await asyncio.gather(create(client, "last-a"), create(client, "last-b"))
+    assert sorted(r.status_code for r in answers) == [201, 400], [r.text for r in answers]
+    with store.begin() as conn:
+        count = conn.execute(
+            sa.select(sa.func.count()).where(services_table.c.account_sid == owner[0])
+        ).scalar_one()
+    assert count == 50
+
+
 async def test_pagination_walks_every_service_once(client: httpx.AsyncClient) -> None:
     made = [(await service(client, f"p{i}"))["sid"] for i in range(7)]
     seen, body = await walk(
@@ -106,6 +144,14 @@ async def test_page_size_rules(client: httpx.AsyncClient) -> None:
         assert r.status_code == 400, bad
     r = await client.get("/v1/Services", params={"PageToken": "garbage"})
     assert r.status_code == 400
+
+
+async def test_a_deeply_nested_page_token_is_a_400(client: httpx.AsyncClient) -> None:
+    # From the review: decoding it raised RecursionError, a 500.
+    token = "PT" + base64.urlsafe_b64encode(b"[" * 5000).decode()
+    r = await client.get("/v1/Services", params={"PageToken": token})
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == 20001 and "PageToken" in r.json()["message"]
 
 
 async def test_credentials(client: httpx.AsyncClient, owner: tuple[str, str]) -> None:

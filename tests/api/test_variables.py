@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
 import httpx
+import pytest
 import sqlalchemy as sa
-from factories import TIMESTAMP, environment, service
+from factories import TIMESTAMP, environment, hold_after_the_check, service
 
+from callbox.api import variables as variables_api
 from callbox.store.db import Store
 from callbox.store.tables import variables
 from callbox.store.variables import read_variables
@@ -192,6 +195,24 @@ async def test_total_limit_is_3072_bytes_of_json(client: httpx.AsyncClient) -> N
     assert r.status_code == 200
     r = await client.post(f"{url}/{first['sid']}", data={"Key": "K0" + "_" * 20})
     assert r.status_code == 400 and "All variables" in r.json()["message"]
+
+
+async def test_concurrent_creates_respect_the_total(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # From the review: the total was checked outside the write lock; two creates stored more.
+    url = await setup(client)
+    for i in range(6):  # 2,700 bytes as JSON: room for one more 300-byte value, not two
+        await create(client, url, f"K{i}", "v" * 440)
+    hold_after_the_check(monkeypatch, variables_api)
+    answers = await asyncio.gather(
+        client.post(url, data={"Key": "A", "Value": "a" * 300}),
+        client.post(url, data={"Key": "B", "Value": "b" * 300}),
+    )
+    assert sorted(r.status_code for r in answers) == [201, 400], [r.text for r in answers]
+    listed = (await client.get(url)).json()["variables"]
+    total = len(json.dumps({v["key"]: v["value"] for v in listed}).encode())
+    assert len(listed) == 7 and total <= variables_api.MAX_TOTAL_BYTES == 3072
 
 
 async def test_pagination_past_fifty(client: httpx.AsyncClient) -> None:

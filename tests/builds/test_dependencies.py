@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from stuck_uv import gone, started
@@ -117,6 +118,38 @@ def test_a_changed_requirement_set_installs_again(
     assert install("tinyunit==0.2\n", target, config) is True
     assert (target / "tinyunit.py").read_text() == 'VALUE = "tinyunit 0.2 works"\n'
     assert install("tinyunit==0.2\n", target, config) is False
+
+
+def test_uv_gets_the_servers_environment_without_its_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # From the review: uv, and any package build backend it runs for a tenant's dependency,
+    # inherited CALLBOX_AUTH_TOKEN and CALLBOX_SECRET_KEY.
+    monkeypatch.setenv("CALLBOX_AUTH_TOKEN", "b" * 32)
+    monkeypatch.setenv("CALLBOX_SECRET_KEY", "k" * 44)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "t" * 32)
+    monkeypatch.setenv("UNIT_KEPT", "kept")
+    started: list[tuple[list[str], dict[str, str]]] = []
+
+    class FakeUv:
+        """Popen as Installs.run uses it: uv "succeeds" at once, having installed nothing."""
+
+        returncode = 0
+        pid = -1  # never killed: it has ended
+
+        def __init__(self, command: list[str], *, env: dict[str, str], **_kw: Any) -> None:
+            started.append((command, env))
+
+        def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+            return "", ""
+
+    monkeypatch.setattr(dependencies.subprocess, "Popen", FakeUv)
+    assert install("six==1.16.0\n", tmp_path / "site-packages", Config()) is True
+    [(command, env)] = started
+    assert command[1:3] == ["pip", "install"] and command[-1] == "six==1.16.0"
+    assert [name for name in env if name.upper().startswith(("CALLBOX_", "TWILIO_"))] == []
+    assert env["UNIT_KEPT"] == "kept" and env["PATH"] == os.environ["PATH"]
+    assert env["UV_NO_PROGRESS"] == "1"
 
 
 # --- stuck installs ---------------------------------------------------------------------

@@ -113,6 +113,26 @@ def test_missing_or_bad_time_means_now(book: LogBook, store: Store) -> None:
     assert len(rows(store)) == 4
 
 
+def test_log_dates_come_from_the_server_clock(
+    book: LogBook, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # From the review: a function could date its lines 9999-12-31, hiding them from default
+    # queries and from the retention purge. Here the real window, not this module's wide one.
+    monkeypatch.setattr(book_module, "BELIEVED_SECONDS", 300.0)
+    before, now = utcnow(), time.time()
+    book.record(meta(), [{"message": "future", "time": 253402300000.0}])
+    book.record(meta(), [{"message": "an hour ago", "time": now - 3600}])
+    book.record(meta(), [{"message": "tomorrow", "time": now + 86400}])
+    book.record(meta(), [{"message": "a minute ago", "time": now - 60}])
+    book.flush()
+    after = utcnow() + timedelta(microseconds=10)
+    dates = {r.message: r.date_created for r in rows(store)}
+    minute_ago = datetime.fromtimestamp(now - 60, UTC).replace(tzinfo=None)
+    assert abs(dates.pop("a minute ago") - minute_ago) < timedelta(milliseconds=1)
+    assert all(before <= date <= after for date in dates.values()), dates
+    assert len(dates) == 3
+
+
 def test_meta_without_environment_is_ignored(book: LogBook, store: Store) -> None:
     book.record(meta(environment_sid=None), [{"message": "lost"}])
     tags = meta()
