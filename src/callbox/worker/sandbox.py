@@ -13,8 +13,10 @@ readable by it. Writing is not restricted.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import platform
+import time
 from pathlib import Path
 
 _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446  # the same on x86_64 and arm64
@@ -33,12 +35,14 @@ class _PathBeneathAttr(ctypes.Structure):
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
     return libc
 
 
+@functools.cache
 def available() -> bool:
     """Whether this kernel offers Landlock."""
     if platform.system() != "Linux" or platform.machine() not in ("x86_64", "aarch64"):
@@ -49,9 +53,31 @@ def available() -> bool:
     return int(version) >= 1
 
 
+# The warm parent works out what lies beside the way down once (listing and resolving a few
+# hundred entries takes tens of milliseconds) and every worker it forks inherits the answer.
+_BESIDE: dict[str, tuple[float, list[str]]] = {}
+_BESIDE_TTL = 60.0  # seconds; entries created later are picked up by later workers
+
+
+def prepare(hidden: Path) -> None:
+    """Compute (in the warm parent, before forking) what a worker hiding ``hidden`` may read."""
+    key = str(hidden)
+    cached = _BESIDE.get(key)
+    if cached is None or time.monotonic() - cached[0] > _BESIDE_TTL:
+        _BESIDE[key] = (time.monotonic(), _beside(hidden))
+
+
 def readable_paths(hidden: Path, allowed_inside: list[Path]) -> list[str]:
     """What the worker may read: every entry beside the way down to ``hidden``, the allowed
     folders inside it, and the non-process entries of /proc plus its own."""
+    cached = _BESIDE.get(str(hidden))
+    paths = list(cached[1]) if cached else _beside(hidden)
+    paths.append(f"/proc/{os.getpid()}")
+    paths.extend(str(p.resolve()) for p in allowed_inside if p.exists())
+    return paths
+
+
+def _beside(hidden: Path) -> list[str]:
     hidden = hidden.resolve()
     chain = [*reversed(hidden.parents), hidden]
     paths: list[str] = []
@@ -67,8 +93,6 @@ def readable_paths(hidden: Path, allowed_inside: list[Path]) -> list[str]:
     for entry in _entries(Path("/proc")):
         if not entry.isdigit() and entry != "self" and Path("/proc") not in hidden.parents:
             paths.append(f"/proc/{entry}")
-    paths.append(f"/proc/{os.getpid()}")
-    paths.extend(str(p.resolve()) for p in allowed_inside if p.exists())
     return paths
 
 

@@ -83,6 +83,9 @@ def _become_worker(worker_id: str, socket_path: str, spec: dict[str, Any]) -> No
 
 def _spawn(command: dict[str, Any]) -> None:
     worker_id = str(command["worker_id"])
+    hidden = (command.get("spec") or {}).get("hide")
+    if hidden and sandbox.available():
+        sandbox.prepare(Path(hidden))  # here, once: every fork inherits it
     pid = os.fork()
     if pid == 0:
         code = 0
