@@ -33,6 +33,7 @@ class Store:
     @classmethod
     def open(cls, data: Path, database_url: str = "", secret_key: str = "") -> Store:
         """Open (creating when new) the store under ``data``; the schema is migrated first."""
+        data = data.absolute()  # workers run in their build folder: paths must not be relative
         data.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(PermissionError):  # not ours to change: leave it
             data.chmod(0o700)  # the database and blobs hold every account's code and logs
