@@ -109,12 +109,11 @@ def list_builds(call: Call) -> Reply:
             return {"sid": row.sid}
 
         body = page(
+            call,
             conn,
             sa.select(builds).where(builds.c.service_sid == service.sid),
             builds,
-            call.query,
             key="builds",
-            base=call.base,
             path=f"/v1/Services/{service.sid}/Builds",
             render=remember,
         )

@@ -40,12 +40,11 @@ def list_deployments(call: Call) -> Reply:
         env = lookup.environment(call, conn)
         query = sa.select(deployments).where(deployments.c.environment_sid == env.sid)
         body = page(
+            call,
             conn,
             query,
             deployments,
-            call.query,
             key="deployments",
-            base=call.base,
             path=f"/v1/Services/{env.service_sid}/Environments/{env.sid}/Deployments",
             render=lambda row: render(call, row),
         )

@@ -54,12 +54,11 @@ def list_environments(call: Call) -> Reply:
         service = lookup.service(call, conn)
         query = sa.select(environments).where(environments.c.service_sid == service.sid)
         body = page(
+            call,
             conn,
             query,
             environments,
-            call.query,
             key="environments",
-            base=call.base,
             path=f"/v1/Services/{service.sid}/Environments",
             render=lambda row: render(call, row),
         )

@@ -87,12 +87,11 @@ def list_resources(kind: Kind, call: Call) -> Reply:
             resources.c.service_sid == service.sid, resources.c.kind == kind.name
         )
         body = page(
+            call,
             conn,
             query,
             resources,
-            call.query,
             key=kind.key,
-            base=call.base,
             path=kind.path(service.sid),
             render=lambda row: render(call, kind, row),
         )

@@ -104,12 +104,11 @@ def list_logs(call: Call) -> Reply:
         if function_sid:
             query = query.where(logs.c.function_sid == function_sid)
         body = page(
+            call,
             conn,
             query,
             logs,
-            call.query,
             key="logs",
-            base=call.base,
             path=f"/v1/Services/{environment.service_sid}/Environments/{environment.sid}/Logs",
             render=lambda row: render(call, row),
             newest_first=True,

@@ -6,12 +6,15 @@ import base64
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
 
 from callbox.api.params import Params
+
+if TYPE_CHECKING:
+    from callbox.api.endpoint import Call
 from callbox.errors import BadRequest
 
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
@@ -23,13 +26,12 @@ def timestamp(value: datetime | None) -> str | None:
 
 
 def page(
+    call: Call,
     conn: sa.Connection,
     query: sa.Select[Any],
     table: sa.Table,
-    params: Params,
     *,
     key: str,
-    base: str,
     path: str,
     render: Callable[[Any], dict[str, Any]],
     newest_first: bool = False,
@@ -40,6 +42,7 @@ def page(
     The PageToken carries the last row's (date_created, sid): a keyset, so rows added while a
     client walks the pages (new log lines) neither repeat nor shift what it sees.
     """
+    params, base = call.query, call.base
     size = _page_size(params)
     number = _int(params, "Page", 0)
     date, sid = table.c.date_created, table.c.sid

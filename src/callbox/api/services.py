@@ -56,12 +56,11 @@ def list_services(call: Call) -> Reply:
     with call.api.store.begin() as conn:
         query = sa.select(services).where(services.c.account_sid == call.account_sid)
         body = page(
+            call,
             conn,
             query,
             services,
-            call.query,
             key="services",
-            base=call.base,
             path="/v1/Services",
             render=lambda row: render(call, row),
         )

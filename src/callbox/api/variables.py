@@ -51,12 +51,11 @@ def list_variables(call: Call) -> Reply:
         env = lookup.environment(call, conn)
         query = sa.select(variables).where(variables.c.environment_sid == env.sid)
         body = page(
+            call,
             conn,
             query,
             variables,
-            call.query,
             key="variables",
-            base=call.base,
             path=f"/v1/Services/{env.service_sid}/Environments/{env.sid}/Variables",
             render=lambda row: render(call, row),
         )

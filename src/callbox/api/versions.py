@@ -64,12 +64,11 @@ def list_versions(kind: Kind, call: Call) -> Reply:
         parent = find(call, conn, kind, kind.parent_param)
         query = sa.select(versions).where(versions.c.resource_sid == parent.sid)
         body = page(
+            call,
             conn,
             query,
             versions,
-            call.query,
             key=kind.versions_key,
-            base=call.base,
             path=f"{kind.path(parent.service_sid, parent.sid)}/Versions",
             render=lambda row: render(call, kind, row),
         )

@@ -47,6 +47,24 @@ def listen(host: str, port: int) -> socket.socket:
         ) from None
 
 
+def uvicorn_settings(app: Any) -> Any:
+    """How ``start`` and ``serve`` run uvicorn (a uvicorn.Config)."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        http="httptools",
+        loop="uvloop",
+        # X-Forwarded-* must not change the URL a signature is checked against unless it comes
+        # from a trusted proxy: callbox decides that itself (CALLBOX_TRUSTED_PROXIES).
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
 def _stopping_server_class() -> type:
     import uvicorn
 
@@ -111,7 +129,6 @@ def serve(
       callbox serve --data /srv/callbox --port 80 --base-domain functions.example.com
       callbox serve --deploy examples/quickstart     # and deploy a project once up
     """
-    import uvicorn
 
     from callbox.server import create_server
 
@@ -150,17 +167,9 @@ def serve(
 
         deploy_in_background(server, api_url, list(deploy_dirs))
     click.echo(f"Listening on {api_url} (Ctrl+C to stop)")
-    settings = uvicorn.Config(
-        server,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        http="httptools",
-        loop="uvloop",
-        proxy_headers=False,  # trusted proxies are callbox's own setting (CALLBOX_TRUSTED_PROXIES)
-        server_header=False,
+    _stopping_server_class()(uvicorn_settings(server), server.logbook.end_streams).run(
+        sockets=[sock]
     )
-    _stopping_server_class()(settings, server.logbook.end_streams).run(sockets=[sock])
 
 
 def _store(data_dir: Path | None) -> Accounts:

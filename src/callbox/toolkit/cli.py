@@ -11,7 +11,7 @@ import click
 from callbox import __version__
 from callbox.builds.dependencies import DependencyError
 from callbox.config import Config
-from callbox.toolkit.admin import accounts, keys, listen, serve
+from callbox.toolkit.admin import accounts, keys, listen, serve, uvicorn_settings
 from callbox.toolkit.init import InitError, init_project
 from callbox.toolkit.project import Layout, ProjectError
 
@@ -140,19 +140,7 @@ def start(
             )
     sock = listen(host, port)
     console.say(f"Listening on {base_url} (Ctrl+C to stop)")
-    settings = uvicorn.Config(
-        server,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        http="httptools",
-        loop="uvloop",
-        # X-Forwarded-* from a local client must not change the URL a signature is checked
-        # against; trusted proxies are a deployed-server setting.
-        proxy_headers=False,
-        server_header=False,
-    )
-    uvicorn.Server(settings).run(sockets=[sock])
+    uvicorn.Server(uvicorn_settings(server)).run(sockets=[sock])
 
 
 cli.add_command(serve)
