@@ -44,6 +44,7 @@ def test_serve_deploys_the_example_and_its_urls_answer(tmp_path: Path) -> None:
         server.wait_for_line(r"^  AUTH_TOKEN=[0-9a-f]{32}$")
         deployed = server.wait_for_line(r"^Deployed quickstart to ", timeout=60)
         domain = re.search(r"http://([^:/]+):", deployed).group(1)  # type: ignore[union-attr]
+        server.wait_for_line(r"^  \[protected\] .*/sms/reply$")  # the summary's last line
         urls = server.lines_matching(r"^  \[public\] ")
         assert len(urls) >= 4, server.output()
         with httpx.Client(base_url=server.base_url, headers={"Host": f"{domain}:{port}"}) as env:

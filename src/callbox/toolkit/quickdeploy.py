@@ -51,11 +51,11 @@ def _deploy_one(client: ApiClient, folder: Path, port: str) -> None:
     except (ApiError, DeployError, ProjectError) as exc:
         click.echo(f"Could not deploy {folder}: {exc}", err=True)
         return
-    click.echo(f"Deployed {folder.name} to http://{result.domain}:{port}")
+    lines = [f"Deployed {folder.name} to http://{result.domain}:{port}"]
     for route in sorted(result.routes, key=lambda r: (r.kind, r.path)):
-        if route.visibility == "private":
-            continue
-        click.echo(f"  [{route.visibility}] http://{result.domain}:{port}{route.path}")
+        if route.visibility != "private":
+            lines.append(f"  [{route.visibility}] http://{result.domain}:{port}{route.path}")
+    click.echo("\n".join(lines))  # one write: the summary is never split by other output
 
 
 def _wait_healthy(api_url: str, timeout: float = 30.0) -> bool:
