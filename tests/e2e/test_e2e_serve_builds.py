@@ -58,18 +58,27 @@ def make_wheel(folder: Path, name: str, version: str, module_source: str) -> Pat
     return wheel
 
 
+def markers(server) -> Path:
+    return server.tmp_root_markers
+
+
 @pytest.fixture(scope="module")
 def server(module_servers, tmp_path_factory):
     """One server for the module; each test uses a service of its own."""
     folder = tmp_path_factory.mktemp("offline")
+    # Where functions leave marker files: made before any worker starts, since a sandboxed
+    # worker cannot create entries in folders created after it (see worker/sandbox.py).
+    (folder / "markers").mkdir()
     make_wheel(folder / "wheels", "tinydep", "0.1", f"VALUE = {TINYDEP_VALUE!r}\n")
-    return module_servers.serve(
+    started = module_servers.serve(
         env={
             "CALLBOX_FIND_LINKS": str(folder / "wheels"),
             "CALLBOX_NO_INDEX": "1",
             "UV_CACHE_DIR": str(folder / "uv-cache"),
         }
     )
+    started.tmp_root_markers = folder / "markers"
+    return started
 
 
 def answer(server, domain, path, **params):
@@ -215,7 +224,7 @@ def test_many_builds_created_back_to_back_all_complete(server):
 # -- a deployment while a request is running ---------------------------------------------
 
 
-def test_in_flight_request_finishes_on_the_old_build_whose_workers_then_stop(server, tmp_path, e2e):
+def test_in_flight_request_finishes_on_the_old_build_whose_workers_then_stop(server, e2e):
     files = {
         "/slow": (source("slow"), "public"),
         "/which": (source("which_build"), "public"),
@@ -228,7 +237,7 @@ def test_in_flight_request_finishes_on_the_old_build_whose_workers_then_stop(ser
     new_sid = build(server, service_sid, list(old["versions"].values()))
     assert wait_for_build(server, service_sid, new_sid)["status"] == "completed"
 
-    started = tmp_path / "started"
+    started = markers(server) / f"started-{time.monotonic_ns()}"
     results: list[httpx.Response | BaseException] = []
 
     def slow_request():

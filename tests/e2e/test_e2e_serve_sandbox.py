@@ -1,5 +1,6 @@
-"""A deployed function cannot read the server's data folder: not the secret key, not the
-database, not another service's build; its own files and private assets it can."""
+"""A deployed function cannot read or change the server's data folder (the secret key, the
+database, another service's build) nor reach the zygote's descriptors; its own files, private
+assets and its own temporary folder it can use."""
 
 from __future__ import annotations
 
@@ -34,7 +35,27 @@ def handler(context, event, callback):
             seen[name] = "read"
         except OSError as exc:
             seen[name] = type(exc).__name__
+    for name, attempt in (
+        ("write_database", lambda: open(data / "callbox.db", "ab").close()),
+        ("remove_secret", lambda: os.unlink(data / "secret.key")),
+        ("tmp_roundtrip", _tmp_roundtrip),
+        ("fds", lambda: sorted(int(fd) for fd in os.listdir("/proc/self/fd"))),
+    ):
+        try:
+            result = attempt()
+            seen[name] = "done" if result is None else result
+        except OSError as exc:
+            seen[name] = type(exc).__name__
     return callback(None, seen)
+
+
+def _tmp_roundtrip():
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", delete=False, suffix=".txt") as f:
+        f.write("back")
+    with open(f.name) as again:
+        return again.read()
 """
 
 
@@ -46,6 +67,7 @@ def test_functions_cannot_read_the_servers_secrets(servers) -> None:
     with server.environment(first["domain"]) as env:
         r = env.get("/probe", params={"other": other["build_sid"]})
     assert r.status_code == 200, r.text
+    seen_fds = json.loads(r.text)["fds"]
     assert json.loads(r.text) == {
         "secret": "PermissionError",
         "database": "PermissionError",
@@ -53,4 +75,11 @@ def test_functions_cannot_read_the_servers_secrets(servers) -> None:
         "own_file": "read",
         "private_asset": "read",
         "server_environ": "PermissionError",
+        "write_database": "PermissionError",
+        "remove_secret": "PermissionError",
+        "tmp_roundtrip": "back",
+        "fds": seen_fds,
     }
+    # 0, 1, 2, the connection to the gateway and the event loop's own: nothing of the zygote's
+    assert len(seen_fds) <= 8 and seen_fds[:3] == [0, 1, 2], seen_fds
+    assert (server.data / "secret.key").stat().st_size > 0

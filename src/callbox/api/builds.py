@@ -99,7 +99,7 @@ def _members(conn: sa.Connection, build_sids: list[str]) -> dict[str, list[Any]]
 
 
 def list_builds(call: Call) -> Reply:
-    with call.api.store.begin() as conn:
+    with call.api.store.read() as conn:
         service = lookup.service(call, conn)
         rows: dict[str, Any] = {}
 
@@ -280,7 +280,7 @@ def _find(call: Call, conn: sa.Connection) -> Any:
 
 
 def fetch_build(call: Call) -> Reply:
-    with call.api.store.begin() as conn:
+    with call.api.store.read() as conn:
         row = _find(call, conn)
         members = _members(conn, [row.sid])[row.sid]
     return Reply(200, render(call, row, members))
@@ -288,7 +288,7 @@ def fetch_build(call: Call) -> Reply:
 
 def fetch_status(call: Call) -> Reply:
     """Where the build is: building, completed or failed (clients poll this once a second)."""
-    with call.api.store.begin() as conn:
+    with call.api.store.read() as conn:
         row = _find(call, conn)
     return Reply(
         200,

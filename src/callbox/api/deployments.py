@@ -36,7 +36,7 @@ def render(call: Call, row: Any) -> dict[str, Any]:
 
 
 def list_deployments(call: Call) -> Reply:
-    with call.api.store.begin() as conn:
+    with call.api.store.read() as conn:
         env = lookup.environment(call, conn)
         query = sa.select(deployments).where(deployments.c.environment_sid == env.sid)
         body = page(
@@ -115,7 +115,7 @@ def create_deployment(call: Call) -> Reply:
 
 
 def fetch_deployment(call: Call) -> Reply:
-    with call.api.store.begin() as conn:
+    with call.api.store.read() as conn:
         env = lookup.environment(call, conn)
         row = lookup.child(call, conn, deployments, DEPLOYMENT, environment_sid=env.sid)
     return Reply(200, render(call, row))

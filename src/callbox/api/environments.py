@@ -50,7 +50,7 @@ def render(call: Call, row: Any) -> dict[str, Any]:
 
 
 def list_environments(call: Call) -> Reply:
-    with call.api.store.begin() as conn:
+    with call.api.store.read() as conn:
         service = lookup.service(call, conn)
         query = sa.select(environments).where(environments.c.service_sid == service.sid)
         body = page(
@@ -130,7 +130,7 @@ def check_suffix(suffix: str) -> None:
 
 
 def fetch_environment(call: Call) -> Reply:
-    with call.api.store.begin() as conn:
+    with call.api.store.read() as conn:
         row = lookup.environment(call, conn, "Sid")
     return Reply(200, render(call, row))
 

@@ -93,7 +93,7 @@ def list_logs(call: Call) -> Reply:
         for name in ("FunctionSid", "StartDate", "EndDate")
         if (value := call.query.text(name))
     ]
-    with call.api.store.begin() as conn:
+    with call.api.store.read() as conn:
         environment = lookup.environment(call, conn)
         query = sa.select(logs).where(
             logs.c.environment_sid == environment.sid,
@@ -118,7 +118,7 @@ def list_logs(call: Call) -> Reply:
 
 
 def fetch_log(call: Call) -> Reply:
-    with call.api.store.begin() as conn:
+    with call.api.store.read() as conn:
         environment = lookup.environment(call, conn)
         row = lookup.child(
             call,

@@ -53,7 +53,7 @@ def render(call: Call, row: Any) -> dict[str, Any]:
 
 
 def list_services(call: Call) -> Reply:
-    with call.api.store.begin() as conn:
+    with call.api.store.read() as conn:
         query = sa.select(services).where(services.c.account_sid == call.account_sid)
         body = page(
             call,
@@ -121,7 +121,7 @@ def _free_domain_base(conn: sa.Connection, unique_name: str) -> str:
 
 
 def fetch_service(call: Call) -> Reply:
-    with call.api.store.begin() as conn:
+    with call.api.store.read() as conn:
         row = lookup.service(call, conn, "Sid")
     return Reply(200, render(call, row))
 

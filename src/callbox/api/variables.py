@@ -47,7 +47,7 @@ def render(call: Call, row: Any) -> dict[str, Any]:
 
 
 def list_variables(call: Call) -> Reply:
-    with call.api.store.begin() as conn:
+    with call.api.store.read() as conn:
         env = lookup.environment(call, conn)
         query = sa.select(variables).where(variables.c.environment_sid == env.sid)
         body = page(
@@ -96,7 +96,7 @@ def create_variable(call: Call) -> Reply:
 
 
 def fetch_variable(call: Call) -> Reply:
-    with call.api.store.begin() as conn:
+    with call.api.store.read() as conn:
         row = _variable(call, conn, lookup.environment(call, conn))
     return Reply(200, render(call, row))
 

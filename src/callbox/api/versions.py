@@ -83,7 +83,7 @@ def fetch_version(kind: Kind, call: Call) -> Reply:
 
 def fetch_content(call: Call) -> Reply:
     """The uploaded source of a function version, as text."""
-    with call.api.store.begin() as conn:
+    with call.api.store.read() as conn:
         row = _find_version(call, conn, FUNCTION)
     # Checked to be UTF-8 at upload; "replace" keeps a damaged blob from becoming a 500.
     content = call.api.store.blobs.get(row.content_sha256).decode("utf-8", "replace")

@@ -96,7 +96,7 @@ class Accounts:
 
     def owner(self) -> tuple[str, str] | None:
         """The owner account's (sid, token): the first account, created on first start."""
-        with self.store.begin() as conn:
+        with self.store.read() as conn:
             row = conn.execute(
                 sa.select(accounts.c.sid)
                 .where(accounts.c.owner_account_sid.is_(None))
@@ -106,18 +106,18 @@ class Accounts:
         return (row[0], token) if row and token else None
 
     def account(self, sid: str) -> Any:
-        with self.store.begin() as conn:
+        with self.store.read() as conn:
             return conn.execute(sa.select(accounts).where(accounts.c.sid == sid)).first()
 
     def children(self, owner_sid: str) -> list[Any]:
-        with self.store.begin() as conn:
+        with self.store.read() as conn:
             query = sa.select(accounts).where(
                 sa.or_(accounts.c.sid == owner_sid, accounts.c.owner_account_sid == owner_sid)
             )
             return list(conn.execute(query.order_by(accounts.c.date_created)).all())
 
     def keys(self, account_sid: str) -> list[Any]:
-        with self.store.begin() as conn:
+        with self.store.read() as conn:
             query = sa.select(api_keys).where(api_keys.c.account_sid == account_sid)
             return list(conn.execute(query.order_by(api_keys.c.date_created)).all())
 
@@ -138,7 +138,7 @@ class Accounts:
             known = self._known.get(sid)
         if known is not None and known[2] > time.monotonic():
             return known[0], known[1]
-        with self.store.begin() as conn:
+        with self.store.read() as conn:
             if is_sid(sid, ACCOUNT):
                 row = conn.execute(
                     sa.select(accounts.c.sid, accounts.c.auth_token_sealed).where(

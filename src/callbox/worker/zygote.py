@@ -12,8 +12,10 @@ import json
 import os
 import resource
 import select
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ import callbox.worker.loop as worker_loop
 from callbox.worker import sandbox
 
 _children: dict[int, str] = {}
+_scratch: dict[int, str] = {}  # worker pid -> its own temporary folder (sandboxed workers)
 
 
 def _warm_imports() -> None:
@@ -49,13 +52,24 @@ def _limit_memory(limit_mb: int, threads: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
-def _become_worker(worker_id: str, socket_path: str, spec: dict[str, Any]) -> None:
+def _max_fd() -> int:
+    try:
+        return max(int(os.sysconf("SC_OPEN_MAX")), 256)
+    except (ValueError, OSError):
+        return 65536
+
+
+def _become_worker(
+    worker_id: str, socket_path: str, spec: dict[str, Any], scratch: str | None = None
+) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.set_wakeup_fd(-1)
     os.dup2(2, 1)  # the zygote's stdout carries reports; a worker must never write there
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
+    # The zygote's own descriptors (its wake-up pipe) are not the function's business either.
+    os.closerange(3, _max_fd())
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash must not stall on a core dump
     threads = int(spec["threads"])
     threading.stack_size(4 * 1024 * 1024)
@@ -63,8 +77,12 @@ def _become_worker(worker_id: str, socket_path: str, spec: dict[str, Any]) -> No
     sys.path[:0] = [p for p in spec.get("site_packages", []) if p]
     if spec.get("hide"):
         readable = [Path(p) for p in [spec.get("root"), *spec.get("site_packages", [])] if p]
-        if not sandbox.hide(Path(spec["hide"]), readable):
+        writable = [Path(scratch)] if scratch else []
+        if not sandbox.hide(Path(spec["hide"]), readable, writable):
             sys.stderr.write("callbox: Landlock is not available; this worker is not sandboxed.\n")
+        if scratch:  # the worker's own /tmp: files it writes there it can read back
+            os.environ["TMPDIR"] = scratch
+            tempfile.tempdir = None
     if spec.get("root"):
         os.chdir(spec["root"])
     from callbox.runtime.globals import Runtime
@@ -83,19 +101,23 @@ def _become_worker(worker_id: str, socket_path: str, spec: dict[str, Any]) -> No
 
 def _spawn(command: dict[str, Any]) -> None:
     worker_id = str(command["worker_id"])
-    hidden = (command.get("spec") or {}).get("hide")
-    if hidden and sandbox.available():
-        sandbox.prepare(Path(hidden))  # here, once: every fork inherits it
+    spec = command.get("spec") or {}
+    scratch = None
+    if spec.get("hide") and sandbox.available():
+        sandbox.prepare(Path(spec["hide"]))  # here, once: every fork inherits it
+        scratch = tempfile.mkdtemp(prefix="callbox-worker-")
     pid = os.fork()
     if pid == 0:
         code = 0
         try:
-            _become_worker(worker_id, str(command["socket"]), command.get("spec") or {})
+            _become_worker(worker_id, str(command["socket"]), spec, scratch)
         except BaseException as exc:  # noqa: BLE001 - report, then leave without cleanup
             code = 1
             os.write(2, f"callbox worker {worker_id} failed: {exc!r}\n".encode())
         os._exit(code)
     _children[pid] = worker_id
+    if scratch:
+        _scratch[pid] = scratch
 
 
 def _spawn_reporting(line: bytes) -> None:
@@ -120,6 +142,7 @@ def _reap() -> None:
         if pid == 0:
             return
         worker_id = _children.pop(pid, None)
+        shutil.rmtree(_scratch.pop(pid, ""), ignore_errors=True)
         if worker_id is not None:
             _report(
                 {"op": "exited", "worker_id": worker_id, "pid": pid, "status": _describe(status)}
@@ -135,6 +158,9 @@ def _describe(status: int) -> str:
 def main() -> None:
     # Ctrl+C reaches the whole process group; the gateway decides when workers stop (EOF).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Whatever the server's event loop left open in this process (copies of the control
+    # channel, log files) must not reach the workers forked from it: only 0, 1 and 2 stay.
+    os.closerange(3, _max_fd())
     _warm_imports()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -160,6 +186,8 @@ def main() -> None:
         for pid in list(_children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        for folder in _scratch.values():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
