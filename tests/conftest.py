@@ -9,6 +9,8 @@ import pytest
 import pytest_asyncio
 
 from callbox.gateway.supervisor import Supervisor
+from callbox.logs import book as book_module
+from callbox.logs.book import LogBook
 from callbox.store.db import Store
 
 
@@ -28,3 +30,18 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened = Store.open(tmp_path / "data")
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def logbook(store: Store) -> Iterator[LogBook]:
+    """A started log book on the test's store (its writer thread stopped afterwards)."""
+    book = LogBook(store, 30)
+    book.start()
+    yield book
+    book.close()
+
+
+@pytest.fixture
+def believe_old_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests that date lines in the past on purpose; the real window is tested on its own."""
+    monkeypatch.setattr(book_module, "BELIEVED_SECONDS", 10 * 365 * 86400.0)

@@ -23,7 +23,6 @@ from callbox.api.app import Api, create_api
 from callbox.api.endpoint import Call
 from callbox.api.params import Params
 from callbox.config import Config
-from callbox.logs import book as book_module
 from callbox.logs.book import LogBook
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store, utcnow
@@ -45,18 +44,7 @@ FIELDS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def believe_old_times(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests date lines in the past on purpose; the real window is tested on its own."""
-    monkeypatch.setattr(book_module, "BELIEVED_SECONDS", 10 * 365 * 86400.0)
-
-
-@pytest.fixture
-def logbook(store: Store) -> Iterator[LogBook]:
-    book = LogBook(store, 30)
-    book.start()
-    yield book
-    book.close()
+pytestmark = pytest.mark.usefixtures("believe_old_times")
 
 
 @pytest.fixture

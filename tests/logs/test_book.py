@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -19,19 +18,12 @@ from callbox.store.db import Store, utcnow
 from callbox.store.sids import ACCOUNT, ENVIRONMENT, REQUEST, RESOURCE, SERVICE, is_sid, new_sid
 from callbox.store.tables import environments, logs
 
-
-@pytest.fixture(autouse=True)
-def believe_old_times(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests date lines in the past on purpose; the real window is tested on its own."""
-    monkeypatch.setattr(book_module, "BELIEVED_SECONDS", 10 * 365 * 86400.0)
+pytestmark = pytest.mark.usefixtures("believe_old_times")
 
 
 @pytest.fixture
-def book(store: Store) -> Iterator[LogBook]:
-    started = LogBook(store, 30)
-    started.start()
-    yield started
-    started.close()
+def book(logbook: LogBook) -> LogBook:
+    return logbook
 
 
 def meta(**overrides: Any) -> dict[str, Any]:
