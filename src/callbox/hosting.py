@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from callbox.builds.validate import function_file
 from callbox.gateway.source import Deployment, Route
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store
@@ -139,11 +140,7 @@ class Environments:
 def _routes(root: Path, rows: Sequence[Any]) -> list[tuple[str, Route]]:
     routes = []
     for row in rows:
-        relative = row.path.lstrip("/")
-        if row.kind == "function":
-            file = root / "functions" / f"{relative}.py"
-        else:
-            file = root / "assets" / relative
+        file = root / function_file(row.kind, row.path)  # where the builder wrote it
         routes.append(
             (row.path, Route(row.path, row.kind, row.visibility, file, sid=row.resource_sid))
         )

@@ -20,7 +20,7 @@ from callbox.api.app import Api, create_api
 from callbox.builds.builder import Builder
 from callbox.config import Config
 from callbox.errors import CallboxError, HeadersTooLarge
-from callbox.gateway.app import Gateway
+from callbox.gateway.app import Gateway, header, header_bytes
 from callbox.gateway.pool import PoolSet
 from callbox.gateway.supervisor import Supervisor
 from callbox.hosting import Environments
@@ -74,14 +74,17 @@ class Server:
         host = _host(scope)
         if self.is_environment_domain(host):
             await self.gateway(scope, receive, send)  # it checks the header limits itself
-        elif scope["type"] == "http" and _header_bytes(scope) > self.config.max_header_bytes:
+        elif (
+            scope["type"] == "http"
+            and header_bytes(scope["headers"]) > self.config.max_header_bytes
+        ):
             await _answer(send, HeadersTooLarge("Request headers too long"))
         else:
             await self.api(scope, receive, send)
 
     def is_environment_domain(self, host: str) -> bool:
         """``<name>-<4 digits>[-<suffix>].<base domain>``; other names (api.<base>) are not."""
-        base = self.config.base_domain.lower()
+        base = self.config.base_domain  # lower case already (Config.load)
         label = host[: -len(base) - 1] if host.endswith("." + base) else ""
         return bool(_ENVIRONMENT_LABEL.match(label))
 
@@ -95,8 +98,8 @@ class Server:
         if address is None or not any(address in net for net in self.trusted):
             return
         headers = scope["headers"]
-        proto = _header(headers, b"x-forwarded-proto")
-        forwarded_host = _header(headers, b"x-forwarded-host")
+        proto = header(headers, b"x-forwarded-proto")
+        forwarded_host = header(headers, b"x-forwarded-host")
         if proto:
             scope["scheme"] = proto.split(",")[0].strip().lower()
         if forwarded_host:
@@ -191,10 +194,6 @@ def _networks(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
 _ENVIRONMENT_LABEL = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*-\d{4}(?:-[a-z0-9]+(?:-[a-z0-9]+)*)?$")
 
 
-def _header_bytes(scope: Scope) -> int:
-    return sum(len(name) + len(value) + 4 for name, value in scope["headers"])
-
-
 async def _answer(send: Send, error: CallboxError) -> None:
     headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
@@ -202,14 +201,7 @@ async def _answer(send: Send, error: CallboxError) -> None:
 
 
 def _host(scope: Scope) -> str:
-    host = _header(scope["headers"], b"host") or ""
+    host = header(scope["headers"], b"host") or ""
     if host.startswith("["):  # IPv6 literal: never an environment domain
         return host
     return host.rsplit(":", 1)[0].lower()
-
-
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
-    for key, value in headers:
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None

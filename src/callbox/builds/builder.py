@@ -246,7 +246,7 @@ class Builder:
         return final
 
     def _row(self, build_sid: str) -> Any:
-        with self.store.begin() as conn:
+        with self.store.read() as conn:
             return conn.execute(sa.select(builds).where(builds.c.sid == build_sid)).first()
 
     def _versions(self, build_sid: str) -> list[Version]:
@@ -264,5 +264,5 @@ class Builder:
             .where(build_versions.c.build_sid == build_sid)
             .order_by(build_versions.c.position)
         )
-        with self.store.begin() as conn:
+        with self.store.read() as conn:
             return [Version(*row) for row in conn.execute(query)]

@@ -116,7 +116,7 @@ class Gateway:
                 f"Method {method} is not supported; functions and assets answer "
                 "GET, POST and OPTIONS."
             )
-        host = _header(raw_headers, b"host") or ""
+        host = header(raw_headers, b"host") or ""
         deployment = await self.source.resolve(host.rsplit(":", 1)[0] if host else "")
         if deployment is None:
             raise NotFound(f"No environment is served at {host or 'this address'}.")
@@ -126,7 +126,7 @@ class Gateway:
         if method == "OPTIONS":
             return Answer(204, list(CORS_HEADERS))
         total = self.config.max_request_bytes
-        declared = _header(raw_headers, b"content-length")
+        declared = header(raw_headers, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) + header_bytes > total:
             raise _too_large(total)
         body = await _read_body(receive, total - header_bytes, total)
@@ -138,7 +138,7 @@ class Gateway:
         return await self._invoke(deployment, route, scope, raw_headers, host, body)
 
     def _check_request_headers(self, raw: list[tuple[bytes, bytes]]) -> int:
-        size = sum(len(name) + len(value) + 4 for name, value in raw)
+        size = header_bytes(raw)
         count = len(raw) + sum(
             value.count(b";") for name, value in raw if name.lower() == b"cookie"
         )
@@ -165,9 +165,9 @@ class Gateway:
         valid = signature.is_valid(
             auth_token=deployment.auth_token,
             url=url,
-            signature=_header(raw, b"x-twilio-signature"),
+            signature=header(raw, b"x-twilio-signature"),
             body=body,
-            content_type=_header(raw, b"content-type") or "",
+            content_type=header(raw, b"content-type") or "",
         )
         if not valid:
             raise Forbidden("Unauthorized Request. Signature is missing or is invalid.")
@@ -294,7 +294,12 @@ def _size(limit: int) -> str:
     return f"{limit} bytes"
 
 
-def _header(raw: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+def header_bytes(raw: list[tuple[bytes, bytes]]) -> int:
+    """The size of request headers as the limits count it (name, value, ": ", CRLF)."""
+    return sum(len(name) + len(value) + 4 for name, value in raw)
+
+
+def header(raw: list[tuple[bytes, bytes]], name: bytes) -> str | None:
     for key, value in raw:
         if key.lower() == name:
             return value.decode("latin-1")
