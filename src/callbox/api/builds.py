@@ -81,6 +81,7 @@ def _version(row: Any) -> dict[str, Any]:
         "date_created": timestamp(row.date_created),
         "path": row.path,
         "visibility": row.visibility,
+        "content_sha256": row.content_sha256,  # beyond Twilio: lets a deploy skip re-uploads
     }
 
 

@@ -67,6 +67,7 @@ def _version(parent: str) -> dict[str, Any]:
             "date_created": DATE,
             "path": STR,
             "visibility": VISIBILITY,
+            "content_sha256": STR,
         }
     )
 
@@ -112,6 +113,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "function_sid": STR,
             "path": STR,
             "visibility": VISIBILITY,
+            "content_sha256": STR,
             "date_created": DATE,
             "url": URL,
             "links": _links("function_version_content"),
@@ -127,6 +129,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "asset_sid": STR,
             "path": STR,
             "visibility": VISIBILITY,
+            "content_sha256": STR,
             "date_created": DATE,
             "url": URL,
         }

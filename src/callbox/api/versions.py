@@ -51,6 +51,7 @@ def render(call: Call, kind: Kind, row: Any) -> dict[str, Any]:
         kind.parent_field: row.resource_sid,
         "path": row.path,
         "visibility": row.visibility,
+        "content_sha256": row.content_sha256,  # beyond Twilio: lets a deploy skip re-uploads
         "date_created": timestamp(row.date_created),
         "url": url,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,11 +13,32 @@ from callbox import __version__
 from callbox.builds.dependencies import DependencyError
 from callbox.config import Config
 from callbox.toolkit.admin import accounts, keys, listen, serve, uvicorn_settings
+from callbox.toolkit.client import ApiError
+from callbox.toolkit.commands.deploy import deploy
+from callbox.toolkit.commands.profiles import login, profiles
+from callbox.toolkit.commands.promote import promote
+from callbox.toolkit.credentials import CredentialsError
+from callbox.toolkit.deploy import DeployError
+from callbox.toolkit.rcfile import RcError
 from callbox.toolkit.init import InitError, init_project
 from callbox.toolkit.project import Layout, ProjectError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class ToolkitGroup(click.Group):
+    """Turns the failures a user can act on into one ``Error: ...`` line and exit code 1."""
+
+    debug = False
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            if self.debug:
+                traceback.print_exc()
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=ToolkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="callbox")
 def cli() -> None:
     """callbox: Twilio Functions & Assets, self-hosted, with functions written in Python."""
@@ -146,12 +168,21 @@ def start(
 cli.add_command(serve)
 cli.add_command(accounts)
 cli.add_command(keys)
+cli.add_command(deploy)
+cli.add_command(promote)
+cli.add_command(promote, "activate")
+cli.add_command(login)
+cli.add_command(profiles)
+
+# Failures a user can act on: one line, never a traceback (that is what --debug is for).
+USER_ERRORS = (ApiError, DeployError, CredentialsError, RcError, ProjectError, InitError)
 
 
 def main() -> None:
     debug = "--debug" in sys.argv
     if debug:
         sys.argv.remove("--debug")
+    ToolkitGroup.debug = debug
     try:
         cli.main(standalone_mode=False)
     except click.ClickException as exc:

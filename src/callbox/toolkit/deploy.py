@@ -1,164 +1,354 @@
 """Deploy a project folder, in the order Twilio's toolkit does it: service -> environment ->
-functions and assets (a version each) -> build -> wait -> variables -> deployment."""
+functions and assets (a version each) -> build -> wait -> variables -> deployment.
+
+Beyond Twilio: versions carry the SHA-256 of their content, so a file whose path, visibility
+and content match a version of the environment's current build (or of the project's latest
+build) is not uploaded again; an unchanged project redeploys with no upload at all.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mimetypes
 import re
 import time
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from callbox.gateway.source import Route
 from callbox.toolkit.client import ApiClient, ApiError
-from callbox.toolkit.project import Layout, discover, read_env
+from callbox.toolkit.printer import Printer
+from callbox.toolkit.project import Layout, discover
 
-NEVER_UPLOADED = frozenset({"ACCOUNT_SID", "AUTH_TOKEN"})
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*?)\s*$")
+UPLOAD_CONCURRENCY = 10  # as Twilio's toolkit
+NEVER_UPLOADED = frozenset({"ACCOUNT_SID", "AUTH_TOKEN"})
 
 
 class DeployError(Exception):
-    """The deploy stopped; the message says where and why."""
+    """The deploy stopped; the message says where, why and what to do."""
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    layout: Layout
+    service_sid: str | None = None
+    service_name: str | None = None
+    environment: str = "dev"  # a domain suffix, '' for production, or a ZE... SID
+    runtime: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)  # already filtered for upload
+    override_existing: bool = False
+    previous_build: str | None = None  # .twiliodeployinfo's latestBuild
+    functions: bool = True
+    assets: bool = True
+    build_timeout: float = 300.0
 
 
 @dataclass
 class Deployed:
     service_sid: str
+    service_name: str
     environment_sid: str
+    environment_suffix: str
     build_sid: str
     domain: str
+    runtime: str
     routes: list[Route] = field(default_factory=list)
+    uploaded: int = 0
+    reused: int = 0
+
+
+@dataclass(frozen=True)
+class _File:
+    route: Route
+    content: bytes
+    sha256: str
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.route.kind, self.route.path, self.route.visibility, self.sha256)
 
 
 def deploy_project(
-    client: ApiClient,
-    layout: Layout,
-    *,
-    service_name: str,
-    environment_suffix: str | None = "dev",
-    runtime: str = "python3.11",
-    env_file: Any = None,
-    say: Callable[[str], None] = lambda _text: None,
-    build_timeout: float = 300.0,
+    client: ApiClient, request: DeployRequest, printer: Printer | None = None
 ) -> Deployed:
-    routes = list(discover(layout).values())
-    service = _service(client, service_name)
+    say = printer or Printer("none")
+    say.info("Gathering functions and assets to deploy")
+    files = _gather(request)
+    service = _service(client, request, say)
     base = f"/v1/Services/{service['sid']}"
-    environment = _environment(client, base, environment_suffix)
-    say(f"Service {service['unique_name']} ({service['sid']}), env {environment['unique_name']}")
-    function_versions = _upload(client, base, "Functions", "functions", routes, "function")
-    asset_versions = _upload(client, base, "Assets", "assets", routes, "asset")
-    say(f"Uploaded {len(function_versions)} functions and {len(asset_versions)} assets")
-    build = client.post(
-        f"{base}/Builds",
-        {
-            "FunctionVersions": function_versions,
-            "AssetVersions": asset_versions,
-            "Dependencies": json.dumps(_dependencies(layout)),
-            "Runtime": runtime,
-        },
+    environment = _environment(client, base, request.environment, say)
+    known = _known_versions(
+        client, base, {request.previous_build, environment.get("build_sid")}, service["sid"]
     )
-    build = _wait(client, f"{base}/Builds/{build['sid']}", build_timeout, say)
+    chosen: dict[str, list[str]] = {"function": [], "asset": []}
+    missing = []
+    for file in files:
+        if file.key in known:
+            chosen[file.route.kind].append(known[file.key])
+        else:
+            missing.append(file)
+    reused = len(files) - len(missing)
+    if reused:
+        say.info(f"{reused} unchanged file(s) reuse their uploaded versions")
+    for kind in ("function", "asset"):
+        todo = [f for f in missing if f.route.kind == kind]
+        chosen[kind].extend(_upload(client, base, kind, todo, say))
+    build = _build(client, base, request, chosen, say)
     env_base = f"{base}/Environments/{environment['sid']}"
-    if env_file is not None:
-        _variables(client, env_base, read_env(env_file))
+    if request.variables:
+        say.info("Setting environment variables")
+        set_variables(client, env_base, request.variables)
+    say.info("Activating deployment")
     client.post(f"{env_base}/Deployments", {"BuildSid": build["sid"]})
     return Deployed(
-        service["sid"], environment["sid"], build["sid"], environment["domain_name"], routes
+        service_sid=service["sid"],
+        service_name=service["unique_name"],
+        environment_sid=environment["sid"],
+        environment_suffix=environment.get("domain_suffix") or "",
+        build_sid=build["sid"],
+        domain=environment["domain_name"],
+        runtime=build.get("runtime") or "",
+        routes=[f.route for f in files],
+        uploaded=len(missing),
+        reused=reused,
     )
 
 
-def _service(client: ApiClient, name: str) -> dict[str, Any]:
-    try:
-        return client.get(f"/v1/Services/{name}")
-    except ApiError as exc:
-        if exc.status != 404:
-            raise
-    return client.post(
-        "/v1/Services", {"UniqueName": name, "FriendlyName": name, "IncludeCredentials": "true"}
+def _gather(request: DeployRequest) -> list[_File]:
+    layout = request.layout
+    layout = Layout(
+        layout.root,
+        layout.functions if request.functions else None,
+        layout.assets if request.assets else None,
     )
-
-
-def _environment(client: ApiClient, base: str, suffix: str | None) -> dict[str, Any]:
-    for env in client.each(f"{base}/Environments", "environments"):
-        if (env.get("domain_suffix") or None) == (suffix or None):
-            return env
-    if suffix:
-        return client.post(
-            f"{base}/Environments", {"UniqueName": f"{suffix}-environment", "DomainSuffix": suffix}
+    files = []
+    for route in sorted(discover(layout).values(), key=lambda r: (r.kind, r.path)):
+        content = route.file.read_bytes()
+        files.append(_File(route, content, hashlib.sha256(content).hexdigest()))
+    if not files:
+        raise DeployError(
+            f"Nothing to deploy in {layout.root}: no functions/ (or src/) or assets/ (or "
+            "static/) files were found. Add some, or point --functions-folder / "
+            "--assets-folder at them."
         )
-    return client.post(f"{base}/Environments", {"UniqueName": "production"})
+    return files
+
+
+def _service(client: ApiClient, request: DeployRequest, say: Printer) -> dict[str, Any]:
+    if request.service_sid:
+        try:
+            return client.get(f"/v1/Services/{request.service_sid}")
+        except ApiError as exc:
+            if exc.status == 404:
+                raise DeployError(
+                    f"Service {request.service_sid} was not found for these credentials. Check "
+                    "--service-sid (or serviceSid in the config, or .twiliodeployinfo)."
+                ) from None
+            raise
+    name = request.service_name or ""
+    say.info(f'Creating service "{name}"')
+    try:
+        return client.post(
+            "/v1/Services",
+            {
+                "UniqueName": name,
+                "FriendlyName": name,
+                "IncludeCredentials": "true",
+                "UiEditable": "false",
+            },
+        )
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+    existing = client.get(f"/v1/Services/{name}")
+    if request.override_existing:
+        return existing
+    raise DeployError(
+        f'Service with name "{name}" already exists with SID "{existing["sid"]}". Deploy to it '
+        "with --override-existing-project (or --force), or choose another name with "
+        "--service-name (-n)."
+    )
+
+
+def environment_names(suffix: str) -> tuple[str, str]:
+    """Unique and friendly name Twilio's toolkit gives an environment it creates."""
+    unique = f"{suffix}-environment" if suffix else "production"
+    return unique, f"{unique} Environment (Created by CLI)"
+
+
+def find_environment(client: ApiClient, base: str, target: str) -> dict[str, Any] | None:
+    """The environment whose SID is ``target`` (ZE...) or whose domain suffix it is."""
+    if target.startswith("ZE"):
+        try:
+            return client.get(f"{base}/Environments/{target}")
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+    matches = [
+        env
+        for env in client.each(f"{base}/Environments", "environments")
+        if (env.get("domain_suffix") or "") == target
+    ]
+    conventional = [e for e in matches if e["unique_name"] == environment_names(target)[0]]
+    return (conventional or matches or [None])[0]
+
+
+def create_environment(client: ApiClient, base: str, suffix: str) -> dict[str, Any]:
+    unique, friendly = environment_names(suffix)
+    data = {"UniqueName": unique, "FriendlyName": friendly}
+    if suffix:
+        data["DomainSuffix"] = suffix
+    return client.post(f"{base}/Environments", data)
+
+
+def _environment(client: ApiClient, base: str, target: str, say: Printer) -> dict[str, Any]:
+    say.info(f'Configuring "{target or "bare"}" environment')
+    found = find_environment(client, base, target)
+    if found is not None:
+        return found
+    if target.startswith("ZE"):
+        raise DeployError(f"Environment {target} was not found in this service.")
+    return create_environment(client, base, target)
+
+
+def _known_versions(
+    client: ApiClient, base: str, build_sids: set[Any], service_sid: str
+) -> dict[tuple[str, str, str, str], str]:
+    """Versions already uploaded, by (kind, path, visibility, content hash)."""
+    known: dict[tuple[str, str, str, str], str] = {}
+    for sid in sorted(s for s in build_sids if s):
+        try:
+            build = client.get(f"{base}/Builds/{sid}")
+        except ApiError as exc:
+            if exc.status == 404:  # deleted, or a build of another service
+                continue
+            raise
+        if build.get("service_sid") != service_sid:
+            continue
+        for kind in ("function", "asset"):
+            for version in build.get(f"{kind}_versions", []):
+                digest = version.get("content_sha256")
+                if digest:
+                    key = (kind, version["path"], version["visibility"], digest)
+                    known[key] = version["sid"]
+    return known
 
 
 def _upload(
-    client: ApiClient, base: str, collection: str, key: str, routes: list[Route], kind: str
+    client: ApiClient, base: str, kind: str, files: list[_File], say: Printer
 ) -> list[str]:
+    if not files:
+        return []
+    collection, key = ("Functions", "functions") if kind == "function" else ("Assets", "assets")
     existing = {r["friendly_name"]: r["sid"] for r in client.each(f"{base}/{collection}", key)}
-    sids = []
-    for route in sorted((r for r in routes if r.kind == kind), key=lambda r: r.path):
-        sid = existing.get(route.path)
+    label = "Functions" if kind == "function" else "Assets"
+
+    def upload(file: _File) -> str:
+        path = file.route.path
+        sid = existing.get(path)
         if sid is None:
-            sid = client.post(f"{base}/{collection}", {"FriendlyName": route.path})["sid"]
+            sid = client.post(f"{base}/{collection}", {"FriendlyName": path})["sid"]
         if kind == "function":
             content_type = "text/x-python"
         else:
-            content_type = mimetypes.guess_type(route.path)[0] or "application/octet-stream"
+            content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
         version = client.upload(
             f"{base}/{collection}/{sid}/Versions",
-            route=route.path,
-            visibility=route.visibility,
-            content=route.file.read_bytes(),
+            route=path,
+            visibility=file.route.visibility,
+            content=file.content,
             content_type=content_type,
         )
-        sids.append(version["sid"])
+        return str(version["sid"])
+
+    sids = []
+    with (
+        say.progress(f"Uploading {len(files)} {label}", len(files)) as bar,
+        ThreadPoolExecutor(min(UPLOAD_CONCURRENCY, len(files))) as pool,
+    ):
+        for sid in pool.map(upload, files):
+            sids.append(sid)
+            bar.advance()
     return sids
 
 
-def _dependencies(layout: Layout) -> list[dict[str, str]]:
+def read_requirements(layout: Layout) -> list[dict[str, str]]:
     """requirements.txt as the build's Dependencies: name and version specifier."""
     file = layout.root / "requirements.txt"
     if not file.is_file():
         return []
     found = []
-    for line in file.read_text().splitlines():
+    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line or line.startswith("-"):
             continue
         match = _REQUIREMENT.match(line)
         if match is None:
-            raise DeployError(f"requirements.txt: cannot read the line {line!r}")
+            raise DeployError(
+                f"requirements.txt line {number}: cannot read {line!r}; write one "
+                "'name' or 'name<specifier>' per line (e.g. requests>=2.31)."
+            )
         name, _extras, spec = match.groups()
         found.append({"name": name, "version": spec})
     return found
 
 
-def _wait(
-    client: ApiClient, url: str, timeout: float, say: Callable[[str], None]
+def _build(
+    client: ApiClient,
+    base: str,
+    request: DeployRequest,
+    chosen: dict[str, list[str]],
+    say: Printer,
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+    data: dict[str, Any] = {}
+    if chosen["function"]:
+        data["FunctionVersions"] = chosen["function"]
+    if chosen["asset"]:
+        data["AssetVersions"] = chosen["asset"]
+    dependencies = read_requirements(request.layout)
+    if dependencies:
+        data["Dependencies"] = json.dumps(dependencies)
+    if request.runtime:
+        data["Runtime"] = request.runtime
+    build = client.post(f"{base}/Builds", data)
+    url = f"{base}/Builds/{build['sid']}"
+    deadline = time.monotonic() + request.build_timeout
     delay = 0.01
-    while True:
-        status = client.get(f"{url}/Status")["status"]
-        if status == "completed":
-            return client.get(url)
-        if status == "failed":
-            build = client.get(url)
-            reason = build.get("error") or "no reason was recorded"
-            raise DeployError(f"Build {build['sid']} failed: {reason}")
-        if time.monotonic() > deadline:
-            raise DeployError(f"The build did not finish within {timeout:.0f} s.")
-        time.sleep(delay)
-        delay = min(delay * 1.5, 1.0)  # builds often finish in ~25 ms; slow ones poll at 1 s
+    with say.status(f"Build {build['sid']}: building") as status:
+        while True:
+            state = client.get(f"{url}/Status")["status"]
+            status.update(f"Build {build['sid']}: {state}")
+            if state == "completed":
+                return client.get(url)
+            if state == "failed":
+                reason = client.get(url).get("error") or "no reason was recorded"
+                raise DeployError(f"Build {build['sid']} failed: {reason}")
+            if time.monotonic() > deadline:
+                raise DeployError(
+                    f"Build {build['sid']} did not finish within {request.build_timeout:.0f} s; "
+                    "its status is still building. Check it later with `callbox list builds`."
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, 1.0)  # builds often finish in ~25 ms; slow ones poll at 1 s
 
 
-def _variables(client: ApiClient, env_base: str, values: dict[str, str]) -> None:
-    existing = {v["key"]: v["sid"] for v in client.each(f"{env_base}/Variables", "variables")}
+def set_variables(
+    client: ApiClient, env_base: str, values: dict[str, str], *, remove_others: bool = False
+) -> None:
+    """Create or update each variable (unchanged ones are left alone), like Twilio's toolkit;
+    ``remove_others`` also deletes remote variables missing from ``values`` (env import)."""
+    existing = {v["key"]: v for v in client.each(f"{env_base}/Variables", "variables")}
+    if remove_others:  # first, so the new set never counts against the 3 KB limit twice
+        for key, variable in existing.items():
+            if key not in values:
+                client.delete(f"{env_base}/Variables/{variable['sid']}")
     for key, value in values.items():
-        if key in NEVER_UPLOADED or value == "":
-            continue
-        if key in existing:
-            client.post(f"{env_base}/Variables/{existing[key]}", {"Value": value})
-        else:
+        current = existing.get(key)
+        if current is None:
             client.post(f"{env_base}/Variables", {"Key": key, "Value": value})
+        elif current.get("value") != value:
+            client.post(f"{env_base}/Variables/{current['sid']}", {"Value": value})

@@ -14,8 +14,8 @@ import click
 import httpx
 
 from callbox.toolkit.client import ApiClient, ApiError
-from callbox.toolkit.deploy import DeployError, deploy_project
-from callbox.toolkit.project import Layout, ProjectError
+from callbox.toolkit.deploy import NEVER_UPLOADED, DeployError, DeployRequest, deploy_project
+from callbox.toolkit.project import Layout, ProjectError, read_env
 
 
 def deploy_in_background(server: Any, api_url: str, folders: list[Path]) -> threading.Thread:
@@ -41,13 +41,17 @@ def deploy_in_background(server: Any, api_url: str, folders: list[Path]) -> thre
 def _deploy_one(client: ApiClient, folder: Path, port: str) -> None:
     name = "".join(c if c.isalnum() else "-" for c in folder.name).strip("-")[:49] or "project"
     try:
-        result = deploy_project(
-            client,
+        variables = {
+            k: v for k, v in read_env(folder / ".env").items() if k not in NEVER_UPLOADED and v
+        }
+        request = DeployRequest(
             Layout.find(folder),
             service_name=name,
-            environment_suffix=None,
-            env_file=folder / ".env" if (folder / ".env").is_file() else None,
+            environment="",
+            variables=variables,
+            override_existing=True,  # the same folder again after a restart: a new build
         )
+        result = deploy_project(client, request)
     except (ApiError, DeployError, ProjectError) as exc:
         click.echo(f"Could not deploy {folder}: {exc}", err=True)
         return

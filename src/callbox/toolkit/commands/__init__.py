@@ -1,0 +1,1 @@
+"""The Serverless Toolkit's commands, one module each; ``toolkit/cli.py`` registers them."""

@@ -1,0 +1,222 @@
+"""``callbox deploy``: the project folder to an environment of the server, as Twilio's
+``twilio serverless:deploy`` does it (flags, config scopes, output and .twiliodeployinfo)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import click
+
+from callbox.toolkit import deployinfo
+from callbox.toolkit.deploy import Deployed, DeployRequest, deploy_project, read_requirements
+from callbox.toolkit.project import Layout
+from callbox.toolkit.session import (
+    Session,
+    api_options,
+    environment_options,
+    open_session,
+    output_option,
+    service_sid_option,
+)
+
+ACCESS_ORDER = {"private": 0, "protected": 1, "public": 2}
+
+
+@click.command()
+@api_options
+@service_sid_option
+@environment_options
+@click.option("-n", "--service-name", default=None, help="Name of the service to create.")
+@click.option("--project-name", default=None, hidden=True, help="Deprecated: --service-name.")
+@click.option("--functions-env", default=None, hidden=True, help="Deprecated: --environment.")
+@click.option(
+    "--override-existing-project",
+    is_flag=True,
+    default=False,
+    help="Deploy to the service of that name even if this project did not create it.",
+)
+@click.option("--force", is_flag=True, default=False, help="Same as --override-existing-project.")
+@click.option("--functions/--no-functions", default=True, help="Deploy the functions (default).")
+@click.option("--assets/--no-assets", default=True, help="Deploy the assets (default).")
+@click.option("--functions-folder", default=None, help="Functions folder (default functions/).")
+@click.option("--assets-folder", default=None, help="Assets folder (default assets/).")
+@click.option("--runtime", default=None, help="python3.11 (default), python3.12 or python3.13.")
+@output_option
+@click.pass_context
+def deploy(ctx: click.Context, **_flags: Any) -> None:
+    """Deploy the project: upload changed functions and assets, build, activate.
+
+    The service is --service-sid, serviceSid in the config, the one .twiliodeployinfo names,
+    or a new one named --service-name / [project].name in pyproject.toml / the folder's name.
+    Variables from .env are set on the environment (never ACCOUNT_SID or AUTH_TOKEN).
+
+    \b
+    Examples:
+      callbox deploy                         # to the dev environment
+      callbox deploy --environment stage     # to <service>-1234-stage.<domain>
+      callbox deploy --production -o json    # to production, the result as JSON
+      callbox deploy -n my-service --override-existing-project --env .env.prod
+    """
+    session = open_session(ctx, "deploy")
+    try:
+        _deploy(session)
+    finally:
+        session.close()
+
+
+def _deploy(session: Session) -> None:
+    opts = session.options
+    if opts.get("functions_env") and opts.get("environment") == "dev":
+        opts["environment"] = opts["functions_env"]  # the deprecated spelling, when alone
+    layout = Layout.find(session.root, opts.get("functions_folder"), opts.get("assets_folder"))
+    account = session.credentials.account_sid
+    info = deployinfo.lookup(session.root, account, session.region) if account else None
+    service_sid = opts.get("service_sid") or (info.service_sid if info else None)
+    service_name = None if service_sid else _service_name(session)
+    variables = session.uploadable_env()
+    printer = session.printer
+    _print_plan(session, layout, service_sid, service_name, variables)
+    result = deploy_project(
+        session.client,
+        DeployRequest(
+            layout,
+            service_sid=service_sid,
+            service_name=service_name,
+            environment=session.environment,
+            runtime=opts.get("runtime"),
+            variables=variables,
+            override_existing=bool(opts.get("override_existing_project") or opts.get("force")),
+            previous_build=info.latest_build if info and info.service_sid == service_sid else None,
+            functions=bool(opts.get("functions", True)),
+            assets=bool(opts.get("assets", True)),
+        ),
+        printer,
+    )
+    account = account or _account_of_service(session, result.service_sid)
+    if account and not deployinfo.record(
+        session.root, account, session.region, result.service_sid, result.build_sid
+    ):
+        printer.warn(f"{deployinfo.FILE_NAME} is not valid and was left as it is.")
+    summary = summarize(session, result)
+    if printer.json:
+        printer.emit_json(summary)
+        return
+    printer.info(
+        f"Serverless project successfully deployed ({result.uploaded} uploaded, "
+        f"{result.reused} unchanged)"
+    )
+    _print_summary(session, summary)
+
+
+def _service_name(session: Session) -> str:
+    opts = session.options
+    if opts.get("project_name") and not opts.get("service_name"):
+        session.printer.warn("--project-name is deprecated; use --service-name.")
+    name = opts.get("service_name") or opts.get("project_name") or _pyproject_name(session.root)
+    return _as_unique_name(str(name or session.root.name))
+
+
+def _pyproject_name(root: Path) -> str | None:
+    try:
+        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    name = data.get("project", {}).get("name")
+    return name if isinstance(name, str) else None
+
+
+def _as_unique_name(name: str) -> str:
+    """A service unique name from a folder or package name: letters, digits and dashes."""
+    cleaned = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")[:49].strip("-")
+    if not cleaned:
+        raise click.ClickException(
+            f'Cannot make a service name out of "{name}": pass --service-name (letters, digits '
+            "and dashes)."
+        )
+    return cleaned
+
+
+def _account_of_service(session: Session, service_sid: str) -> str | None:
+    # With an API key the account is not in the username; the service says whose it is.
+    account = session.client.get(f"/v1/Services/{service_sid}").get("account_sid")
+    return str(account) if account else None
+
+
+def _print_plan(
+    session: Session,
+    layout: Layout,
+    service_sid: str | None,
+    service_name: str | None,
+    variables: dict[str, str],
+) -> None:
+    printer = session.printer
+    if not printer.chatty:
+        return
+    password = session.credentials.password
+    dependencies = ", ".join(d["name"] for d in read_requirements(layout)) or "none"
+    lines = [
+        "Deploying functions & assets to callbox",
+        f"  Server          {session.credentials.url}",
+        f"  Username        {session.credentials.username}",
+        f"  Password        {password[:4]}{'*' * max(len(password) - 4, 0)}",
+        f"  Service         {service_sid or service_name}",
+        f"  Environment     {session.environment or 'production'}",
+        f"  Root Directory  {session.root}",
+        f"  Dependencies    {dependencies}",
+        f"  Env Variables   {', '.join(variables) or 'none'}",
+        f"  Runtime         {session.options.get('runtime') or 'default'}",
+    ]
+    printer.info("\n".join(lines))
+
+
+def summarize(session: Session, result: Deployed) -> dict[str, Any]:
+    """The deploy's outcome in the shape of Twilio's ``deploy -o json``."""
+    base = session.domain_url(result.domain)
+    functions: list[dict[str, str]] = []
+    assets: list[dict[str, str]] = []
+    for route in result.routes:
+        if route.visibility == "private":
+            getter = "get_functions" if route.kind == "function" else "get_assets"
+            key = route.path.lstrip("/") if route.kind == "function" else route.path
+            url = f'Runtime.{getter}()["{key}"]'
+        else:
+            url = f"{base}{route.path}"
+        entry = {"access": route.visibility, "path": route.path, "url": url}
+        (functions if route.kind == "function" else assets).append(entry)
+    for entries in (functions, assets):
+        entries.sort(key=lambda e: (ACCESS_ORDER[e["access"]], e["path"]))
+    suffix = result.environment_suffix
+    logs = f"callbox logs --service-sid {result.service_sid} "
+    logs += "--production --tail" if not suffix else f"--environment {suffix} --tail"
+    return {
+        "domain": result.domain,
+        "serviceName": result.service_name,
+        "serviceSid": result.service_sid,
+        "environmentSuffix": suffix,
+        "environmentSid": result.environment_sid,
+        "buildSid": result.build_sid,
+        "runtime": result.runtime,
+        "viewLiveLogs": logs,
+        "functions": functions,
+        "assets": assets,
+    }
+
+
+def _print_summary(session: Session, summary: dict[str, Any]) -> None:
+    out = session.printer.out
+    out("Deployment Details")
+    out(f"Domain: {summary['domain']}")
+    out(f"Service:\n   {summary['serviceName']} ({summary['serviceSid']})")
+    suffix = summary["environmentSuffix"] or "production"
+    out(f"Environment:\n   {suffix} ({summary['environmentSid']})")
+    out(f"Build SID:\n   {summary['buildSid']}")
+    out(f"Runtime:\n   {summary['runtime']}")
+    out(f"View Live Logs:\n   {summary['viewLiveLogs']}")
+    for title in ("functions", "assets"):
+        if summary[title]:
+            out(f"{title.capitalize()}:")
+            for entry in summary[title]:
+                out(f"   [{entry['access']}] {entry['url']}")

@@ -1,0 +1,121 @@
+"""``callbox promote`` (alias ``activate``): put a build live on an environment — the build of
+another environment (``--source-environment``) or a given one (``--build-sid``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from callbox.toolkit.client import ApiError
+from callbox.toolkit.deploy import create_environment, find_environment, set_variables
+from callbox.toolkit.session import (
+    Session,
+    api_options,
+    environment_options,
+    open_session,
+    output_option,
+    service_sid_option,
+)
+
+
+@click.command()
+@api_options
+@service_sid_option
+@environment_options
+@click.option(
+    "--build-sid", "--from-build", "build_sid", default=None, help="The build to activate (ZB...)."
+)
+@click.option(
+    "--source-environment",
+    "--from",
+    "source_environment",
+    default=None,
+    help="Activate the build this environment runs (a domain suffix or ZE...; '' for production).",
+)
+@click.option(
+    "--create-environment", is_flag=True, default=False, help="Create the target if missing."
+)
+@click.option("--force", is_flag=True, default=False, help="Same as --create-environment.")
+@output_option
+@click.pass_context
+def promote(ctx: click.Context, **_flags: Any) -> None:
+    """Activate a build on an environment, e.g. what runs on dev, in production.
+
+    Variables from the .env file (--env) are set on the target first; none are removed.
+
+    \b
+    Examples:
+      callbox promote --source-environment dev --production
+      callbox promote --from dev --to stage --create-environment
+      callbox activate --build-sid ZB0123... --environment stage
+    """
+    session = open_session(ctx, "promote")
+    try:
+        _promote(session)
+    finally:
+        session.close()
+
+
+def _promote(session: Session) -> None:
+    opts = session.options
+    service = session.service()
+    base = f"/v1/Services/{service}"
+    target = find_environment(session.client, base, session.environment)
+    if target is None:
+        if not (opts.get("create_environment") or opts.get("force")):
+            name = f'"{session.environment}"' if session.environment else "production"
+            raise click.ClickException(
+                f"Could not find environment {name} in service {service}: pass "
+                "--create-environment to create it, or check --environment."
+            )
+        target = create_environment(session.client, base, session.environment)
+    build_sid = opts.get("build_sid")
+    source = opts.get("source_environment")
+    if not build_sid:
+        if source is None:
+            raise click.ClickException(
+                "You need to specify either a build SID (--build-sid) or source environment "
+                "(--source-environment) to activate."
+            )
+        found = find_environment(session.client, base, source)
+        build_sid = found.get("build_sid") if found else None
+        if not build_sid:
+            where = f'"{source}"' if source else "production"
+            raise click.ClickException(
+                f"Could not determine build SID: environment {where} "
+                + ("does not exist" if found is None else "has no deployment yet")
+                + f" in service {service}."
+            )
+    env_base = f"{base}/Environments/{target['sid']}"
+    variables = session.uploadable_env()
+    if variables:
+        set_variables(session.client, env_base, variables)
+    try:
+        deployment = session.client.post(f"{env_base}/Deployments", {"BuildSid": build_sid})
+    except ApiError as exc:
+        if exc.code == 20409:
+            raise click.ClickException(
+                f"{exc} (is build {build_sid} still building, or already live?)"
+            ) from None
+        raise
+    url = session.domain_url(target["domain_name"])
+    if session.printer.json:
+        session.printer.emit_json(
+            {
+                "serviceSid": target["service_sid"],
+                "environmentSid": target["sid"],
+                "environmentSuffix": target.get("domain_suffix") or "",
+                "buildSid": build_sid,
+                "deploymentSid": deployment["sid"],
+                "domain": target["domain_name"],
+                "url": url,
+            }
+        )
+        return
+    suffix = target.get("domain_suffix")
+    logs = f"callbox logs --service-sid {target['service_sid']} "
+    logs += f"--environment {suffix} --tail" if suffix else "--production --tail"
+    session.printer.out(f"Build {build_sid} is active on {target['unique_name']}.")
+    session.printer.out(f"Active build available at:\n   {url}")
+    session.printer.out(f"View Live Logs:\n   {logs}")

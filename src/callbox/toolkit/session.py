@@ -1,0 +1,245 @@
+"""What every API command starts from: its flags merged with the config file, the project's
+.env, the credentials and a client of the server.
+
+The order Twilio's toolkit uses: the config file is specialised for the command and the target
+environment (and, once the account is known, the project), then merged with the flags — a flag
+wins only when the user gave it (on the command line or through its environment variable).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import httpx
+from click.core import ParameterSource
+
+from callbox.toolkit import deployinfo, rcfile
+from callbox.toolkit.client import ApiClient
+from callbox.toolkit.credentials import Credentials, ProfileStore, resolve
+from callbox.toolkit.deploy import NEVER_UPLOADED
+from callbox.toolkit.printer import Printer
+from callbox.toolkit.project import read_env
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(function: F) -> F:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply
+
+
+base_options = _stack(
+    click.option(
+        "-l",
+        "--log-level",
+        type=click.Choice(["debug", "info", "warn", "error", "none"]),
+        default="info",
+        show_default=True,
+        help="How much progress to print (errors always are).",
+    ),
+    click.option(
+        "-c",
+        "--config",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Config file to use (default: .twilioserverlessrc, .twilioserverlessrc.yml or "
+        "[tool.callbox] in pyproject.toml, searched from the project folder up).",
+    ),
+    click.option(
+        "--cwd",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="The project folder (default: the current folder).",
+    ),
+    click.option("--env", default=None, help="The .env file (default: .env in the project)."),
+)
+
+api_options = _stack(
+    base_options,
+    click.option("-u", "--username", default=None, help="Account SID or API key (SK...)."),
+    click.option("--password", default=None, help="Auth token, or the API key's secret."),
+    click.option("--profile", default=None, help="A profile saved by `callbox login`."),
+    click.option(
+        "--url",
+        default=None,
+        help="The callbox server (default: $CALLBOX_URL, the profile's, http://127.0.0.1:8080).",
+    ),
+    click.option(
+        "--load-system-env",
+        is_flag=True,
+        default=False,
+        help="Fill empty values of the --env file from this shell's environment.",
+    ),
+    click.option("--region", default=None, hidden=True),
+    click.option("--edge", default=None, hidden=True),
+)
+
+output_option = click.option(
+    "-o",
+    "--output-format",
+    type=click.Choice(["", "json"]),
+    default="",
+    help="json: print only JSON, for scripts.",
+)
+
+service_sid_option = click.option(
+    "--service-sid", default=None, help="The service (ZS...; its unique name works too)."
+)
+
+environment_options = _stack(
+    click.option(
+        "--environment",
+        "--to",
+        "environment",
+        default="dev",
+        show_default=True,
+        help="The environment's domain suffix, or its SID (ZE...).",
+    ),
+    click.option(
+        "--production", is_flag=True, default=False, help="The production environment (no suffix)."
+    ),
+)
+
+
+@dataclass
+class Session:
+    command: str
+    options: dict[str, Any]
+    root: Path
+    env_file: Path
+    env_values: dict[str, str]
+    credentials: Credentials
+    printer: Printer
+    client: ApiClient = field(repr=False)
+
+    @property
+    def environment(self) -> str:
+        """The target environment: '' for production, else a suffix or a ZE... SID."""
+        return "" if self.options.get("production") else str(self.options.get("environment") or "")
+
+    @property
+    def region(self) -> str | None:
+        region = self.options.get("region")
+        return str(region) if region else None
+
+    def uploadable_env(self) -> dict[str, str]:
+        """The .env values a deploy sends: never ACCOUNT_SID/AUTH_TOKEN, never empty values."""
+        return {
+            k: v for k, v in self.env_values.items() if k not in NEVER_UPLOADED and v != ""
+        }
+
+    def service(self, *, required: bool = True) -> str | None:
+        """The service: --service-sid (or serviceSid in the config), --service-name, then
+        .twiliodeployinfo for this account; the API takes a unique name wherever a SID goes."""
+        chosen = self.options.get("service_sid") or self.options.get("service_name")
+        if not chosen and self.credentials.account_sid:
+            info = deployinfo.lookup(self.root, self.credentials.account_sid, self.region)
+            chosen = info.service_sid if info else None
+        if not chosen and required:
+            raise click.ClickException(
+                f"No service given, and {self.root} has no .twiliodeployinfo for this account: "
+                "pass --service-sid (or --service-name), or run `callbox deploy` here first."
+            )
+        return str(chosen) if chosen else None
+
+    def find_environment(self, service: str) -> dict[str, Any]:
+        """The target environment of ``service``, or one readable error naming it."""
+        from callbox.toolkit.deploy import find_environment
+
+        found = find_environment(self.client, f"/v1/Services/{service}", self.environment)
+        if found is None:
+            name = f'"{self.environment}"' if self.environment else "production"
+            raise click.ClickException(
+                f"Could not find environment {name} in service {service}: check --environment "
+                "(a domain suffix or ZE... SID) or --production, or deploy to it first."
+            )
+        return found
+
+    def domain_url(self, domain: str) -> str:
+        """The public URL of a deployed domain: the server's scheme and port, the domain's name."""
+        server = httpx.URL(self.credentials.url)
+        default_port = {"http": 80, "https": 443}.get(server.scheme)
+        port = "" if server.port in (None, default_port) else f":{server.port}"
+        return f"{server.scheme}://{domain}{port}"
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _given(ctx: click.Context) -> set[str]:
+    sources = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    return {name for name in ctx.params if ctx.get_parameter_source(name) in sources}
+
+
+def project_options(ctx: click.Context, command: str) -> tuple[dict[str, Any], rcfile.RcFile]:
+    """Flags merged with the config file's top-level, command and environment scopes."""
+    flags = dict(ctx.params)
+    given = _given(ctx)
+    start = Path(flags.get("cwd") or os.getcwd())
+    rc = rcfile.find_config(start.resolve(), flags.get("config"))
+    first = rcfile.merge(flags, given, rcfile.specialize(rc, command))
+    environment = None
+    if "environment" in flags:
+        environment = "" if first.get("production") else str(first.get("environment") or "")
+    options = rcfile.merge(flags, given, rcfile.specialize(rc, command, environment=environment))
+    options["_environment_scope"] = environment
+    return options, rc
+
+
+def read_local_env(root: Path, env: str | None, load_system_env: bool) -> tuple[Path, dict[str, str]]:
+    """The .env a deploy/promote/import reads: Twilio's rules, same messages."""
+    if load_system_env and not env:
+        raise click.ClickException(
+            "If you are using --load-system-env you'll also have to supply a --env flag. "
+            "The .env file you are pointing at will be used to primarily load environment "
+            "variables; empty entries are filled from the system's environment."
+        )
+    path = (root / (env or ".env")).resolve()
+    if env and not path.is_file():
+        raise click.ClickException(f'Failed to find .env file at "{path}"')
+    values = read_env(path)
+    if load_system_env:
+        values = {k: (v if v != "" else os.environ.get(k, "")) for k, v in values.items()}
+    return path, values
+
+
+def open_session(ctx: click.Context, command: str) -> Session:
+    """Resolve everything an API command needs, or fail with one readable line."""
+    options, rc = project_options(ctx, command)
+    root = Path(options.get("cwd") or os.getcwd()).resolve()
+    env_file, env_values = read_local_env(
+        root, options.get("env"), bool(options.get("load_system_env"))
+    )
+    credentials = resolve(
+        url=options.get("url"),
+        username=ctx.params.get("username"),
+        password=ctx.params.get("password"),
+        profile=options.get("profile"),
+        env_values=env_values,
+        env_file=env_file,
+        environ=os.environ,
+        store=ProfileStore.default(),
+    )
+    if credentials.account_sid:
+        # The projects scope needs the account; it wins over everything but given flags.
+        scoped = rcfile.specialize(
+            rc,
+            command,
+            environment=options["_environment_scope"],
+            account_sid=credentials.account_sid,
+            region=options.get("region"),
+        )
+        options = rcfile.merge(dict(ctx.params), _given(ctx), scoped)
+    options.pop("_environment_scope", None)
+    printer = Printer(str(options.get("log_level") or "info"), options.get("output_format") == "json")
+    client = ApiClient(credentials.url, credentials.username, credentials.password)
+    return Session(command, options, root, env_file, env_values, credentials, printer, client)
