@@ -453,3 +453,64 @@ def e2e() -> object:
         session_members = staticmethod(session_members)
 
     return Helpers
+
+
+# -- the toolkit commands (deploy, list, logs, env, ...) against a real `callbox serve` --------
+
+
+class Toolkit:
+    """Runs ``callbox`` commands as a user on this server would: in a project folder, with its
+    own config home (profiles), the server's URL and, unless ``auth=False``, the owner's
+    credentials as --username/--password.
+
+    ``run`` is in-process (click's CliRunner; fast, for breadth); ``run_process`` is a real
+    ``python -m callbox`` subprocess (for truth: exit codes, stdout/stderr, no traceback).
+    """
+
+    def __init__(self, server: ServeServer, home: Path) -> None:
+        self.server = server
+        self.home = home
+        self.env = {"CALLBOX_CONFIG_DIR": str(home / "config"), "HOME": str(home)}
+
+    def _args(self, args: Sequence[str], auth: bool) -> list[str]:
+        extra = ["--url", self.server.base_url] if auth else []
+        if auth:
+            extra += ["-u", self.server.account_sid, "--password", self.server.auth_token]
+        if not args or args[0] in {"login", "profiles", "new", "list-templates", "init", "start"}:
+            return list(args)
+        # Options go after the (sub)command's name: `env set ...`, `assets upload ...`.
+        depth = 2 if args[0] in {"env", "assets"} and len(args) > 1 else 1
+        return [*args[:depth], *extra, *args[depth:]]
+
+    def run(
+        self,
+        *args: str,
+        cwd: Path,
+        auth: bool = True,
+        env: dict[str, str] | None = None,
+        input: str | None = None,
+    ) -> Any:
+        from click.testing import CliRunner
+
+        from callbox.toolkit.cli import cli
+
+        runner = CliRunner()
+        previous = os.getcwd()
+        os.chdir(cwd)
+        try:
+            return runner.invoke(
+                cli, self._args(args, auth), env={**self.env, **(env or {})}, input=input
+            )
+        finally:
+            os.chdir(previous)
+
+    def run_process(
+        self, *args: str, cwd: Path, auth: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return run_callbox(self._args(args, auth), env={**self.env, **(env or {})}, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def toolkit(module_servers: ServerFactory, tmp_path_factory: pytest.TempPathFactory) -> Toolkit:
+    """One `callbox serve` for the module's toolkit tests, and a runner of commands against it."""
+    return Toolkit(module_servers.serve(), tmp_path_factory.mktemp("toolkit-home"))

@@ -23,6 +23,7 @@ EXPECTED_FILES = {
     "requirements.txt",
     "README.md",
     ".gitignore",
+    ".twilioserverlessrc",
 }
 
 SCAFFOLD_PY_FILES = sorted(

@@ -194,7 +194,7 @@ def find_environment(client: ApiClient, base: str, target: str) -> dict[str, Any
         if (env.get("domain_suffix") or "") == target
     ]
     conventional = [e for e in matches if e["unique_name"] == environment_names(target)[0]]
-    return (conventional or matches or [None])[0]
+    return next(iter(conventional or matches), None)
 
 
 def create_environment(client: ApiClient, base: str, suffix: str) -> dict[str, Any]:

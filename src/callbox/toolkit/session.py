@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 import click
 import httpx
-from click.core import ParameterSource
 
 from callbox.toolkit import deployinfo, rcfile
 from callbox.toolkit.client import ApiClient
@@ -175,15 +174,10 @@ class Session:
         self.client.close()
 
 
-def _given(ctx: click.Context) -> set[str]:
-    sources = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
-    return {name for name in ctx.params if ctx.get_parameter_source(name) in sources}
-
-
 def project_options(ctx: click.Context, command: str) -> tuple[dict[str, Any], rcfile.RcFile]:
     """Flags merged with the config file's top-level, command and environment scopes."""
     flags = dict(ctx.params)
-    given = _given(ctx)
+    given = rcfile.given_names(ctx)
     start = Path(flags.get("cwd") or os.getcwd())
     rc = rcfile.find_config(start.resolve(), flags.get("config"))
     first = rcfile.merge(flags, given, rcfile.specialize(rc, command))
@@ -238,7 +232,7 @@ def open_session(ctx: click.Context, command: str) -> Session:
             account_sid=credentials.account_sid,
             region=options.get("region"),
         )
-        options = rcfile.merge(dict(ctx.params), _given(ctx), scoped)
+        options = rcfile.merge(dict(ctx.params), rcfile.given_names(ctx), scoped)
     options.pop("_environment_scope", None)
     printer = Printer(str(options.get("log_level") or "info"), options.get("output_format") == "json")
     client = ApiClient(credentials.url, credentials.username, credentials.password)
