@@ -194,7 +194,9 @@ def resolve(
                 f"Missing credentials: {missing} is needed too (give both --username and "
                 "--password: an account SID and auth token, or an API key and secret)."
             )
-        return Credentials(server, username, password, "--username/--password", account_of(username))
+        return Credentials(
+            server, username, password, "--username/--password", account_of(username)
+        )
     if chosen is not None:
         return _from_profile(chosen, server)
     for user_key, secret_key in (

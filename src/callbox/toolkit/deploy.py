@@ -238,9 +238,7 @@ def _known_versions(
     return known
 
 
-def _upload(
-    client: ApiClient, base: str, kind: str, files: list[_File], say: Printer
-) -> list[str]:
+def _upload(client: ApiClient, base: str, kind: str, files: list[_File], say: Printer) -> list[str]:
     if not files:
         return []
     collection, key = ("Functions", "functions") if kind == "function" else ("Assets", "assets")

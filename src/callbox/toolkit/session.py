@@ -132,9 +132,7 @@ class Session:
 
     def uploadable_env(self) -> dict[str, str]:
         """The .env values a deploy sends: never ACCOUNT_SID/AUTH_TOKEN, never empty values."""
-        return {
-            k: v for k, v in self.env_values.items() if k not in NEVER_UPLOADED and v != ""
-        }
+        return {k: v for k, v in self.env_values.items() if k not in NEVER_UPLOADED and v != ""}
 
     def service(self, *, required: bool = True) -> str | None:
         """The service: --service-sid (or serviceSid in the config), --service-name, then
@@ -189,7 +187,9 @@ def project_options(ctx: click.Context, command: str) -> tuple[dict[str, Any], r
     return options, rc
 
 
-def read_local_env(root: Path, env: str | None, load_system_env: bool) -> tuple[Path, dict[str, str]]:
+def read_local_env(
+    root: Path, env: str | None, load_system_env: bool
+) -> tuple[Path, dict[str, str]]:
     """The .env a deploy/promote/import reads: Twilio's rules, same messages."""
     if load_system_env and not env:
         raise click.ClickException(
@@ -234,6 +234,8 @@ def open_session(ctx: click.Context, command: str) -> Session:
         )
         options = rcfile.merge(dict(ctx.params), rcfile.given_names(ctx), scoped)
     options.pop("_environment_scope", None)
-    printer = Printer(str(options.get("log_level") or "info"), options.get("output_format") == "json")
+    printer = Printer(
+        str(options.get("log_level") or "info"), options.get("output_format") == "json"
+    )
     client = ApiClient(credentials.url, credentials.username, credentials.password)
     return Session(command, options, root, env_file, env_values, credentials, printer, client)
