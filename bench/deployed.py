@@ -446,7 +446,7 @@ def measure(
     servers: Servers,
     busy_start: tuple[float, float],
 ) -> int:
-    from callbox.toolkit.deploy import deploy_project
+    from callbox.toolkit.deploy import DeployRequest, deploy_project
     from callbox.toolkit.project import Layout
 
     bare, serve, start = servers.bare, servers.serve, servers.start
@@ -457,7 +457,7 @@ def measure(
     say("== 2. deploy the hello project (toolkit deploy_project over HTTP) ==")
     t0 = time.perf_counter()
     deployed = deploy_project(
-        client, Layout.find(project), service_name="bench-hello", environment_suffix=None
+        client, DeployRequest(Layout.find(project), service_name="bench-hello", environment="")
     )
     deploy_s = time.perf_counter() - t0
     host = f"{deployed.domain}:{serve_port}"

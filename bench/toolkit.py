@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""callbox benchmark of ``callbox deploy``: prints figures, never asserts them.
+
+One run starts ``callbox serve`` on a throw-away data folder and a project of 10 functions and
+10 assets (no dependencies), then times, each as a real ``callbox deploy`` process:
+
+1. a deploy of a new project (a new service, all 20 files uploaded) and a deploy with one file
+   changed, each whose build serves a new marker: from the command's start to the first request
+   answered by the new build (the command has exited by then: it activates before it ends);
+2. a redeploy of the unchanged project (no upload: every version is reused by content hash),
+   from the command's start to its exit;
+3. for reference, the bare start-up of the CLI (``callbox --version``), which both include.
+
+    .venv/bin/python bench/toolkit.py            # about 20 s
+    .venv/bin/python bench/toolkit.py --quick    # about 8 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import run as base  # noqa: E402  (bench/run.py: processes, free ports, clean environments)
+
+TARGET_DEPLOY_S = 1.5
+TARGET_REDEPLOY_S = 0.5
+FUNCTIONS = 10
+ASSETS = 10
+say = base.say
+
+
+def make_project(root: Path, marker: str) -> None:
+    for index in range(FUNCTIONS):
+        path = root / "functions" / f"f{index}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = f"def handler(context, event, callback):\n    callback(None, '{marker} {index}')\n"
+        path.write_text(body)
+    for index in range(ASSETS):
+        path = root / "assets" / f"a{index}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"asset {index}\n" * 200)
+
+
+def host_get(port: int, path: str, host: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Host": host})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def cli(python: str, args: list[str], cwd: Path, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [python, "-m", "callbox", *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"callbox {' '.join(args)} failed:\n{done.stderr}")
+    return done.stdout
+
+
+def median_max(values: list[float]) -> str:
+    return f"median {statistics.median(values) * 1000:6.0f} ms   max {max(values) * 1000:6.0f} ms"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="3 runs per figure instead of 7")
+    parser.add_argument("--python", default=sys.executable, help="interpreter with callbox")
+    options = parser.parse_args()
+    runs = 3 if options.quick else 7
+    say(base.machine())
+    say(base.git_state())
+    workdir = Path(tempfile.mkdtemp(prefix="callbox-bench-toolkit-"))
+    procs = base.Processes(workdir)
+    try:
+        return measure(options.python, runs, workdir, procs)
+    finally:
+        procs.stop_all()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def measure(python: str, runs: int, workdir: Path, procs: base.Processes) -> int:
+    account, token = "AC" + secrets.token_hex(16), secrets.token_hex(16)
+    port = base.free_port()
+    serve = procs.launch(
+        "callbox-serve",
+        [python, "-m", "callbox", "serve", "--data", str(workdir / "data"), "--port", str(port)],
+        base.clean_env(CALLBOX_ACCOUNT_SID=account, CALLBOX_AUTH_TOKEN=token),
+    )
+    base.wait_ready(procs, serve, port, "/health")
+    env = base.clean_env(CALLBOX_CONFIG_DIR=str(workdir / "config"))
+    auth = ["--url", f"http://127.0.0.1:{port}", "-u", account, "--password", token]
+    project = workdir / "project"
+    make_project(project, "first")
+    summary = json.loads(cli(python, ["deploy", *auth, "-o", "json"], project, env))
+    host = f"{summary['domain']}:{port}"
+    say(f"\nProject: {FUNCTIONS} functions + {ASSETS} assets; environment {host}")
+
+    startup = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        cli(python, ["--version"], project, env)
+        startup.append(time.perf_counter() - t0)
+
+    fresh = []
+    for attempt in range(runs):
+        folder = workdir / f"fresh{attempt}"
+        make_project(folder, f"fresh{attempt}")
+        t0 = time.perf_counter()
+        done = json.loads(cli(python, ["deploy", *auth, "-o", "json"], folder, env))
+        while True:
+            status, body = host_get(port, "/f1", f"{done['domain']}:{port}")
+            if status == 200 and body == f"fresh{attempt} 1".encode():
+                break
+            time.sleep(0.005)
+        fresh.append(time.perf_counter() - t0)
+        procs.check_alive()
+
+    deploys = []
+    for attempt in range(runs):
+        marker = f"build{attempt}"
+        (project / "functions" / "f0.py").write_text(
+            f"def handler(context, event, callback):\n    callback(None, '{marker}')\n"
+        )
+        t0 = time.perf_counter()
+        cli(python, ["deploy", *auth, "-o", "json"], project, env)
+        while True:
+            status, body = host_get(port, "/f0", host)
+            if status == 200 and body == marker.encode():
+                break
+            time.sleep(0.005)
+        deploys.append(time.perf_counter() - t0)
+        procs.check_alive()
+
+    redeploys = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        cli(python, ["deploy", *auth, "-l", "info"], project, env)
+        redeploys.append(time.perf_counter() - t0)
+    text = cli(python, ["deploy", *auth, "-l", "info"], project, env)
+    assert "Deployment Details" in text
+
+    fresh_median = statistics.median(fresh)
+    deploy_median = statistics.median(deploys)
+    redeploy_median = statistics.median(redeploys)
+    say(f"\n== {runs} runs each ==")
+    say(f"  CLI start-up (callbox --version)      {median_max(startup)}")
+    say(f"  new project, 20 uploads -> serving    {median_max(fresh)}")
+    say(f"  deploy, 1 file changed -> serving     {median_max(deploys)}")
+    say(f"  redeploy, nothing changed             {median_max(redeploys)}")
+    say("\n== summary ==")
+    say(
+        f"  new project to serving <= {TARGET_DEPLOY_S} s: {fresh_median:.2f} s   "
+        f"{base.verdict(fresh_median <= TARGET_DEPLOY_S)}"
+    )
+    say(
+        f"  changed project to serving <= {TARGET_DEPLOY_S} s: {deploy_median:.2f} s   "
+        f"{base.verdict(deploy_median <= TARGET_DEPLOY_S)}"
+    )
+    say(
+        f"  unchanged redeploy <= {TARGET_REDEPLOY_S} s: {redeploy_median:.2f} s   "
+        f"{base.verdict(redeploy_median <= TARGET_REDEPLOY_S)}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
