@@ -1,0 +1,515 @@
+"""``callbox new`` and ``list-templates``: the shipped templates, where their files go, how .env
+and requirements.txt are merged, and every way the input or the project can be wrong."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from dotenv import dotenv_values
+
+from callbox.toolkit.commands.templates import list_templates, new
+from callbox.toolkit.templating import (
+    TEMPLATES_DIR,
+    Template,
+    TemplateError,
+    create_from_template,
+    merge_requirements,
+    normalize_namespace,
+)
+
+TEMPLATE_IDS = [
+    entry["id"] for entry in json.loads((TEMPLATES_DIR / "templates.json").read_text())["templates"]
+]
+REQUIRED_IDS = {
+    "hello-world",
+    "blank",
+    "hello-messaging",
+    "hello-voice",
+    "forward-message",
+    "protected-webhook",
+    "basic-auth",
+    "jwt-auth",
+    "cors",
+}
+
+
+def project(tmp_path: Path, *folders: str, env: str | None = None) -> Path:
+    root = tmp_path / "project"
+    for folder in folders:
+        (root / folder).mkdir(parents=True)
+    root.mkdir(exist_ok=True)
+    if env is not None:
+        (root / ".env").write_text(env)
+    return root
+
+
+def run_new(root: Path, *args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(new, [*args, "--cwd", str(root)], input=input)
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def folders(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_dir()}
+
+
+def one_error_line(result: Result) -> str:
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: ")
+    return lines[0]
+
+
+# --- the shipped templates ------------------------------------------------------------------
+
+
+def test_at_least_the_nine_required_templates_are_listed_once_each() -> None:
+    assert set(TEMPLATE_IDS) >= REQUIRED_IDS
+    assert len(TEMPLATE_IDS) == len(set(TEMPLATE_IDS))
+
+
+def test_every_listed_template_has_a_folder_and_every_folder_is_listed() -> None:
+    on_disk = {p.name for p in TEMPLATES_DIR.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert on_disk == set(TEMPLATE_IDS)
+
+
+@pytest.mark.parametrize("template_id", TEMPLATE_IDS)
+def test_template_folder_holds_a_readme_and_functions_with_a_handler(template_id: str) -> None:
+    folder = TEMPLATES_DIR / template_id
+    assert (folder / "README.md").read_text().startswith("# ")
+    allowed = {"functions", "assets", ".env", "README.md", "requirements.txt", "__pycache__"}
+    assert {p.name for p in folder.iterdir()} <= allowed
+    functions = [p for p in (folder / "functions").rglob("*.py") if "__pycache__" not in p.parts]
+    assert functions
+    for file in functions:
+        tree_ = ast.parse(file.read_text())
+        names = {
+            n.name for n in tree_.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
+        assert "handler" in names, file
+
+
+@pytest.mark.parametrize("template_id", TEMPLATE_IDS)
+def test_every_env_variable_has_a_description_line(template_id: str) -> None:
+    env = TEMPLATES_DIR / template_id / ".env"
+    if not env.is_file():
+        return
+    lines = env.read_text().splitlines()
+    keys = list(dotenv_values(env))
+    assert keys
+    for key in keys:
+        index = next(i for i, line in enumerate(lines) if line.startswith(f"{key}="))
+        block = []
+        for line in reversed(lines[:index]):
+            if not line.startswith("#"):
+                break
+            block.append(line)
+        assert any(line.startswith("# description: ") for line in block), key
+
+
+def test_list_templates_prints_name_id_and_description() -> None:
+    result = CliRunner().invoke(list_templates, [])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0] == "‣ Hello World (hello-world)"
+    assert lines[1].startswith("  ") and "Hello World!" in lines[1]
+    assert len(lines) == 2 * len(TEMPLATE_IDS)
+    assert [re.search(r"\((.+)\)$", line)[1] for line in lines[::2]] == TEMPLATE_IDS  # type: ignore[index]
+
+
+def test_list_templates_json_is_the_array_of_templates_json() -> None:
+    result = CliRunner().invoke(list_templates, ["-o", "json"])
+    assert result.exit_code == 0
+    expected = json.loads((TEMPLATES_DIR / "templates.json").read_text())["templates"]
+    assert json.loads(result.output) == expected
+
+
+def test_list_templates_refuses_an_unknown_output_format() -> None:
+    result = CliRunner().invoke(list_templates, ["-o", "yaml"])
+    assert result.exit_code == 2
+    assert "'yaml' is not one of 'text', 'json'" in result.output
+
+
+def test_help_shows_examples() -> None:
+    for command, example in (
+        (new, "callbox new greet --template hello-world"),
+        (list_templates, "callbox list-templates -o json"),
+    ):
+        result = CliRunner().invoke(command, ["--help"])
+        assert result.exit_code == 0
+        assert "Examples:" in result.output and example in result.output
+
+
+# --- where files go -------------------------------------------------------------------------
+
+
+def test_new_copies_functions_assets_and_readme_under_the_namespace(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    result = run_new(root, "demo", "--template", "cors")
+    assert result.exit_code == 0, result.output
+    source = TEMPLATES_DIR / "cors"
+    files = tree(root)
+    assert files["functions/demo/api.py"] == (source / "functions/api.py").read_bytes()
+    assert files["assets/demo/index.html"] == (source / "assets/index.html").read_bytes()
+    assert files["readmes/demo/cors.md"] == (source / "README.md").read_bytes()
+    assert files[".env"] == (source / ".env").read_bytes()
+    assert set(files) == {
+        "functions/demo/api.py",
+        "assets/demo/index.html",
+        "readmes/demo/cors.md",
+        ".env",
+    }
+    assert result.output.splitlines() == [
+        'SUCCESS Created new template in the "demo" subdirectories.',
+        "  functions/demo/api.py",
+        "  assets/demo/index.html",
+        "Check readmes/demo/cors.md for template instructions.",
+        "INFO Make sure to configure ALLOWED_ORIGIN in the .env file",
+    ]
+
+
+def test_template_without_variables_creates_no_env_and_says_nothing_about_it(
+    tmp_path: Path,
+) -> None:
+    root = project(tmp_path, "functions", "assets")
+    result = run_new(root, "hi", "--template", "hello-world")
+    assert result.exit_code == 0, result.output
+    assert set(tree(root)) == {"functions/hi/hello-world.py", "readmes/hi/hello-world.md"}
+    assert "INFO" not in result.output
+
+
+def test_trailing_py_is_stripped_from_the_namespace(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    result = run_new(root, "greet.py", "--template", "hello-world")
+    assert result.exit_code == 0, result.output
+    assert (root / "functions/greet/hello-world.py").is_file()
+    assert (root / "readmes/greet/hello-world.md").is_file()
+    assert 'in the "greet" subdirectories' in result.output
+
+
+def test_nested_namespace_makes_nested_folders(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    result = run_new(root, "api/v1", "--template", "jwt-auth")
+    assert result.exit_code == 0, result.output
+    assert (root / "functions/api/v1/login.py").is_file()
+    assert (root / "functions/api/v1/data.py").is_file()
+    assert (root / "readmes/api/v1/jwt-auth.md").is_file()
+
+
+def test_src_and_static_folders_are_used_when_functions_and_assets_are_absent(
+    tmp_path: Path,
+) -> None:
+    root = project(tmp_path, "src", "static")
+    result = run_new(root, "web", "--template", "cors")
+    assert result.exit_code == 0, result.output
+    assert (root / "src/web/api.py").is_file()
+    assert (root / "static/web/index.html").is_file()
+    assert not (root / "functions").exists() and not (root / "assets").exists()
+
+
+@pytest.mark.parametrize("inside", ["functions", "assets", "readmes"])
+def test_running_inside_a_project_folder_works_on_its_parent(tmp_path: Path, inside: str) -> None:
+    root = project(tmp_path, "functions", "assets", "readmes")
+    result = run_new(root / inside, "hi", "--template", "hello-world")
+    assert result.exit_code == 0, result.output
+    assert (root / "functions/hi/hello-world.py").is_file()
+    assert not (root / inside / "functions").exists()
+
+
+def test_default_folder_is_the_current_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = project(tmp_path, "functions", "assets")
+    monkeypatch.chdir(root / "functions")
+    result = CliRunner().invoke(new, ["hi", "--template", "hello-world"])
+    assert result.exit_code == 0, result.output
+    assert (root / "functions/hi/hello-world.py").is_file()
+
+
+# --- the project is not right ---------------------------------------------------------------
+
+
+def test_folder_without_any_project_folder_is_an_invalid_structure(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    line = one_error_line(run_new(root, "hi", "--template", "hello-world"))
+    assert line.startswith("Error: Invalid Serverless Project Structure")
+    assert "callbox init" in line
+    assert tree(root) == {}
+
+
+def test_missing_project_folder_is_reported_before_any_question(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    result = run_new(root, input="hello-world\nhi\n")
+    assert "Invalid Serverless Project Structure" in result.output
+    assert "Template" not in result.output
+    assert result.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("present", "message"),
+    [
+        ("functions", 'Could not find any of these directories "assets", "static"'),
+        ("src", 'Could not find any of these directories "assets", "static"'),
+        ("assets", 'Could not find any of these directories "functions", "src"'),
+        ("static", 'Could not find any of these directories "functions", "src"'),
+    ],
+)
+def test_both_a_functions_and_an_assets_folder_are_needed(
+    tmp_path: Path, present: str, message: str
+) -> None:
+    root = project(tmp_path, present)
+    line = one_error_line(run_new(root, "hi", "--template", "hello-world"))
+    assert message in line
+    assert tree(root) == {} and folders(root) == {present}
+
+
+def test_a_duplicate_file_refuses_the_whole_template(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets", env="A=1\n")
+    (root / "assets/demo").mkdir()
+    (root / "assets/demo/index.html").write_text("mine")
+    before = tree(root)
+    line = one_error_line(run_new(root, "demo", "--template", "cors"))
+    assert 'Template with name "demo" has duplicate file "index.html" in "assets/demo"' in line
+    # Nothing was written: not the function listed before the asset, not .env, not the readme.
+    assert tree(root) == before
+    assert folders(root) == {"functions", "assets", "assets/demo"}
+
+
+def test_an_existing_readme_is_a_duplicate_too(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    (root / "readmes/hi").mkdir(parents=True)
+    (root / "readmes/hi/hello-world.md").write_text("notes")
+    line = one_error_line(run_new(root, "hi", "--template", "hello-world"))
+    assert 'duplicate file "hello-world.md" in "readmes/hi"' in line
+    assert not (root / "functions/hi").exists()
+
+
+def test_the_same_template_twice_in_one_namespace_fails_the_second_time(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    assert run_new(root, "auth", "--template", "basic-auth").exit_code == 0
+    env = (root / ".env").read_text()
+    line = one_error_line(run_new(root, "auth", "--template", "basic-auth"))
+    assert 'duplicate file "basic-auth.py" in "functions/auth"' in line
+    assert (root / ".env").read_text() == env
+    # Another namespace is fine.
+    assert run_new(root, "auth2", "--template", "basic-auth").exit_code == 0
+
+
+def test_a_failed_write_takes_back_every_file_and_folder_it_made(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    (root / "assets/demo").write_text("a file where the template needs a folder")
+    line = one_error_line(run_new(root, "demo", "--template", "cors"))
+    assert "Could not write assets/demo/index.html" in line and "nothing was created" in line
+    assert set(tree(root)) == {"assets/demo"}
+    assert folders(root) == {"functions", "assets"}
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("namespace", "message"),
+    [
+        ("my space", "contains whitespace"),
+        ("tab\there", "contains whitespace"),
+        ("../outside", 'without "." or ".."'),
+        ("a/../../b", 'without "." or ".."'),
+        ("./here", 'without "." or ".."'),
+        ("a//b", 'without "." or ".."'),
+        ("/etc/passwd", "is an absolute path"),
+        ("\\windows", "is an absolute path"),
+        (".hidden", 'invalid folder name ".hidden"'),
+        ("a\\b", 'invalid folder name "a\\b"'),
+        ("what?", 'invalid folder name "what?"'),
+        ("semi;colon", 'invalid folder name "semi;colon"'),
+        ("", "is empty"),
+        (".py", "is empty"),
+        ("/", "is empty"),
+    ],
+)
+def test_bad_namespaces_are_one_clear_error_and_write_nothing(
+    tmp_path: Path, namespace: str, message: str
+) -> None:
+    root = project(tmp_path, "functions", "assets")
+    line = one_error_line(run_new(root, namespace, "--template", "hello-world"))
+    assert message in line
+    assert tree(root) == {}
+    assert folders(root) == {"functions", "assets"}
+
+
+def test_good_namespaces_normalize_as_expected() -> None:
+    assert normalize_namespace("greet") == "greet"
+    assert normalize_namespace("greet.py") == "greet"
+    assert normalize_namespace("v1.2") == "v1.2"
+    assert normalize_namespace("api/v1/") == "api/v1"
+    assert normalize_namespace("under_score-dash") == "under_score-dash"
+    with pytest.raises(TemplateError):
+        normalize_namespace("a b")
+
+
+def test_unknown_template_lists_the_valid_ids(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    line = one_error_line(run_new(root, "hi", "--template", "nope"))
+    assert line.startswith('Error: Unknown template "nope"; valid templates are: ')
+    for template_id in TEMPLATE_IDS:
+        assert template_id in line
+    assert tree(root) == {}
+
+
+# --- prompts --------------------------------------------------------------------------------
+
+
+def test_prompts_for_template_and_namespace_when_not_given(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    result = run_new(root, input="hello-voice\ncalls\n")
+    assert result.exit_code == 0, result.output
+    assert "hello-voice" in result.output.split("Template")[0]  # the choices were shown
+    assert (root / "functions/calls/hello-voice.py").is_file()
+
+
+def test_namespace_prompt_defaults_to_the_template_id(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    result = run_new(root, "--template", "blank", input="\n")
+    assert result.exit_code == 0, result.output
+    assert (root / "functions/blank/blank.py").is_file()
+
+
+def test_prompts_ask_again_after_a_bad_answer(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    result = run_new(root, input="nope\nhello-world\nbad name\n../up\ngood.py\n")
+    assert result.exit_code == 0, result.output
+    assert "'nope' is not one of" in result.output
+    assert "contains whitespace" in result.output
+    assert (root / "functions/good/hello-world.py").is_file()
+    assert set(tree(root)) == {"functions/good/hello-world.py", "readmes/good/hello-world.md"}
+
+
+def test_prompt_without_answers_aborts_without_writing(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    result = run_new(root, input="")
+    assert result.exit_code == 1
+    assert tree(root) == {}
+
+
+# --- .env -----------------------------------------------------------------------------------
+
+
+def test_env_is_appended_with_a_header_and_existing_keys_commented_out(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets", env="PASSWORD=kept\nOTHER=1")
+    result = run_new(root, "auth", "--template", "jwt-auth")
+    assert result.exit_code == 0, result.output
+    text = (root / ".env").read_text()
+    template_env = (TEMPLATES_DIR / "jwt-auth/.env").read_text()
+    assert text == (
+        "PASSWORD=kept\nOTHER=1\n"
+        '\n# Variables for function "auth"\n# ---\n'
+        + template_env.replace("\nPASSWORD=", "\n# PASSWORD=")
+    )
+    assert dotenv_values(root / ".env") == {"PASSWORD": "kept", "OTHER": "1", "JWT_SECRET": ""}
+    assert result.output.splitlines()[-1] == (
+        "INFO Make sure to configure JWT_SECRET in the .env file"
+    )
+
+
+def test_env_keys_that_are_only_commented_out_in_the_project_count_as_new(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets", env="# AUTH_TOKEN=\n")
+    result = run_new(root, "hook", "--template", "protected-webhook")
+    assert result.exit_code == 0, result.output
+    assert dotenv_values(root / ".env") == {"AUTH_TOKEN": ""}
+    assert "INFO Make sure to configure AUTH_TOKEN in the .env file" in result.output
+
+
+def test_no_info_line_when_every_key_already_exists(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets", env="USERNAME=u\nPASSWORD=p\n")
+    result = run_new(root, "auth", "--template", "basic-auth")
+    assert result.exit_code == 0, result.output
+    assert "INFO" not in result.output
+    assert dotenv_values(root / ".env") == {"USERNAME": "u", "PASSWORD": "p"}
+    assert "\n# USERNAME=\n" in (root / ".env").read_text()
+
+
+def test_two_templates_in_a_row_share_the_project_env(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    assert run_new(root, "a", "--template", "basic-auth").exit_code == 0
+    result = run_new(root, "b", "--template", "jwt-auth")
+    assert "INFO Make sure to configure JWT_SECRET in the .env file" in result.output
+    text = (root / ".env").read_text()
+    assert text.startswith((TEMPLATES_DIR / "basic-auth/.env").read_text())
+    assert text.count('# Variables for function "b"') == 1
+    assert list(dotenv_values(root / ".env")) == ["USERNAME", "PASSWORD", "JWT_SECRET"]
+
+
+# --- requirements.txt -----------------------------------------------------------------------
+
+
+def fake_template(tmp_path: Path, requirements: str) -> Template:
+    folder = tmp_path / "templates" / "needs-packages"
+    (folder / "functions").mkdir(parents=True)
+    (folder / "functions" / "f.py").write_text("def handler(context, event, callback):\n    pass\n")
+    (folder / "requirements.txt").write_text(requirements)
+    return Template(id="needs-packages", name="Needs packages", description="d", folder=folder)
+
+
+def test_requirements_are_merged_skipping_packages_already_listed(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    (root / "requirements.txt").write_text("# mine\nRequests>=2.0\nruamel.yaml")
+    template = fake_template(
+        tmp_path,
+        "# comment\nrequests==2.31\npyyaml>=6\n\nruamel_yaml\n-r other.txt\nhumanize  # x\n",
+    )
+    created = create_from_template(template, "pk", root)
+    assert created.new_requirements == ["pyyaml>=6", "humanize  # x"]
+    assert (root / "requirements.txt").read_text() == (
+        "# mine\nRequests>=2.0\nruamel.yaml\n"
+        '# Packages for function "pk"\npyyaml>=6\nhumanize  # x\n'
+    )
+    assert created.files == [Path("functions/pk/f.py")]
+    assert created.readme is None
+
+
+def test_requirements_file_is_created_when_missing_and_untouched_when_nothing_is_new(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "requirements.txt"
+    assert merge_requirements("httpx>=0.27\nhttpx\n", target, "ns") == ["httpx>=0.27"]
+    assert target.read_text() == '# Packages for function "ns"\nhttpx>=0.27\n'
+    assert merge_requirements("HTTPX==1\n", target, "other") == []
+    assert target.read_text() == '# Packages for function "ns"\nhttpx>=0.27\n'
+
+
+def test_new_reports_added_requirements(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = project(tmp_path, "functions", "assets")
+    template = fake_template(tmp_path, "humanize>=4\n")
+    source = template.folder.parent
+    (source / "templates.json").write_text(
+        json.dumps({"templates": [{"id": template.id, "name": "n", "description": "d"}]})
+    )
+    monkeypatch.setattr("callbox.toolkit.templating.TEMPLATES_DIR", source)
+    result = run_new(root, "pk", "--template", template.id)
+    assert result.exit_code == 0, result.output
+    assert "INFO Added humanize>=4 to requirements.txt" in result.output
+    assert (root / "requirements.txt").read_text().endswith("humanize>=4\n")
+
+
+@pytest.mark.parametrize("broken", [b"A=\xff\xfe\n", None])
+def test_an_unreadable_project_env_refuses_the_template_before_writing(
+    tmp_path: Path, broken: bytes | None
+) -> None:
+    root = project(tmp_path, "functions", "assets")
+    if broken is None:
+        (root / ".env").mkdir()  # a folder where the file should be
+    else:
+        (root / ".env").write_bytes(broken)
+    line = one_error_line(run_new(root, "hook", "--template", "protected-webhook"))
+    assert ("is not valid UTF-8" if broken else "Cannot read") in line
+    assert not (root / "functions/hook").exists() and not (root / "readmes").exists()
