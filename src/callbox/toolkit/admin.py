@@ -186,7 +186,13 @@ def _store(data_dir: Path | None) -> Accounts:
 
 @click.group()
 def accounts() -> None:
-    """Create and list accounts of the server whose data folder is given."""
+    """Create and list accounts of the server whose data folder is given.
+
+    \b
+    Examples:
+      callbox accounts create "Team B" --data /srv/callbox
+      callbox accounts list --data /srv/callbox
+    """
 
 
 @accounts.command("create")
@@ -209,7 +215,12 @@ def accounts_create(friendly_name: str, data_dir: Path | None, output: str) -> N
 @accounts.command("list")
 @data_option
 def accounts_list(data_dir: Path | None) -> None:
-    """List accounts (SID, name, status)."""
+    """List accounts (SID, name, status).
+
+    \b
+    Example:
+      callbox accounts list --data /srv/callbox
+    """
     for row in _all(_store(data_dir)):
         kind = "owner" if row.owner_account_sid is None else "account"
         click.echo(f"{row.sid}  {kind:8} {row.status:8} {row.friendly_name}")
@@ -226,7 +237,14 @@ def _all(book: Accounts) -> list[Any]:
 
 @click.group()
 def keys() -> None:
-    """Create, list and remove API keys (SK... + secret) of an account."""
+    """Create, list and remove API keys (SK... + secret) of an account.
+
+    \b
+    Examples:
+      callbox keys create --account AC0123... --name ci
+      callbox keys list --account AC0123...
+      callbox keys remove --account AC0123... SK0123...
+    """
 
 
 @keys.command("create")
@@ -252,7 +270,12 @@ def keys_create(account_sid: str, friendly_name: str, data_dir: Path | None, out
 @click.option("--account", "account_sid", required=True)
 @data_option
 def keys_list(account_sid: str, data_dir: Path | None) -> None:
-    """List an account's API keys (never their secrets)."""
+    """List an account's API keys (never their secrets).
+
+    \b
+    Example:
+      callbox keys list --account AC0123... --data /srv/callbox
+    """
     for row in _store(data_dir).keys(account_sid):
         click.echo(f"{row.sid}  {row.friendly_name}")
 
@@ -262,7 +285,12 @@ def keys_list(account_sid: str, data_dir: Path | None) -> None:
 @click.argument("key_sid")
 @data_option
 def keys_remove(account_sid: str, key_sid: str, data_dir: Path | None) -> None:
-    """Remove an API key: a running server refuses it within 30 seconds."""
+    """Remove an API key: a running server refuses it within 30 seconds.
+
+    \b
+    Example:
+      callbox keys remove --account AC0123... SK0123...
+    """
     if not _store(data_dir).delete_key(account_sid, key_sid):
         raise click.ClickException(f"No key {key_sid} in account {account_sid}.")
     click.echo(f"Removed {key_sid}.")

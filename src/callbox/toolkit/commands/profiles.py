@@ -76,7 +76,13 @@ def profiles() -> None:
 @profiles.command("list")
 @click.option("-o", "--output-format", type=click.Choice(["", "json"]), default="")
 def profiles_list(output_format: str) -> None:
-    """List profiles; the active one is marked with *."""
+    """List profiles; the active one is marked with *.
+
+    \b
+    Examples:
+      callbox profiles list
+      callbox profiles list -o json
+    """
     store = ProfileStore.default()
     active = store.active_name()
     rows = [
@@ -96,7 +102,12 @@ def profiles_list(output_format: str) -> None:
 @profiles.command("use")
 @click.argument("name")
 def profiles_use(name: str) -> None:
-    """Make NAME the active profile."""
+    """Make NAME the active profile.
+
+    \b
+    Example:
+      callbox profiles use prod
+    """
     profile = ProfileStore.default().use(name)
     click.echo(f'"{profile.name}" is now the active profile ({profile.url}).')
 
@@ -104,7 +115,12 @@ def profiles_use(name: str) -> None:
 @profiles.command("remove")
 @click.argument("name")
 def profiles_remove(name: str) -> None:
-    """Forget the profile NAME (its credentials are removed from the file)."""
+    """Forget the profile NAME (its credentials are removed from the file).
+
+    \b
+    Example:
+      callbox profiles remove old
+    """
     store = ProfileStore.default()
     store.remove(name)
     active = store.active_name()
