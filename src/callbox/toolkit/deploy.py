@@ -313,22 +313,30 @@ def _build(
     if request.runtime:
         data["Runtime"] = request.runtime
     build = client.post(f"{base}/Builds", data)
-    url = f"{base}/Builds/{build['sid']}"
-    deadline = time.monotonic() + request.build_timeout
+    return wait_for_build(client, base, build["sid"], say, request.build_timeout)
+
+
+def wait_for_build(
+    client: ApiClient, base: str, sid: str, say: Printer, timeout: float = 300.0
+) -> dict[str, Any]:
+    """Poll ``/Status`` (with a live status line) until the build completes; its JSON."""
+    url = f"{base}/Builds/{sid}"
+    deadline = time.monotonic() + timeout
     delay = 0.01
-    with say.status(f"Build {build['sid']}: building") as status:
+    with say.status(f"Build {sid}: building") as status:
         while True:
             state = client.get(f"{url}/Status")["status"]
-            status.update(f"Build {build['sid']}: {state}")
+            status.update(f"Build {sid}: {state}")
             if state == "completed":
                 return client.get(url)
             if state == "failed":
                 reason = client.get(url).get("error") or "no reason was recorded"
-                raise DeployError(f"Build {build['sid']} failed: {reason}")
+                raise DeployError(f"Build {sid} failed: {reason}")
             if time.monotonic() > deadline:
                 raise DeployError(
-                    f"Build {build['sid']} did not finish within {request.build_timeout:.0f} s; "
-                    "its status is still building. Check it later with `callbox list builds`."
+                    f"Build {sid} did not finish within {timeout:.0f} s; its status is still "
+                    "building and nothing was activated. Check it later with "
+                    "`callbox list builds`."
                 )
             time.sleep(delay)
             delay = min(delay * 1.5, 1.0)  # builds often finish in ~25 ms; slow ones poll at 1 s

@@ -55,7 +55,10 @@ class Printer:
             table.add_column(column.upper().replace("_", " "), overflow="fold")
         for row in rows:
             table.add_row(*(_cell(row.get(column)) for column in columns))
-        Console(highlight=False, soft_wrap=True).print(table)
+        console = Console(highlight=False)
+        if not console.is_terminal:  # piped: never fold a URL at 80 columns
+            console = Console(highlight=False, width=100_000)
+        console.print(table)
 
     @contextmanager
     def progress(self, description: str, total: int) -> Iterator[Any]:
