@@ -14,14 +14,19 @@ from callbox.builds.dependencies import DependencyError
 from callbox.config import Config
 from callbox.toolkit.admin import accounts, keys, listen, serve, uvicorn_settings
 from callbox.toolkit.client import ApiError
+from callbox.toolkit.commands.assets import assets
 from callbox.toolkit.commands.deploy import deploy
+from callbox.toolkit.commands.env import env
+from callbox.toolkit.commands.listing import list_command
+from callbox.toolkit.commands.logs import logs
 from callbox.toolkit.commands.profiles import login, profiles
 from callbox.toolkit.commands.promote import promote
+from callbox.toolkit.commands.templates import list_templates, new
 from callbox.toolkit.credentials import CredentialsError
 from callbox.toolkit.deploy import DeployError
-from callbox.toolkit.rcfile import RcError
 from callbox.toolkit.init import InitError, init_project
 from callbox.toolkit.project import Layout, ProjectError
+from callbox.toolkit.rcfile import RcError
 
 
 class ToolkitGroup(click.Group):
@@ -173,6 +178,15 @@ cli.add_command(promote)
 cli.add_command(promote, "activate")
 cli.add_command(login)
 cli.add_command(profiles)
+
+cli.add_command(list_command, "list")
+cli.add_command(list_command, "ls")
+cli.add_command(logs)
+cli.add_command(env)
+cli.add_command(new)
+cli.add_command(new, "template")
+cli.add_command(list_templates)
+cli.add_command(assets)
 
 # Failures a user can act on: one line, never a traceback (that is what --debug is for).
 USER_ERRORS = (ApiError, DeployError, CredentialsError, RcError, ProjectError, InitError)

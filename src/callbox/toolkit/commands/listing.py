@@ -1,0 +1,241 @@
+"""``callbox list`` (alias ``ls``): what the server holds for a service — its services,
+environments, builds, the functions and assets an environment runs, and its variables.
+
+Twilio's toolkit drops a type whose listing fails without a word; here each failure is one
+warning line on stderr, the other types are still printed, and the exit code is 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from callbox.toolkit.client import ApiError
+from callbox.toolkit.session import (
+    Session,
+    api_options,
+    environment_options,
+    open_session,
+    output_option,
+    service_sid_option,
+)
+
+TYPES = ("services", "environments", "builds", "functions", "assets", "variables")
+
+# Columns per type: (default, --extended-output).
+COLUMNS: dict[str, tuple[list[str], list[str]]] = {
+    "services": (
+        ["sid", "unique_name", "date_created"],
+        ["sid", "unique_name", "friendly_name", "include_credentials", "ui_editable"]
+        + ["date_created", "date_updated"],
+    ),
+    "environments": (
+        ["sid", "unique_name", "domain_name", "build_sid"],
+        ["sid", "unique_name", "domain_suffix", "domain_name", "build_sid"]
+        + ["date_created", "date_updated"],
+    ),
+    "builds": (
+        ["sid", "status", "date_created"],
+        ["sid", "status", "runtime", "functions", "assets", "date_created", "date_updated"],
+    ),
+    "functions": (
+        ["path", "visibility", "url"],
+        ["sid", "function_sid", "path", "visibility", "url", "date_created"],
+    ),
+    "assets": (
+        ["path", "visibility", "url"],
+        ["sid", "asset_sid", "path", "visibility", "url", "date_created"],
+    ),
+    "variables": (
+        ["key", "value"],
+        ["sid", "key", "value", "date_created", "date_updated"],
+    ),
+}
+ACCESS_ORDER = {"public": 0, "protected": 1, "private": 2}
+
+
+def parse_types(value: str | list[str] | None) -> list[str]:
+    """``"environments, functions"`` -> ``["environments", "functions"]`` (default: services)."""
+    if isinstance(value, list):
+        value = ",".join(value)
+    types = [t.strip() for t in (value or "").split(",") if t.strip()] or ["services"]
+    unknown = [t for t in types if t not in TYPES]
+    if unknown:
+        raise click.ClickException(
+            f"Unknown type(s) to list: {', '.join(unknown)}. Valid types: {', '.join(TYPES)} "
+            "(comma-separated, e.g. `callbox list environments,functions`)."
+        )
+    return list(dict.fromkeys(types))
+
+
+@click.command("list")
+@click.argument("types", required=False, default="services")
+@api_options
+@click.option("-n", "--service-name", default=None, help="The service, by unique name.")
+@service_sid_option
+@environment_options
+@click.option("--extended-output", is_flag=True, default=False, help="Show more columns per type.")
+@click.option(
+    "--properties", default=None, help="Comma-separated columns to show, e.g. sid,unique_name."
+)
+@output_option
+@click.pass_context
+def list_command(ctx: click.Context, **_flags: Any) -> None:
+    """List TYPES (comma-separated): services (default), environments, builds, functions,
+    assets, variables.
+
+    Functions and assets are those of the build active on the environment (--environment,
+    default dev, or --production); variables are the environment's, with their values.
+
+    \b
+    Examples:
+      callbox list                                  # the account's services
+      callbox ls environments,builds --service-sid ZS0123...
+      callbox list functions,assets --production
+      callbox list variables --environment stage -o json
+      callbox list services --properties sid,friendly_name
+    """
+    session = open_session(ctx, "list")
+    try:
+        _list(session, parse_types(session.options.get("types")))
+    finally:
+        session.close()
+
+
+class _Lister:
+    """Fetches each type's rows; the environment is looked up once, when first needed."""
+
+    def __init__(self, session: Session, service: str | None) -> None:
+        self.session = session
+        self.service = service
+        self._environment: dict[str, Any] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"/v1/Services/{self.service}"
+
+    def environment(self) -> dict[str, Any]:
+        if self._environment is None:
+            self._environment = self.session.find_environment(str(self.service))
+        return self._environment
+
+    def rows(self, kind: str) -> list[dict[str, Any]]:
+        client = self.session.client
+        if kind == "services":
+            return list(client.each("/v1/Services", "services"))
+        if kind == "environments":
+            return list(client.each(f"{self.base}/Environments", "environments"))
+        if kind == "builds":
+            return list(client.each(f"{self.base}/Builds", "builds"))
+        environment = self.environment()
+        if kind == "variables":
+            path = f"{self.base}/Environments/{environment['sid']}/Variables"
+            return list(client.each(path, "variables"))
+        return self._versions(kind, environment)
+
+    def _versions(self, kind: str, environment: dict[str, Any]) -> list[dict[str, Any]]:
+        build_sid = environment.get("build_sid")
+        if not build_sid:
+            return []  # nothing deployed on this environment yet
+        build = self.session.client.get(f"{self.base}/Builds/{build_sid}")
+        base_url = self.session.domain_url(environment["domain_name"])
+        single = kind[:-1]  # function, asset
+        found = []
+        for version in build.get(f"{single}_versions", []):
+            found.append({**version, "url": _url(single, version, base_url)})
+        found.sort(key=lambda v: (ACCESS_ORDER.get(v.get("visibility", ""), 3), v.get("path")))
+        return found
+
+
+def _url(kind: str, version: dict[str, Any], base_url: str) -> str:
+    """Where a version is reached: its URL, or how a function reads it when private."""
+    path = str(version.get("path") or "")
+    if version.get("visibility") != "private":
+        return f"{base_url}{path}"
+    if kind == "function":
+        return f'Runtime.get_functions()["{path.lstrip("/")}"]'
+    return f'Runtime.get_assets()["{path}"]'
+
+
+def _list(session: Session, types: list[str]) -> None:
+    needs_service = any(t != "services" for t in types)
+    service = session.service() if needs_service else None
+    lister = _Lister(session, service)
+    results: dict[str, list[dict[str, Any]]] = {}
+    failed: list[str] = []
+    for kind in types:
+        try:
+            results[kind] = lister.rows(kind)
+        except (ApiError, click.ClickException) as exc:
+            message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+            if isinstance(exc, ApiError) and exc.status in (0, 401):
+                raise  # unreachable or refused: every other type would fail the same way
+            click.echo(f"WARNING Could not list {kind}: {message}", err=True)
+            failed.append(kind)
+    properties = _properties(session.options.get("properties"))
+    if session.printer.json:
+        session.printer.emit_json({kind: _only(rows, properties) for kind, rows in results.items()})
+    else:
+        _print_tables(session, lister, results, properties)
+    if failed:
+        raise click.ClickException(
+            f"Could not list {', '.join(failed)} (see the warning above); "
+            f"{'the other types were' if results else 'nothing was'} listed."
+        )
+
+
+def _properties(value: Any) -> list[str] | None:
+    if not value:
+        return None
+    if isinstance(value, (list, tuple)):
+        value = ",".join(str(v) for v in value)
+    names = [p.strip() for p in str(value).split(",") if p.strip()]
+    return names or None
+
+
+def _only(rows: list[dict[str, Any]], properties: list[str] | None) -> list[dict[str, Any]]:
+    if properties is None:
+        return rows
+    return [{name: row.get(name) for name in properties} for row in rows]
+
+
+def _print_tables(
+    session: Session,
+    lister: _Lister,
+    results: dict[str, list[dict[str, Any]]],
+    properties: list[str] | None,
+) -> None:
+    printer = session.printer
+    extended = bool(session.options.get("extended_output"))
+    for number, (kind, rows) in enumerate(results.items()):
+        if number:
+            printer.out()
+        printer.out(_title(kind, lister))
+        if not rows:
+            printer.out("  (none)")
+            continue
+        columns = properties or COLUMNS[kind][1 if extended else 0]
+        if kind == "builds":
+            rows = [
+                {
+                    **b,
+                    "functions": len(b.get("function_versions", [])),
+                    "assets": len(b.get("asset_versions", [])),
+                }
+                for b in rows
+            ]
+        printer.table(rows, columns)
+
+
+def _title(kind: str, lister: _Lister) -> str:
+    if kind == "services":
+        return "Services:"
+    if kind in ("environments", "builds"):
+        return f"{kind.capitalize()} of service {lister.service}:"
+    environment = lister.environment()
+    where = f"environment {environment['unique_name']} ({environment['sid']})"
+    if kind == "variables":
+        return f"Variables of {where}:"
+    build = environment.get("build_sid") or "no active build"
+    return f"{kind.capitalize()} of {where}, build {build}:"
