@@ -19,6 +19,23 @@ class ApiError(Exception):
         self.code = code
 
 
+def api_error(response: httpx.Response) -> ApiError:
+    """The one readable error of a refused request (its body must have been read)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    message = body.get("message") or response.text[:200] or response.reason_phrase
+    if response.status_code == 401:
+        message = (
+            "The server refused the credentials (401): check the account SID and auth "
+            "token, or the API key and secret."
+        )
+    return ApiError(str(message), response.status_code, int(body.get("code") or 0))
+
+
 class ApiClient:
     def __init__(self, base_url: str, username: str, password: str, timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
@@ -39,19 +56,12 @@ class ApiClient:
             ) from None
         if response.status_code == 204:
             return {}
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
         if response.status_code >= 400:
-            message = body.get("message") or response.text[:200] or response.reason_phrase
-            if response.status_code == 401:
-                message = (
-                    "The server refused the credentials (401): check the account SID and auth "
-                    "token, or the API key and secret."
-                )
-            raise ApiError(message, response.status_code, int(body.get("code") or 0))
-        return dict(body)
+            raise api_error(response)
+        try:
+            return dict(response.json())
+        except ValueError:
+            return {}
 
     def get(self, path: str, **params: Any) -> dict[str, Any]:
         return self.request("GET", path, params=params or None)

@@ -19,7 +19,7 @@ from typing import Any
 import click
 import httpx
 
-from callbox.toolkit.client import ApiError
+from callbox.toolkit.client import api_error
 from callbox.toolkit.session import (
     Session,
     api_options,
@@ -234,7 +234,7 @@ class Follower:
         ) as response:
             if response.status_code >= 400:
                 response.read()
-                error = _refusal(response)
+                error = api_error(response)
                 if response.status_code < 500:
                     raise error
                 raise httpx.TransportError(str(error))  # a server in trouble: try again
@@ -258,18 +258,3 @@ class Follower:
             self.last_event_id = event.id
         if sid and self.seen.add(sid):
             self.emit(item)
-
-
-def _refusal(response: httpx.Response) -> ApiError:
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    if response.status_code == 401:
-        message = (
-            "The server refused the credentials (401): check the account SID and auth "
-            "token, or the API key and secret."
-        )
-    else:
-        message = body.get("message") or response.text[:200] or response.reason_phrase
-    return ApiError(message, response.status_code, int(body.get("code") or 0))
