@@ -110,9 +110,10 @@ class ProfileStore:
         return name if isinstance(name, str) else None
 
     def get(self, name: str) -> Profile:
-        fields = self._load().get("profiles", {}).get(name)
+        profiles = self._load().get("profiles", {})
+        fields = profiles.get(name)
         if fields is None:
-            known = ", ".join(p.name for p in self.all()) or "none yet"
+            known = ", ".join(sorted(profiles)) or "none yet"
             raise CredentialsError(
                 f'No profile named "{name}" (profiles: {known}). Create it with '
                 f"`callbox login --profile {name}`."
@@ -143,8 +144,9 @@ class ProfileStore:
         return profile
 
     def remove(self, name: str) -> None:
-        self.get(name)  # says which profiles exist when the name is wrong
         data = self._load()
+        if name not in data.get("profiles", {}):
+            self.get(name)  # raises, saying which profiles exist
         del data["profiles"][name]
         if data.get("active") == name:
             data["active"] = next(iter(sorted(data["profiles"])), None)
@@ -185,8 +187,10 @@ def resolve(
 ) -> Credentials:
     """The credentials and server URL for an API command (order in the module docstring)."""
     chosen = store.get(profile) if profile else None
-    fallback = chosen or store.active()
-    server = url or environ.get("CALLBOX_URL") or (fallback.url if fallback else DEFAULT_URL)
+    server = url or environ.get("CALLBOX_URL")
+    if not server:  # the profiles file is read only when needed: a broken one blocks nothing
+        fallback = chosen or store.active()
+        server = fallback.url if fallback else DEFAULT_URL
     if username or password:
         if not (username and password):
             missing = "--password" if username else "--username"
@@ -212,8 +216,9 @@ def resolve(
         return Credentials(
             server, user, env_values["AUTH_TOKEN"], f".env ({env_file})", account_of(user)
         )
-    if fallback is not None:
-        return _from_profile(fallback, server)
+    active = store.active()
+    if active is not None:
+        return _from_profile(active, server)
     raise CredentialsError(
         "Missing credentials: pass --username and --password, set TWILIO_ACCOUNT_SID and "
         "TWILIO_AUTH_TOKEN, put ACCOUNT_SID and AUTH_TOKEN in the project's .env, or save a "

@@ -232,7 +232,11 @@ def open_session(ctx: click.Context, command: str) -> Session:
             account_sid=credentials.account_sid,
             region=options.get("region"),
         )
+        before = (options.get("env"), bool(options.get("load_system_env")))
         options = rcfile.merge(dict(ctx.params), rcfile.given_names(ctx), scoped)
+        after = (options.get("env"), bool(options.get("load_system_env")))
+        if after != before:  # projects.<account> chose another .env file
+            env_file, env_values = read_local_env(root, *after)
     options.pop("_environment_scope", None)
     printer = Printer(
         str(options.get("log_level") or "info"), options.get("output_format") == "json"
