@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -9,7 +10,7 @@ from importlib import metadata
 import httpx
 import pytest
 import sqlalchemy as sa
-from factories import TIMESTAMP, connect, environment, resource_of, service, version, walk
+from factories import SOURCE, TIMESTAMP, connect, environment, resource_of, service, version, walk
 
 from callbox.api import builds as module
 from callbox.api import versions as uploads
@@ -33,6 +34,9 @@ async def created(client: httpx.AsyncClient, svc: dict, **data: object) -> dict:
     r = await create(client, svc, **data)
     assert r.status_code == 201, r.text
     return r.json()
+
+
+DIGEST = hashlib.sha256(SOURCE.encode()).hexdigest()  # the factories' default content
 
 
 def bad(r: httpx.Response, *words: str) -> None:
@@ -69,6 +73,7 @@ async def test_create_answers_the_wire_format(client: httpx.AsyncClient, store: 
                 "date_created": body["asset_versions"][0]["date_created"],
                 "path": "/style.css",
                 "visibility": "public",
+                "content_sha256": DIGEST,
             }
         ],
         "function_versions": [
@@ -80,6 +85,7 @@ async def test_create_answers_the_wire_format(client: httpx.AsyncClient, store: 
                 "date_created": body["function_versions"][0]["date_created"],
                 "path": "/hello",
                 "visibility": "protected",
+                "content_sha256": DIGEST,
             },
             {
                 "sid": helper,
@@ -89,6 +95,7 @@ async def test_create_answers_the_wire_format(client: httpx.AsyncClient, store: 
                 "date_created": body["function_versions"][1]["date_created"],
                 "path": "/helper",
                 "visibility": "private",
+                "content_sha256": DIGEST,
             },
         ],
         "dependencies": [TWILIO],

@@ -35,6 +35,7 @@ async def test_upload_answers_the_wire_format(client: httpx.AsyncClient, store: 
         "function_sid": function,
         "path": "/hello",  # the leading slash is added
         "visibility": "protected",  # case-insensitive in, lower case out
+        "content_sha256": hashlib.sha256(SOURCE.encode()).hexdigest(),  # beyond Twilio
         "date_created": body["date_created"],
         "url": url,
         "links": {"function_version_content": f"{url}/Content"},
