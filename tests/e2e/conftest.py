@@ -509,6 +509,14 @@ class Toolkit:
     ) -> subprocess.CompletedProcess[str]:
         return run_callbox(self._args(args, auth), env={**self.env, **(env or {})}, cwd=cwd)
 
+    def deploy(self, root: Path, *args: str) -> dict[str, Any]:
+        """``callbox deploy -o json`` in ``root``, which must succeed: its summary."""
+        import json
+
+        result = self.run("deploy", "-o", "json", *args, cwd=root)
+        assert result.exit_code == 0, result.output
+        return dict(json.loads(result.stdout))
+
 
 @pytest.fixture(scope="module")
 def toolkit(module_servers: ServerFactory, tmp_path_factory: pytest.TempPathFactory) -> Toolkit:

@@ -21,9 +21,7 @@ def project(tmp_path: Path, name: str, files: dict[str, str] | None = None) -> P
 
 
 def deploy(toolkit: Any, root: Path, *args: str) -> dict[str, Any]:
-    result = toolkit.run("deploy", "-o", "json", *args, cwd=root)
-    assert result.exit_code == 0, result.output
-    return dict(json.loads(result.stdout))
+    return dict(toolkit.deploy(root, *args))
 
 
 def versions(toolkit: Any, service: str) -> int:

@@ -31,9 +31,7 @@ def write_project(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def deployed(toolkit: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     project = write_project(tmp_path_factory.mktemp("list") / "list-project")
-    result = toolkit.run("deploy", "-o", "json", cwd=project)
-    assert result.exit_code == 0, result.output
-    return {"project": project, **json.loads(result.stdout)}
+    return {"project": project, **toolkit.deploy(project)}
 
 
 def run_table(toolkit: Any, project: Path, *args: str) -> list[str]:

@@ -43,9 +43,7 @@ def write_project(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def deployed(toolkit: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     project = write_project(tmp_path_factory.mktemp("logs") / "logs-project")
-    result = toolkit.run("deploy", "-o", "json", cwd=project)
-    assert result.exit_code == 0, result.output
-    info = json.loads(result.stdout)
+    info = toolkit.deploy(project)
     listed = toolkit.run("list", "functions", "-o", "json", cwd=project)
     functions = {f["path"]: f["function_sid"] for f in json.loads(listed.stdout)["functions"]}
     web = toolkit.server.environment(info["domain"])

@@ -150,6 +150,22 @@ def _service(client: ApiClient, request: DeployRequest, say: Printer) -> dict[st
             raise
     name = request.service_name or ""
     say.info(f'Creating service "{name}"')
+    created = create_service(client, name)
+    if created is not None:
+        return created
+    existing = client.get(f"/v1/Services/{name}")
+    if request.override_existing:
+        return existing
+    raise DeployError(
+        f'Service with name "{name}" already exists with SID "{existing["sid"]}". Deploy to it '
+        "with --override-existing-project (or --force), or choose another name with "
+        "--service-name (-n)."
+    )
+
+
+def create_service(client: ApiClient, name: str) -> dict[str, Any] | None:
+    """A new service as Twilio's toolkit creates it (credentials included); None when the
+    name is taken."""
     try:
         return client.post(
             "/v1/Services",
@@ -161,16 +177,9 @@ def _service(client: ApiClient, request: DeployRequest, say: Printer) -> dict[st
             },
         )
     except ApiError as exc:
-        if exc.status != 409:
-            raise
-    existing = client.get(f"/v1/Services/{name}")
-    if request.override_existing:
-        return existing
-    raise DeployError(
-        f'Service with name "{name}" already exists with SID "{existing["sid"]}". Deploy to it '
-        "with --override-existing-project (or --force), or choose another name with "
-        "--service-name (-n)."
-    )
+        if exc.status == 409:
+            return None
+        raise
 
 
 def environment_names(suffix: str) -> tuple[str, str]:

@@ -171,6 +171,12 @@ class Session:
     def close(self) -> None:
         self.client.close()
 
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
 
 def project_options(ctx: click.Context, command: str) -> tuple[dict[str, Any], rcfile.RcFile]:
     """Flags merged with the config file's top-level, command and environment scopes."""

@@ -22,7 +22,7 @@ import click
 
 from callbox.toolkit import credentials
 from callbox.toolkit.client import ApiError
-from callbox.toolkit.deploy import create_environment, wait_for_build
+from callbox.toolkit.deploy import create_environment, create_service, wait_for_build
 from callbox.toolkit.session import Session, api_options, open_session, output_option
 
 STORE_FILE = "assets.json"
@@ -144,11 +144,8 @@ def init_command(ctx: click.Context, **_flags: Any) -> None:
     name = ctx.params.get("service_name")
     if name is not None:
         check_name(name)
-    session = open_session(ctx, "assets")
-    try:
+    with open_session(ctx, "assets") as session:
         _init(session, name, bool(ctx.params.get("force")))
-    finally:
-        session.close()
 
 
 def check_name(name: str) -> None:
@@ -195,19 +192,9 @@ def _create_service(session: Session, name: str | None) -> dict[str, Any]:
     attempts = 1 if name else 5  # a random name that is taken is drawn again
     for _ in range(attempts):
         chosen = name or "assets-" + "".join(secrets.choice(RANDOM_ALPHABET) for _ in range(5))
-        try:
-            return session.client.post(
-                "/v1/Services",
-                {
-                    "UniqueName": chosen,
-                    "FriendlyName": chosen,
-                    "IncludeCredentials": "true",
-                    "UiEditable": "false",
-                },
-            )
-        except ApiError as exc:
-            if exc.status != 409:
-                raise
+        created = create_service(session.client, chosen)
+        if created is not None:
+            return created
     raise click.ClickException(
         f'A service named "{chosen}" already exists for this account: choose another '
         "--service-name."
@@ -277,11 +264,8 @@ def upload_command(ctx: click.Context, file: Path, **_flags: Any) -> None:
     content = _read(file)
     route = params.get("route") or f"/{file.name}"
     route = route if route.startswith("/") else f"/{route}"
-    session = open_session(ctx, "assets")
-    try:
+    with open_session(ctx, "assets") as session:
         _upload(session, file, route, visibility, content)
-    finally:
-        session.close()
 
 
 def _read(file: Path) -> bytes:
@@ -399,11 +383,8 @@ def list_command(ctx: click.Context, **_flags: Any) -> None:
             f"Unknown propert{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)} in "
             f"--properties; choose from {', '.join(PROPERTIES)}."
         )
-    session = open_session(ctx, "assets")
-    try:
+    with open_session(ctx, "assets") as session:
         _list(session, columns or list(DEFAULT_PROPERTIES))
-    finally:
-        session.close()
 
 
 def _list(session: Session, columns: list[str]) -> None:

@@ -60,11 +60,8 @@ def deploy(ctx: click.Context, **_flags: Any) -> None:
       callbox deploy --production -o json    # to production, the result as JSON
       callbox deploy -n my-service --override-existing-project --env .env.prod
     """
-    session = open_session(ctx, "deploy")
-    try:
+    with open_session(ctx, "deploy") as session:
         _deploy(session)
-    finally:
-        session.close()
 
 
 def _deploy(session: Session) -> None:

@@ -54,11 +54,8 @@ class _Target:
 
 
 def _run(ctx: click.Context, work: Callable[[_Target], None]) -> None:
-    session = open_session(ctx, "env")
-    try:
+    with open_session(ctx, "env") as session:
         work(_Target(session))
-    finally:
-        session.close()
 
 
 @click.group()

@@ -96,11 +96,8 @@ def list_command(ctx: click.Context, **_flags: Any) -> None:
       callbox list variables --environment stage -o json
       callbox list services --properties sid,friendly_name
     """
-    session = open_session(ctx, "list")
-    try:
+    with open_session(ctx, "list") as session:
         _list(session, parse_types(session.options.get("types")))
-    finally:
-        session.close()
 
 
 class _Lister:

@@ -8,6 +8,7 @@ connection drops; SIDs seen last are remembered so that no line is printed twice
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections import deque
@@ -58,13 +59,8 @@ def logs(ctx: click.Context, **_flags: Any) -> None:
       callbox logs --function-sid /hello --environment stage
       callbox logs --service-sid ZS0123... --tail -o json | jq .message
     """
-    session = open_session(ctx, "logs")
-    try:
-        _logs(session)
-    except KeyboardInterrupt:
-        pass  # Ctrl+C is how a tail ends: not an error
-    finally:
-        session.close()
+    with open_session(ctx, "logs") as session, contextlib.suppress(KeyboardInterrupt):
+        _logs(session)  # Ctrl+C is how a tail ends: not an error
 
 
 def _logs(session: Session) -> None:

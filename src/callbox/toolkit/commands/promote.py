@@ -50,11 +50,8 @@ def promote(ctx: click.Context, **_flags: Any) -> None:
       callbox promote --from dev --to stage --create-environment
       callbox activate --build-sid ZB0123... --environment stage
     """
-    session = open_session(ctx, "promote")
-    try:
+    with open_session(ctx, "promote") as session:
         _promote(session)
-    finally:
-        session.close()
 
 
 def _promote(session: Session) -> None:
