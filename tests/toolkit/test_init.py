@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 
 import callbox.toolkit.init as init_module
 from callbox.toolkit.init import SCAFFOLD_DIR, InitError, init_project
@@ -155,3 +156,55 @@ def test_scaffold_function_compiles_and_defines_entry_point(relative: str) -> No
 
 def test_scaffold_python_files_are_the_expected_ones() -> None:
     assert set(SCAFFOLD_PY_FILES) == {f for f in EXPECTED_FILES if f.endswith(".py")}
+
+
+# -- `callbox init` flags, as Twilio's `init` has them ------------------------------------
+
+
+def _init(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from callbox.toolkit.cli import cli
+
+    result = CliRunner().invoke(cli, ["init", *args, "--path", str(tmp_path)], env=env)
+    return result.exit_code, result.output
+
+
+def test_init_writes_credentials_into_env(tmp_path: Path) -> None:
+    code, out = _init(tmp_path, "creds", "-a", "AC" + "1" * 32, "-t", "tok")
+    assert code == 0, out
+    values = dotenv_values(tmp_path / "creds" / ".env")
+    assert values["ACCOUNT_SID"] == "AC" + "1" * 32 and values["AUTH_TOKEN"] == "tok"
+    assert values["GREETING"] == "Hello"  # the rest of the scaffold's .env is kept
+    text = (tmp_path / "creds" / ".env").read_text()
+    assert text.count("ACCOUNT_SID=") == 1 and "# ACCOUNT_SID" not in text
+
+
+def test_init_imports_credentials_from_the_shell(tmp_path: Path) -> None:
+    env = {"TWILIO_ACCOUNT_SID": "AC" + "2" * 32, "TWILIO_AUTH_TOKEN": "shell"}
+    code, out = _init(tmp_path, "imported", "--import-credentials", env=env)
+    assert code == 0, out
+    values = dotenv_values(tmp_path / "imported" / ".env")
+    assert values["ACCOUNT_SID"] == env["TWILIO_ACCOUNT_SID"] and values["AUTH_TOKEN"] == "shell"
+    code, out = _init(
+        tmp_path,
+        "nothing",
+        "--import-credentials",
+        env={"TWILIO_ACCOUNT_SID": "", "TWILIO_AUTH_TOKEN": ""},
+    )
+    assert code == 1 and "TWILIO_ACCOUNT_SID" in out and not (tmp_path / "nothing").exists()
+
+
+def test_init_empty_with_a_template(tmp_path: Path) -> None:
+    code, out = _init(tmp_path, "bot", "--empty", "--template", "hello-messaging")
+    assert code == 0, out
+    files = _files(tmp_path / "bot")
+    assert not any(f.startswith("functions/hello-world") for f in files)
+    assert any(f.startswith("functions/hello-messaging/") for f in files)
+    assert "readmes/hello-messaging/hello-messaging.md" in files
+
+
+def test_init_unknown_template_creates_nothing(tmp_path: Path) -> None:
+    code, out = _init(tmp_path, "nope", "--template", "no-such-template")
+    assert code == 1 and "no-such-template" in out
+    assert not (tmp_path / "nope").exists()

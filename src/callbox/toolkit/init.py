@@ -34,8 +34,18 @@ def _ignore(_directory: str, names: Iterable[str]) -> set[str]:
     return {name for name in names if name in _IGNORED_NAMES or name.endswith(".pyc")}
 
 
-def init_project(name: str, parent: Path) -> Path:
-    """Copy the scaffold to ``parent / name`` and return the new project directory."""
+def init_project(
+    name: str,
+    parent: Path,
+    *,
+    account_sid: str | None = None,
+    auth_token: str | None = None,
+    empty: bool = False,
+) -> Path:
+    """Copy the scaffold to ``parent / name`` and return the new project directory.
+
+    ``account_sid`` / ``auth_token`` go into its .env (as Twilio's ``init`` writes them);
+    ``empty`` leaves the functions and assets folders without examples."""
     validate_name(name)
     destination = Path(parent) / name
     if destination.exists() and not destination.is_dir():
@@ -53,4 +63,21 @@ def init_project(name: str, parent: Path) -> Path:
         if path.is_file():
             text = path.read_text(encoding="utf-8")
             path.write_text(text.replace(PLACEHOLDER, name), encoding="utf-8")
+    if account_sid or auth_token:
+        _write_credentials(destination / ".env", account_sid or "", auth_token or "")
+    if empty:
+        for folder in ("functions", "assets"):
+            shutil.rmtree(destination / folder)
+            (destination / folder).mkdir()
     return destination
+
+
+def _write_credentials(env_file: Path, account_sid: str, auth_token: str) -> None:
+    """Fill the scaffold's commented ACCOUNT_SID= / AUTH_TOKEN= lines."""
+    values = {"ACCOUNT_SID": account_sid, "AUTH_TOKEN": auth_token}
+    lines = []
+    for line in env_file.read_text(encoding="utf-8").splitlines():
+        key = line.lstrip("# ").split("=", 1)[0]
+        lines.append(f"{key}={values.pop(key)}" if key in values and "=" in line else line)
+    lines.extend(f"{key}={value}" for key, value in values.items())
+    env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
