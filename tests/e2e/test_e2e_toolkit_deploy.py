@@ -240,3 +240,104 @@ def test_copy_of_a_deployed_project_keeps_its_service(toolkit: Any, tmp_path: Pa
     copy = tmp_path / "copy"
     shutil.copytree(root, copy)
     assert deploy(toolkit, copy)["serviceSid"] == first["serviceSid"]
+
+
+def test_an_api_key_redeploys_and_finds_its_service(toolkit: Any, tmp_path: Path) -> None:
+    created = toolkit.server.client.post(
+        f"/2010-04-01/Accounts/{toolkit.server.account_sid}/Keys.json",
+        data={"FriendlyName": "deploys"},
+    )
+    key, secret = created.json()["sid"], created.json()["secret"]
+    root = project(tmp_path, "keyed")
+    as_key = ("--url", toolkit.server.base_url, "-u", key, "--password", secret)
+    first = toolkit.run("deploy", *as_key, "-o", "json", cwd=root, auth=False)
+    assert first.exit_code == 0, first.output
+    info = json.loads((root / ".twiliodeployinfo").read_text())
+    assert list(info) == [f"{toolkit.server.account_sid}:us1"]
+    again = toolkit.run("deploy", *as_key, cwd=root, auth=False)
+    assert again.exit_code == 0, again.output
+    assert "(0 uploaded, 1 unchanged)" in again.stderr
+    listed = toolkit.run("list", "environments", *as_key, "-o", "json", cwd=root, auth=False)
+    assert listed.exit_code == 0, listed.output
+
+
+def test_config_values_are_checked_by_the_flags_types(toolkit: Any, tmp_path: Path) -> None:
+    root = project(tmp_path, "typed")
+    for text, key in (
+        ('{ "force": "false" }', "\"force\" is 'false': expected true or false"),
+        ('{ "functionsFolder": ["a"] }', '"functionsFolder" is'),
+        ('{ "logLevel": "verbose" }', '"logLevel" is'),
+        ('{ "outputFormat": "xml" }', '"outputFormat" is'),
+    ):
+        (root / ".twilioserverlessrc").write_text(text)
+        result = toolkit.run("deploy", cwd=root)
+        assert result.exit_code == 1, text
+        [line] = result.output.strip().splitlines()
+        assert str(root / ".twilioserverlessrc") in line and key in line, line
+    assert not (root / ".twiliodeployinfo").exists()
+
+
+def test_urls_that_are_not_the_api(toolkit: Any, tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    root = project(tmp_path, "urls")
+    with_v1 = toolkit.run("deploy", "--url", f"{toolkit.server.base_url}/v1/", cwd=root)
+    assert with_v1.exit_code == 0, with_v1.output  # the README prints the API as .../v1
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    try:
+        other = f"http://127.0.0.1:{site.server_address[1]}"
+        result = toolkit.run("list", "services", "--url", other, cwd=root)
+        assert result.exit_code == 1
+        assert "not callbox's API" in result.output and "--url" in result.output, result.output
+    finally:
+        site.shutdown()
+        site.server_close()
+    bad = toolkit.run("deploy", "--url", "notaurl", cwd=root)
+    assert bad.exit_code == 1 and '"notaurl" is not a server URL' in bad.output
+
+
+def test_a_failed_first_deploy_does_not_block_the_next(toolkit: Any, tmp_path: Path) -> None:
+    root = project(tmp_path, "second-try", {"functions/x.py": "def handler(:\n"})
+    failed = toolkit.run("deploy", cwd=root)
+    assert failed.exit_code == 1 and "does not compile" in failed.output
+    (root / "functions/x.py").write_text(HELLO.format("fixed"))
+    summary = deploy(toolkit, root)  # no --force: .twiliodeployinfo names the service
+    assert fetch(toolkit, summary["domain"], "/x").text == "hello fixed"
+
+
+def test_project_problems_are_said_before_anything_is_uploaded(
+    toolkit: Any, tmp_path: Path
+) -> None:
+    import os
+
+    cases = {
+        "env-key": ({".env": "lower-case=1\n"}, '"lower-case" cannot be a variable name'),
+        "env-size": ({".env": f"BIG={'x' * 500}\n"}, "the value of BIG is 500 bytes"),
+        "env-total": (
+            {".env": "".join(f"K{i}={'v' * 400}\n" for i in range(10))},
+            "all variables together",
+        ),
+        "req-option": ({"requirements.txt": "-e git+https://x/y\n"}, "is a pip option"),
+        "req-binary": ({"requirements.txt": "\xff"}, "not a UTF-8 text file"),
+        "js-only": ({"functions/hello.js": "exports.handler = 1"}, "callbox functions are Python"),
+    }
+    for name, (files, message) in cases.items():
+        root = project(tmp_path, name, {"functions/hello.py": HELLO.format(name), **files})
+        if name == "req-binary":
+            (root / "requirements.txt").write_bytes(b"\xff\xfe")
+        if name == "js-only":
+            (root / "functions/hello.py").unlink()
+        result = toolkit.run("deploy", cwd=root)
+        assert result.exit_code == 1, (name, result.output)
+        [line] = result.output.strip().splitlines()[-1:]
+        assert message in line, (name, line)
+        services = toolkit.server.client.get("/v1/Services").json()["services"]
+        if name.startswith("env"):  # checked before the service is even created
+            assert name not in {s["unique_name"] for s in services}
+    root = project(tmp_path, "pipe")
+    (root / "assets").mkdir()
+    os.mkfifo(root / "assets" / "pipe.txt")
+    result = toolkit.run("deploy", cwd=root)
+    assert result.exit_code == 1 and "is not a regular file" in result.output

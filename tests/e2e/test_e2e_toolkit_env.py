@@ -170,7 +170,7 @@ def test_credential_errors(toolkit: Any, deployed: dict[str, Any], e2e: Any) -> 
     )
     assert one_error(refused) == (
         "Error: The server refused the credentials (401): check the account SID and auth "
-        "token, or the API key and secret."
+        "token, or the API key and secret (they came from --username/--password)."
     )
     url = f"http://127.0.0.1:{e2e.free_port()}"
     done = toolkit.run_process(

@@ -98,6 +98,27 @@ def test_functions_table_with_urls(toolkit: Any, deployed: dict[str, Any]) -> No
     assert hello.split() == ["/hello", "public", url]
 
 
+def test_functions_and_assets_are_in_the_deploy_summarys_order(
+    toolkit: Any, deployed: dict[str, Any]
+) -> None:
+    # Twilio's order (spec 7.10): private, protected, public, then by path.
+    found = run_json(toolkit, deployed["project"], "functions,assets")
+    assert [(f["visibility"], f["path"]) for f in found["functions"]] == [
+        ("protected", "/secret"),
+        ("public", "/hello"),
+    ]
+    assert [(a["visibility"], a["path"]) for a in found["assets"]] == [
+        ("private", "/data.json"),
+        ("public", "/style.css"),
+    ]
+    for kind in ("functions", "assets"):
+        summary = [(e["access"], e["path"], e["url"]) for e in deployed[kind]]
+        listed = [(e["visibility"], e["path"], e["url"]) for e in found[kind]]
+        assert listed == summary
+    lines = run_table(toolkit, deployed["project"], "functions")
+    assert [line.split()[0] for line in lines[2:]] == ["/secret", "/hello"]
+
+
 def test_the_url_answers(toolkit: Any, deployed: dict[str, Any]) -> None:
     found = run_json(toolkit, deployed["project"], "functions")
     hello = next(f for f in found["functions"] if f["path"] == "/hello")
@@ -189,7 +210,7 @@ def test_wrong_password_is_one_line(toolkit: Any, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
         "Error: The server refused the credentials (401): check the account SID and auth "
-        "token, or the API key and secret."
+        "token, or the API key and secret (they came from --username/--password)."
     ]
 
 

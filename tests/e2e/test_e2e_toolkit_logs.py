@@ -141,7 +141,7 @@ def test_errors_are_one_line(toolkit: Any, deployed: dict[str, Any], e2e: Any) -
     assert refused.exit_code == 1
     assert refused.stderr.strip().splitlines() == [
         "Error: The server refused the credentials (401): check the account SID and auth "
-        "token, or the API key and secret."
+        "token, or the API key and secret (they came from --username/--password)."
     ]
     url = f"http://127.0.0.1:{e2e.free_port()}"
     done = toolkit.run_process(

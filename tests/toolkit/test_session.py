@@ -638,17 +638,34 @@ def test_deployinfo_of_another_account_is_not_used(probe: Probe, project: Path) 
 
 
 def test_no_service_is_an_error_saying_what_to_do(probe: Probe, project: Path) -> None:
-    session = probe("-u", SK, "--password", "s")  # an API key: no account to look up
+    other = "AC" + "f" * 32
+    session = probe("-u", other, "--password", "s")  # the file only knows another account
     record(project, AC, None, SERVICE, BUILD)
 
     with pytest.raises(click.ClickException) as caught:
         session.service()
 
     assert caught.value.message == (
-        f"No service given, and {project.resolve()} has no .twiliodeployinfo for this account: "
+        f"No service given: {project.resolve()} has no .twiliodeployinfo for this account: "
         "pass --service-sid (or --service-name), or run `callbox deploy` here first."
     )
     assert session.service(required=False) is None
+
+
+def test_an_invalid_deploy_info_is_named(probe: Probe, project: Path) -> None:
+    session = probe("-u", AC, "--password", "s")
+    (project / ".twiliodeployinfo").write_text('{"not": "valid"}')
+    with pytest.raises(click.ClickException) as caught:
+        session.service()
+    assert ".twiliodeployinfo is not valid; fix or delete it" in caught.value.message
+
+
+@pytest.mark.parametrize("bad", ["../../Services", "ZS/x", "a b", "x" * 50, "-lead"])
+def test_a_service_that_cannot_be_one_is_refused_before_any_request(probe: Probe, bad: str) -> None:
+    session = probe("-u", AC, "--password", "s", "--service-sid", bad)
+    with pytest.raises(click.ClickException) as caught:
+        session.service()
+    assert "neither a service SID" in caught.value.message
 
 
 @pytest.mark.parametrize(
@@ -739,10 +756,20 @@ def test_project_name_alone_is_used_with_a_deprecation_warning(
     ("name", "unique"),
     [("My Project!", "My-Project"), ("snake_case.name", "snake-case-name"), ("a" * 60, "a" * 49)],
 )
-def test_service_name_is_made_a_unique_name(probe: Probe, name: str, unique: str) -> None:
-    assert _service_name(deploy_session(probe, "service_name", name)) == unique
+def test_a_pyproject_name_is_made_a_unique_name(
+    probe: Probe, project: Path, name: str, unique: str
+) -> None:
+    write(project / "pyproject.toml", f'[project]\nname = "{name}"\n')
+    assert _service_name(deploy_session(probe)) == unique
 
 
-def test_service_name_with_no_usable_character_is_an_error(probe: Probe) -> None:
+@pytest.mark.parametrize("name", ["has space", "a_b", "a" * 60])
+def test_an_explicit_service_name_is_used_as_given(probe: Probe, name: str) -> None:
+    # The server refuses a bad name with its own message; callbox does not rename silently.
+    assert _service_name(deploy_session(probe, "service_name", name)) == name
+
+
+def test_a_name_with_no_usable_character_is_an_error(probe: Probe, project: Path) -> None:
+    write(project / "pyproject.toml", '[project]\nname = "!!!"\n')
     with pytest.raises(click.ClickException, match="^Cannot make a service name out of"):
-        _service_name(deploy_session(probe, "service_name", "!!!"))
+        _service_name(deploy_session(probe))

@@ -19,28 +19,61 @@ class ApiError(Exception):
         self.code = code
 
 
-def api_error(response: httpx.Response) -> ApiError:
+REFUSED = (
+    "The server refused the credentials (401): check the account SID and auth token, or the "
+    "API key and secret"
+)
+# Proxies from the environment (HTTP_PROXY, ...) are honoured, as by Twilio's toolkit, except
+# for this machine: a local server is never reached through a proxy.
+_LOCAL = {"all://127.0.0.1": None, "all://localhost": None, "all://*.localhost": None}
+
+
+def api_error(response: httpx.Response, source: str = "") -> ApiError:
     """The one readable error of a refused request (its body must have been read)."""
     try:
         body = response.json()
     except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    message = body.get("message") or response.text[:200] or response.reason_phrase
+        body = None
     if response.status_code == 401:
-        message = (
-            "The server refused the credentials (401): check the account SID and auth "
-            "token, or the API key and secret."
+        where = f" (they came from {source})" if source else ""
+        return ApiError(f"{REFUSED}{where}.", 401, 20003)
+    if not isinstance(body, dict) or not body.get("message"):
+        return ApiError(
+            f"HTTP {response.status_code} from {response.request.url}: the answer is not "
+            "callbox's API (no JSON error). Check --url: it is the server's address, e.g. "
+            "http://127.0.0.1:8080.",
+            response.status_code,
         )
-    return ApiError(str(message), response.status_code, int(body.get("code") or 0))
+    return ApiError(str(body["message"]), response.status_code, int(body.get("code") or 0))
+
+
+def server_url(url: str) -> str:
+    """The server's base URL as users write it: without a trailing slash or ``/v1``."""
+    cleaned = url.strip().rstrip("/")
+    if cleaned.endswith("/v1"):
+        cleaned = cleaned[: -len("/v1")]
+    parsed = httpx.URL(cleaned) if "://" in cleaned else None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ApiError(
+            f'"{url}" is not a server URL: give http(s)://host[:port], e.g. '
+            "http://127.0.0.1:8080 (--url, CALLBOX_URL or the profile)."
+        )
+    return cleaned
 
 
 class ApiClient:
-    def __init__(self, base_url: str, username: str, password: str, timeout: float = 30.0) -> None:
-        self.base_url = base_url.rstrip("/")
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        timeout: float = 30.0,
+        source: str = "",
+    ) -> None:
+        self.base_url = server_url(base_url)
+        self.source = source  # where the credentials came from, said when they are refused
         self.http = httpx.Client(
-            base_url=self.base_url, auth=(username, password), timeout=timeout, trust_env=False
+            base_url=self.base_url, auth=(username, password), timeout=timeout, mounts=_LOCAL
         )
 
     def close(self) -> None:
@@ -57,11 +90,17 @@ class ApiClient:
         if response.status_code == 204:
             return {}
         if response.status_code >= 400:
-            raise api_error(response)
+            raise api_error(response, self.source)
         try:
-            return dict(response.json())
+            body = response.json()
         except ValueError:
-            return {}
+            body = None
+        if not isinstance(body, dict):
+            raise ApiError(
+                f"The answer from {response.request.url} is not callbox's API (not a JSON "
+                "object). Check --url: it is the server's address, e.g. http://127.0.0.1:8080."
+            )
+        return body
 
     def get(self, path: str, **params: Any) -> dict[str, Any]:
         return self.request("GET", path, params=params or None)

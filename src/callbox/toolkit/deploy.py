@@ -13,8 +13,10 @@ import json
 import mimetypes
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from callbox.gateway.source import Route
@@ -25,6 +27,11 @@ from callbox.toolkit.project import Layout, discover
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*?)\s*$")
 UPLOAD_CONCURRENCY = 10  # as Twilio's toolkit
 NEVER_UPLOADED = frozenset({"ACCOUNT_SID", "AUTH_TOKEN"})
+ENVIRONMENT_SID = re.compile(r"ZE[0-9a-f]{32}")
+# The server's variable rules (api/variables.py), checked before anything is uploaded.
+VARIABLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+MAX_VALUE_BYTES = 450
+MAX_ALL_BYTES = 3072
 
 
 class DeployError(Exception):
@@ -72,8 +79,13 @@ class _File:
 
 
 def deploy_project(
-    client: ApiClient, request: DeployRequest, printer: Printer | None = None
+    client: ApiClient,
+    request: DeployRequest,
+    printer: Printer | None = None,
+    on_build: Callable[[str, str], None] | None = None,
 ) -> Deployed:
+    """Deploy ``request``; ``on_build(service_sid, build_sid)`` runs once the build exists
+    (before it is known to succeed)."""
     say = printer or Printer("none")
     say.info("Gathering functions and assets to deploy")
     files = _gather(request)
@@ -96,7 +108,7 @@ def deploy_project(
     for kind in ("function", "asset"):
         todo = [f for f in missing if f.route.kind == kind]
         chosen[kind].extend(_upload(client, base, kind, todo, say))
-    build = _build(client, base, request, chosen, say)
+    build = _build(client, base, request, chosen, say, on_build)
     env_base = f"{base}/Environments/{environment['sid']}"
     if request.variables:
         say.info("Setting environment variables")
@@ -126,15 +138,53 @@ def _gather(request: DeployRequest) -> list[_File]:
     )
     files = []
     for route in sorted(discover(layout).values(), key=lambda r: (r.kind, r.path)):
+        if not route.file.is_file():  # a FIFO would hang the read; a dangling link fail it
+            raise DeployError(
+                f"{route.file} is not a regular file (a broken link, a pipe or a device): "
+                "remove it or move it out of the project."
+            )
         content = route.file.read_bytes()
         files.append(_File(route, content, hashlib.sha256(content).hexdigest()))
     if not files:
-        raise DeployError(
-            f"Nothing to deploy in {layout.root}: no functions/ (or src/) or assets/ (or "
-            "static/) files were found. Add some, or point --functions-folder / "
-            "--assets-folder at them."
-        )
+        raise DeployError(f"Nothing to deploy in {layout.root}: {_why_nothing(request)}")
     return files
+
+
+def _why_nothing(request: DeployRequest) -> str:
+    layout = request.layout
+    if not (request.functions or request.assets):
+        return "--no-functions and --no-assets (or the config) leave nothing to deploy."
+    if request.functions and layout.functions and any(layout.functions.rglob("*.js")):
+        return (
+            f"{layout.functions} holds .js files only: callbox functions are Python (.py) "
+            "files with a handler(context, event, callback)."
+        )
+    return (
+        "no functions/ (or src/) or assets/ (or static/) files were found. Add some, or point "
+        "--functions-folder / --assets-folder at them."
+    )
+
+
+def check_variables(values: dict[str, str], source: Path) -> None:
+    """The server's limits on variables, said before any upload and naming the .env file."""
+    for key, value in values.items():
+        if not VARIABLE_KEY.fullmatch(key):
+            raise DeployError(
+                f'{source}: "{key}" cannot be a variable name: use letters, digits and _, '
+                "not starting with a digit, at most 128 characters."
+            )
+        size = len(value.encode("utf-8"))
+        if size > MAX_VALUE_BYTES:
+            raise DeployError(
+                f"{source}: the value of {key} is {size:,} bytes; a variable holds at most "
+                f"{MAX_VALUE_BYTES} bytes. Keep large data in a private asset instead."
+            )
+    total = len(json.dumps(values).encode("utf-8"))
+    if total > MAX_ALL_BYTES:
+        raise DeployError(
+            f"{source}: all variables together are {total:,} bytes as JSON; an environment "
+            f"holds at most {MAX_ALL_BYTES:,}. Keep large data in a private asset instead."
+        )
 
 
 def _service(client: ApiClient, request: DeployRequest, say: Printer) -> dict[str, Any]:
@@ -190,7 +240,7 @@ def environment_names(suffix: str) -> tuple[str, str]:
 
 def find_environment(client: ApiClient, base: str, target: str) -> dict[str, Any] | None:
     """The environment whose SID is ``target`` (ZE...) or whose domain suffix it is."""
-    if target.startswith("ZE"):
+    if ENVIRONMENT_SID.fullmatch(target):
         try:
             return client.get(f"{base}/Environments/{target}")
         except ApiError as exc:
@@ -219,7 +269,7 @@ def _environment(client: ApiClient, base: str, target: str, say: Printer) -> dic
     found = find_environment(client, base, target)
     if found is not None:
         return found
-    if target.startswith("ZE"):
+    if ENVIRONMENT_SID.fullmatch(target):
         raise DeployError(f"Environment {target} was not found in this service.")
     return create_environment(client, base, target)
 
@@ -288,11 +338,23 @@ def read_requirements(layout: Layout) -> list[dict[str, str]]:
     file = layout.root / "requirements.txt"
     if not file.is_file():
         return []
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DeployError(
+            f"{file} is not a UTF-8 text file ({exc.reason} at byte {exc.start}); write one "
+            "requirement per line."
+        ) from None
     found = []
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
-        if not line or line.startswith("-"):
+        if not line:
             continue
+        if line.startswith("-"):
+            raise DeployError(
+                f"requirements.txt line {number}: {line!r} is a pip option; a build takes "
+                "package requirements only (the server chooses the index: CALLBOX_INDEX_URL)."
+            )
         match = _REQUIREMENT.match(line)
         if match is None:
             raise DeployError(
@@ -310,6 +372,7 @@ def _build(
     request: DeployRequest,
     chosen: dict[str, list[str]],
     say: Printer,
+    on_build: Callable[[str, str], None] | None = None,
 ) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if chosen["function"]:
@@ -322,6 +385,8 @@ def _build(
     if request.runtime:
         data["Runtime"] = request.runtime
     build = client.post(f"{base}/Builds", data)
+    if on_build is not None:
+        on_build(build["service_sid"], build["sid"])
     return wait_for_build(client, base, build["sid"], say, request.build_timeout)
 
 
@@ -340,7 +405,8 @@ def wait_for_build(
                 return client.get(url)
             if state == "failed":
                 reason = client.get(url).get("error") or "no reason was recorded"
-                raise DeployError(f"Build {sid} failed: {reason}")
+                lines = [line.strip() for line in str(reason).splitlines() if line.strip()]
+                raise DeployError(f"Build {sid} failed: {'; '.join(lines)}")
             if time.monotonic() > deadline:
                 raise DeployError(
                     f"Build {sid} did not finish within {timeout:.0f} s; its status is still "

@@ -40,6 +40,11 @@ def _read(root: Path) -> dict[str, dict[str, str]] | None:
     return data
 
 
+def invalid(root: Path) -> bool:
+    """True when the file exists but is not in the expected shape (so it is not used)."""
+    return (root / FILE_NAME).exists() and _read(root) is None
+
+
 def lookup(root: Path, account_sid: str, region: str | None = None) -> DeployInfo | None:
     data = _read(root) or {}
     # The key without a region is the legacy form: read as a fallback.

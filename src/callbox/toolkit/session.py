@@ -9,6 +9,7 @@ wins only when the user gave it (on the command line or through its environment 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from callbox.toolkit.printer import Printer
 from callbox.toolkit.project import read_env
 
 F = TypeVar("F", bound=Callable[..., Any])
+SERVICE = re.compile(r"ZS[0-9a-f]{32}|[A-Za-z0-9][A-Za-z0-9-]{0,48}")
 
 
 def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -119,6 +121,8 @@ class Session:
     credentials: Credentials
     printer: Printer
     client: ApiClient = field(repr=False)
+    _account: str | None = field(default=None, repr=False)
+    _account_asked: bool = field(default=False, repr=False)
 
     @property
     def environment(self) -> str:
@@ -134,19 +138,49 @@ class Session:
         """The .env values a deploy sends: never ACCOUNT_SID/AUTH_TOKEN, never empty values."""
         return {k: v for k, v in self.env_values.items() if k not in NEVER_UPLOADED and v != ""}
 
+    @property
+    def account_sid(self) -> str | None:
+        """The account of the credentials. An API key (SK...) does not name its account: the
+        server's answer does (any service lists it), asked once and only when needed."""
+        if self._account is None and not self._account_asked:
+            self._account_asked = True
+            self._account = self.credentials.account_sid
+            if self._account is None:
+                listed = self.client.get("/v1/Services", PageSize=1).get("services") or []
+                self._account = listed[0].get("account_sid") if listed else None
+        return self._account
+
+    def deployed_service(self) -> deployinfo.DeployInfo | None:
+        """What .twiliodeployinfo says about this project for this account."""
+        account = self.account_sid
+        return deployinfo.lookup(self.root, account, self.region) if account else None
+
     def service(self, *, required: bool = True) -> str | None:
         """The service: --service-sid (or serviceSid in the config), --service-name, then
         .twiliodeployinfo for this account; the API takes a unique name wherever a SID goes."""
         chosen = self.options.get("service_sid") or self.options.get("service_name")
-        if not chosen and self.credentials.account_sid:
-            info = deployinfo.lookup(self.root, self.credentials.account_sid, self.region)
+        if chosen and not SERVICE.fullmatch(str(chosen)):
+            raise click.ClickException(
+                f'"{chosen}" is neither a service SID (ZS and 32 hex digits) nor a service '
+                "name (letters, digits and dashes): check --service-sid / --service-name."
+            )
+        if not chosen:
+            info = self.deployed_service()
             chosen = info.service_sid if info else None
         if not chosen and required:
-            raise click.ClickException(
-                f"No service given, and {self.root} has no .twiliodeployinfo for this account: "
-                "pass --service-sid (or --service-name), or run `callbox deploy` here first."
-            )
+            raise click.ClickException(f"No service given: {self._why_no_deploy_info()}")
         return str(chosen) if chosen else None
+
+    def _why_no_deploy_info(self) -> str:
+        if deployinfo.invalid(self.root):
+            return (
+                f"{self.root / deployinfo.FILE_NAME} is not valid; fix or delete it, or pass "
+                "--service-sid (or --service-name)."
+            )
+        return (
+            f"{self.root} has no .twiliodeployinfo for this account: pass --service-sid (or "
+            "--service-name), or run `callbox deploy` here first."
+        )
 
     def find_environment(self, service: str) -> dict[str, Any]:
         """The target environment of ``service``, or one readable error naming it."""
@@ -178,17 +212,46 @@ class Session:
         self.close()
 
 
+def merged(ctx: click.Context, rc: rcfile.RcFile, config: dict[str, Any]) -> dict[str, Any]:
+    """The flags merged with ``config``; a value from the file is checked and converted by
+    the flag's own type ("force": "false" is an error, not True)."""
+    given = rcfile.given_names(ctx)
+    options = rcfile.merge(dict(ctx.params), given, config)
+    for param in ctx.command.params:
+        name = param.name
+        if not name or name in given or config.get(name) is None:
+            continue
+        value = config[name]
+        try:
+            if isinstance(param, click.Option) and param.is_flag:
+                if not isinstance(value, bool):
+                    raise click.BadParameter("expected true or false")
+            elif isinstance(value, (list, dict)) and not param.multiple:
+                raise click.BadParameter("expected a single value")
+            options[name] = param.type_cast_value(ctx, value)
+        except click.BadParameter as exc:
+            raise rcfile.RcError(
+                f'Config file {rc.path}: "{_camel(name)}" is {value!r}: {exc.message}; fix '
+                "that key."
+            ) from None
+    return options
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
 def project_options(ctx: click.Context, command: str) -> tuple[dict[str, Any], rcfile.RcFile]:
     """Flags merged with the config file's top-level, command and environment scopes."""
     flags = dict(ctx.params)
-    given = rcfile.given_names(ctx)
     start = Path(flags.get("cwd") or os.getcwd())
     rc = rcfile.find_config(start.resolve(), flags.get("config"))
-    first = rcfile.merge(flags, given, rcfile.specialize(rc, command))
+    first = merged(ctx, rc, rcfile.specialize(rc, command))
     environment = None
     if "environment" in flags:
         environment = "" if first.get("production") else str(first.get("environment") or "")
-    options = rcfile.merge(flags, given, rcfile.specialize(rc, command, environment=environment))
+    options = merged(ctx, rc, rcfile.specialize(rc, command, environment=environment))
     options["_environment_scope"] = environment
     return options, rc
 
@@ -239,7 +302,7 @@ def open_session(ctx: click.Context, command: str) -> Session:
             region=options.get("region"),
         )
         before = (options.get("env"), bool(options.get("load_system_env")))
-        options = rcfile.merge(dict(ctx.params), rcfile.given_names(ctx), scoped)
+        options = merged(ctx, rc, scoped)
         after = (options.get("env"), bool(options.get("load_system_env")))
         if after != before:  # projects.<account> chose another .env file
             env_file, env_values = read_local_env(root, *after)
@@ -247,5 +310,7 @@ def open_session(ctx: click.Context, command: str) -> Session:
     printer = Printer(
         str(options.get("log_level") or "info"), options.get("output_format") == "json"
     )
-    client = ApiClient(credentials.url, credentials.username, credentials.password)
+    client = ApiClient(
+        credentials.url, credentials.username, credentials.password, source=credentials.source
+    )
     return Session(command, options, root, env_file, env_values, credentials, printer, client)

@@ -10,8 +10,14 @@ from typing import Any
 
 import click
 
-from callbox.toolkit import deployinfo
-from callbox.toolkit.deploy import Deployed, DeployRequest, deploy_project, read_requirements
+from callbox.toolkit import deployinfo, rcfile
+from callbox.toolkit.deploy import (
+    Deployed,
+    DeployRequest,
+    check_variables,
+    deploy_project,
+    read_requirements,
+)
 from callbox.toolkit.project import Layout
 from callbox.toolkit.session import (
     Session,
@@ -69,13 +75,27 @@ def _deploy(session: Session) -> None:
     if opts.get("functions_env") and opts.get("environment") == "dev":
         opts["environment"] = opts["functions_env"]  # the deprecated spelling, when alone
     layout = Layout.find(session.root, opts.get("functions_folder"), opts.get("assets_folder"))
-    account = session.credentials.account_sid
-    info = deployinfo.lookup(session.root, account, session.region) if account else None
+    variables = session.uploadable_env()
+    check_variables(variables, session.env_file)
+    info = session.deployed_service()
     service_sid = opts.get("service_sid") or (info.service_sid if info else None)
     service_name = None if service_sid else _service_name(session)
-    variables = session.uploadable_env()
+    given = rcfile.given_names(click.get_current_context())
+    if service_sid and "service_name" in given and not opts.get("service_sid"):
+        session.printer.warn(
+            f"--service-name {opts['service_name']} is not used: this project deploys to "
+            f"{service_sid} (.twiliodeployinfo). Pass --service-sid, or delete the file, to "
+            "deploy elsewhere."
+        )
     printer = session.printer
     _print_plan(session, layout, service_sid, service_name, variables)
+
+    def remember(service: str, build: str) -> None:
+        # Also when the build then fails: the next deploy finds the service it created.
+        account = session.account_sid or _account_of_service(session, service)
+        if account and not deployinfo.record(session.root, account, session.region, service, build):
+            printer.warn(f"{deployinfo.FILE_NAME} is not valid and was left as it is.")
+
     result = deploy_project(
         session.client,
         DeployRequest(
@@ -91,12 +111,8 @@ def _deploy(session: Session) -> None:
             assets=bool(opts.get("assets", True)),
         ),
         printer,
+        on_build=remember,
     )
-    account = account or _account_of_service(session, result.service_sid)
-    if account and not deployinfo.record(
-        session.root, account, session.region, result.service_sid, result.build_sid
-    ):
-        printer.warn(f"{deployinfo.FILE_NAME} is not valid and was left as it is.")
     summary = summarize(session, result)
     if printer.json:
         printer.emit_json(summary)
@@ -112,8 +128,10 @@ def _service_name(session: Session) -> str:
     opts = session.options
     if opts.get("project_name") and not opts.get("service_name"):
         session.printer.warn("--project-name is deprecated; use --service-name.")
-    name = opts.get("service_name") or opts.get("project_name") or _pyproject_name(session.root)
-    return _as_unique_name(str(name or session.root.name))
+    explicit = opts.get("service_name") or opts.get("project_name")
+    if explicit:
+        return str(explicit)  # as given: the server says what is wrong with a bad name
+    return _as_unique_name(_pyproject_name(session.root) or session.root.name)
 
 
 def _pyproject_name(root: Path) -> str | None:
@@ -126,7 +144,8 @@ def _pyproject_name(root: Path) -> str | None:
 
 
 def _as_unique_name(name: str) -> str:
-    """A service unique name from a folder or package name: letters, digits and dashes."""
+    """A service unique name from a folder or package name: letters, digits and dashes
+    (my_project -> my-project), at most 49 characters."""
     cleaned = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")[:49].strip("-")
     if not cleaned:
         raise click.ClickException(
