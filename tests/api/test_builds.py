@@ -385,7 +385,8 @@ async def test_runtime_rules(client: httpx.AsyncClient, store: Store) -> None:
         r = await create(client, svc, FunctionVersions=fn, Runtime=node)
         bad(r)
         assert r.json()["message"] == (
-            f"Runtime {node} is not available in callbox yet; use python3.11"
+            f"Runtime {node} is not available in callbox yet; use one of python3.11, "
+            "python3.12, python3.13 (default python3.11)"
         )
     for other in ("python3", "python3.10", "Python3.11", "ruby"):
         r = await create(client, svc, FunctionVersions=fn, Runtime=other)

@@ -270,7 +270,8 @@ def check_runtime(raw: str | None) -> str:
         return runtime
     if runtime.startswith("node"):
         raise BadRequest(
-            f"Runtime {runtime} is not available in callbox yet; use {DEFAULT_RUNTIME}"
+            f"Runtime {runtime} is not available in callbox yet; use one of "
+            f"{', '.join(RUNTIMES)} (default {DEFAULT_RUNTIME})"
         )
     raise BadRequest(f"Parameter Runtime must be one of {', '.join(RUNTIMES)}; found {runtime!r}")
 

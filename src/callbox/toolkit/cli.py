@@ -47,7 +47,16 @@ class ToolkitGroup(click.Group):
 @click.group(cls=ToolkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="callbox")
 def cli() -> None:
-    """callbox: Twilio Functions & Assets, self-hosted, with functions written in Python."""
+    """callbox: Twilio Functions & Assets, self-hosted, with functions written in Python.
+
+    A failure prints one line; run again with --debug (anywhere on the line) for the traceback.
+
+    \b
+    Examples:
+      callbox init my-project && cd my-project && callbox start
+      callbox serve --data ./data
+      callbox deploy --production
+    """
 
 
 @cli.command()

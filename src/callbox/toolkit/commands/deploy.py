@@ -72,8 +72,10 @@ def deploy(ctx: click.Context, **_flags: Any) -> None:
 
 def _deploy(session: Session) -> None:
     opts = session.options
-    if opts.get("functions_env") and opts.get("environment") == "dev":
-        opts["environment"] = opts["functions_env"]  # the deprecated spelling, when alone
+    if opts.get("functions_env"):
+        session.printer.warn("--functions-env is deprecated; use --environment.")
+        if opts.get("environment") == "dev":
+            opts["environment"] = opts["functions_env"]  # the deprecated spelling, when alone
     layout = Layout.find(session.root, opts.get("functions_folder"), opts.get("assets_folder"))
     variables = session.uploadable_env()
     check_variables(variables, session.env_file)
