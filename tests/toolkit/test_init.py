@@ -3,6 +3,7 @@ from __future__ import annotations
 import ast
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,29 @@ def test_scaffold_function_compiles_and_defines_entry_point(relative: str) -> No
 
 def test_scaffold_python_files_are_the_expected_ones() -> None:
     assert set(SCAFFOLD_PY_FILES) == {f for f in EXPECTED_FILES if f.endswith(".py")}
+
+
+def test_gitignore_starts_with_twilios_lines_and_keeps_ours(tmp_path: Path) -> None:
+    # Spec 7.3: the .gitignore init writes starts with "# Twilio Serverless" / ".twiliodeployinfo".
+    project = init_project("app", tmp_path)
+    lines = (project / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert lines[:2] == ["# Twilio Serverless", ".twiliodeployinfo"]
+    assert {".callbox/", "__pycache__/", ".env"} <= set(lines)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_git_ignores_the_deploy_info_secrets_and_caches_but_not_the_code(tmp_path: Path) -> None:
+    project = init_project("app", tmp_path)
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    paths = [".twiliodeployinfo", ".env", ".callbox/state.db", "functions/__pycache__/a.pyc"]
+    paths += ["functions/hello-world.py", ".gitignore", ".twilioserverlessrc"]
+    result = subprocess.run(
+        ["git", "check-ignore", "--no-index", *paths],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    assert result.stdout.splitlines() == paths[:4]
 
 
 # -- `callbox init` flags, as Twilio's `init` has them ------------------------------------

@@ -178,6 +178,50 @@ def test_explicit_missing_folder_is_an_error(tmp_path: Path) -> None:
         Layout.find(tmp_path, assets_folder="nope")
 
 
+@pytest.mark.parametrize(
+    ("option", "flag"),
+    [("functions_folder", "--functions-folder"), ("assets_folder", "--assets-folder")],
+)
+def test_explicit_folder_that_is_a_file_says_so(tmp_path: Path, option: str, flag: str) -> None:
+    readme = write(tmp_path, "README.md", "# app")
+    with pytest.raises(ProjectError) as caught:
+        Layout.find(tmp_path, **{option: "README.md"})
+    assert str(caught.value) == (
+        f"{readme.resolve()} is not a folder; give {flag} the path of a folder."
+    )
+
+
+def test_explicit_folder_through_a_symlink(tmp_path: Path) -> None:
+    write(tmp_path, "real/hello.py")
+    write(tmp_path, "notes.txt")
+    (tmp_path / "api").symlink_to(tmp_path / "real")
+    (tmp_path / "file-link").symlink_to(tmp_path / "notes.txt")
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    assert Layout.find(tmp_path, functions_folder="api").functions == (tmp_path / "real").resolve()
+    with pytest.raises(ProjectError, match=r"notes\.txt is not a folder; give --functions-folder"):
+        Layout.find(tmp_path, functions_folder="file-link")
+    with pytest.raises(ProjectError) as caught:
+        Layout.find(tmp_path, functions_folder="dangling")
+    assert str(caught.value) == f"The folder {(tmp_path / 'gone').resolve()} does not exist."
+    with pytest.raises(ProjectError) as caught:
+        Layout.find(tmp_path, assets_folder="loop")
+    message = str(caught.value)
+    assert message.startswith(f"The folder {tmp_path / 'loop'} cannot be read (")
+    assert message.endswith("); check --assets-folder.")
+
+
+def test_explicit_folder_below_a_file_does_not_exist(tmp_path: Path) -> None:
+    write(tmp_path, "README.md")
+    with pytest.raises(ProjectError, match=r"README\.md/functions does not exist\.$"):
+        Layout.find(tmp_path, functions_folder="README.md/functions")
+
+
+def test_explicit_folder_with_a_name_too_long_is_one_error(tmp_path: Path) -> None:
+    with pytest.raises(ProjectError, match=r"cannot be read \(File name too long\)"):
+        Layout.find(tmp_path, functions_folder="x" * 300)
+
+
 def test_root_that_is_not_a_folder(tmp_path: Path) -> None:
     with pytest.raises(ProjectError) as caught:
         Layout.find(tmp_path / "missing")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import click
@@ -485,6 +486,108 @@ def test_read_failure_is_a_readable_error(
         find_config(project, home=home)
 
     assert str(caught.value) == f"Config file {path.resolve()} cannot be read: Permission denied."
+
+
+# A config file holds flags; parsing is slow (pure-Python JSON5: 5 MB took 72 s), so a file
+# over MAX_BYTES is refused from its size alone, before it is read or parsed.
+LIMIT = rcfile.MAX_BYTES
+
+
+def _never_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a file over the limit was parsed")
+
+    for target in ("json5.loads", "yaml.safe_load", "tomllib.loads"):
+        monkeypatch.setattr(target, refuse)
+
+
+def _too_big(path: Path, size: int) -> str:
+    return (
+        f"Config file {path.resolve()} is {size:,} bytes, over the limit of 256 KB: config "
+        "files are small; keep only flags in it and move data to assets/ or .env."
+    )
+
+
+def test_the_limit_is_256_kb() -> None:
+    assert LIMIT == 256 * 1024
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [
+        (".twilioserverlessrc", LIMIT + 1),
+        (".twilioserverlessrc", 5 * 1024 * 1024),
+        (".twilioserverlessrc.json", LIMIT + 1),
+        (".twilioserverlessrc.yml", LIMIT + 1),
+        (".config/twilioserverlessrc", LIMIT + 1),
+        ("pyproject.toml", LIMIT + 1),
+    ],
+)
+def test_a_config_file_over_the_limit_is_refused_unparsed(
+    project: Path, home: Path, monkeypatch: pytest.MonkeyPatch, name: str, size: int
+) -> None:
+    path = write(project / name, b"#" * size)
+    _never_parse(monkeypatch)
+    with pytest.raises(RcError) as caught:
+        find_config(project, home=home)
+    assert str(caught.value) == _too_big(path, size)
+
+
+def test_an_explicit_config_over_the_limit_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path / "big.json5", b" " * (LIMIT + 1))
+    _never_parse(monkeypatch)
+    with pytest.raises(RcError) as caught:
+        find_config(tmp_path, path)
+    assert str(caught.value) == _too_big(path, LIMIT + 1)
+
+
+def test_a_config_file_of_exactly_the_limit_is_read(project: Path, home: Path) -> None:
+    # TOML parses fast enough to try the real limit; a comment pads the file.
+    head = b"[tool.callbox]\nport = 4000\n#"
+    write(project / "pyproject.toml", head + b"x" * (LIMIT - len(head) - 1) + b"\n")
+    assert (project / "pyproject.toml").stat().st_size == LIMIT
+    assert find_config(project, home=home).data == {"port": 4000}
+
+
+@pytest.mark.parametrize(("size", "refused"), [(63, False), (64, False), (65, True)])
+def test_the_limit_is_inclusive_for_json5(
+    project: Path, home: Path, monkeypatch: pytest.MonkeyPatch, size: int, refused: bool
+) -> None:
+    monkeypatch.setattr(rcfile, "MAX_BYTES", 64)
+    text = '{"port": 4000}'
+    path = write(project / ".twilioserverlessrc", text + " " * (size - len(text)))
+    if refused:
+        with pytest.raises(RcError, match=r"is 65 bytes, over the limit of 0 KB"):
+            find_config(project, home=home)
+    else:
+        assert find_config(project, home=home) == RcFile(path.resolve(), {"port": 4000})
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_small_config_through_a_pipe_is_read(tmp_path: Path) -> None:
+    # --config /dev/stdin: a pipe has no size to check beforehand, so at most the limit is read.
+    fifo = tmp_path / "rc.json"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_text('{"port": 4000}'), daemon=True)
+    writer.start()
+    try:
+        assert find_config(tmp_path, fifo).data == {"port": 4000}
+    finally:
+        writer.join(timeout=5)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_an_endless_device_is_refused_after_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _never_parse(monkeypatch)
+    with pytest.raises(RcError) as caught:
+        find_config(tmp_path, Path("/dev/zero"))
+    assert str(caught.value).startswith(
+        f"Config file /dev/zero is more than {LIMIT:,} bytes, over the limit of 256 KB: "
+    )
 
 
 def test_two_spellings_of_one_flag_are_refused(project: Path, home: Path) -> None:

@@ -129,17 +129,28 @@ def test_list_templates_prints_name_id_and_description() -> None:
     assert [re.search(r"\((.+)\)$", line)[1] for line in lines[::2]] == TEMPLATE_IDS  # type: ignore[index]
 
 
-def test_list_templates_json_is_the_array_of_templates_json() -> None:
+def test_list_templates_json_is_the_array_of_templates_json_tab_indented() -> None:
     result = CliRunner().invoke(list_templates, ["-o", "json"])
     assert result.exit_code == 0
     expected = json.loads((TEMPLATES_DIR / "templates.json").read_text())["templates"]
     assert json.loads(result.output) == expected
+    # Indented with tabs, like every other command's -o json.
+    assert result.output == json.dumps(expected, indent="\t") + "\n"
+    assert result.output.splitlines()[1] == "\t{"
 
 
-def test_list_templates_refuses_an_unknown_output_format() -> None:
-    result = CliRunner().invoke(list_templates, ["-o", "yaml"])
+def test_list_templates_output_format_is_empty_or_json_like_the_other_commands() -> None:
+    text = CliRunner().invoke(list_templates, [])
+    assert text.exit_code == 0
+    assert CliRunner().invoke(list_templates, ["-o", ""]).output == text.output
+    assert CliRunner().invoke(list_templates, ["--output-format", ""]).output == text.output
+
+
+@pytest.mark.parametrize("value", ["text", "yaml", "JSON", " json"])
+def test_list_templates_refuses_any_other_output_format(value: str) -> None:
+    result = CliRunner().invoke(list_templates, ["-o", value])
     assert result.exit_code == 2
-    assert "'yaml' is not one of 'text', 'json'" in result.output
+    assert f"'{value}' is not one of '', 'json'" in result.output
 
 
 def test_help_shows_examples() -> None:
@@ -513,3 +524,256 @@ def test_an_unreadable_project_env_refuses_the_template_before_writing(
     line = one_error_line(run_new(root, "hook", "--template", "protected-webhook"))
     assert ("is not valid UTF-8" if broken else "Cannot read") in line
     assert not (root / "functions/hook").exists() and not (root / "readmes").exists()
+
+
+# --- Twilio's shared flags and the config file (spec 7.2, case 65) --------------------------
+
+
+def rc(root: Path, text: str, name: str = ".twilioserverlessrc") -> Path:
+    path = root / name
+    path.write_text(text, encoding="utf-8")
+    return path.resolve()
+
+
+def test_new_takes_the_shared_flags_once_each() -> None:
+    options = [opt for param in new.params for opt in getattr(param, "opts", [])]
+    assert len(options) == len(set(options)), options
+    for flag in ("-l", "--log-level", "-c", "--config", "--cwd", "--env", "--template"):
+        assert flag in options
+    help_text = CliRunner().invoke(new, ["--help"]).output
+    assert "-l, --log-level [debug|info|warn|error|none]" in help_text
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        '{template: "hello-world"}',
+        '{commands: {new: {template: "hello-world"}}}',
+        '{template: "blank", commands: {new: {template: "hello-world"}}}',  # command wins
+    ],
+)
+def test_a_config_template_fills_a_missing_flag(tmp_path: Path, config: str) -> None:
+    root = project(tmp_path, "functions", "assets")
+    rc(root, config)
+    result = run_new(root, "hi")
+    assert result.exit_code == 0, result.output
+    assert set(tree(root)) == {
+        ".twilioserverlessrc",
+        "functions/hi/hello-world.py",
+        "readmes/hi/hello-world.md",
+    }
+    assert "Template" not in result.output  # nothing was asked
+
+
+def test_the_template_flag_beats_the_config(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    rc(root, '{commands: {new: {template: "hello-world"}}}')
+    result = run_new(root, "hi", "--template", "blank")
+    assert result.exit_code == 0, result.output
+    assert (root / "functions/hi/blank.py").is_file()
+    assert not (root / "functions/hi/hello-world.py").exists()
+
+
+def test_config_of_another_command_is_not_read(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    rc(root, '{commands: {init: {template: "hello-world"}}}')
+    result = run_new(root, "hi", input="blank\n")
+    assert result.exit_code == 0, result.output
+    assert "Template" in result.output  # asked, since only init's scope names one
+    assert (root / "functions/hi/blank.py").is_file()
+
+
+def test_a_config_namespace_fills_a_missing_argument_and_the_argument_wins(
+    tmp_path: Path,
+) -> None:
+    root = project(tmp_path, "functions", "assets")
+    rc(root, '{commands: {new: {template: "hello-world", namespace: "from-config"}}}')
+    result = run_new(root)
+    assert result.exit_code == 0, result.output
+    assert 'in the "from-config" subdirectories' in result.output
+    assert (root / "functions/from-config/hello-world.py").is_file()
+    result = run_new(root, "typed")
+    assert result.exit_code == 0, result.output
+    assert (root / "functions/typed/hello-world.py").is_file()
+
+
+def test_a_config_cwd_is_the_project_relative_to_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = project(tmp_path, "functions", "assets")
+    rc(tmp_path, '{cwd: "project", template: "hello-world"}')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the file is found walking up; its cwd is relative to it
+    result = CliRunner().invoke(new, ["hi"])
+    assert result.exit_code == 0, result.output
+    assert (root / "functions/hi/hello-world.py").is_file()
+    assert not (elsewhere / "functions").exists()
+
+
+def test_config_flag_names_the_file_to_read(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    config = rc(tmp_path, "commands:\n  new:\n    template: cors\n", "settings.yml")
+    result = run_new(root, "web", "-c", str(config))
+    assert result.exit_code == 0, result.output
+    assert (root / "functions/web/api.py").is_file()
+
+
+def test_a_missing_config_file_is_one_error_and_writes_nothing(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    missing = tmp_path / "nope.json"
+    line = one_error_line(run_new(root, "hi", "--template", "hello-world", "-c", str(missing)))
+    assert f"Config file {missing} does not exist" in line
+    assert tree(root) == {}
+
+
+def test_a_broken_config_file_is_one_error_and_writes_nothing(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    path = rc(root, "{template: ")
+    line = one_error_line(run_new(root, "hi", "--template", "hello-world"))
+    assert f"Config file {path} is not valid JSON5" in line
+    assert set(tree(root)) == {".twilioserverlessrc"}
+
+
+def test_an_unknown_template_from_the_config_names_the_file(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    path = rc(root, '{commands: {new: {template: "nope"}}}')
+    line = one_error_line(run_new(root, "hi"))
+    assert line.startswith('Error: Unknown template "nope"; valid templates are: ')
+    assert line.endswith(f"The value comes from {path}.")
+    assert set(tree(root)) == {".twilioserverlessrc"}
+    # Typed on the command line, the file is not blamed.
+    line = one_error_line(run_new(root, "hi", "--template", "nope2"))
+    assert "nope2" in line and "comes from" not in line
+
+
+def test_a_bad_namespace_from_the_config_names_the_file(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    path = rc(root, '{namespace: "../up", template: "hello-world"}')
+    line = one_error_line(run_new(root))
+    assert 'without "." or ".."' in line and line.endswith(f"The value comes from {path}.")
+    assert set(tree(root)) == {".twilioserverlessrc"}
+
+
+@pytest.mark.parametrize(
+    ("config", "args"),
+    [
+        ('{template: ["hello-world"]}', ["hi"]),
+        ("{namespace: {a: 1}}", ["--template", "blank"]),
+        ('{logLevel: "loud"}', ["hi", "--template", "blank"]),
+        ("{logLevel: 3}", ["hi", "--template", "blank"]),
+    ],
+)
+def test_a_config_value_of_the_wrong_kind_is_one_error_naming_the_file(
+    tmp_path: Path, config: str, args: list[str]
+) -> None:
+    root = project(tmp_path, "functions", "assets")
+    path = rc(root, config)
+    line = one_error_line(run_new(root, *args))
+    assert f"Config file {path}" in line
+    assert set(tree(root)) == {".twilioserverlessrc"}
+
+
+def test_a_wrong_config_value_is_not_read_when_the_flag_is_typed(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    rc(root, '{template: ["hello-world"], namespace: {a: 1}}')
+    result = run_new(root, "hi", "--template", "blank")
+    assert result.exit_code == 0, result.output
+    assert (root / "functions/hi/blank.py").is_file()
+
+
+def test_a_config_file_too_big_to_be_one_is_refused(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    path = rc(root, "{" + " " * (300 * 1024) + "}")
+    line = one_error_line(run_new(root, "hi", "--template", "hello-world"))
+    assert f"Config file {path} is {300 * 1024 + 2:,} bytes, over the limit of 256 KB" in line
+    assert set(tree(root)) == {".twilioserverlessrc"}
+
+
+# --- log level and --env ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("level", ["warn", "error", "none"])
+def test_a_log_level_above_info_prints_nothing_on_success(tmp_path: Path, level: str) -> None:
+    # Twilio's toolkit logs SUCCESS, "Check ..." and INFO at level info.
+    root = project(tmp_path, "functions", "assets")
+    result = run_new(root, "auth", "--template", "jwt-auth", "-l", level)
+    assert result.exit_code == 0, result.output
+    assert result.output == ""
+    assert (root / "functions/auth/login.py").is_file()
+    assert dotenv_values(root / ".env") == {"JWT_SECRET": "", "PASSWORD": ""}
+
+
+@pytest.mark.parametrize("level", ["info", "debug"])
+def test_info_and_debug_print_the_summary(tmp_path: Path, level: str) -> None:
+    root = project(tmp_path, "functions", "assets")
+    result = run_new(root, "hi", "--template", "hello-world", "--log-level", level)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith('SUCCESS Created new template in the "hi" subdirectories.')
+
+
+def test_a_quiet_log_level_still_prints_errors_and_questions(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    line = one_error_line(run_new(root, "hi", "--template", "nope", "-l", "none"))
+    assert 'Unknown template "nope"' in line
+    result = run_new(root, "-l", "none", input="hello-world\nhi\n")
+    assert result.exit_code == 0, result.output
+    assert "Template" in result.output and "Namespace" in result.output
+    assert "SUCCESS" not in result.output
+
+
+def test_the_config_log_level_quiets_and_a_typed_one_wins(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    rc(root, '{logLevel: "error"}')
+    assert run_new(root, "a", "--template", "blank").output == ""
+    result = run_new(root, "b", "--template", "blank", "-l", "info")
+    assert result.output.startswith("SUCCESS")
+
+
+def test_an_unknown_log_level_flag_is_a_usage_error(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    result = run_new(root, "hi", "--template", "blank", "-l", "loud")
+    assert result.exit_code == 2
+    assert "'loud' is not one of 'debug', 'info', 'warn', 'error', 'none'" in result.output
+    assert tree(root) == {}
+
+
+def test_env_flag_chooses_the_file_the_variables_go_to(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets", env="KEEP=1\n")
+    (root / ".env.dev").write_text("USERNAME=u\n")
+    result = run_new(root, "auth", "--template", "basic-auth", "--env", ".env.dev")
+    assert result.exit_code == 0, result.output
+    assert dotenv_values(root / ".env.dev") == {"USERNAME": "u", "PASSWORD": ""}
+    assert (root / ".env").read_text() == "KEEP=1\n"
+    assert result.output.splitlines()[-1] == (
+        "INFO Make sure to configure PASSWORD in the .env.dev file"
+    )
+
+
+def test_env_from_the_config_is_used_too(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    (root / "stage.env").write_text("")
+    rc(root, '{env: "stage.env"}')
+    result = run_new(root, "hook", "--template", "protected-webhook")
+    assert result.exit_code == 0, result.output
+    assert dotenv_values(root / "stage.env") == {"AUTH_TOKEN": ""}
+    assert not (root / ".env").exists()
+
+
+@pytest.mark.parametrize("env", ["missing.env", "functions"])
+def test_an_env_flag_that_is_not_a_file_writes_nothing(tmp_path: Path, env: str) -> None:
+    root = project(tmp_path, "functions", "assets")
+    line = one_error_line(run_new(root, "hook", "--template", "protected-webhook", "--env", env))
+    assert f'Failed to find .env file at "{(root / env).resolve()}"' in line
+    assert tree(root) == {} and folders(root) == {"functions", "assets"}
+
+
+def test_an_env_file_outside_the_project_is_shown_by_its_full_path(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    outside = tmp_path / "shared.env"
+    outside.write_text("")
+    result = run_new(root, "c", "--template", "cors", "--env", str(outside))
+    assert result.exit_code == 0, result.output
+    assert f"in the {outside.resolve()} file" in result.output
+    assert list(dotenv_values(outside)) == ["ALLOWED_ORIGIN"]
+    assert not (root / ".env").exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -46,14 +47,26 @@ class Layout:
 
 def _first_folder(root: Path, explicit: str | None, defaults: tuple[str, ...]) -> Path | None:
     if explicit:
-        folder = (root / explicit).resolve()
-        if not folder.is_dir():
-            raise ProjectError(f"The folder {folder} does not exist.")
-        return folder
+        return _explicit_folder(root / explicit, f"--{defaults[0]}-folder")
     for name in defaults:
         if (root / name).is_dir():
             return (root / name).resolve()
     return None
+
+
+def _explicit_folder(path: Path, flag: str) -> Path:
+    """The folder ``flag`` names: it must exist and be a folder (not a file such as README.md)."""
+    try:
+        folder = path.resolve()
+        mode = folder.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise ProjectError(f"The folder {exc.filename or path} does not exist.") from None
+    except (OSError, RuntimeError, ValueError) as exc:  # RuntimeError: a symlink loop
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ProjectError(f"The folder {path} cannot be read ({reason}); check {flag}.") from None
+    if not stat.S_ISDIR(mode):
+        raise ProjectError(f"{folder} is not a folder; give {flag} the path of a folder.")
+    return folder
 
 
 def validate_path(path: str) -> None:

@@ -107,8 +107,12 @@ def project_root(cwd: Path) -> Path:
     return cwd.parent if cwd.name in PROJECT_SUBFOLDERS else cwd
 
 
-def create_from_template(template: Template, namespace: str, root: Path) -> Created:
-    """Copy ``template`` into the project at ``root`` under ``namespace`` (already normalized)."""
+def create_from_template(
+    template: Template, namespace: str, root: Path, env_file: Path | None = None
+) -> Created:
+    """Copy ``template`` into the project at ``root`` under ``namespace`` (already normalized);
+    its variables go to ``env_file`` (default: the project's ``.env``)."""
+    env_file = env_file if env_file is not None else root / ".env"
     functions_dir, assets_dir = project_folders(root)
     plan: list[tuple[Path, Path]] = []
     for kind, target in (("functions", functions_dir), ("assets", assets_dir)):
@@ -127,9 +131,9 @@ def create_from_template(template: Template, namespace: str, root: Path) -> Crea
             )
 
     # The files merged into after the copy must be readable now, or nothing is written.
-    for name in (".env", "requirements.txt"):
+    for name, project_file in ((".env", env_file), ("requirements.txt", root / "requirements.txt")):
         if (template.folder / name).is_file():
-            _check_text_file(root / name)
+            _check_text_file(project_file)
 
     created = Created(readme=readme.relative_to(root) if readme_source.is_file() else None)
     written: list[Path] = []  # files, then folders, this call created
@@ -152,7 +156,7 @@ def create_from_template(template: Template, namespace: str, root: Path) -> Crea
     env_source = template.folder / ".env"
     if env_source.is_file():
         created.new_env_keys = merge_env(
-            env_source.read_text(encoding="utf-8"), root / ".env", namespace
+            env_source.read_text(encoding="utf-8"), env_file, namespace
         )
     requirements_source = template.folder / "requirements.txt"
     if requirements_source.is_file():

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from callbox.toolkit.client import ApiError
+from callbox.toolkit.commands.deploy import ACCESS_ORDER
 from callbox.toolkit.session import (
     Session,
     api_options,
@@ -52,7 +53,6 @@ COLUMNS: dict[str, tuple[list[str], list[str]]] = {
         ["sid", "key", "value", "date_created", "date_updated"],
     ),
 }
-ACCESS_ORDER = {"public": 0, "protected": 1, "private": 2}
 
 
 def parse_types(value: str | list[str] | None) -> list[str]:
@@ -141,7 +141,10 @@ class _Lister:
         found = []
         for version in build.get(f"{single}_versions", []):
             found.append({**version, "url": _url(single, version, base_url)})
-        found.sort(key=lambda v: (ACCESS_ORDER.get(v.get("visibility", ""), 3), v.get("path")))
+        # The order of the deploy summary (Twilio's): private, protected, public, then path.
+        found.sort(
+            key=lambda v: (ACCESS_ORDER.get(v.get("visibility", ""), 3), str(v.get("path") or ""))
+        )
         return found
 
 

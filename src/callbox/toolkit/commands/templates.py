@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-from callbox.toolkit import templating
+from callbox.toolkit import rcfile, templating
+from callbox.toolkit.printer import LEVELS
+from callbox.toolkit.rcfile import RcError
+from callbox.toolkit.session import base_options, output_option, project_options
 from callbox.toolkit.templating import TemplateError
 
 
@@ -20,32 +24,87 @@ def _namespace(raw: str) -> str:
         raise click.UsageError(str(exc)) from None
 
 
+class _Options:
+    """The flags merged with the config file (values checked by the flags' types); an error
+    caused by a value from the file names the file."""
+
+    def __init__(self, ctx: click.Context) -> None:
+        try:
+            self.values, self.rc = project_options(ctx, "new")
+        except RcError as exc:
+            raise click.ClickException(str(exc)) from None
+        self.ctx = ctx
+        self.given = rcfile.given_names(ctx)
+
+    def origin(self, key: str) -> str:
+        """' The value comes from <file>.' when the config file set ``key``, else ''."""
+        from_file = (
+            key not in self.given
+            and self.rc.path is not None
+            and self.values.get(key) != self.ctx.params.get(key)
+        )
+        return f" The value comes from {self.rc.path}." if from_file else ""
+
+    def text(self, key: str) -> str | None:
+        # project_options checked the file's value with the flag's type: a string or None.
+        value = self.values.get(key)
+        return None if value is None else str(value)
+
+    def log_level(self) -> str:
+        return str(self.values.get("log_level") or "info")
+
+
+def _env_file(root: Path, env: str | None) -> Path | None:
+    """The .env the template's variables go to; an explicit one must exist (as for deploy)."""
+    if not env:
+        return None
+    path = (root / env).resolve()
+    if not path.is_file():
+        raise click.ClickException(
+            f'Failed to find .env file at "{path}"; create it, or leave out --env to use '
+            "the project's .env."
+        )
+    return path
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
 @click.command()
 @click.argument("namespace", required=False)
-@click.option("--template", "template_id", help="Template id (see `callbox list-templates`).")
-@click.option(
-    "--cwd",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Project folder (default: this folder; its parent when run inside functions/, "
-    "assets/, src/, static/ or readmes/).",
-)
-def new(namespace: str | None, template_id: str | None, cwd: Path | None) -> None:
+@click.option("--template", default=None, help="Template id (see `callbox list-templates`).")
+@base_options
+@click.pass_context
+def new(ctx: click.Context, **_flags: Any) -> None:
     """Add a template's files to the project, under NAMESPACE.
 
     Files go to functions/NAMESPACE/ and assets/NAMESPACE/, the template's variables are
-    added to .env and its instructions to readmes/NAMESPACE/. Asks for what is not given.
+    added to .env (or --env) and its instructions to readmes/NAMESPACE/. Asks for what is not
+    given; the config file may set template and namespace. Run inside functions/, assets/,
+    src/, static/ or readmes/, it works on the project around that folder. With -l warn,
+    error or none only errors are printed.
 
     \b
     Examples:
       callbox new                                   # asks for the template and namespace
       callbox new greet --template hello-world      # functions/greet/hello-world.py
-      callbox new auth --template jwt-auth --cwd my-project
+      callbox new auth --template jwt-auth --cwd my-project --env .env.dev
       callbox list-templates                        # the templates to choose from
     """
-    root = templating.project_root(cwd if cwd is not None else Path.cwd())
+    options = _Options(ctx)
+    chatty = LEVELS.get(options.log_level(), LEVELS["info"]) <= LEVELS["info"]
+    template_id = options.text("template")
+    namespace = options.text("namespace")
+    env = options.text("env")
+    cwd = options.values.get("cwd")
+    root = templating.project_root(Path(cwd) if cwd is not None else Path.cwd())
     try:
         templating.project_folders(root)  # a wrong folder fails before any question
+        env_file = _env_file(root, env)
         if template_id is None:
             choices = templating.list_templates()
             for choice in choices:
@@ -53,7 +112,10 @@ def new(namespace: str | None, template_id: str | None, cwd: Path | None) -> Non
             template_id = click.prompt(
                 "Template", type=click.Choice([t.id for t in choices]), show_choices=False
             )
-        template = templating.get_template(template_id)
+        try:
+            template = templating.get_template(template_id)
+        except TemplateError as exc:
+            raise TemplateError(f"{exc}{options.origin('template')}") from None
         if namespace is None:
             namespace = click.prompt(
                 "Namespace (the folder for the template's files)",
@@ -61,10 +123,15 @@ def new(namespace: str | None, template_id: str | None, cwd: Path | None) -> Non
                 value_proc=_namespace,
             )
         else:
-            namespace = templating.normalize_namespace(namespace)
-        created = templating.create_from_template(template, namespace, root)
+            try:
+                namespace = templating.normalize_namespace(namespace)
+            except TemplateError as exc:
+                raise TemplateError(f"{exc}{options.origin('namespace')}") from None
+        created = templating.create_from_template(template, namespace, root, env_file)
     except TemplateError as exc:
         raise click.ClickException(str(exc)) from None
+    if not chatty:  # Twilio's toolkit logs all of this at info level
+        return
     click.echo(f'SUCCESS Created new template in the "{namespace}" subdirectories.')
     for file in created.files:
         click.echo(f"  {file.as_posix()}")
@@ -73,32 +140,27 @@ def new(namespace: str | None, template_id: str | None, cwd: Path | None) -> Non
     if created.new_requirements:
         click.echo(f"INFO Added {', '.join(created.new_requirements)} to requirements.txt")
     if created.new_env_keys:
-        click.echo(f"INFO Make sure to configure {','.join(created.new_env_keys)} in the .env file")
+        shown = _shown(env_file, root) if env_file is not None else ".env"
+        click.echo(
+            f"INFO Make sure to configure {','.join(created.new_env_keys)} in the {shown} file"
+        )
 
 
 @click.command("list-templates")
-@click.option(
-    "-o",
-    "--output-format",
-    "output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: the list as a JSON array of {id, name, description}, for scripts.",
-)
-def list_templates(output: str) -> None:
+@output_option
+def list_templates(output_format: str) -> None:
     """List the templates `callbox new` can add to a project.
 
     \b
     Examples:
       callbox list-templates
-      callbox list-templates -o json
+      callbox list-templates -o json               # [{id, name, description}, ...]
       callbox new --template hello-world           # then use one
     """
     templates = templating.list_templates()
-    if output == "json":
+    if output_format == "json":
         entries = [{"id": t.id, "name": t.name, "description": t.description} for t in templates]
-        click.echo(json.dumps(entries, indent=2))
+        click.echo(json.dumps(entries, indent="\t"))
         return
     for template in templates:
         click.echo(f"‣ {template.name} ({template.id})")
