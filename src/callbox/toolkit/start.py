@@ -27,19 +27,28 @@ SITE_PACKAGES = Path(".callbox") / "site-packages"
 class DevConsole:
     """Prints what the dev server does: one line per request, the functions' own lines."""
 
-    def __init__(self, out: TextIO = sys.stdout) -> None:
-        self.out = out
+    # --log-level: which of the functions' lines are printed (start-up lines always are).
+    LEVELS = {"debug": 0, "info": 0, "warn": 1, "error": 2, "none": 3}
+    LINE_LEVELS = {"INFO": 0, "WARN": 1, "ERROR": 2}
+
+    def __init__(self, log_level: str = "info", logs: bool = True, out: TextIO | None = None):
+        self.out = out or sys.stdout
+        self.threshold = self.LEVELS.get(log_level, 0)
+        self.logs = logs  # --no-logs: no line per request
 
     def say(self, text: str) -> None:
         self.out.write(text + "\n")
         self.out.flush()
 
     def request_done(self, method: str, path: str, status: int, duration_ms: float) -> None:
-        self.say(f"{status} {method} {path} {duration_ms:.1f} ms")
+        if self.logs and self.threshold == 0:
+            self.say(f"{status} {method} {path} {duration_ms:.1f} ms")
 
     def function_logs(self, meta: dict[str, Any], lines: list[dict[str, Any]]) -> None:
         for line in lines:
-            self.say(f"  [{line.get('level', 'INFO')}] {meta.get('path', '?')}: {line['message']}")
+            level = line.get("level", "INFO")
+            if self.LINE_LEVELS.get(level, 0) >= self.threshold:
+                self.say(f"  [{level}] {meta.get('path', '?')}: {line['message']}")
 
 
 class LocalProject:

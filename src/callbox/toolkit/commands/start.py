@@ -1,0 +1,130 @@
+"""``callbox start``: serve a project folder locally with live reload (``twilio-run start``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from callbox import __version__
+from callbox.builds.dependencies import DependencyError
+from callbox.config import Config
+from callbox.toolkit.admin import listen, uvicorn_settings
+from callbox.toolkit.project import Layout, ProjectError
+from callbox.toolkit.session import base_options, project_options
+from callbox.toolkit.start import DevConsole
+
+
+@click.command()
+@click.argument(
+    "directory",
+    required=False,
+    default=".",
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@base_options
+@click.option(
+    "--port",
+    "-p",
+    type=int,
+    default=None,
+    envvar="PORT",
+    help="Port to listen on (default 3000, or $PORT).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--functions-folder", default=None, help="Folder of functions (default functions/).")
+@click.option("--assets-folder", default=None, help="Folder of assets (default assets/).")
+@click.option("--logs/--no-logs", default=True, help="Print a line per request (default) or not.")
+@click.option(
+    "--allow-unsigned",
+    is_flag=True,
+    help="Serve protected functions and assets without checking X-Twilio-Signature "
+    "when no AUTH_TOKEN is set (local development only).",
+)
+@click.option(
+    "--execution-timeout", type=float, default=None, help="Execution limit in seconds (default 10)."
+)
+@click.pass_context
+def start(ctx: click.Context, **_flags: Any) -> None:
+    """Serve the project in DIRECTORY (or --cwd) locally; edits apply on the next request.
+
+    Flags may also come from the config file (top level or commands.start); .env is read from
+    the project folder (--env names another file there).
+
+    \b
+    Examples:
+      callbox start                    # the project in this folder, on port 3000
+      callbox start my-project --port 8000 --env .env.dev
+      callbox start --no-logs -l warn  # only the functions' warnings and errors
+    """
+    options, _rc = project_options(ctx, "start")
+    # --cwd (flag or config) beats DIRECTORY, as in Twilio's toolkit (case 71).
+    root = Path(options.get("cwd") or options["directory"]).resolve()
+    env_file = options.get("env")
+    env_path = (root / (env_file or ".env")).resolve()
+    if env_file and not env_path.is_file():
+        raise click.ClickException(f'Failed to find .env file at "{env_path}"')
+    serve_project(
+        root,
+        env_path,
+        port=options.get("port"),
+        host=str(options.get("host") or "127.0.0.1"),
+        functions_folder=options.get("functions_folder"),
+        assets_folder=options.get("assets_folder"),
+        allow_unsigned=bool(options.get("allow_unsigned")),
+        execution_timeout=options.get("execution_timeout"),
+        console=DevConsole(str(options.get("log_level") or "info"), bool(options.get("logs"))),
+    )
+
+
+def serve_project(
+    root: Path,
+    env_path: Path,
+    *,
+    port: int | None,
+    host: str,
+    functions_folder: str | None,
+    assets_folder: str | None,
+    allow_unsigned: bool,
+    execution_timeout: float | None,
+    console: DevConsole,
+) -> None:
+    import uvicorn
+
+    from callbox.toolkit.start import DevServer, route_listing
+
+    config = Config.load(
+        debug_errors=True,
+        skip_signature_check=allow_unsigned,
+        execution_timeout=execution_timeout,
+    )
+    try:
+        server = DevServer(
+            config,
+            lambda: Layout.find(root, functions_folder, assets_folder),
+            env_path,
+            console,
+        )
+        deployment = server.source.load()
+    except (ProjectError, DependencyError) as exc:
+        raise click.ClickException(str(exc)) from None
+    port = 3000 if port is None else port
+    base_url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
+    console.say(f"callbox {__version__} serving {root}")
+    for line in route_listing(deployment, base_url):
+        console.say(line)
+    if deployment.auth_token is None:
+        if allow_unsigned:
+            console.say(
+                "No AUTH_TOKEN is set: protected resources are served WITHOUT signature "
+                "checks (--allow-unsigned)."
+            )
+        else:
+            console.say(
+                "No AUTH_TOKEN is set: protected resources answer 403. Set AUTH_TOKEN in "
+                ".env, or pass --allow-unsigned to skip the check locally."
+            )
+    sock = listen(host, port)
+    console.say(f"Listening on {base_url} (Ctrl+C to stop)")
+    uvicorn.Server(uvicorn_settings(server)).run(sockets=[sock])
