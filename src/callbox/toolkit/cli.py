@@ -23,10 +23,10 @@ from callbox.toolkit.commands.promote import promote
 from callbox.toolkit.commands.start import start
 from callbox.toolkit.commands.templates import list_templates, new
 from callbox.toolkit.credentials import CredentialsError
-from callbox.toolkit.deploy import DeployError
 from callbox.toolkit.init import InitError
 from callbox.toolkit.project import ProjectError
 from callbox.toolkit.rcfile import RcError
+from callbox.toolkit.resources import DeployError
 
 
 class ToolkitGroup(click.Group):

@@ -14,8 +14,9 @@ import click
 import httpx
 
 from callbox.toolkit.client import ApiClient, ApiError
-from callbox.toolkit.deploy import NEVER_UPLOADED, DeployError, DeployRequest, deploy_project
+from callbox.toolkit.deploy import NEVER_UPLOADED, DeployRequest, deploy_project
 from callbox.toolkit.project import Layout, ProjectError, read_env
+from callbox.toolkit.resources import DeployError
 
 
 def deploy_in_background(server: Any, api_url: str, folders: list[Path]) -> threading.Thread:

@@ -24,6 +24,7 @@ from callbox.toolkit.credentials import Credentials, ProfileStore, resolve
 from callbox.toolkit.deploy import NEVER_UPLOADED
 from callbox.toolkit.printer import Printer
 from callbox.toolkit.project import read_env
+from callbox.toolkit.resources import find_environment
 
 F = TypeVar("F", bound=Callable[..., Any])
 SERVICE = re.compile(r"ZS[0-9a-f]{32}|[A-Za-z0-9][A-Za-z0-9-]{0,48}")
@@ -184,8 +185,6 @@ class Session:
 
     def find_environment(self, service: str) -> dict[str, Any]:
         """The target environment of ``service``, or one readable error naming it."""
-        from callbox.toolkit.deploy import find_environment
-
         found = find_environment(self.client, f"/v1/Services/{service}", self.environment)
         if found is None:
             name = f'"{self.environment}"' if self.environment else "production"

@@ -22,7 +22,7 @@ import click
 
 from callbox.toolkit import credentials
 from callbox.toolkit.client import ApiError
-from callbox.toolkit.deploy import create_environment, create_service, wait_for_build
+from callbox.toolkit.resources import create_environment, create_service, wait_for_build
 from callbox.toolkit.session import Session, api_options, open_session, output_option
 
 STORE_FILE = "assets.json"

@@ -11,14 +11,9 @@ from typing import Any
 import click
 
 from callbox.toolkit import deployinfo, rcfile
-from callbox.toolkit.deploy import (
-    Deployed,
-    DeployRequest,
-    check_variables,
-    deploy_project,
-    read_requirements,
-)
+from callbox.toolkit.deploy import Deployed, DeployRequest, deploy_project, read_requirements
 from callbox.toolkit.project import Layout
+from callbox.toolkit.resources import check_variables
 from callbox.toolkit.session import (
     Session,
     api_options,

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from callbox.toolkit.deploy import set_variables
+from callbox.toolkit.resources import set_variables
 from callbox.toolkit.session import (
     Session,
     api_options,

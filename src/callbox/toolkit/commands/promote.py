@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from callbox.toolkit.client import ApiError
-from callbox.toolkit.deploy import create_environment, find_environment, set_variables
+from callbox.toolkit.resources import create_environment, find_environment, set_variables
 from callbox.toolkit.session import (
     Session,
     api_options,

@@ -1,0 +1,141 @@
+"""The API resources several toolkit commands find, create or wait for: services,
+environments (named as Twilio's toolkit names them), builds and variables."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from callbox.toolkit.client import ApiClient, ApiError
+from callbox.toolkit.printer import Printer
+
+ENVIRONMENT_SID = re.compile(r"ZE[0-9a-f]{32}")
+# The server's variable rules (api/variables.py), checked before anything is uploaded.
+VARIABLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+MAX_VALUE_BYTES = 450
+MAX_ALL_BYTES = 3072
+
+
+class DeployError(Exception):
+    """The deploy stopped; the message says where, why and what to do."""
+
+
+def check_variables(values: dict[str, str], source: Path) -> None:
+    """The server's limits on variables, said before any upload and naming the .env file."""
+    for key, value in values.items():
+        if not VARIABLE_KEY.fullmatch(key):
+            raise DeployError(
+                f'{source}: "{key}" cannot be a variable name: use letters, digits and _, '
+                "not starting with a digit, at most 128 characters."
+            )
+        size = len(value.encode("utf-8"))
+        if size > MAX_VALUE_BYTES:
+            raise DeployError(
+                f"{source}: the value of {key} is {size:,} bytes; a variable holds at most "
+                f"{MAX_VALUE_BYTES} bytes. Keep large data in a private asset instead."
+            )
+    total = len(json.dumps(values).encode("utf-8"))
+    if total > MAX_ALL_BYTES:
+        raise DeployError(
+            f"{source}: all variables together are {total:,} bytes as JSON; an environment "
+            f"holds at most {MAX_ALL_BYTES:,}. Keep large data in a private asset instead."
+        )
+
+
+def create_service(client: ApiClient, name: str) -> dict[str, Any] | None:
+    """A new service as Twilio's toolkit creates it (credentials included); None when the
+    name is taken."""
+    try:
+        return client.post(
+            "/v1/Services",
+            {
+                "UniqueName": name,
+                "FriendlyName": name,
+                "IncludeCredentials": "true",
+                "UiEditable": "false",
+            },
+        )
+    except ApiError as exc:
+        if exc.status == 409:
+            return None
+        raise
+
+
+def environment_names(suffix: str) -> tuple[str, str]:
+    """Unique and friendly name Twilio's toolkit gives an environment it creates."""
+    unique = f"{suffix}-environment" if suffix else "production"
+    return unique, f"{unique} Environment (Created by CLI)"
+
+
+def find_environment(client: ApiClient, base: str, target: str) -> dict[str, Any] | None:
+    """The environment whose SID is ``target`` (ZE...) or whose domain suffix it is."""
+    if ENVIRONMENT_SID.fullmatch(target):
+        try:
+            return client.get(f"{base}/Environments/{target}")
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+    matches = [
+        env
+        for env in client.each(f"{base}/Environments", "environments")
+        if (env.get("domain_suffix") or "") == target
+    ]
+    conventional = [e for e in matches if e["unique_name"] == environment_names(target)[0]]
+    return next(iter(conventional or matches), None)
+
+
+def create_environment(client: ApiClient, base: str, suffix: str) -> dict[str, Any]:
+    unique, friendly = environment_names(suffix)
+    data = {"UniqueName": unique, "FriendlyName": friendly}
+    if suffix:
+        data["DomainSuffix"] = suffix
+    return client.post(f"{base}/Environments", data)
+
+
+def wait_for_build(
+    client: ApiClient, base: str, sid: str, say: Printer, timeout: float = 300.0
+) -> dict[str, Any]:
+    """Poll ``/Status`` (with a live status line) until the build completes; its JSON."""
+    url = f"{base}/Builds/{sid}"
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    with say.status(f"Build {sid}: building") as status:
+        while True:
+            state = client.get(f"{url}/Status")["status"]
+            status.update(f"Build {sid}: {state}")
+            if state == "completed":
+                return client.get(url)
+            if state == "failed":
+                reason = client.get(url).get("error") or "no reason was recorded"
+                lines = [line.strip() for line in str(reason).splitlines() if line.strip()]
+                raise DeployError(f"Build {sid} failed: {'; '.join(lines)}")
+            if time.monotonic() > deadline:
+                raise DeployError(
+                    f"Build {sid} did not finish within {timeout:.0f} s; its status is still "
+                    "building and nothing was activated. Check it later with "
+                    "`callbox list builds`."
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, 1.0)  # builds often finish in ~25 ms; slow ones poll at 1 s
+
+
+def set_variables(
+    client: ApiClient, env_base: str, values: dict[str, str], *, remove_others: bool = False
+) -> None:
+    """Create or update each variable (unchanged ones are left alone), like Twilio's toolkit;
+    ``remove_others`` also deletes remote variables missing from ``values`` (env import)."""
+    existing = {v["key"]: v for v in client.each(f"{env_base}/Variables", "variables")}
+    if remove_others:  # first, so the new set never counts against the 3 KB limit twice
+        for key, variable in existing.items():
+            if key not in values:
+                client.delete(f"{env_base}/Variables/{variable['sid']}")
+    for key, value in values.items():
+        current = existing.get(key)
+        if current is None:
+            client.post(f"{env_base}/Variables", {"Key": key, "Value": value})
+        elif current.get("value") != value:
+            client.post(f"{env_base}/Variables/{current['sid']}", {"Value": value})
