@@ -270,3 +270,32 @@ def test_a_deleted_service_asks_for_init_again(toolkit: Any, tmp_path: Path) -> 
     (entry,) = stored(tmp_path).values()
     assert entry["serviceSid"] != bucket["serviceSid"]
     assert upload(toolkit, tmp_path, "a.txt", b"again")["serviceSid"] == entry["serviceSid"]
+
+
+def test_an_api_key_of_a_new_account_shares_the_accounts_bucket(
+    toolkit: Any, tmp_path: Path
+) -> None:
+    import httpx
+
+    server = toolkit.server
+    account = server.client.post("/2010-04-01/Accounts.json", data={"FriendlyName": "fresh"})
+    assert account.status_code == 201, account.text
+    sid, token = account.json()["sid"], account.json()["auth_token"]
+    with httpx.Client(base_url=server.base_url, auth=(sid, token)) as as_account:
+        created = as_account.post(f"/2010-04-01/Accounts/{sid}/Keys.json", data={})
+    assert created.status_code == 201, created.text
+    key, secret = created.json()["sid"], created.json()["secret"]
+    env = {"CALLBOX_CONFIG_DIR": str(tmp_path / "config")}
+    as_key = ("--url", server.base_url, "-u", key, "--password", secret)
+    done = toolkit.run("assets", "init", *as_key, cwd=tmp_path, env=env, auth=False)
+    assert done.exit_code == 0, done.output
+    assert list(stored(tmp_path)) == [f"{server.base_url}|{sid}"]  # the account, not the key
+    (tmp_path / "hold.mp3").write_bytes(MP3)
+    up = toolkit.run("assets", "upload", "hold.mp3", *as_key, cwd=tmp_path, env=env, auth=False)
+    assert up.exit_code == 0, up.output
+    as_token = ("--url", server.base_url, "-u", sid, "--password", token)
+    listed = toolkit.run(
+        "assets", "list", *as_token, "-o", "json", cwd=tmp_path, env=env, auth=False
+    )
+    assert listed.exit_code == 0, listed.output
+    assert [entry["path"] for entry in json.loads(listed.stdout)] == ["/hold.mp3"]

@@ -151,6 +151,11 @@ class Session:
                 self._account = listed[0].get("account_sid") if listed else None
         return self._account
 
+    def learn_account(self, account_sid: str | None) -> None:
+        """The account an answer named (an API key's account, first seen on a new service)."""
+        if self._account is None and account_sid:
+            self._account, self._account_asked = account_sid, True
+
     def deployed_service(self) -> deployinfo.DeployInfo | None:
         """What .twiliodeployinfo says about this project for this account."""
         account = self.account_sid

@@ -14,18 +14,16 @@ import mimetypes
 import re
 import secrets
 import string
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from callbox.toolkit import credentials
+from callbox.toolkit.buckets import INIT_HINT, Bucket, BucketStore
 from callbox.toolkit.client import ApiError
 from callbox.toolkit.resources import create_environment, create_service, wait_for_build
 from callbox.toolkit.session import Session, api_options, open_session, output_option
 
-STORE_FILE = "assets.json"
 # Twilio's plugin checks service names with this pattern; the API wants fewer than 50 characters.
 SERVICE_NAME = re.compile(r"^[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*$")
 MAX_NAME = 49
@@ -40,63 +38,6 @@ PROPERTIES = (
     "content_sha256",
 )
 BUILD_TIMEOUT = 300.0
-INIT_HINT = "run `callbox assets init`"
-
-
-@dataclass(frozen=True)
-class Bucket:
-    """The stored details of the assets service for one server and account."""
-
-    service_sid: str
-    environment_sid: str
-    domain: str
-
-    @property
-    def base(self) -> str:
-        return f"/v1/Services/{self.service_sid}"
-
-
-class BucketStore:
-    """``assets.json``: {"<server url>|<account or username>": {serviceSid, environmentSid,
-    domain}} — one bucket per server and account, shared by every project folder."""
-
-    def __init__(self, path: Path, key: str) -> None:
-        self.path = path
-        self.key = key
-
-    @classmethod
-    def of(cls, session: Session) -> BucketStore:
-        who = session.credentials.account_sid or session.credentials.username
-        key = f"{session.credentials.url.rstrip('/')}|{who}"
-        return cls(credentials.config_dir() / STORE_FILE, key)
-
-    def _load(self) -> dict[str, Any]:
-        try:
-            return credentials.read_private(self.path)
-        except credentials.CredentialsError:
-            raise click.ClickException(
-                f"{self.path} is not a valid JSON object: delete it, then {INIT_HINT} again."
-            ) from None
-
-    def get(self) -> Bucket | None:
-        entry = self._load().get(self.key)
-        if entry is None:
-            return None
-        fields = ("serviceSid", "environmentSid")
-        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in fields):
-            raise click.ClickException(
-                f'{self.path}: the entry "{self.key}" is incomplete; {INIT_HINT} --force.'
-            )
-        return Bucket(entry["serviceSid"], entry["environmentSid"], str(entry.get("domain", "")))
-
-    def put(self, bucket: Bucket) -> None:
-        data = self._load()
-        data[self.key] = {
-            "serviceSid": bucket.service_sid,
-            "environmentSid": bucket.environment_sid,
-            "domain": bucket.domain,
-        }
-        credentials.write_private(self.path, data)
 
 
 @click.group()
@@ -183,6 +124,8 @@ def _init(session: Session, name: str | None, force: bool) -> None:
     # Production: the bucket has one environment, and its files get the shortest URLs (no
     # domain suffix) — as Twilio's plugin, which creates the environment with suffix ''.
     environment = create_environment(session.client, base, "")
+    session.learn_account(service["account_sid"])  # an API key's account is known now
+    store = BucketStore.of(session)
     store.put(Bucket(service["sid"], environment["sid"], environment["domain_name"]))
     session.printer.info(f"Created assets service {service['unique_name']} ({service['sid']}).")
     _print_bucket(session, service, environment)

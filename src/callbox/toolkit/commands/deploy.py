@@ -90,6 +90,7 @@ def _deploy(session: Session) -> None:
     def remember(service: str, build: str) -> None:
         # Also when the build then fails: the next deploy finds the service it created.
         account = session.account_sid or _account_of_service(session, service)
+        session.learn_account(account)
         if account and not deployinfo.record(session.root, account, session.region, service, build):
             printer.warn(f"{deployinfo.FILE_NAME} is not valid and was left as it is.")
 

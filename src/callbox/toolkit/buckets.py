@@ -1,0 +1,75 @@
+"""Where ``callbox assets`` remembers its bucket: the assets service and its environment, per
+user, per server and account, in ``assets.json`` of the config folder (0600, next to the
+profiles)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from callbox.toolkit import credentials
+
+if TYPE_CHECKING:
+    from callbox.toolkit.session import Session
+
+STORE_FILE = "assets.json"
+INIT_HINT = "run `callbox assets init`"
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """The stored details of the assets service for one server and account."""
+
+    service_sid: str
+    environment_sid: str
+    domain: str
+
+    @property
+    def base(self) -> str:
+        return f"/v1/Services/{self.service_sid}"
+
+
+class BucketStore:
+    """``assets.json``: {"<server url>|<account or username>": {serviceSid, environmentSid,
+    domain}} — one bucket per server and account, shared by every project folder."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path = path
+        self.key = key
+
+    @classmethod
+    def of(cls, session: Session) -> BucketStore:
+        who = session.account_sid or session.credentials.username
+        key = f"{session.credentials.url.rstrip('/')}|{who}"
+        return cls(credentials.config_dir() / STORE_FILE, key)
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            return credentials.read_private(self.path)
+        except credentials.CredentialsError:
+            raise click.ClickException(
+                f"{self.path} is not a valid JSON object: delete it, then {INIT_HINT} again."
+            ) from None
+
+    def get(self) -> Bucket | None:
+        entry = self._load().get(self.key)
+        if entry is None:
+            return None
+        fields = ("serviceSid", "environmentSid")
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in fields):
+            raise click.ClickException(
+                f'{self.path}: the entry "{self.key}" is incomplete; {INIT_HINT} --force.'
+            )
+        return Bucket(entry["serviceSid"], entry["environmentSid"], str(entry.get("domain", "")))
+
+    def put(self, bucket: Bucket) -> None:
+        data = self._load()
+        data[self.key] = {
+            "serviceSid": bucket.service_sid,
+            "environmentSid": bucket.environment_sid,
+            "domain": bucket.domain,
+        }
+        credentials.write_private(self.path, data)
