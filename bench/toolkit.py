@@ -9,7 +9,8 @@ One run starts ``callbox serve`` on a throw-away data folder and a project of 10
    answered by the new build (the command has exited by then: it activates before it ends);
 2. a redeploy of the unchanged project (no upload: every version is reused by content hash),
    from the command's start to its exit;
-3. for reference, the bare start-up of the CLI (``callbox --version``), which both include.
+3. for reference, the start-up of the deploy command (``callbox deploy --help``), which all
+   include.
 
     .venv/bin/python bench/toolkit.py            # about 20 s
     .venv/bin/python bench/toolkit.py --quick    # about 8 s
@@ -113,7 +114,7 @@ def measure(python: str, runs: int, workdir: Path, procs: base.Processes) -> int
     startup = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        cli(python, ["--version"], project, env)
+        cli(python, ["deploy", "--help"], project, env)
         startup.append(time.perf_counter() - t0)
 
     fresh = []
@@ -158,7 +159,7 @@ def measure(python: str, runs: int, workdir: Path, procs: base.Processes) -> int
     deploy_median = statistics.median(deploys)
     redeploy_median = statistics.median(redeploys)
     say(f"\n== {runs} runs each ==")
-    say(f"  CLI start-up (callbox --version)      {median_max(startup)}")
+    say(f"  CLI start-up (callbox deploy --help)  {median_max(startup)}")
     say(f"  new project, 20 uploads -> serving    {median_max(fresh)}")
     say(f"  deploy, 1 file changed -> serving     {median_max(deploys)}")
     say(f"  redeploy, nothing changed             {median_max(redeploys)}")

@@ -12,7 +12,10 @@ from callbox.toolkit.cli import cli
 
 
 def _walk(group: click.Group, prefix: list[str]) -> Iterator[list[str]]:
-    for name, command in sorted(group.commands.items()):
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None, name
         yield [*prefix, name]
         if isinstance(command, click.Group):
             yield from _walk(command, [*prefix, name])

@@ -1,8 +1,13 @@
-"""The ``callbox`` command line: the group, its commands (toolkit/commands/, admin.py) and
-the rule that a user's mistake is one line, not a traceback."""
+"""The ``callbox`` command line: the group, where each command lives, and the rule that a
+user's mistake is one line, not a traceback.
+
+Commands are imported when used: ``callbox deploy`` does not load the server's modules, which
+keeps every toolkit command's start-up short (bench/toolkit.py times it).
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 from typing import Any
@@ -10,23 +15,40 @@ from typing import Any
 import click
 
 from callbox import __version__
-from callbox.toolkit.admin import accounts, keys, serve
-from callbox.toolkit.client import ApiError
-from callbox.toolkit.commands.assets import assets
-from callbox.toolkit.commands.deploy import deploy
-from callbox.toolkit.commands.env import env
-from callbox.toolkit.commands.init import init
-from callbox.toolkit.commands.listing import list_command
-from callbox.toolkit.commands.logs import logs
-from callbox.toolkit.commands.profiles import login, profiles
-from callbox.toolkit.commands.promote import promote
-from callbox.toolkit.commands.start import start
-from callbox.toolkit.commands.templates import list_templates, new
-from callbox.toolkit.credentials import CredentialsError
-from callbox.toolkit.init import InitError
-from callbox.toolkit.project import ProjectError
-from callbox.toolkit.rcfile import RcError
-from callbox.toolkit.resources import DeployError
+
+# name -> "module:attribute"; aliases (Twilio's) point at the same command.
+COMMANDS = {
+    "init": "callbox.toolkit.commands.init:init",
+    "start": "callbox.toolkit.commands.start:start",
+    "serve": "callbox.toolkit.admin:serve",
+    "accounts": "callbox.toolkit.admin:accounts",
+    "keys": "callbox.toolkit.admin:keys",
+    "deploy": "callbox.toolkit.commands.deploy:deploy",
+    "promote": "callbox.toolkit.commands.promote:promote",
+    "activate": "callbox.toolkit.commands.promote:promote",
+    "list": "callbox.toolkit.commands.listing:list_command",
+    "ls": "callbox.toolkit.commands.listing:list_command",
+    "logs": "callbox.toolkit.commands.logs:logs",
+    "env": "callbox.toolkit.commands.env:env",
+    "new": "callbox.toolkit.commands.templates:new",
+    "template": "callbox.toolkit.commands.templates:new",
+    "list-templates": "callbox.toolkit.commands.templates:list_templates",
+    "assets": "callbox.toolkit.commands.assets:assets",
+    "login": "callbox.toolkit.commands.profiles:login",
+    "profiles": "callbox.toolkit.commands.profiles:profiles",
+}
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """Failures a user can act on: one line, never a traceback (that is what --debug is for)."""
+    from callbox.toolkit.client import ApiError
+    from callbox.toolkit.credentials import CredentialsError
+    from callbox.toolkit.init import InitError
+    from callbox.toolkit.project import ProjectError
+    from callbox.toolkit.rcfile import RcError
+    from callbox.toolkit.resources import DeployError
+
+    return (ApiError, DeployError, CredentialsError, RcError, ProjectError, InitError)
 
 
 class ToolkitGroup(click.Group):
@@ -34,10 +56,24 @@ class ToolkitGroup(click.Group):
 
     debug = False
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attribute = target.split(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except USER_ERRORS as exc:
+        except Exception as exc:
+            if not isinstance(exc, user_errors()):
+                raise
             if self.debug:
                 traceback.print_exc()
             raise click.ClickException(str(exc)) from None
@@ -56,30 +92,6 @@ def cli() -> None:
       callbox serve --data ./data
       callbox deploy --production
     """
-
-
-cli.add_command(init)
-cli.add_command(start)
-cli.add_command(serve)
-cli.add_command(accounts)
-cli.add_command(keys)
-cli.add_command(deploy)
-cli.add_command(promote)
-cli.add_command(promote, "activate")
-cli.add_command(login)
-cli.add_command(profiles)
-
-cli.add_command(list_command, "list")
-cli.add_command(list_command, "ls")
-cli.add_command(logs)
-cli.add_command(env)
-cli.add_command(new)
-cli.add_command(new, "template")
-cli.add_command(list_templates)
-cli.add_command(assets)
-
-# Failures a user can act on: one line, never a traceback (that is what --debug is for).
-USER_ERRORS = (ApiError, DeployError, CredentialsError, RcError, ProjectError, InitError)
 
 
 def main() -> None:
