@@ -57,12 +57,13 @@ class ToolkitGroup(click.Group):
     debug = False
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted({*self.commands, *COMMANDS})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        added = super().get_command(ctx, name)  # a group built with its own commands (tests)
         target = COMMANDS.get(name)
-        if target is None:
-            return None
+        if added is not None or target is None:
+            return added
         module, attribute = target.split(":")
         command = getattr(importlib.import_module(module), attribute)
         assert isinstance(command, click.Command)
