@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from typing import Any
 
@@ -12,6 +11,7 @@ from callbox.api import lookup
 from callbox.api.endpoint import Call, Reply
 from callbox.api.render import page, timestamp
 from callbox.errors import BadRequest, Conflict
+from callbox.rules import is_service_name
 from callbox.store.db import utcnow
 from callbox.store.sids import SERVICE, new_sid
 from callbox.store.tables import (
@@ -27,7 +27,6 @@ from callbox.store.tables import (
 )
 
 MAX_SERVICES = 50
-UNIQUE_NAME = re.compile(r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$")
 
 
 def render(call: Call, row: Any) -> dict[str, Any]:
@@ -103,7 +102,7 @@ def create_service(call: Call) -> Reply:
 
 
 def check_unique_name(name: str) -> None:
-    if len(name) >= 50 or not UNIQUE_NAME.match(name):
+    if not is_service_name(name):
         raise BadRequest(
             f"UniqueName {name!r} is invalid: use fewer than 50 letters, digits and dashes "
             "(no dash at either end); it becomes part of the service's domain."

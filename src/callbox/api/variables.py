@@ -8,7 +8,6 @@ invocation without a redeploy, so every write tells the serving side (``api.chan
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,17 +16,14 @@ from callbox.api import lookup
 from callbox.api.endpoint import Call, Reply
 from callbox.api.render import page, timestamp
 from callbox.errors import BadRequest, Conflict
+from callbox.rules import MAX_VARIABLE_BYTES as MAX_VALUE_BYTES
+from callbox.rules import MAX_VARIABLE_KEY as MAX_KEY
+from callbox.rules import MAX_VARIABLES_BYTES as MAX_TOTAL_BYTES
+from callbox.rules import VARIABLE_KEY as KEY
 from callbox.store.db import utcnow
 from callbox.store.sids import VARIABLE, new_sid
 from callbox.store.tables import variables
 from callbox.store.variables import read_variables
-
-MAX_KEY = 128
-MAX_VALUE_BYTES = 450  # per value, UTF-8 (seed: "450 bytes ... using the Serverless API")
-MAX_TOTAL_BYTES = 3072  # all of an environment's variables as JSON (seed: "approximately 3kb")
-# Keys become names in the function's context (and may be exported to a process environment),
-# so they take the shape of an identifier: letters, digits, underscore, no leading digit.
-KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def render(call: Call, row: Any) -> dict[str, Any]:

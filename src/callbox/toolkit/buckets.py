@@ -43,7 +43,7 @@ class BucketStore:
     @classmethod
     def of(cls, session: Session) -> BucketStore:
         who = session.account_sid or session.credentials.username
-        key = f"{session.credentials.url.rstrip('/')}|{who}"
+        key = f"{session.client.base_url}|{who}"  # normalised: .../v1 is the same server
         return cls(credentials.config_dir() / STORE_FILE, key)
 
     def _load(self) -> dict[str, Any]:

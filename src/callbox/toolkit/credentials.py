@@ -13,14 +13,14 @@ folder), like the Twilio CLI's own config.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from callbox.toolkit.files import write_whole
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -58,16 +58,7 @@ def config_dir(environ: Mapping[str, str] | None = None) -> Path:
 def write_private(path: Path, data: Any) -> None:
     """Write JSON readable only by its owner; never a half-written file (rename into place)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # created 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2)
-            out.write("\n")
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    write_whole(path, json.dumps(data, indent=2) + "\n", private=True)
 
 
 def read_private(path: Path) -> dict[str, Any]:

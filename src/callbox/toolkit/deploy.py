@@ -33,7 +33,6 @@ from callbox.toolkit.resources import (
 
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*?)\s*$")
 UPLOAD_CONCURRENCY = 10  # as Twilio's toolkit
-NEVER_UPLOADED = frozenset({"ACCOUNT_SID", "AUTH_TOKEN"})
 
 
 @dataclass(frozen=True)

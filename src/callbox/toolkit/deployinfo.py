@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from callbox.toolkit.files import write_whole
+
 FILE_NAME = ".twiliodeployinfo"
 _SID = {"serviceSid": re.compile(r"ZS[0-9a-f]{32}"), "latestBuild": re.compile(r"ZB[0-9a-f]{32}")}
 _KEY = re.compile(r"AC[0-9a-f]{32}(:[a-z0-9]+)?")
@@ -66,5 +68,5 @@ def record(
     if region == "us1":
         data.pop(account_sid, None)
     data[f"{account_sid}:{region}"] = {"serviceSid": service_sid, "latestBuild": build_sid}
-    path.write_text(json.dumps(data, indent="\t") + "\n", encoding="utf-8")
+    write_whole(path, json.dumps(data, indent="\t") + "\n")
     return True

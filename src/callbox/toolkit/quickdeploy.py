@@ -13,10 +13,10 @@ from typing import Any
 import click
 import httpx
 
-from callbox.toolkit.client import ApiClient, ApiError
-from callbox.toolkit.deploy import NEVER_UPLOADED, DeployRequest, deploy_project
-from callbox.toolkit.project import Layout, ProjectError, read_env
-from callbox.toolkit.resources import DeployError
+from callbox.toolkit.client import ApiClient
+from callbox.toolkit.deploy import DeployRequest, deploy_project
+from callbox.toolkit.project import Layout, read_env
+from callbox.toolkit.resources import check_variables, service_name_from, uploadable
 
 
 def deploy_in_background(server: Any, api_url: str, folders: list[Path]) -> threading.Thread:
@@ -40,11 +40,10 @@ def deploy_in_background(server: Any, api_url: str, folders: list[Path]) -> thre
 
 
 def _deploy_one(client: ApiClient, folder: Path, port: str) -> None:
-    name = "".join(c if c.isalnum() else "-" for c in folder.name).strip("-")[:49] or "project"
+    name = service_name_from(folder.name) or "project"
     try:
-        variables = {
-            k: v for k, v in read_env(folder / ".env").items() if k not in NEVER_UPLOADED and v
-        }
+        variables = uploadable(read_env(folder / ".env"))
+        check_variables(variables, folder / ".env")
         request = DeployRequest(
             Layout.find(folder),
             service_name=name,
@@ -53,7 +52,7 @@ def _deploy_one(client: ApiClient, folder: Path, port: str) -> None:
             override_existing=True,  # the same folder again after a restart: a new build
         )
         result = deploy_project(client, request)
-    except (ApiError, DeployError, ProjectError) as exc:
+    except Exception as exc:  # this runs in the server's process: one line, never a trace
         click.echo(f"Could not deploy {folder}: {exc}", err=True)
         return
     lines = [f"Deployed {folder.name} to http://{result.domain}:{port}"]

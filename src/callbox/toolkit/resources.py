@@ -9,39 +9,53 @@ import time
 from pathlib import Path
 from typing import Any
 
+from callbox.rules import (
+    MAX_VARIABLE_BYTES,
+    MAX_VARIABLE_KEY,
+    MAX_VARIABLES_BYTES,
+    VARIABLE_KEY,
+    is_service_name,
+)
 from callbox.toolkit.client import ApiClient, ApiError
 from callbox.toolkit.printer import Printer
 
 ENVIRONMENT_SID = re.compile(r"ZE[0-9a-f]{32}")
 # The server's variable rules (api/variables.py), checked before anything is uploaded.
-VARIABLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-MAX_VALUE_BYTES = 450
-MAX_ALL_BYTES = 3072
 
 
 class DeployError(Exception):
     """The deploy stopped; the message says where, why and what to do."""
 
 
-def check_variables(values: dict[str, str], source: Path) -> None:
-    """The server's limits on variables, said before any upload and naming the .env file."""
+NEVER_UPLOADED = frozenset({"ACCOUNT_SID", "AUTH_TOKEN"})
+
+
+def uploadable(values: dict[str, str]) -> dict[str, str]:
+    """The .env values a deploy sends (Twilio's filter): never ACCOUNT_SID / AUTH_TOKEN, never
+    empty values."""
+    return {k: v for k, v in values.items() if k not in NEVER_UPLOADED and v != ""}
+
+
+def check_variables(values: dict[str, str], source: Path | str) -> None:
+    """The server's limits on variables, said before any change and naming where they came
+    from (the .env file)."""
     for key, value in values.items():
-        if not VARIABLE_KEY.fullmatch(key):
+        if len(key) > MAX_VARIABLE_KEY or not VARIABLE_KEY.match(key):
             raise DeployError(
                 f'{source}: "{key}" cannot be a variable name: use letters, digits and _, '
                 "not starting with a digit, at most 128 characters."
             )
         size = len(value.encode("utf-8"))
-        if size > MAX_VALUE_BYTES:
+        if size > MAX_VARIABLE_BYTES:
             raise DeployError(
                 f"{source}: the value of {key} is {size:,} bytes; a variable holds at most "
-                f"{MAX_VALUE_BYTES} bytes. Keep large data in a private asset instead."
+                f"{MAX_VARIABLE_BYTES} bytes. Keep large data in a private asset instead."
             )
     total = len(json.dumps(values).encode("utf-8"))
-    if total > MAX_ALL_BYTES:
+    if total > MAX_VARIABLES_BYTES:
         raise DeployError(
             f"{source}: all variables together are {total:,} bytes as JSON; an environment "
-            f"holds at most {MAX_ALL_BYTES:,}. Keep large data in a private asset instead."
+            f"holds at most {MAX_VARIABLES_BYTES:,}. Keep large data in a private asset instead."
         )
 
 
@@ -62,6 +76,13 @@ def create_service(client: ApiClient, name: str) -> dict[str, Any] | None:
         if exc.status == 409:
             return None
         raise
+
+
+def service_name_from(text: str) -> str:
+    """A service unique name from a folder or package name: runs of other characters become
+    one dash (my_project -> my-project), at most 49 characters; '' when nothing is left."""
+    cleaned = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:49].strip("-")
+    return cleaned if is_service_name(cleaned) else ""
 
 
 def environment_names(suffix: str) -> tuple[str, str]:
@@ -124,10 +145,17 @@ def wait_for_build(
 
 
 def set_variables(
-    client: ApiClient, env_base: str, values: dict[str, str], *, remove_others: bool = False
+    client: ApiClient,
+    env_base: str,
+    values: dict[str, str],
+    *,
+    source: Path | str = "the variables",
+    remove_others: bool = False,
 ) -> None:
     """Create or update each variable (unchanged ones are left alone), like Twilio's toolkit;
-    ``remove_others`` also deletes remote variables missing from ``values`` (env import)."""
+    ``remove_others`` also deletes remote variables missing from ``values`` (env import).
+    Nothing is changed when ``values`` break the server's limits."""
+    check_variables(values, source)
     existing = {v["key"]: v for v in client.each(f"{env_base}/Variables", "variables")}
     if remove_others:  # first, so the new set never counts against the 3 KB limit twice
         for key, variable in existing.items():

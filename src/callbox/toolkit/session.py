@@ -18,16 +18,16 @@ from typing import Any, TypeVar
 import click
 import httpx
 
+from callbox.rules import is_service_name
 from callbox.toolkit import deployinfo, rcfile
 from callbox.toolkit.client import ApiClient
 from callbox.toolkit.credentials import Credentials, ProfileStore, resolve
-from callbox.toolkit.deploy import NEVER_UPLOADED
 from callbox.toolkit.printer import Printer
 from callbox.toolkit.project import read_env
-from callbox.toolkit.resources import find_environment
+from callbox.toolkit.resources import find_environment, uploadable
 
 F = TypeVar("F", bound=Callable[..., Any])
-SERVICE = re.compile(r"ZS[0-9a-f]{32}|[A-Za-z0-9][A-Za-z0-9-]{0,48}")
+SERVICE_SID = re.compile(r"ZS[0-9a-f]{32}")
 
 
 def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -122,6 +122,7 @@ class Session:
     credentials: Credentials
     printer: Printer
     client: ApiClient = field(repr=False)
+    given: frozenset[str] = frozenset()  # flags given on the command line (or by env var)
     _account: str | None = field(default=None, repr=False)
     _account_asked: bool = field(default=False, repr=False)
 
@@ -137,7 +138,7 @@ class Session:
 
     def uploadable_env(self) -> dict[str, str]:
         """The .env values a deploy sends: never ACCOUNT_SID/AUTH_TOKEN, never empty values."""
-        return {k: v for k, v in self.env_values.items() if k not in NEVER_UPLOADED and v != ""}
+        return uploadable(self.env_values)
 
     @property
     def account_sid(self) -> str | None:
@@ -162,17 +163,21 @@ class Session:
         return deployinfo.lookup(self.root, account, self.region) if account else None
 
     def service(self, *, required: bool = True) -> str | None:
-        """The service: --service-sid (or serviceSid in the config), --service-name, then
-        .twiliodeployinfo for this account; the API takes a unique name wherever a SID goes."""
-        chosen = self.options.get("service_sid") or self.options.get("service_name")
-        if chosen and not SERVICE.fullmatch(str(chosen)):
+        """The service, as deploy finds it (spec 7.8): --service-sid (or serviceSid in the
+        config), a --service-name given now, .twiliodeployinfo for this account, then a
+        serviceName from the config. The API takes a unique name wherever a SID goes."""
+        named = self.options.get("service_name")
+        chosen = self.options.get("service_sid") or (
+            named if "service_name" in self.given else None
+        )
+        if not chosen:
+            info = self.deployed_service()
+            chosen = (info.service_sid if info else None) or named
+        if chosen and not (SERVICE_SID.fullmatch(str(chosen)) or is_service_name(str(chosen))):
             raise click.ClickException(
                 f'"{chosen}" is neither a service SID (ZS and 32 hex digits) nor a service '
                 "name (letters, digits and dashes): check --service-sid / --service-name."
             )
-        if not chosen:
-            info = self.deployed_service()
-            chosen = info.service_sid if info else None
         if not chosen and required:
             raise click.ClickException(f"No service given: {self._why_no_deploy_info()}")
         return str(chosen) if chosen else None
@@ -246,10 +251,13 @@ def _camel(name: str) -> str:
     return head + "".join(part.capitalize() for part in rest)
 
 
-def project_options(ctx: click.Context, command: str) -> tuple[dict[str, Any], rcfile.RcFile]:
-    """Flags merged with the config file's top-level, command and environment scopes."""
+def project_options(
+    ctx: click.Context, command: str, project: Path | None = None
+) -> tuple[dict[str, Any], rcfile.RcFile]:
+    """Flags merged with the config file's top-level, command and environment scopes; the
+    file is searched from --cwd, else ``project`` (start's DIRECTORY), else the current folder."""
     flags = dict(ctx.params)
-    start = Path(flags.get("cwd") or os.getcwd())
+    start = Path(flags.get("cwd") or project or os.getcwd())
     rc = rcfile.find_config(start.resolve(), flags.get("config"))
     first = merged(ctx, rc, rcfile.specialize(rc, command))
     environment = None
@@ -317,4 +325,14 @@ def open_session(ctx: click.Context, command: str) -> Session:
     client = ApiClient(
         credentials.url, credentials.username, credentials.password, source=credentials.source
     )
-    return Session(command, options, root, env_file, env_values, credentials, printer, client)
+    return Session(
+        command,
+        options,
+        root,
+        env_file,
+        env_values,
+        credentials,
+        printer,
+        client,
+        frozenset(rcfile.given_names(ctx)),
+    )

@@ -61,8 +61,10 @@ class LocalProject:
         config: Config,
         console: DevConsole,
         on_replaced: Callable[[str], None],
+        base_variables: dict[str, str] | None = None,
     ) -> None:
         # The folders are looked up on every reload: an assets/ created later must count.
+        self.base_variables = base_variables or {}  # --load-local-env: the shell's, under .env
         self.find_layout = find_layout
         layout = self.layout = find_layout()
         self.env_file = env_file
@@ -89,7 +91,7 @@ class LocalProject:
     def _read(self) -> Deployment:
         routes = discover(self.layout)
         site_packages = self._install_requirements()
-        variables = read_env(self.env_file)
+        variables = {**self.base_variables, **read_env(self.env_file)}
         self._generation += 1
         return Deployment(
             build_key=f"local-{self._generation}",
@@ -183,12 +185,15 @@ class DevServer:
         find_layout: Callable[[], Layout],
         env_file: Path,
         console: DevConsole,
+        base_variables: dict[str, str] | None = None,
     ) -> None:
         self.config = config
         self.console = console
         self.supervisor = Supervisor(max_body=config.max_response_bytes)
         self.pools = PoolSet(self.supervisor, config, console.function_logs)
-        self.source = LocalProject(find_layout, env_file, config, console, self.pools.retire)
+        self.source = LocalProject(
+            find_layout, env_file, config, console, self.pools.retire, base_variables
+        )
         self.gateway = Gateway(config, self.source, self.pools, console)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import mimetypes
-import re
 import secrets
 import string
 from pathlib import Path
@@ -19,14 +18,13 @@ from typing import Any
 
 import click
 
+from callbox.rules import MAX_SERVICE_NAME, is_service_name
 from callbox.toolkit.buckets import INIT_HINT, Bucket, BucketStore
 from callbox.toolkit.client import ApiError
 from callbox.toolkit.resources import create_environment, create_service, wait_for_build
 from callbox.toolkit.session import Session, api_options, open_session, output_option
 
 # Twilio's plugin checks service names with this pattern; the API wants fewer than 50 characters.
-SERVICE_NAME = re.compile(r"^[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*$")
-MAX_NAME = 49
 RANDOM_ALPHABET = string.ascii_lowercase + string.digits
 DEFAULT_PROPERTIES = ("sid", "path", "url", "visibility")
 PROPERTIES = (
@@ -90,10 +88,10 @@ def init_command(ctx: click.Context, **_flags: Any) -> None:
 
 
 def check_name(name: str) -> None:
-    if not SERVICE_NAME.match(name) or len(name) > MAX_NAME:
+    if not is_service_name(name):
         raise click.ClickException(
-            f'"{name}" is not a valid service name: use at most {MAX_NAME} letters, digits and '
-            "dashes, with no dash at either end or two in a row (e.g. my-assets)."
+            f'"{name}" is not a valid service name: use at most {MAX_SERVICE_NAME} letters, '
+            "digits and dashes, with no dash at either end or two in a row (e.g. my-assets)."
         )
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import click
 from callbox.toolkit import deployinfo, rcfile
 from callbox.toolkit.deploy import Deployed, DeployRequest, deploy_project, read_requirements
 from callbox.toolkit.project import Layout
-from callbox.toolkit.resources import check_variables
+from callbox.toolkit.resources import check_variables, service_name_from
 from callbox.toolkit.session import (
     Session,
     api_options,
@@ -142,9 +141,7 @@ def _pyproject_name(root: Path) -> str | None:
 
 
 def _as_unique_name(name: str) -> str:
-    """A service unique name from a folder or package name: letters, digits and dashes
-    (my_project -> my-project), at most 49 characters."""
-    cleaned = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")[:49].strip("-")
+    cleaned = service_name_from(name)
     if not cleaned:
         raise click.ClickException(
             f'Cannot make a service name out of "{name}": pass --service-name (letters, digits '

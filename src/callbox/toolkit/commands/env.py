@@ -100,7 +100,7 @@ def set_variable(ctx: click.Context, key: str, value: str, **_flags: Any) -> Non
     """
 
     def work(target: _Target) -> None:
-        set_variables(target.session.client, target.base, {key: value})
+        set_variables(target.session.client, target.base, {key: value}, source="--key/--value")
         click.echo(f"{key} has been set")
 
     _run(ctx, work)
@@ -188,7 +188,13 @@ def import_variables(ctx: click.Context, **_flags: Any) -> None:
                 f'Failed to find .env file at "{session.env_file}": nothing to import (this '
                 "would delete every variable of the environment). Pass --env <file>."
             )
-        set_variables(session.client, target.base, session.uploadable_env(), remove_others=True)
+        set_variables(
+            session.client,
+            target.base,
+            session.uploadable_env(),
+            source=session.env_file,
+            remove_others=True,
+        )
         click.echo("Environment variables updated")
 
     _run(ctx, work)

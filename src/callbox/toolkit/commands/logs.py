@@ -90,6 +90,7 @@ def _logs(session: Session) -> None:
         since=None if recent else _iso(started - WINDOW),
         function_sid=function_sid,
         say=session.printer.info,
+        source=session.client.source,
     )
     follower.run()
 
@@ -190,6 +191,7 @@ class Follower:
     since: str | None = None  # ISO date: where to start when no line was printed yet
     function_sid: str | None = None
     say: Callable[[str], None] = lambda _text: None
+    source: str = ""  # where the credentials came from, said if they are refused
     retry_delay: float = 0.25
     max_delay: float = 5.0
     read_timeout: float = 60.0  # the server sends a keep-alive every 15 s
@@ -230,7 +232,7 @@ class Follower:
         ) as response:
             if response.status_code >= 400:
                 response.read()
-                error = api_error(response)
+                error = api_error(response, self.source)
                 if response.status_code < 500:
                     raise error
                 raise httpx.TransportError(str(error))  # a server in trouble: try again

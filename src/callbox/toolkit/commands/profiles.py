@@ -11,7 +11,7 @@ import re
 
 import click
 
-from callbox.toolkit.client import ApiClient
+from callbox.toolkit.client import ApiClient, server_url
 from callbox.toolkit.credentials import DEFAULT_URL, Profile, ProfileStore, account_of
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -43,9 +43,7 @@ def login(
         raise click.ClickException(
             f'"{name}" is not a usable profile name: use letters, digits, ".", "_" and "-".'
         )
-    url = (url or click.prompt("Server URL", default=DEFAULT_URL)).rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise click.ClickException(f'"{url}" is not a server URL: it starts with http(s)://.')
+    url = server_url(url or click.prompt("Server URL", default=DEFAULT_URL))
     username = username or click.prompt("Account SID or API key")
     password = password or click.prompt("Auth token or API secret", hide_input=True)
     account = account_of(username)
@@ -53,9 +51,16 @@ def login(
         client = ApiClient(url, username, password, timeout=10.0)
         try:
             # Any authenticated read proves the pair; a service list works for keys too.
-            client.get("/v1/Services", PageSize=1)
+            listed = client.get("/v1/Services", PageSize=1)
         finally:
             client.close()
+        services = listed.get("services")
+        if not isinstance(services, list):
+            raise click.ClickException(
+                f"{url} answered, but not as callbox's API (no service list): check the URL."
+            )
+        if account is None and services:  # an API key: its account, when the answer says
+            account = services[0].get("account_sid")
     store = ProfileStore.default()
     store.save(Profile(name, url, username, password, account), activate=True)
     click.echo(f'Saved profile "{name}" ({username} on {url}); it is now the active profile.')

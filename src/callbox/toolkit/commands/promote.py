@@ -87,7 +87,7 @@ def _promote(session: Session) -> None:
     env_base = f"{base}/Environments/{target['sid']}"
     variables = session.uploadable_env()
     if variables:
-        set_variables(session.client, env_base, variables)
+        set_variables(session.client, env_base, variables, source=session.env_file)
     try:
         deployment = session.client.post(f"{env_base}/Deployments", {"BuildSid": build_sid})
     except ApiError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,12 @@ from callbox.toolkit.start import DevConsole
 @click.option("--assets-folder", default=None, help="Folder of assets (default assets/).")
 @click.option("--logs/--no-logs", default=True, help="Print a line per request (default) or not.")
 @click.option(
+    "-f",
+    "--load-local-env",
+    is_flag=True,
+    help="Give functions this shell's environment variables too (.env values win).",
+)
+@click.option(
     "--allow-unsigned",
     is_flag=True,
     help="Serve protected functions and assets without checking X-Twilio-Signature "
@@ -58,7 +65,7 @@ def start(ctx: click.Context, **_flags: Any) -> None:
       callbox start my-project --port 8000 --env .env.dev
       callbox start --no-logs -l warn  # only the functions' warnings and errors
     """
-    options, _rc = project_options(ctx, "start")
+    options, _rc = project_options(ctx, "start", Path(ctx.params["directory"]))
     # --cwd (flag or config) beats DIRECTORY, as in Twilio's toolkit (case 71).
     root = Path(options.get("cwd") or options["directory"]).resolve()
     env_file = options.get("env")
@@ -75,6 +82,7 @@ def start(ctx: click.Context, **_flags: Any) -> None:
         allow_unsigned=bool(options.get("allow_unsigned")),
         execution_timeout=options.get("execution_timeout"),
         console=DevConsole(str(options.get("log_level") or "info"), bool(options.get("logs"))),
+        base_variables=dict(os.environ) if options.get("load_local_env") else None,
     )
 
 
@@ -89,6 +97,7 @@ def serve_project(
     allow_unsigned: bool,
     execution_timeout: float | None,
     console: DevConsole,
+    base_variables: dict[str, str] | None = None,
 ) -> None:
     import uvicorn
 
@@ -105,6 +114,7 @@ def serve_project(
             lambda: Layout.find(root, functions_folder, assets_folder),
             env_path,
             console,
+            base_variables,
         )
         deployment = server.source.load()
     except (ProjectError, DependencyError) as exc:

@@ -1,0 +1,24 @@
+"""The platform's naming and size rules that both sides check: the API when it stores, the
+toolkit before it uploads (so a deploy fails before it has changed anything). Standard library
+only: the CLI imports it without loading the server.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Services (seed: fewer than 50 characters, letters, digits and dashes, permanent).
+SERVICE_NAME = re.compile(r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$")
+MAX_SERVICE_NAME = 49
+
+# Variables. Keys become names in the function's context (and may be exported to a process
+# environment), so they take the shape of an identifier: letters, digits, underscore, no
+# leading digit.
+VARIABLE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_VARIABLE_KEY = 128
+MAX_VARIABLE_BYTES = 450  # per value, UTF-8 (seed: "450 bytes ... using the Serverless API")
+MAX_VARIABLES_BYTES = 3072  # an environment's variables as JSON (seed: "approximately 3kb")
+
+
+def is_service_name(name: str) -> bool:
+    return len(name) <= MAX_SERVICE_NAME and SERVICE_NAME.match(name) is not None
