@@ -85,6 +85,29 @@ def service_name_from(text: str) -> str:
     return cleaned if is_service_name(cleaned) else ""
 
 
+# Twilio's order for what a build serves: private, protected, public (then by path).
+ACCESS_ORDER = {"private": 0, "protected": 1, "public": 2}
+
+
+def reached_at(base_url: str, kind: str, path: str, visibility: str) -> str:
+    """Where a function or asset is reached: its URL, or, private, how code reads it."""
+    if visibility != "private":
+        return f"{base_url}{path}"
+    if kind == "function":
+        return f'Runtime.get_functions()["{path.lstrip("/")}"]'
+    return f'Runtime.get_assets()["{path}"]'
+
+
+def by_access(entries: list[dict[str, Any]], key: str = "visibility") -> list[dict[str, Any]]:
+    return sorted(entries, key=lambda e: (ACCESS_ORDER.get(e.get(key, ""), 3), e.get("path", "")))
+
+
+def logs_hint(service_sid: str, suffix: str | None) -> str:
+    """The command that follows an environment's log lines (Twilio prints a console link)."""
+    where = f"--environment {suffix}" if suffix else "--production"
+    return f"callbox logs --service-sid {service_sid} {where} --tail"
+
+
 def environment_names(suffix: str) -> tuple[str, str]:
     """Unique and friendly name Twilio's toolkit gives an environment it creates."""
     unique = f"{suffix}-environment" if suffix else "production"

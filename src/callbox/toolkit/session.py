@@ -129,7 +129,8 @@ class Session:
     @property
     def environment(self) -> str:
         """The target environment: '' for production, else a suffix or a ZE... SID."""
-        return "" if self.options.get("production") else str(self.options.get("environment") or "")
+        opts = self.options
+        return rcfile.environment_suffix(opts.get("environment"), bool(opts.get("production")))
 
     @property
     def region(self) -> str | None:
@@ -262,10 +263,21 @@ def project_options(
     first = merged(ctx, rc, rcfile.specialize(rc, command))
     environment = None
     if "environment" in flags:
-        environment = "" if first.get("production") else str(first.get("environment") or "")
+        environment = rcfile.environment_suffix(
+            first.get("environment"), bool(first.get("production"))
+        )
     options = merged(ctx, rc, rcfile.specialize(rc, command, environment=environment))
     options["_environment_scope"] = environment
     return options, rc
+
+
+def env_file(root: Path, env: str | None) -> Path:
+    """The .env a command reads: ``env`` (--env, relative to the project) or the project's
+    .env; a file named explicitly must exist (Twilio's message)."""
+    path = (root / (env or ".env")).resolve()
+    if env and not path.is_file():
+        raise click.ClickException(f'Failed to find .env file at "{path}"')
+    return path
 
 
 def read_local_env(
@@ -278,9 +290,7 @@ def read_local_env(
             "The .env file you are pointing at will be used to primarily load environment "
             "variables; empty entries are filled from the system's environment."
         )
-    path = (root / (env or ".env")).resolve()
-    if env and not path.is_file():
-        raise click.ClickException(f'Failed to find .env file at "{path}"')
+    path = env_file(root, env)
     values = read_env(path)
     if load_system_env:
         values = {k: (v if v != "" else os.environ.get(k, "")) for k, v in values.items()}

@@ -127,7 +127,7 @@ def create_from_template(
         if target.exists() or target.is_symlink():
             raise TemplateError(
                 f'Template with name "{namespace}" has duplicate file "{target.name}" in '
-                f'"{_shown(target.parent, root)}"; choose another namespace or remove the file.'
+                f'"{shown(target.parent, root)}"; choose another namespace or remove the file.'
             )
 
     # The files merged into after the copy must be readable now, or nothing is written.
@@ -149,7 +149,7 @@ def create_from_template(
     except OSError as exc:
         _take_back(written)
         raise TemplateError(
-            f"Could not write {_shown(target, root)}: {exc.strerror or exc}; nothing was created."
+            f"Could not write {shown(target, root)}: {exc.strerror or exc}; nothing was created."
         ) from None
     created.files = [target.relative_to(root) for _, target in plan if target != readme]
 
@@ -274,7 +274,8 @@ def _files(folder: Path) -> list[Path]:
     )
 
 
-def _shown(path: Path, root: Path) -> str:
+def shown(path: Path, root: Path) -> str:
+    """``path`` as the user sees it: relative to the project when inside it."""
     try:
         return PurePosixPath(path.relative_to(root)).as_posix()
     except ValueError:

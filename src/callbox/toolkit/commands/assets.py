@@ -21,7 +21,12 @@ import click
 from callbox.rules import MAX_SERVICE_NAME, is_service_name
 from callbox.toolkit.buckets import INIT_HINT, Bucket, BucketStore
 from callbox.toolkit.client import ApiError
-from callbox.toolkit.resources import create_environment, create_service, wait_for_build
+from callbox.toolkit.resources import (
+    create_environment,
+    create_service,
+    reached_at,
+    wait_for_build,
+)
 from callbox.toolkit.session import Session, api_options, open_session, output_option
 
 # Twilio's plugin checks service names with this pattern; the API wants fewer than 50 characters.
@@ -349,13 +354,10 @@ def _list(session: Session, columns: list[str]) -> None:
 
 def _entry(session: Session, version: dict[str, Any], domain: str) -> dict[str, Any]:
     """An asset version as listed: its fields, with the URL (or, private, how code reads it)."""
-    path = version["path"]
-    if version["visibility"] == "private":
-        url = f'Runtime.get_assets()["{path}"]'
-    else:
-        url = f"{session.domain_url(domain)}{path}"
     entry = {name: version.get(name) for name in PROPERTIES}
-    entry["url"] = url
+    entry["url"] = reached_at(
+        session.domain_url(domain), "asset", version["path"], version["visibility"]
+    )
     return entry
 
 

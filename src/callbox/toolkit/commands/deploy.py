@@ -12,7 +12,13 @@ import click
 from callbox.toolkit import deployinfo, rcfile
 from callbox.toolkit.deploy import Deployed, DeployRequest, deploy_project, read_requirements
 from callbox.toolkit.project import Layout
-from callbox.toolkit.resources import check_variables, service_name_from
+from callbox.toolkit.resources import (
+    by_access,
+    check_variables,
+    logs_hint,
+    reached_at,
+    service_name_from,
+)
 from callbox.toolkit.session import (
     Session,
     api_options,
@@ -21,8 +27,6 @@ from callbox.toolkit.session import (
     output_option,
     service_sid_option,
 )
-
-ACCESS_ORDER = {"private": 0, "protected": 1, "public": 2}
 
 
 @click.command()
@@ -189,19 +193,10 @@ def summarize(session: Session, result: Deployed) -> dict[str, Any]:
     functions: list[dict[str, str]] = []
     assets: list[dict[str, str]] = []
     for route in result.routes:
-        if route.visibility == "private":
-            getter = "get_functions" if route.kind == "function" else "get_assets"
-            key = route.path.lstrip("/") if route.kind == "function" else route.path
-            url = f'Runtime.{getter}()["{key}"]'
-        else:
-            url = f"{base}{route.path}"
+        url = reached_at(base, route.kind, route.path, route.visibility)
         entry = {"access": route.visibility, "path": route.path, "url": url}
         (functions if route.kind == "function" else assets).append(entry)
-    for entries in (functions, assets):
-        entries.sort(key=lambda e: (ACCESS_ORDER[e["access"]], e["path"]))
     suffix = result.environment_suffix
-    logs = f"callbox logs --service-sid {result.service_sid} "
-    logs += "--production --tail" if not suffix else f"--environment {suffix} --tail"
     return {
         "domain": result.domain,
         "serviceName": result.service_name,
@@ -210,9 +205,9 @@ def summarize(session: Session, result: Deployed) -> dict[str, Any]:
         "environmentSid": result.environment_sid,
         "buildSid": result.build_sid,
         "runtime": result.runtime,
-        "viewLiveLogs": logs,
-        "functions": functions,
-        "assets": assets,
+        "viewLiveLogs": logs_hint(result.service_sid, suffix),
+        "functions": by_access(functions, "access"),
+        "assets": by_access(assets, "access"),
     }
 
 

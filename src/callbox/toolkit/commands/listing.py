@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from callbox.toolkit.client import ApiError
-from callbox.toolkit.commands.deploy import ACCESS_ORDER
+from callbox.toolkit.resources import by_access, reached_at
 from callbox.toolkit.session import (
     Session,
     api_options,
@@ -140,22 +140,9 @@ class _Lister:
         single = kind[:-1]  # function, asset
         found = []
         for version in build.get(f"{single}_versions", []):
-            found.append({**version, "url": _url(single, version, base_url)})
-        # The order of the deploy summary (Twilio's): private, protected, public, then path.
-        found.sort(
-            key=lambda v: (ACCESS_ORDER.get(v.get("visibility", ""), 3), str(v.get("path") or ""))
-        )
-        return found
-
-
-def _url(kind: str, version: dict[str, Any], base_url: str) -> str:
-    """Where a version is reached: its URL, or how a function reads it when private."""
-    path = str(version.get("path") or "")
-    if version.get("visibility") != "private":
-        return f"{base_url}{path}"
-    if kind == "function":
-        return f'Runtime.get_functions()["{path.lstrip("/")}"]'
-    return f'Runtime.get_assets()["{path}"]'
+            url = reached_at(base_url, single, str(version["path"]), str(version["visibility"]))
+            found.append({**version, "url": url})
+        return by_access(found)  # the order of the deploy summary (Twilio's)
 
 
 def _list(session: Session, types: list[str]) -> None:

@@ -8,7 +8,12 @@ from typing import Any
 import click
 
 from callbox.toolkit.client import ApiError
-from callbox.toolkit.resources import create_environment, find_environment, set_variables
+from callbox.toolkit.resources import (
+    create_environment,
+    find_environment,
+    logs_hint,
+    set_variables,
+)
 from callbox.toolkit.session import (
     Session,
     api_options,
@@ -110,9 +115,7 @@ def _promote(session: Session) -> None:
             }
         )
         return
-    suffix = target.get("domain_suffix")
-    logs = f"callbox logs --service-sid {target['service_sid']} "
-    logs += f"--environment {suffix} --tail" if suffix else "--production --tail"
+    logs = logs_hint(target["service_sid"], target.get("domain_suffix"))
     session.printer.out(f"Build {build_sid} is active on {target['unique_name']}.")
     session.printer.out(f"Active build available at:\n   {url}")
     session.printer.out(f"View Live Logs:\n   {logs}")

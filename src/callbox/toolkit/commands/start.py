@@ -13,7 +13,7 @@ from callbox.builds.dependencies import DependencyError
 from callbox.config import Config
 from callbox.toolkit.admin import listen, uvicorn_settings
 from callbox.toolkit.project import Layout, ProjectError
-from callbox.toolkit.session import base_options, project_options
+from callbox.toolkit.session import base_options, env_file, project_options
 from callbox.toolkit.start import DevConsole
 
 
@@ -68,10 +68,7 @@ def start(ctx: click.Context, **_flags: Any) -> None:
     options, _rc = project_options(ctx, "start", Path(ctx.params["directory"]))
     # --cwd (flag or config) beats DIRECTORY, as in Twilio's toolkit (case 71).
     root = Path(options.get("cwd") or options["directory"]).resolve()
-    env_file = options.get("env")
-    env_path = (root / (env_file or ".env")).resolve()
-    if env_file and not env_path.is_file():
-        raise click.ClickException(f'Failed to find .env file at "{env_path}"')
+    env_path = env_file(root, options.get("env"))
     serve_project(
         root,
         env_path,

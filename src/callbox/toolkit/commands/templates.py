@@ -10,9 +10,9 @@ from typing import Any
 import click
 
 from callbox.toolkit import rcfile, templating
-from callbox.toolkit.printer import LEVELS
+from callbox.toolkit.printer import Printer
 from callbox.toolkit.rcfile import RcError
-from callbox.toolkit.session import base_options, output_option, project_options
+from callbox.toolkit.session import base_options, env_file, output_option, project_options
 from callbox.toolkit.templating import TemplateError
 
 
@@ -54,26 +54,6 @@ class _Options:
         return str(self.values.get("log_level") or "info")
 
 
-def _env_file(root: Path, env: str | None) -> Path | None:
-    """The .env the template's variables go to; an explicit one must exist (as for deploy)."""
-    if not env:
-        return None
-    path = (root / env).resolve()
-    if not path.is_file():
-        raise click.ClickException(
-            f'Failed to find .env file at "{path}"; create it, or leave out --env to use '
-            "the project's .env."
-        )
-    return path
-
-
-def _shown(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
-
-
 @click.command()
 @click.argument("namespace", required=False)
 @click.option("--template", default=None, help="Template id (see `callbox list-templates`).")
@@ -96,7 +76,7 @@ def new(ctx: click.Context, **_flags: Any) -> None:
       callbox list-templates                        # the templates to choose from
     """
     options = _Options(ctx)
-    chatty = LEVELS.get(options.log_level(), LEVELS["info"]) <= LEVELS["info"]
+    chatty = Printer(options.log_level()).chatty
     template_id = options.text("template")
     namespace = options.text("namespace")
     env = options.text("env")
@@ -104,7 +84,7 @@ def new(ctx: click.Context, **_flags: Any) -> None:
     root = templating.project_root(Path(cwd) if cwd is not None else Path.cwd())
     try:
         templating.project_folders(root)  # a wrong folder fails before any question
-        env_file = _env_file(root, env)
+        target_env = env_file(root, env) if env else None
         if template_id is None:
             choices = templating.list_templates()
             for choice in choices:
@@ -127,7 +107,7 @@ def new(ctx: click.Context, **_flags: Any) -> None:
                 namespace = templating.normalize_namespace(namespace)
             except TemplateError as exc:
                 raise TemplateError(f"{exc}{options.origin('namespace')}") from None
-        created = templating.create_from_template(template, namespace, root, env_file)
+        created = templating.create_from_template(template, namespace, root, target_env)
     except TemplateError as exc:
         raise click.ClickException(str(exc)) from None
     if not chatty:  # Twilio's toolkit logs all of this at info level
@@ -140,7 +120,7 @@ def new(ctx: click.Context, **_flags: Any) -> None:
     if created.new_requirements:
         click.echo(f"INFO Added {', '.join(created.new_requirements)} to requirements.txt")
     if created.new_env_keys:
-        shown = _shown(env_file, root) if env_file is not None else ".env"
+        shown = templating.shown(target_env, root) if target_env is not None else ".env"
         click.echo(
             f"INFO Make sure to configure {','.join(created.new_env_keys)} in the {shown} file"
         )
