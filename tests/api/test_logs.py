@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+import sqlalchemy as sa
 import uvicorn
 from factories import TIMESTAMP, connect, environment, service, walk
 
@@ -27,6 +28,7 @@ from callbox.logs.book import LogBook
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store, utcnow
 from callbox.store.sids import ENVIRONMENT, REQUEST, RESOURCE, new_sid
+from callbox.store.tables import environments
 
 FIELDS = {
     "sid",
@@ -446,7 +448,7 @@ async def test_keep_alive_and_function_filter(
         await asyncio.wait_for(anext(events), 1)
 
 
-async def test_a_lagging_stream_says_lines_were_dropped(
+async def test_a_lagging_stream_gets_the_lost_lines_from_the_database(
     api: Api, env: Env, logbook: LogBook
 ) -> None:
     subscription = logbook.subscribe(env.sid, limit=2)
@@ -455,10 +457,50 @@ async def test_a_lagging_stream_says_lines_were_dropped(
     )
     assert await anext(events) == ": connected\n\n"
     logbook.record(env.meta(), [{"message": str(i)} for i in range(5)])
-    assert await anext(events) == ": 3 lines dropped: the client fell behind\n\n"
-    assert parse(await anext(events))["message"] == "3"
-    assert parse(await anext(events))["message"] == "4"
+    got = [parse(await asyncio.wait_for(anext(events), 2))["message"] for _ in range(5)]
+    assert got == ["0", "1", "2", "3", "4"]  # 0-2 were dropped live: read back, in order
+    env.line("after")
+    assert parse(await asyncio.wait_for(anext(events), 2))["message"] == "after"  # once
     await events.aclose()
+
+
+async def test_a_gap_longer_than_a_page_is_filled_page_by_page(
+    api: Api, env: Env, logbook: LogBook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logs_api, "MAX_REPLAY", 3)
+    env.line("first")
+    logbook.flush()
+    mark = logs_api._backlog(
+        stream_call(api, env), env.sid, utcnow() - timedelta(minutes=1), None, None
+    )[-1].sid
+    logbook.record(env.meta(), [{"message": f"missed {i}"} for i in range(8)])
+    subscription = logbook.subscribe(env.sid)
+    events = logs_api._events(
+        stream_call(api, env),
+        logs_api._stream_environment(stream_call(api, env)),
+        subscription,
+        last_event_id=mark,
+    )
+    assert await anext(events) == ": connected\n\n"
+    got = [parse(await asyncio.wait_for(anext(events), 2))["message"] for _ in range(8)]
+    assert got == [f"missed {i}" for i in range(8)]
+    await events.aclose()
+
+
+async def test_the_stream_ends_when_its_environment_is_deleted(
+    api: Api, env: Env, logbook: LogBook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logs_api, "KEEP_ALIVE", 0.05)
+    subscription = logbook.subscribe(env.sid)
+    events = logs_api._events(
+        stream_call(api, env), logs_api._stream_environment(stream_call(api, env)), subscription
+    )
+    assert await anext(events) == ": connected\n\n"
+    assert await asyncio.wait_for(anext(events), 1) == ": keep-alive\n\n"
+    with api.store.begin() as conn:
+        conn.execute(sa.delete(environments).where(environments.c.sid == env.sid))
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(anext(events), 2)
 
 
 # -- the stream over a real server ---------------------------------------------------------

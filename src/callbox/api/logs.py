@@ -8,6 +8,7 @@ thread cannot hold a response open.
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -205,38 +206,102 @@ async def _events(
     function_sid: str | None = None,
 ) -> AsyncIterator[str]:
     """The event stream: a first comment (the subscription is live), the replayed backlog,
-    then live lines, with a keep-alive comment after ``KEEP_ALIVE`` seconds of silence."""
+    then live lines, with a keep-alive comment after ``KEEP_ALIVE`` seconds of silence.
+
+    No gaps: when the live queue overflowed (a client reading slower than functions print),
+    the lines it lost are read back from the database before the stream goes on; lines that
+    reach the client both ways are sent once."""
     owner = {"account_sid": environment.account_sid, "service_sid": environment.service_sid}
+    seen = _Recent()
+    last = last_event_id
+    started = utcnow()
     try:
         yield ": connected\n\n"
-        seen: set[str] = set()
         if since is not None or last_event_id:
-            backlog = await run_in_threadpool(
-                _backlog, call, environment.sid, since, last_event_id, function_sid
-            )
-            for row in backlog:
-                seen.add(row.sid)
-                yield _event(render(call, row))
+            async for row in _catch_up(call, environment.sid, since, last, function_sid):
+                last = row.sid
+                if seen.add(row.sid):
+                    yield _event(render(call, row))
         dropped = 0
         while True:
             item = await subscription.get(KEEP_ALIVE)
             if subscription.dropped > dropped:
-                lost = subscription.dropped - dropped
-                yield f": {lost} lines dropped: the client fell behind\n\n"
                 dropped = subscription.dropped
+                gap_since = None if last else started
+                gap = _catch_up(call, environment.sid, gap_since, last, function_sid, every=True)
+                async for row in gap:
+                    last = row.sid
+                    if seen.add(row.sid):
+                        yield _event(render(call, row))
             if item is None:
                 if subscription.closed:
                     return
-                # A revoked key or changed token ends the stream, as it would a new request.
-                if not await run_in_threadpool(call.still_authorised):
+                # A revoked key, a changed token or a deleted environment ends the stream,
+                # as it would a new request (the client's reconnect then says why).
+                if not await run_in_threadpool(_still_there, call):
                     return
                 yield ": keep-alive\n\n"
                 continue
-            if item["sid"] in seen or (function_sid and item["function_sid"] != function_sid):
+            if function_sid and item["function_sid"] != function_sid:
                 continue
-            yield _event(render(call, {**item, **owner}))
+            if seen.add(item["sid"]):
+                last = item["sid"]
+                yield _event(render(call, {**item, **owner}))
     finally:
         subscription.close()
+
+
+class _Recent:
+    """The SIDs sent lately (bounded): a line that arrives both live and from the database
+    is sent once."""
+
+    def __init__(self, size: int = 4 * MAX_REPLAY) -> None:
+        self.size = size
+        self.order: deque[str] = deque()
+        self.members: set[str] = set()
+
+    def add(self, sid: str) -> bool:
+        """True when ``sid`` is new (and now remembered)."""
+        if sid in self.members:
+            return False
+        self.order.append(sid)
+        self.members.add(sid)
+        if len(self.order) > self.size:
+            self.members.discard(self.order.popleft())
+        return True
+
+
+async def _catch_up(
+    call: Call,
+    environment_sid: str,
+    since: datetime | None,
+    after: str | None,
+    function_sid: str | None,
+    *,
+    every: bool = False,
+) -> AsyncIterator[Any]:
+    """Stored lines after the line ``after``, page by page, all of them; without ``after``,
+    the newest ``MAX_REPLAY`` since ``since`` (recent history), or with ``every`` all of
+    them too."""
+    while True:
+        rows = await run_in_threadpool(
+            _backlog, call, environment_sid, since, after, function_sid, every
+        )
+        for row in rows:
+            yield row
+        if not (after or every) or len(rows) < MAX_REPLAY:
+            return
+        after = rows[-1].sid
+
+
+def _still_there(call: Call) -> bool:
+    if not call.still_authorised():
+        return False
+    try:
+        _stream_environment(call)
+    except CallboxError:  # the environment (or its service) was deleted
+        return False
+    return True
 
 
 def _event(body: dict[str, Any]) -> str:
@@ -249,8 +314,11 @@ def _backlog(
     since: datetime | None,
     last_event_id: str | None,
     function_sid: str | None,
+    oldest_first: bool = False,
 ) -> list[Any]:
-    """Stored lines after ``last_event_id`` (else after ``since``), oldest first."""
+    """Stored lines, oldest first: the first ``MAX_REPLAY`` after the line ``last_event_id``
+    (a continuation) or, ``oldest_first``, after ``since``; else the newest ``MAX_REPLAY``
+    after ``since`` (recent history)."""
     call.api.logbook.flush()
     with call.api.store.begin() as conn:
         query = sa.select(logs).where(logs.c.environment_sid == environment_sid)
@@ -269,6 +337,9 @@ def _backlog(
             return []  # an unknown Last-Event-ID and no Since: nothing to replay from
         if function_sid:
             query = query.where(logs.c.function_sid == function_sid)
+        if mark is not None or oldest_first:
+            oldest = query.order_by(logs.c.date_created, logs.c.sid).limit(MAX_REPLAY)
+            return list(conn.execute(oldest).all())
         newest = query.order_by(logs.c.date_created.desc(), logs.c.sid.desc()).limit(MAX_REPLAY)
         rows = list(conn.execute(newest).all())
     rows.reverse()
