@@ -26,7 +26,6 @@ import argparse
 import base64
 import datetime
 import hashlib
-import http.client
 import json
 import os
 import secrets
@@ -79,17 +78,6 @@ say = base.say
 # --------------------------------------------------------------------------------------------
 # Talking to callbox serve
 # --------------------------------------------------------------------------------------------
-
-
-def host_get(port: int, path: str, host: str, timeout: float = 10.0) -> tuple[int, bytes]:
-    """One GET on a new connection to 127.0.0.1:port with the given Host header."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={"Host": host})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
 
 
 def make_wheel(folder: Path) -> Path:
@@ -184,7 +172,7 @@ class Service:
         while time.perf_counter() < deadline:
             tries += 1
             try:
-                status, body = host_get(self.port, path, self.host)
+                status, body = base.http_get(self.port, path, host=self.host)
             except OSError as exc:
                 last = repr(exc)
             else:
@@ -292,10 +280,6 @@ def server_log_note(procs: base.Processes, serve: subprocess.Popen[bytes]) -> st
     shown = "\n".join(f"    {line}" for line in extra[:15])
     more = f"\n    ... ({len(extra) - 15} more lines)" if len(extra) > 15 else ""
     return f"callbox serve wrote {len(extra)} line(s) after its start banner:\n{shown}{more}"
-
-
-def med_max(values: list[float]) -> str:
-    return f"median {statistics.median(values):.1f} ms, max {max(values):.1f} ms"
 
 
 # --------------------------------------------------------------------------------------------
@@ -462,7 +446,7 @@ def measure(
     deploy_s = time.perf_counter() - t0
     host = f"{deployed.domain}:{serve_port}"
     t0 = time.perf_counter()
-    status, body = host_get(serve_port, "/hello", host)
+    status, body = base.http_get(serve_port, "/hello", host=host)
     first_hello_ms = (time.perf_counter() - t0) * 1000
     say(
         f"  deployed {len(deployed.routes)} functions as build {deployed.build_sid} in "
@@ -618,20 +602,20 @@ def measure(
         ),
         (
             "first request after a deployment",
-            med_max(first_ms),
+            base.med_max(first_ms),
             f"<= {TARGET_FIRST_MS:.0f} ms",
             base.verdict(first_median <= TARGET_FIRST_MS) + over(first_ms, TARGET_FIRST_MS),
         ),
         (
             "build -> serving, no dependencies",
-            med_max(plain_total),
+            base.med_max(plain_total),
             f"<= {TARGET_SERVING_S * 1000:.0f} ms",
             base.verdict(statistics.median(plain_total) <= TARGET_SERVING_S * 1000)
             + over(plain_total, TARGET_SERVING_S * 1000),
         ),
         (
             "build -> serving, cached dependencies",
-            med_max(cached_total),
+            base.med_max(cached_total),
             f"<= {TARGET_CACHED_S * 1000:.0f} ms",
             base.verdict(statistics.median(cached_total) <= TARGET_CACHED_S * 1000)
             + over(cached_total, TARGET_CACHED_S * 1000),
@@ -673,10 +657,10 @@ def cold_starts(count: int, client: Any, serve_pid: int, port: int) -> list[floa
         cold.deploy(build_sid)
         t1 = time.perf_counter()
         before = set(base.workers_of(serve_pid))
-        status, body = host_get(port, "/hello", cold.host)
+        status, body = base.http_get(port, "/hello", host=cold.host)
         t2 = time.perf_counter()
         forked = len(set(base.workers_of(serve_pid)) - before)
-        status2, _ = host_get(port, "/hello", cold.host)
+        status2, _ = base.http_get(port, "/hello", host=cold.host)
         t3 = time.perf_counter()
         ok = status == 200 and body.decode(errors="replace") == marker
         deploy_ms.append((t1 - t0) * 1000)
@@ -688,8 +672,8 @@ def cold_starts(count: int, client: Any, serve_pid: int, port: int) -> list[floa
             f" ({forked} worker(s) forked), next request {second_ms[-1]:4.1f} ms ({status2})"
         )
     say(
-        f"  first request {med_max(first_ms)}; next request {med_max(second_ms)}; "
-        f"POST Deployments {med_max(deploy_ms)}"
+        f"  first request {base.med_max(first_ms)}; next request {base.med_max(second_ms)}; "
+        f"POST Deployments {base.med_max(deploy_ms)}"
     )
     return first_ms
 
@@ -724,14 +708,14 @@ def build_to_serving(
         cached.runs.append(timed_build(service, f"cached {i}", deps))
         show_serving(f"build {i}", cached.runs[-1])
         procs.check_alive()
-    status, body = host_get(port, "/fn-00", service.host)
+    status, body = base.http_get(port, "/fn-00", host=service.host)
     say(f"  the last build's /fn-00 answers {status} {body.decode(errors='replace')!r}")
     for series in (plain, cached):
         say(
-            f"  {series.name}: total {med_max(series.column('total_ms'))}; build "
-            f"{med_max(series.column('build_ms'))}; deploy "
-            f"{med_max(series.column('deploy_ms'))}; first request "
-            f"{med_max(series.column('first_ms'))}"
+            f"  {series.name}: total {base.med_max(series.column('total_ms'))}; build "
+            f"{base.med_max(series.column('build_ms'))}; deploy "
+            f"{base.med_max(series.column('deploy_ms'))}; first request "
+            f"{base.med_max(series.column('first_ms'))}"
         )
     t0 = time.perf_counter()
     for _ in range(20):

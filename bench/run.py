@@ -164,14 +164,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def http_get(port: int, path: str, timeout: float = 10.0) -> tuple[int, bytes]:
+def http_get(
+    port: int, path: str, timeout: float = 10.0, host: str | None = None
+) -> tuple[int, bytes]:
+    """One GET on a new connection to 127.0.0.1:port, with ``host`` as the Host header if
+    given (an environment of ``callbox serve``, by its domain)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers={"Host": host} if host else {})
         response = conn.getresponse()
         return response.status, response.read()
     finally:
         conn.close()
+
+
+def med_max(values_ms: list[float]) -> str:
+    """Median and maximum of durations in milliseconds, as every bench prints them."""
+    return f"median {statistics.median(values_ms):.1f} ms, max {max(values_ms):.1f} ms"
 
 
 def wait_ready(

@@ -19,7 +19,6 @@ One run starts ``callbox serve`` on a throw-away data folder and a project of 10
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import secrets
 import shutil
@@ -37,6 +36,7 @@ import run as base  # noqa: E402  (bench/run.py: processes, free ports, clean en
 
 TARGET_DEPLOY_S = 1.5
 TARGET_REDEPLOY_S = 0.5
+SERVING_TIMEOUT_S = 30.0  # a deploy whose build never serves is a failure, not a figure
 FUNCTIONS = 10
 ASSETS = 10
 say = base.say
@@ -54,14 +54,19 @@ def make_project(root: Path, marker: str) -> None:
         path.write_text(f"asset {index}\n" * 200)
 
 
-def host_get(port: int, path: str, host: str) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path, headers={"Host": host})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
+def wait_for_body(port: int, path: str, host: str, expected: bytes) -> None:
+    """Poll ``path`` on ``host`` until it answers 200 with ``expected`` (the new build)."""
+    deadline = time.monotonic() + SERVING_TIMEOUT_S
+    while True:
+        status, body = base.http_get(port, path, host=host)
+        if status == 200 and body == expected:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"http://{host}{path} did not serve {expected!r} within {SERVING_TIMEOUT_S:.0f} s "
+                f"of the deploy (last answer: {status} {body[:200]!r})"
+            )
+        time.sleep(0.005)
 
 
 def cli(python: str, args: list[str], cwd: Path, env: dict[str, str]) -> str:
@@ -73,8 +78,8 @@ def cli(python: str, args: list[str], cwd: Path, env: dict[str, str]) -> str:
     return done.stdout
 
 
-def median_max(values: list[float]) -> str:
-    return f"median {statistics.median(values) * 1000:6.0f} ms   max {max(values) * 1000:6.0f} ms"
+def ms(seconds: list[float]) -> list[float]:
+    return [value * 1000 for value in seconds]
 
 
 def main() -> int:
@@ -123,11 +128,7 @@ def measure(python: str, runs: int, workdir: Path, procs: base.Processes) -> int
         make_project(folder, f"fresh{attempt}")
         t0 = time.perf_counter()
         done = json.loads(cli(python, ["deploy", *auth, "-o", "json"], folder, env))
-        while True:
-            status, body = host_get(port, "/f1", f"{done['domain']}:{port}")
-            if status == 200 and body == f"fresh{attempt} 1".encode():
-                break
-            time.sleep(0.005)
+        wait_for_body(port, "/f1", f"{done['domain']}:{port}", f"fresh{attempt} 1".encode())
         fresh.append(time.perf_counter() - t0)
         procs.check_alive()
 
@@ -139,11 +140,7 @@ def measure(python: str, runs: int, workdir: Path, procs: base.Processes) -> int
         )
         t0 = time.perf_counter()
         cli(python, ["deploy", *auth, "-o", "json"], project, env)
-        while True:
-            status, body = host_get(port, "/f0", host)
-            if status == 200 and body == marker.encode():
-                break
-            time.sleep(0.005)
+        wait_for_body(port, "/f0", host, marker.encode())
         deploys.append(time.perf_counter() - t0)
         procs.check_alive()
 
@@ -159,10 +156,10 @@ def measure(python: str, runs: int, workdir: Path, procs: base.Processes) -> int
     deploy_median = statistics.median(deploys)
     redeploy_median = statistics.median(redeploys)
     say(f"\n== {runs} runs each ==")
-    say(f"  CLI start-up (callbox deploy --help)  {median_max(startup)}")
-    say(f"  new project, 20 uploads -> serving    {median_max(fresh)}")
-    say(f"  deploy, 1 file changed -> serving     {median_max(deploys)}")
-    say(f"  redeploy, nothing changed             {median_max(redeploys)}")
+    say(f"  CLI start-up (callbox deploy --help)  {base.med_max(ms(startup))}")
+    say(f"  new project, 20 uploads -> serving    {base.med_max(ms(fresh))}")
+    say(f"  deploy, 1 file changed -> serving     {base.med_max(ms(deploys))}")
+    say(f"  redeploy, nothing changed             {base.med_max(ms(redeploys))}")
     say("\n== summary ==")
     say(
         f"  new project to serving <= {TARGET_DEPLOY_S} s: {fresh_median:.2f} s   "

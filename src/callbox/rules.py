@@ -8,17 +8,17 @@ from __future__ import annotations
 import re
 
 # Services (seed: fewer than 50 characters, letters, digits and dashes, permanent).
-SERVICE_NAME = re.compile(r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$")
+SERVICE_NAME = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")  # use fullmatch
 MAX_SERVICE_NAME = 49
 
 # Variables. Keys become names in the function's context (and may be exported to a process
 # environment), so they take the shape of an identifier: letters, digits, underscore, no
 # leading digit.
-VARIABLE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+VARIABLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # use fullmatch ("$" lets "\n" in)
 MAX_VARIABLE_KEY = 128
 MAX_VARIABLE_BYTES = 450  # per value, UTF-8 (seed: "450 bytes ... using the Serverless API")
 MAX_VARIABLES_BYTES = 3072  # an environment's variables as JSON (seed: "approximately 3kb")
 
 
 def is_service_name(name: str) -> bool:
-    return len(name) <= MAX_SERVICE_NAME and SERVICE_NAME.match(name) is not None
+    return len(name) <= MAX_SERVICE_NAME and SERVICE_NAME.fullmatch(name) is not None

@@ -517,8 +517,78 @@ class Toolkit:
         assert result.exit_code == 0, result.output
         return dict(json.loads(result.stdout))
 
+    def tail(self, *args: str, cwd: Path, auth: bool = True) -> Tail:
+        """A command that runs until stopped (``logs --tail``), as a real process; use it as a
+        context manager (leaving the block stops it if the test did not)."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "callbox", *self._args(args, auth)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=callbox_env(self.env),
+            cwd=cwd,
+            start_new_session=True,
+        )
+        return Tail(process)
+
+
+class Tail:
+    """A running ``callbox logs --tail``: its stdout ``lines`` so far (read by a thread);
+    ``stop()`` is Ctrl+C and returns the exit status."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self._out = _Lines(process.stdout)
+        self._err = _Lines(process.stderr)
+
+    @property
+    def lines(self) -> list[str]:
+        return self._out.snapshot()
+
+    @property
+    def stderr(self) -> str:
+        return "\n".join(self._err.snapshot())
+
+    def stop(self) -> int:
+        """SIGINT to the process group, as Ctrl+C in a terminal; a command still running
+        after 10 s is killed with its session and the test fails. No process may outlive it."""
+        session = self.process.pid
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(session, signal.SIGINT)
+        try:
+            status = self.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            for pid in [session, *session_members(session)]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            self.process.wait()
+            raise AssertionError(f"{self.process.args} ignored Ctrl+C:\n{self.stderr}") from None
+        finally:
+            self._out.thread.join(5)
+            self._err.thread.join(5)
+        assert wait_until(lambda: not session_members(session), timeout=5.0), (
+            f"{self.process.args} left processes {session_members(session)} running"
+        )
+        return status
+
+    def __enter__(self) -> Tail:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.process.poll() is None:
+            self.stop()
+
 
 @pytest.fixture(scope="module")
 def toolkit(module_servers: ServerFactory, tmp_path_factory: pytest.TempPathFactory) -> Toolkit:
     """One `callbox serve` for the module's toolkit tests, and a runner of commands against it."""
     return Toolkit(module_servers.serve(), tmp_path_factory.mktemp("toolkit-home"))
+
+
+@pytest.fixture
+def toolkit_on(tmp_path: Path) -> Callable[[ServeServer], Toolkit]:
+    """``toolkit_on(server)``: a runner of commands against a server the test started itself
+    (``servers.serve(env=...)``), when the module's shared one will not do."""
+    return lambda server: Toolkit(server, tmp_path / "toolkit-home")

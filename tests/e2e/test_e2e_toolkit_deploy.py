@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -131,8 +132,17 @@ def test_service_names_and_conflicts(toolkit: Any, tmp_path: Path) -> None:
     for flag in ("--override-existing-project", "--force"):
         (two / ".twiliodeployinfo").unlink(missing_ok=True)
         assert deploy(toolkit, two, flag)["serviceSid"] == first["serviceSid"]
-    named = deploy(toolkit, one, "--service-name", "other-name", "--service-sid", "")
-    assert named["serviceName"] in ("other-name", "shared-name")
+    # .twiliodeployinfo names the service: --service-name does not move the project (7.8).
+    kept = toolkit.run("deploy", "--service-name", "other-name", cwd=one)
+    assert kept.exit_code == 0, kept.output
+    assert (
+        f"WARNING --service-name other-name is not used: this project deploys to "
+        f"{first['serviceSid']} (.twiliodeployinfo)."
+    ) in kept.stderr
+    services = toolkit.server.client.get("/v1/Services").json()["services"]
+    assert "other-name" not in {s["unique_name"] for s in services}
+    info = json.loads((one / ".twiliodeployinfo").read_text())
+    assert [v["serviceSid"] for v in info.values()] == [first["serviceSid"]]
     py = project(tmp_path, "py_folder")
     (py / "pyproject.toml").write_text('[project]\nname = "from.pyproject"\n')
     assert deploy(toolkit, py)["serviceName"] == "from-pyproject"
@@ -234,6 +244,46 @@ def test_promote_and_activate(toolkit: Any, tmp_path: Path) -> None:
     assert lost.exit_code == 1 and "--service-sid" in lost.output
 
 
+def test_promoting_a_build_that_is_still_building_says_so(
+    servers: Any, toolkit_on: Any, tmp_path: Path
+) -> None:
+    # A package index that accepts connections and never answers: a build with a dependency
+    # stays "building" (uv waits on it) for as long as the test needs.
+    with socket.socket() as index:
+        index.bind(("127.0.0.1", 0))
+        index.listen()
+        server = servers.serve(
+            env={
+                "CALLBOX_INDEX_URL": f"http://127.0.0.1:{index.getsockname()[1]}/simple",
+                "UV_CACHE_DIR": str(tmp_path / "uv-cache"),
+            }
+        )
+        toolkit = toolkit_on(server)
+        root = project(tmp_path, "waiting")
+        dev = deploy(toolkit, root)
+        base = f"/v1/Services/{dev['serviceSid']}"
+        built = server.client.get(f"{base}/Builds/{dev['buildSid']}").json()
+        created = server.client.post(
+            f"{base}/Builds",
+            data={
+                "FunctionVersions": [v["sid"] for v in built["function_versions"]],
+                "Dependencies": json.dumps([{"name": "neverdep", "version": "0.1"}]),
+                "Runtime": "python3.11",
+            },
+        )
+        assert created.status_code == 201, created.text
+        slow = created.json()["sid"]
+
+        result = toolkit.run("promote", "--build-sid", slow, "--environment", "dev", cwd=root)
+
+        assert server.client.get(f"{base}/Builds/{slow}/Status").json()["status"] == "building"
+        assert result.exit_code == 1
+        assert result.stderr.strip().splitlines() == [
+            f"Error: Build {slow} is still building; wait for status completed (is build {slow} "
+            "still building, or already live?)"
+        ]
+
+
 def test_copy_of_a_deployed_project_keeps_its_service(toolkit: Any, tmp_path: Path) -> None:
     root = project(tmp_path, "copied")
     first = deploy(toolkit, root)
@@ -277,23 +327,11 @@ def test_config_values_are_checked_by_the_flags_types(toolkit: Any, tmp_path: Pa
     assert not (root / ".twiliodeployinfo").exists()
 
 
-def test_urls_that_are_not_the_api(toolkit: Any, tmp_path: Path) -> None:
-    import http.server
-    import threading
-
+def test_the_url_as_users_write_it(toolkit: Any, tmp_path: Path) -> None:
+    # A server that is not callbox's API: tests/e2e/test_e2e_toolkit_errors.py.
     root = project(tmp_path, "urls")
     with_v1 = toolkit.run("deploy", "--url", f"{toolkit.server.base_url}/v1/", cwd=root)
     assert with_v1.exit_code == 0, with_v1.output  # the README prints the API as .../v1
-    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
-    threading.Thread(target=site.serve_forever, daemon=True).start()
-    try:
-        other = f"http://127.0.0.1:{site.server_address[1]}"
-        result = toolkit.run("list", "services", "--url", other, cwd=root)
-        assert result.exit_code == 1
-        assert "not callbox's API" in result.output and "--url" in result.output, result.output
-    finally:
-        site.shutdown()
-        site.server_close()
     bad = toolkit.run("deploy", "--url", "notaurl", cwd=root)
     assert bad.exit_code == 1 and '"notaurl" is not a server URL' in bad.output
 

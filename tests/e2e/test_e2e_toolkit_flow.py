@@ -5,12 +5,6 @@ init -> deploy -> fetch the printed URLs -> edit -> redeploy -> promote -> logs 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,7 +20,7 @@ def get(toolkit: Any, url: str, **params: str) -> httpx.Response:
         return client.get(parts.path, params=params)
 
 
-def test_init_deploy_edit_promote_tail_and_set(toolkit: Any, tmp_path: Path) -> None:
+def test_init_deploy_edit_promote_tail_and_set(toolkit: Any, tmp_path: Path, e2e: Any) -> None:
     created = toolkit.run_process("init", "flow", cwd=tmp_path)
     assert created.returncode == 0, created.stderr
     root = tmp_path / "flow"
@@ -67,32 +61,18 @@ def test_init_deploy_edit_promote_tail_and_set(toolkit: Any, tmp_path: Path) -> 
     production = json.loads(promoted.stdout)["url"]
     assert get(toolkit, f"{production}/greet").json() == {"message": "edited"}
 
-    lines: list[str] = []
-    tail = subprocess.Popen(
-        [sys.executable, "-m", "callbox", *toolkit._args(["logs", "--production", "--tail"], True)],
-        cwd=root,
-        env={**os.environ, **toolkit.env, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    reader = threading.Thread(target=lambda: lines.extend(iter(tail.stdout.readline, "")))  # type: ignore[union-attr]
-    reader.start()
-    try:
-        time.sleep(1.0)  # the tail is connected once it printed (or not) the recent lines
+    with toolkit.tail("logs", "--production", "--tail", cwd=root) as tail:
+        # No waiting for the tail to connect: it starts from the moment it started (Since, or
+        # the last recent line's Last-Event-ID), so a line logged meanwhile is shown once.
         assert get(toolkit, f"{production}/hello-world", name="Tailed").status_code == 200
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not any("name='Tailed'" in x for x in lines):
-            time.sleep(0.1)
-        tailed = [line for line in lines if "name='Tailed'" in line]
-        assert len(tailed) == 1, (lines, tail.poll())
+        assert e2e.wait_until(
+            lambda: any("name='Tailed'" in line for line in tail.lines), timeout=15.0
+        ), (tail.lines, tail.stderr)
+        tailed = [line for line in tail.lines if "name='Tailed'" in line]
+        assert len(tailed) == 1, tail.lines
         assert tailed[0].startswith("[INFO][")
-    finally:
-        os.killpg(tail.pid, signal.SIGINT)
-        tail.wait(timeout=10)
-        reader.join(timeout=10)
-    assert "Traceback" not in tail.stderr.read()  # type: ignore[union-attr]
+        assert tail.stop() == 0
+    assert "Traceback" not in tail.stderr, tail.stderr
 
     assert get(toolkit, f"{production}/hello-world").text == "Hello World!"
     set_ = toolkit.run_process(

@@ -141,17 +141,6 @@ def test_active_profile_is_used_without_credentials_or_url(user: User) -> None:
     }
 
 
-def test_login_with_a_wrong_token_saves_nothing(user: User) -> None:
-    result = user.login("main", password="wrong-token")
-
-    assert result.exit_code == 1
-    assert result.output == (
-        "Error: The server refused the credentials (401): check the account SID and auth "
-        "token, or the API key and secret.\n"
-    )
-    assert not user.profiles_file.exists()
-
-
 def test_a_failed_login_leaves_existing_profiles_alone(user: User) -> None:
     assert user.login("main").exit_code == 0
     before = user.profiles_file.read_bytes()
@@ -230,7 +219,8 @@ def test_login_without_answers_is_aborted_cleanly(user: User) -> None:
         ),
         (
             ["--profile", "ok", "--url", "ftp://x"],
-            'Error: "ftp://x" is not a server URL: it starts with http(s)://.',
+            'Error: "ftp://x" is not a server URL: give http(s)://host[:port], e.g. '
+            "http://127.0.0.1:8080 (--url, CALLBOX_URL or the profile).",
         ),
         (["--profile", "ok", "--url", "127.0.0.1:8080"], 'Error: "127.0.0.1:8080" is not a server'),
     ],
@@ -252,18 +242,24 @@ def test_login_with_an_api_key_then_deploy_records_the_keys_account(user: User) 
     )
     assert created.status_code == 201, created.text
     key, secret = created.json()["sid"], created.json()["secret"]
+    # A key does not name its account; login learns it from the services it lists (one at least).
+    name = f"key-{uuid.uuid4().hex[:8]}"
+    service = user.server.client.post(
+        "/v1/Services", data={"UniqueName": name, "FriendlyName": name}
+    )
+    assert service.status_code == 201, service.text
 
     result = user.run(
         "login", "--profile", "key", "--url", user.server.base_url, "-u", key, "--password", secret
     )
 
     assert result.exit_code == 0, result.output
-    assert user.profiles()["profiles"]["key"]["account_sid"] is None
+    assert user.profiles()["profiles"]["key"]["account_sid"] == user.server.account_sid
     project = tiny_project(user.home)
     deployed = user.run("deploy", "-o", "json", cwd=project)
     assert deployed.exit_code == 0, deployed.output
     info = json.loads((project / ".twiliodeployinfo").read_text())
-    assert list(info) == [f"{user.server.account_sid}:us1"]  # asked of the service
+    assert list(info) == [f"{user.server.account_sid}:us1"]
 
 
 # --- profiles list | use | remove -----------------------------------------------------------------
@@ -398,40 +394,6 @@ def test_corrupt_profiles_file_is_one_error_line(user: User) -> None:
 # --- Failure rules, in real processes -------------------------------------------------------------
 
 
-def test_unreachable_server_is_one_line(user: User, e2e: Any) -> None:
-    nowhere = f"http://127.0.0.1:{e2e.free_port()}"
-    flags = ["--url", nowhere, "-u", user.server.account_sid, "--password", "x"]
-
-    result = user.process("deploy", "-o", "json", *flags, cwd=tiny_project(user.home))
-
-    assert result.returncode == 1
-    assert result.stdout == ""
-    line = one_error_line(result.stderr)
-    assert line.startswith(f"Error: Cannot reach the callbox server at {nowhere}: ")
-    assert line.endswith("Is it running (callbox serve), and is the URL right?")
-
-
-def test_unreachable_server_on_login_is_one_line(user: User, e2e: Any) -> None:
-    nowhere = f"http://127.0.0.1:{e2e.free_port()}"
-
-    args = ["--profile", "x", "--url", nowhere, "-u", "ACx", "--password", "y"]
-
-    result = user.process("login", *args)
-
-    assert result.returncode == 1
-    assert one_error_line(result.stderr).startswith("Error: Cannot reach the callbox server")
-    assert not user.profiles_file.exists()
-
-
-def test_wrong_password_is_one_line_mentioning_401(user: User) -> None:
-    flags = ["--url", user.server.base_url, "-u", user.server.account_sid, "--password", "wrong"]
-
-    result = user.process("deploy", "-l", "error", *flags, cwd=tiny_project(user.home))
-
-    assert result.returncode == 1
-    assert "(401)" in one_error_line(result.stderr)
-
-
 def test_missing_credentials_is_one_line(user: User) -> None:
     user.config.mkdir()
 
@@ -476,16 +438,3 @@ def test_missing_env_file_is_one_line(user: User) -> None:
     assert one_error_line(result.stderr) == (
         f'Error: Failed to find .env file at "{project.resolve() / ".env.nope"}"'
     )
-
-
-@pytest.mark.parametrize(
-    "command", [["deploy"], ["promote"], ["login"], ["profiles"], ["profiles", "list"]]
-)
-def test_help_shows_examples(user: User, command: list[str]) -> None:
-    result = user.process(*command, "--help")
-
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("Usage: ")
-    if command != ["profiles", "list"]:
-        assert "Example" in result.stdout
-    assert result.stderr == ""

@@ -4,11 +4,14 @@ lines otherwise), results on stdout, nothing but JSON with -o json."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from rich.console import Console
 
 from callbox.toolkit.printer import Printer
+
+SPINNER = r"\x1b\[32m[\u2800-\u28ff]\x1b\[0m "  # a frame of rich's "dots", in green
 
 
 def terminal_printer(level: str = "info", json_output: bool = False) -> tuple[Printer, io.StringIO]:
@@ -28,10 +31,19 @@ def test_upload_bar_on_a_terminal() -> None:
 
 
 def test_live_status_shows_each_new_state() -> None:
+    # The live line is drawn when it refreshes (a timer) and when it stops: what a stop draws
+    # is the state at that moment, beside the spinner; then the line is cleared (transient).
+    printer, sink = terminal_printer()
+    with printer.status("Build ZB1: building"):
+        pass
+    assert re.search(SPINNER + "Build ZB1: building", sink.getvalue())
+
     printer, sink = terminal_printer()
     with printer.status("Build ZB1: building") as status:
         status.update("Build ZB1: completed")
-    assert sink.getvalue() != ""  # the spinner drew on the terminal
+    drawn = sink.getvalue()
+    assert re.search(SPINNER + "Build ZB1: completed", drawn), repr(drawn)
+    assert drawn.endswith("\x1b[2K")  # erased: the result lines that follow stand alone
 
 
 def test_plain_lines_when_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:

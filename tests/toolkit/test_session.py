@@ -15,7 +15,6 @@ import pytest
 from click.testing import CliRunner
 
 from callbox.toolkit.cli import ToolkitGroup
-from callbox.toolkit.commands.deploy import _service_name
 from callbox.toolkit.credentials import DEFAULT_URL, Credentials, Profile, ProfileStore
 from callbox.toolkit.deployinfo import record
 from callbox.toolkit.printer import Printer
@@ -501,98 +500,21 @@ def test_cwd_flag_wins_over_the_config_cwd(probe: Probe, project: Path) -> None:
 # --- Credentials: .env, flags, environment, profiles ----------------------------------------
 
 
-def test_credentials_from_the_dotenv(probe: Probe, project: Path) -> None:
-    write(project / ".env", f"ACCOUNT_SID={AC_DOTENV}\nAUTH_TOKEN=dotenv-token\n")
-
-    credentials = probe().credentials
-
-    assert (credentials.username, credentials.password) == (AC_DOTENV, "dotenv-token")
-    assert credentials.source == f".env ({project.resolve() / '.env'})"
-    assert credentials.account_sid == AC_DOTENV
-
-
-def test_credentials_from_the_chosen_env_file(probe: Probe, project: Path) -> None:
+def test_open_session_resolves_credentials_from_the_flags_and_the_chosen_env_file(
+    probe: Probe, project: Path
+) -> None:
+    # The order of the sources is credentials.resolve()'s (tests/toolkit/test_credentials.py);
+    # here: the session hands it the flags, the --env file it read and the --url.
     write(project / ".env", f"ACCOUNT_SID={AC}\nAUTH_TOKEN=default-file\n")
     write(project / ".env.prod", f"ACCOUNT_SID={AC_DOTENV}\nAUTH_TOKEN=prod-file\n")
 
-    credentials = probe("--env", ".env.prod").credentials
+    from_file = probe("--env", ".env.prod", "--url", "http://flag:4").credentials
+    from_flags = probe(*FLAGS, "--env", ".env.prod").credentials
 
-    assert (credentials.username, credentials.password) == (AC_DOTENV, "prod-file")
-
-
-def test_flags_win_over_the_dotenv(probe: Probe, project: Path) -> None:
-    write(project / ".env", f"ACCOUNT_SID={AC_DOTENV}\nAUTH_TOKEN=dotenv-token\n")
-
-    credentials = probe(*FLAGS).credentials
-
-    assert (credentials.username, credentials.source) == (AC, "--username/--password")
-
-
-def test_only_username_names_the_missing_password(probe: Probe, project: Path) -> None:
-    write(project / ".env", f"ACCOUNT_SID={AC_DOTENV}\nAUTH_TOKEN=dotenv-token\n")
-
-    assert probe.fails("-u", AC).startswith("Missing credentials: --password is needed too")
-
-
-def test_twilio_environment_wins_over_the_dotenv(
-    probe: Probe, project: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    write(project / ".env", f"ACCOUNT_SID={AC_DOTENV}\nAUTH_TOKEN=dotenv-token\n")
-    monkeypatch.setenv("TWILIO_API_KEY", SK)
-    monkeypatch.setenv("TWILIO_API_SECRET", "key-secret")
-
-    credentials = probe().credentials
-
-    assert (credentials.username, credentials.source) == (SK, "$TWILIO_API_KEY")
-    assert credentials.account_sid is None
-
-
-def test_active_profile_gives_credentials_and_url(probe: Probe) -> None:
-    profiles().save(Profile("home", "http://home:2", AC_PROFILE, "profile-token"), activate=True)
-
-    session = probe()
-
-    assert session.credentials == Credentials(
-        "http://home:2", AC_PROFILE, "profile-token", 'profile "home"', AC_PROFILE
-    )
-    assert session.client.base_url == "http://home:2"
-
-
-def test_dotenv_wins_over_the_active_profile_but_keeps_its_url(probe: Probe, project: Path) -> None:
-    profiles().save(Profile("home", "http://home:2", AC_PROFILE, "profile-token"), activate=True)
-    write(project / ".env", f"ACCOUNT_SID={AC_DOTENV}\nAUTH_TOKEN=dotenv-token\n")
-
-    credentials = probe().credentials
-
-    assert (credentials.username, credentials.url) == (AC_DOTENV, "http://home:2")
-
-
-def test_profile_flag_wins_over_the_dotenv(probe: Probe, project: Path) -> None:
-    profiles().save(Profile("work", "http://work:1", AC_PROFILE, "profile-token"), activate=False)
-    write(project / ".env", f"ACCOUNT_SID={AC_DOTENV}\nAUTH_TOKEN=dotenv-token\n")
-
-    credentials = probe("--profile", "work").credentials
-
-    assert (credentials.username, credentials.source) == (AC_PROFILE, 'profile "work"')
-
-
-def test_unknown_profile_flag_is_one_error_line(probe: Probe) -> None:
-    profiles().save(Profile("work", "http://work:1", AC_PROFILE, "p"), activate=True)
-
-    assert probe.fails("--profile", "nope") == (
-        'No profile named "nope" (profiles: work). Create it with `callbox login --profile nope`.'
-    )
-
-
-def test_url_precedence_flag_then_callbox_url_then_profile(
-    probe: Probe, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    profiles().save(Profile("home", "http://home:2", AC_PROFILE, "p"), activate=True)
-    assert probe().credentials.url == "http://home:2"
-
-    monkeypatch.setenv("CALLBOX_URL", "http://env:3")
-    assert probe().credentials.url == "http://env:3"
-    assert probe("--url", "http://flag:4").credentials.url == "http://flag:4"
+    source = f".env ({project.resolve() / '.env.prod'})"
+    assert from_file == Credentials("http://flag:4", AC_DOTENV, "prod-file", source, AC_DOTENV)
+    assert (from_flags.username, from_flags.source) == (AC, "--username/--password")
+    assert probe(*FLAGS).client.source == "--username/--password"  # said when refused (401)
 
 
 def test_missing_credentials_is_one_error_line(probe: Probe, project: Path) -> None:
@@ -688,88 +610,8 @@ def test_domain_url_keeps_the_servers_scheme_and_port(
     assert session.domain_url(domain) == url
 
 
-# --- The service name a new deploy creates (case 69, pyproject for package.json) ----------------
-
-
-def deploy_session(probe: Probe, *args: str) -> Session:
-    session = probe(*FLAGS)
-    for name, value in zip(args[::2], args[1::2], strict=True):
-        session.options[name] = value
-    return session
-
-
-def test_service_name_defaults_to_the_folder(probe: Probe, project: Path) -> None:
-    assert _service_name(deploy_session(probe)) == "project"
-
-
-def test_service_name_from_pyproject(probe: Probe, project: Path) -> None:
-    write(project / "pyproject.toml", '[project]\nname = "bananas"\n')
-
-    assert _service_name(deploy_session(probe)) == "bananas"
-
-
-@pytest.mark.parametrize(
-    "pyproject",
-    ["[project]\nversion = '1'\n", "[project]\nname = 3\n", "[tool.x]\n"],
-    ids=["no-name", "name-not-string", "no-project"],
-)
-def test_service_name_without_a_usable_pyproject_name_is_the_folder(
-    probe: Probe, project: Path, pyproject: str
-) -> None:
-    write(project / "pyproject.toml", pyproject)
-
-    assert _service_name(deploy_session(probe)) == "project"
-
-
 def test_an_invalid_pyproject_is_one_error_line_naming_it(probe: Probe, project: Path) -> None:
     # pyproject.toml is also where a [tool.callbox] config may live, so it is always read.
     pyproject = write(project / "pyproject.toml", "not toml [")
 
     assert probe.fails(*FLAGS).startswith(f"Config file {pyproject} is not valid TOML:")
-
-
-def test_service_name_flag_wins_over_pyproject(probe: Probe, project: Path) -> None:
-    write(project / "pyproject.toml", '[project]\nname = "bananas"\n')
-
-    assert _service_name(deploy_session(probe, "service_name", "apples")) == "apples"
-
-
-def test_service_name_beats_the_deprecated_project_name(
-    probe: Probe, capsys: pytest.CaptureFixture[str]
-) -> None:
-    session = deploy_session(probe, "service_name", "apples", "project_name", "pears")
-
-    assert _service_name(session) == "apples"
-    assert "deprecated" not in capsys.readouterr().err
-
-
-def test_project_name_alone_is_used_with_a_deprecation_warning(
-    probe: Probe, capsys: pytest.CaptureFixture[str]
-) -> None:
-    session = deploy_session(probe, "project_name", "pears")
-
-    assert _service_name(session) == "pears"
-    assert "WARNING --project-name is deprecated; use --service-name." in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(
-    ("name", "unique"),
-    [("My Project!", "My-Project"), ("snake_case.name", "snake-case-name"), ("a" * 60, "a" * 49)],
-)
-def test_a_pyproject_name_is_made_a_unique_name(
-    probe: Probe, project: Path, name: str, unique: str
-) -> None:
-    write(project / "pyproject.toml", f'[project]\nname = "{name}"\n')
-    assert _service_name(deploy_session(probe)) == unique
-
-
-@pytest.mark.parametrize("name", ["has space", "a_b", "a" * 60])
-def test_an_explicit_service_name_is_used_as_given(probe: Probe, name: str) -> None:
-    # The server refuses a bad name with its own message; callbox does not rename silently.
-    assert _service_name(deploy_session(probe, "service_name", name)) == name
-
-
-def test_a_name_with_no_usable_character_is_an_error(probe: Probe, project: Path) -> None:
-    write(project / "pyproject.toml", '[project]\nname = "!!!"\n')
-    with pytest.raises(click.ClickException, match="^Cannot make a service name out of"):
-        _service_name(deploy_session(probe))

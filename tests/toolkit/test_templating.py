@@ -153,16 +153,6 @@ def test_list_templates_refuses_any_other_output_format(value: str) -> None:
     assert f"'{value}' is not one of '', 'json'" in result.output
 
 
-def test_help_shows_examples() -> None:
-    for command, example in (
-        (new, "callbox new greet --template hello-world"),
-        (list_templates, "callbox list-templates -o json"),
-    ):
-        result = CliRunner().invoke(command, ["--help"])
-        assert result.exit_code == 0
-        assert "Examples:" in result.output and example in result.output
-
-
 # --- where files go -------------------------------------------------------------------------
 
 

@@ -141,7 +141,7 @@ def _check_key(key: str) -> str:
         raise BadRequest(
             f"Parameter Key is too long: at most {MAX_KEY} characters, found {len(key)}"
         )
-    if not KEY.match(key):
+    if not KEY.fullmatch(key):
         raise BadRequest(
             f"Key {key!r} is invalid: use letters, digits and underscores, not starting with a "
             "digit (e.g. API_KEY); it becomes a name in the function's context."

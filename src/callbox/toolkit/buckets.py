@@ -4,6 +4,9 @@ profiles)."""
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,6 +67,17 @@ class BucketStore:
                 f'{self.path}: the entry "{self.key}" is incomplete; {INIT_HINT} --force.'
             )
         return Bucket(entry["serviceSid"], entry["environmentSid"], str(entry.get("domain", "")))
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Held while a command reads, rebuilds and activates the bucket's build."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.path.with_name(f"{self.path.name}.lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def put(self, bucket: Bucket) -> None:
         data = self._load()

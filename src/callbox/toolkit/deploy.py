@@ -167,7 +167,7 @@ def _service(client: ApiClient, request: DeployRequest, say: Printer) -> dict[st
         try:
             return client.get(f"/v1/Services/{request.service_sid}")
         except ApiError as exc:
-            if exc.status == 404:
+            if exc.not_found:
                 raise DeployError(
                     f"Service {request.service_sid} was not found for these credentials. Check "
                     "--service-sid (or serviceSid in the config, or .twiliodeployinfo)."
@@ -207,7 +207,7 @@ def _known_versions(
         try:
             build = client.get(f"{base}/Builds/{sid}")
         except ApiError as exc:
-            if exc.status == 404:  # deleted, or a build of another service
+            if exc.not_found:  # deleted, or a build of another service
                 continue
             raise
         if build.get("service_sid") != service_sid:

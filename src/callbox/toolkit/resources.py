@@ -40,7 +40,7 @@ def check_variables(values: dict[str, str], source: Path | str) -> None:
     """The server's limits on variables, said before any change and naming where they came
     from (the .env file)."""
     for key, value in values.items():
-        if len(key) > MAX_VARIABLE_KEY or not VARIABLE_KEY.match(key):
+        if len(key) > MAX_VARIABLE_KEY or not VARIABLE_KEY.fullmatch(key):
             raise DeployError(
                 f'{source}: "{key}" cannot be a variable name: use letters, digits and _, '
                 "not starting with a digit, at most 128 characters."
@@ -120,7 +120,7 @@ def find_environment(client: ApiClient, base: str, target: str) -> dict[str, Any
         try:
             return client.get(f"{base}/Environments/{target}")
         except ApiError as exc:
-            if exc.status == 404:
+            if exc.not_found:
                 return None
             raise
     matches = [

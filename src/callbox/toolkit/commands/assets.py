@@ -252,10 +252,14 @@ def _upload(session: Session, file: Path, route: str, visibility: str, content: 
         if exc.status in (400, 413):  # the server's size or path rules: one line, as it said
             raise click.ClickException(f"Cannot upload {file} as {route}: {exc}") from None
         raise
-    build_sid = _build_with(session, bucket, environment, version)
-    client.post(
-        f"{base}/Environments/{bucket.environment_sid}/Deployments", {"BuildSid": build_sid}
-    )
+    # Read the live build, build on it, activate: one upload at a time on this machine, or
+    # parallel uploads would each build on the same old build and all but one file be lost.
+    with BucketStore.of(session).lock():
+        environment = client.get(f"{base}/Environments/{bucket.environment_sid}")
+        build_sid = _build_with(session, bucket, environment, version)
+        client.post(
+            f"{base}/Environments/{bucket.environment_sid}/Deployments", {"BuildSid": build_sid}
+        )
     entry = _entry(session, version, environment["domain_name"])
     if printer.json:
         printer.emit_json(
@@ -377,7 +381,7 @@ def _fetch(session: Session, bucket: Bucket) -> tuple[dict[str, Any], dict[str, 
         service = session.client.get(bucket.base)
         environment = session.client.get(f"{bucket.base}/Environments/{bucket.environment_sid}")
     except ApiError as exc:
-        if exc.status == 404:
+        if exc.not_found:
             return None
         raise
     return service, environment

@@ -156,7 +156,7 @@ def _list(session: Session, types: list[str]) -> None:
             results[kind] = lister.rows(kind)
         except (ApiError, click.ClickException) as exc:
             message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
-            if isinstance(exc, ApiError) and exc.status in (0, 401):
+            if isinstance(exc, ApiError) and (exc.status == 401 or not exc.from_the_api):
                 raise  # unreachable or refused: every other type would fail the same way
             click.echo(f"WARNING Could not list {kind}: {message}", err=True)
             failed.append(kind)
