@@ -20,5 +20,20 @@ MAX_VARIABLE_BYTES = 450  # per value, UTF-8 (seed: "450 bytes ... using the Ser
 MAX_VARIABLES_BYTES = 3072  # an environment's variables as JSON (seed: "approximately 3kb")
 
 
+# Sizes and counts (seed, Assets > Limitations: 25 MB per public or protected asset, 10 MB
+# per private one; per build, 1000 public, 1000 protected and 50 private assets). Twilio
+# publishes no limit for function source; 10 MB is far beyond any real handler.
+MB = 1024 * 1024
+MAX_FUNCTION_BYTES = 10 * MB
+MAX_ASSET_BYTES = 25 * MB
+MAX_PRIVATE_ASSET_BYTES = 10 * MB
+MAX_ASSETS = {"public": 1000, "protected": 1000, "private": 50}
+
+
+def size_text(limit: int) -> str:
+    """A byte limit as people read it: "10 MB (10485760 bytes)", or "300 bytes"."""
+    return f"{limit // MB} MB ({limit} bytes)" if limit % MB == 0 else f"{limit} bytes"
+
+
 def is_service_name(name: str) -> bool:
     return len(name) <= MAX_SERVICE_NAME and SERVICE_NAME.fullmatch(name) is not None

@@ -187,7 +187,7 @@ async def test_function_size_limit(
 
 async def test_size_limit_message_names_megabytes() -> None:
     with pytest.raises(Exception, match=r"at most 10 MB \(10485760 bytes\)"):
-        module._check_size(module.FUNCTION, "public", 10 * module.MB + 1)
+        module._check_size(module.FUNCTION, "public", 10 * 1024 * 1024 + 1)
 
 
 async def test_function_source_must_be_utf8(client: httpx.AsyncClient) -> None:

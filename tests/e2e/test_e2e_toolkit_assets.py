@@ -299,3 +299,25 @@ def test_an_api_key_of_a_new_account_shares_the_accounts_bucket(
     )
     assert listed.exit_code == 0, listed.output
     assert [entry["path"] for entry in json.loads(listed.stdout)] == ["/hold.mp3"]
+
+
+def test_parallel_uploads_keep_every_file(toolkit: Any, tmp_path: Path) -> None:
+    import threading
+
+    init(toolkit, tmp_path)
+    env = {"CALLBOX_CONFIG_DIR": str(tmp_path / "config")}
+    names = [f"part{i}.txt" for i in range(4)]
+    for name in names:
+        (tmp_path / name).write_text(name)
+    results: list[Any] = []
+
+    def upload_one(name: str) -> None:
+        results.append(toolkit.run_process("assets", "upload", name, cwd=tmp_path, env=env))
+
+    threads = [threading.Thread(target=upload_one, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert [r.returncode for r in results] == [0, 0, 0, 0], [r.stderr for r in results]
+    assert sorted(listing(toolkit, tmp_path)) == sorted(f"/{name}" for name in names)

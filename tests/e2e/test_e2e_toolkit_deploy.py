@@ -143,6 +143,11 @@ def test_service_names_and_conflicts(toolkit: Any, tmp_path: Path) -> None:
     assert "other-name" not in {s["unique_name"] for s in services}
     info = json.loads((one / ".twiliodeployinfo").read_text())
     assert [v["serviceSid"] for v in info.values()] == [first["serviceSid"]]
+    old = project(tmp_path, "old-flag")
+    renamed = toolkit.run("deploy", "--project-name", "via-old-flag", cwd=old)
+    assert renamed.exit_code == 0, renamed.output
+    assert "WARNING --project-name is deprecated; use --service-name." in renamed.stderr
+    assert "via-old-flag" in renamed.stdout
     py = project(tmp_path, "py_folder")
     (py / "pyproject.toml").write_text('[project]\nname = "from.pyproject"\n')
     assert deploy(toolkit, py)["serviceName"] == "from-pyproject"
@@ -379,3 +384,18 @@ def test_project_problems_are_said_before_anything_is_uploaded(
     os.mkfifo(root / "assets" / "pipe.txt")
     result = toolkit.run("deploy", cwd=root)
     assert result.exit_code == 1 and "is not a regular file" in result.output
+
+
+def test_size_limits_are_said_before_anything_is_created(toolkit: Any, tmp_path: Path) -> None:
+    root = project(tmp_path, "too-big")
+    (root / "assets").mkdir()
+    with open(root / "assets" / "big.private.bin", "wb") as out:
+        out.truncate(10 * 1024 * 1024 + 1)  # sparse: one byte over the private limit
+    result = toolkit.run("deploy", cwd=root)
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()[-1:]
+    assert "a private asset may be at most 10 MB" in line, line
+    services = toolkit.server.client.get("/v1/Services").json()["services"]
+    assert "too-big" not in {s["unique_name"] for s in services}
+    (root / "assets" / "big.private.bin").unlink()
+    assert deploy(toolkit, root)["serviceName"] == "too-big"  # no leftover service in the way

@@ -438,3 +438,14 @@ def test_missing_env_file_is_one_line(user: User) -> None:
     assert one_error_line(result.stderr) == (
         f'Error: Failed to find .env file at "{project.resolve() / ".env.nope"}"'
     )
+
+
+def test_login_with_every_flag_asks_nothing(toolkit: Any, tmp_path: Path) -> None:
+    env = {"CALLBOX_CONFIG_DIR": str(tmp_path / "config")}
+    server = toolkit.server
+    result = toolkit.run_process(
+        "login", "--url", server.base_url, "-u", server.account_sid, "--password",
+        server.auth_token, cwd=tmp_path, auth=False, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr  # stdin is not a terminal: no prompt
+    assert 'Saved profile "default"' in result.stdout

@@ -70,13 +70,9 @@ def test_service_name_beats_the_deprecated_project_name(
     assert "deprecated" not in capsys.readouterr().err
 
 
-def test_project_name_alone_is_used_with_a_deprecation_warning(
-    project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    given = session(project, project_name="pears")
-
-    assert _service_name(given) == "pears"
-    assert "WARNING --project-name is deprecated; use --service-name." in capsys.readouterr().err
+def test_project_name_alone_is_used(project: Path) -> None:
+    # (its deprecation warning: test_e2e_toolkit_deploy.py, test_service_names_and_conflicts)
+    assert _service_name(session(project, project_name="pears")) == "pears"
 
 
 @pytest.mark.parametrize(

@@ -358,3 +358,18 @@ def test_fingerprint_ignores_pycache(project: Layout) -> None:
     before = fingerprint(project, extra(project))
     write(project.root, "functions/__pycache__/hello.cpython-311.pyc", "compiled")
     assert fingerprint(project, extra(project)) == before
+
+
+def test_linked_folders_are_followed_once(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    (shared / "deep").mkdir(parents=True)
+    (shared / "deep" / "tool.py").write_text("def handler(c, e, cb):\n    cb(None, 'x')\n")
+    (shared / "loop").symlink_to(shared)  # a link back up must not walk forever
+    root = tmp_path / "project"
+    (root / "functions").mkdir(parents=True)
+    (root / "functions" / "linked").symlink_to(shared)
+    (root / "assets").mkdir()
+    (root / "assets" / "media").symlink_to(shared / "deep")
+    routes = discover(Layout.find(root))
+    assert "/linked/deep/tool" in routes and "/media/tool.py" in routes
+    assert not any("/loop/loop" in path for path in routes)

@@ -341,3 +341,22 @@ def test_variables_over_the_limits_change_nothing(api: Api) -> None:
         )
 
     assert fake.requests == []
+
+
+def test_shrinking_changes_go_before_growing_ones(api: Api) -> None:
+    # The server checks the 3 KB total after each request: a set that fits as a whole must
+    # not fail half way because a value grew before the others shrank.
+    client, fake = api(
+        {f"GET {ENV_BASE}/Variables": variables(GROWS="g", SHRINKS="s" * 300, SAME="same")}
+    )
+
+    set_variables(
+        client, ENV_BASE, {"GROWS": "g" * 400, "SHRINKS": "s", "SAME": "same", "NEW": "n"}
+    )
+
+    assert fake.requests == [
+        f"GET {ENV_BASE}/Variables",
+        f"POST {ENV_BASE}/Variables/ZVSHRINKS",
+        f"POST {ENV_BASE}/Variables",
+        f"POST {ENV_BASE}/Variables/ZVGROWS",
+    ]

@@ -371,13 +371,18 @@ def test_projects_scope_for_an_account_from_the_dotenv(
     assert session.options["service_sid"] == "ZS-project"
 
 
-def test_projects_scope_is_skipped_for_an_api_key_of_unknown_account(
-    probe: Probe, rc: Path
-) -> None:
-    session = probe("-u", SK, "--password", "key-secret")
+def test_projects_scope_asks_the_server_whose_api_key_it_is(probe: Probe, rc: Path) -> None:
+    # An API key does not name its account; with a projects scope in the config the server
+    # is asked (here: nobody listens, so that is the one error line).
+    message = probe.fails("-u", SK, "--password", "key-secret", "--url", "http://127.0.0.1:9")
+    assert message.startswith("Cannot reach the callbox server at http://127.0.0.1:9")
 
+
+def test_an_api_key_without_a_projects_scope_asks_nothing(probe: Probe, project: Path) -> None:
+    write(project / ".twilioserverlessrc", '{ serviceSid: "ZS-top" }')
+    session = probe("-u", SK, "--password", "key-secret", "--url", "http://127.0.0.1:9")
     assert session.credentials.account_sid is None
-    assert session.options["service_sid"] == "ZS-deploy"
+    assert session.options["service_sid"] == "ZS-top"
 
 
 def test_flags_win_over_every_config_scope(probe: Probe, rc: Path) -> None:

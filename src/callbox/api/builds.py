@@ -36,14 +36,12 @@ from callbox.api.versions import asset_limit, size_text
 from callbox.builds import validate
 from callbox.builds.validate import RUNTIMES, BuildFailure
 from callbox.errors import BadRequest, Conflict
+from callbox.rules import MAX_ASSETS  # per build, per visibility (seed)
 from callbox.store.db import utcnow
 from callbox.store.sids import BUILD, VERSION, is_sid, new_sid
 from callbox.store.tables import build_versions, builds, environments, versions
 
 DEFAULT_RUNTIME = "python3.11"
-# Seeds, Assets > Limitations: per build, each visibility has its own count limit (and the
-# per-asset size limit of the upload, callbox.api.versions.asset_limit).
-MAX_ASSETS = {"public": 1000, "protected": 1000, "private": 50}
 
 
 def build_url(call: Call, row: Any) -> str:

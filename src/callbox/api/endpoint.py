@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("callbox.api")
 
+# Form fields per request: a build at its limits lists 2,050 assets and its functions.
+MAX_FIELDS = 5000
 API_CORS = [
     ("Access-Control-Allow-Origin", "*"),
     ("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"),
@@ -176,7 +178,7 @@ async def _parse_form(request: Request, body: bytes, limit: int) -> Any:
         ]
     try:
         return await Request(request.scope, replay).form(
-            max_files=4, max_fields=2000, max_part_size=limit
+            max_files=4, max_fields=MAX_FIELDS, max_part_size=limit
         )
     except Exception as exc:  # python-multipart / starlette parse errors: the client's fault
         raise BadRequest(f"The request body cannot be parsed as a form: {exc}") from None

@@ -20,17 +20,12 @@ from callbox.api.functions import ASSET, FUNCTION, Kind, find
 from callbox.api.render import page, timestamp
 from callbox.builds.validate import MAX_SEGMENT_BYTES
 from callbox.errors import BadRequest, PayloadTooLarge
+from callbox.rules import MAX_ASSET_BYTES, MAX_FUNCTION_BYTES, MAX_PRIVATE_ASSET_BYTES
+from callbox.rules import size_text as size_text
 from callbox.store.db import utcnow
 from callbox.store.sids import VERSION, new_sid
 from callbox.store.tables import versions
 
-MB = 1024 * 1024
-# Twilio publishes no size limit for function source; 10 MB is far beyond any real handler
-# and matches the private-asset limit (both end up inside the build, not on the web).
-MAX_FUNCTION_BYTES = 10 * MB
-# Seeds, Assets > Limitations: 25 MB per public or protected asset, 10 MB per private one.
-MAX_ASSET_BYTES = 25 * MB
-MAX_PRIVATE_ASSET_BYTES = 10 * MB
 MAX_PATH = 255
 VISIBILITIES = ("public", "protected", "private")
 # The npm client's checkForValidPath forbids these; backslash and control characters are
@@ -208,11 +203,6 @@ def _check_size(kind: Kind, visibility: str, size: int) -> None:
 def asset_limit(visibility: str) -> int:
     """The most bytes one asset version of this visibility may hold (at upload and in a build)."""
     return MAX_PRIVATE_ASSET_BYTES if visibility == "private" else MAX_ASSET_BYTES
-
-
-def size_text(limit: int) -> str:
-    """A byte limit as people read it: "10 MB (10485760 bytes)", or "300 bytes"."""
-    return f"{limit // MB} MB ({limit} bytes)" if limit % MB == 0 else f"{limit} bytes"
 
 
 def _content_type(kind: Kind, path: str, sent: str | None) -> str:

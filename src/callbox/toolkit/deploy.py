@@ -18,6 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callbox.gateway.source import Route
+from callbox.rules import (
+    MAX_ASSET_BYTES,
+    MAX_ASSETS,
+    MAX_FUNCTION_BYTES,
+    MAX_PRIVATE_ASSET_BYTES,
+    size_text,
+)
 from callbox.toolkit.client import ApiClient, ApiError
 from callbox.toolkit.printer import Printer
 from callbox.toolkit.project import Layout, discover
@@ -67,8 +74,8 @@ class Deployed:
 @dataclass(frozen=True)
 class _File:
     route: Route
-    content: bytes
-    sha256: str
+    size: int
+    sha256: str  # the content is read again only if it is uploaded: memory stays one file
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -140,11 +147,48 @@ def _gather(request: DeployRequest) -> list[_File]:
                 f"{route.file} is not a regular file (a broken link, a pipe or a device): "
                 "remove it or move it out of the project."
             )
-        content = route.file.read_bytes()
-        files.append(_File(route, content, hashlib.sha256(content).hexdigest()))
+        digest = hashlib.sha256()
+        size = 0
+        with route.file.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+        files.append(_File(route, size, digest.hexdigest()))
+    _check_limits(files)
     if not files:
         raise DeployError(f"Nothing to deploy in {layout.root}: {_why_nothing(request)}")
     return files
+
+
+def _check_limits(files: list[_File]) -> None:
+    """The server's size and count rules, said before anything is created or uploaded."""
+    counts = dict.fromkeys(MAX_ASSETS, 0)
+    for file in files:
+        route = file.route
+        if route.kind == "function":
+            limit = MAX_FUNCTION_BYTES
+        else:
+            private = route.visibility == "private"
+            limit = MAX_PRIVATE_ASSET_BYTES if private else MAX_ASSET_BYTES
+            counts[route.visibility] += 1
+        if file.size > limit:
+            raise DeployError(
+                f"{route.file} is {file.size:,} bytes; a {route.visibility} {route.kind} may be "
+                f"at most {size_text(limit)}. Make it smaller or serve it from elsewhere."
+            )
+    for visibility, count in counts.items():
+        if count > MAX_ASSETS[visibility]:
+            raise DeployError(
+                f"The project has {count} {visibility} assets; a build may hold at most "
+                f"{MAX_ASSETS[visibility]}."
+            )
+
+
+def _read(file: _File) -> bytes:
+    content = file.route.file.read_bytes()
+    if hashlib.sha256(content).hexdigest() != file.sha256:
+        raise DeployError(f"{file.route.file} changed during the deploy; deploy again.")
+    return content
 
 
 def _why_nothing(request: DeployRequest) -> str:
@@ -241,7 +285,7 @@ def _upload(client: ApiClient, base: str, kind: str, files: list[_File], say: Pr
             f"{base}/{collection}/{sid}/Versions",
             route=path,
             visibility=file.route.visibility,
-            content=file.content,
+            content=_read(file),
             content_type=content_type,
         )
         return str(version["sid"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -102,11 +103,27 @@ def route_for_file(relative: PurePosixPath, kind: Kind) -> tuple[str, Visibility
     return path, visibility
 
 
+def walk(folder: Path, *, hidden: bool = False) -> Iterator[tuple[str, list[str]]]:
+    """(folder, file names) below ``folder``, sorted. Linked folders are followed (as Twilio's
+    toolkit does), each real folder once, so a link loop ends; __pycache__ is skipped, and
+    dot-folders too unless ``hidden``."""
+    visited: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in visited:
+            dirnames[:] = []
+            continue
+        visited.add(real)
+        dirnames[:] = sorted(
+            d for d in dirnames if d != "__pycache__" and (hidden or not d.startswith("."))
+        )
+        yield dirpath, sorted(filenames)
+
+
 def _files(folder: Path) -> list[Path]:
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__")
-        found.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
+    for dirpath, filenames in walk(folder):
+        found.extend(Path(dirpath) / f for f in filenames if not f.startswith("."))
     return found
 
 
@@ -151,9 +168,8 @@ def fingerprint(layout: Layout, extra: list[Path]) -> tuple[tuple[str, int, int]
     entries: list[tuple[str, int, int]] = []
     folders = [f for f in (layout.functions, layout.assets) if f is not None]
     for folder in folders:
-        for dirpath, dirnames, filenames in os.walk(folder):
-            dirnames[:] = [d for d in dirnames if d != "__pycache__"]
-            # Folders themselves are left out: __pycache__ appearing must not count as a change.
+        # Folders themselves are left out: __pycache__ appearing must not count as a change.
+        for dirpath, filenames in walk(folder, hidden=True):
             entries.extend(_stat(os.path.join(dirpath, name)) for name in filenames)
     entries.extend(_stat(str(path)) for path in extra)
     return tuple(entries)

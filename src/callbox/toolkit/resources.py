@@ -184,9 +184,18 @@ def set_variables(
         for key, variable in existing.items():
             if key not in values:
                 client.delete(f"{env_base}/Variables/{variable['sid']}")
-    for key, value in values.items():
+    # Changes that shrink the set go first: the server checks the 3 KB total after each one,
+    # so a set that fits as a whole must not fail half way.
+    changed = [(k, v) for k, v in values.items() if existing.get(k, {}).get("value") != v]
+
+    def growth(item: tuple[str, str]) -> int:
+        key, value = item
+        before = existing[key]["value"] if key in existing else None
+        return len(value) - (len(before) if before is not None else -len(key))
+
+    for key, value in sorted(changed, key=growth):
         current = existing.get(key)
         if current is None:
             client.post(f"{env_base}/Variables", {"Key": key, "Value": value})
-        elif current.get("value") != value:
+        else:
             client.post(f"{env_base}/Variables/{current['sid']}", {"Value": value})

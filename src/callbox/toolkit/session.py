@@ -314,13 +314,24 @@ def open_session(ctx: click.Context, command: str) -> Session:
         environ=os.environ,
         store=ProfileStore.default(),
     )
-    if credentials.account_sid:
+    client = ApiClient(
+        credentials.url, credentials.username, credentials.password, source=credentials.source
+    )
+    account = credentials.account_sid
+    if account is None and rc.data.get("projects"):  # an API key: ask whose it is
+        try:
+            listed = client.get("/v1/Services", PageSize=1).get("services") or []
+        except BaseException:
+            client.close()
+            raise
+        account = listed[0].get("account_sid") if listed else None
+    if account:
         # The projects scope needs the account; it wins over everything but given flags.
         scoped = rcfile.specialize(
             rc,
             command,
             environment=options["_environment_scope"],
-            account_sid=credentials.account_sid,
+            account_sid=account,
             region=options.get("region"),
         )
         before = (options.get("env"), bool(options.get("load_system_env")))
@@ -332,10 +343,7 @@ def open_session(ctx: click.Context, command: str) -> Session:
     printer = Printer(
         str(options.get("log_level") or "info"), options.get("output_format") == "json"
     )
-    client = ApiClient(
-        credentials.url, credentials.username, credentials.password, source=credentials.source
-    )
-    return Session(
+    session = Session(
         command,
         options,
         root,
@@ -346,3 +354,5 @@ def open_session(ctx: click.Context, command: str) -> Session:
         client,
         frozenset(rcfile.given_names(ctx)),
     )
+    session.learn_account(account)
+    return session

@@ -70,6 +70,8 @@ def deploy(ctx: click.Context, **_flags: Any) -> None:
 
 def _deploy(session: Session) -> None:
     opts = session.options
+    if opts.get("project_name"):
+        session.printer.warn("--project-name is deprecated; use --service-name.")
     if opts.get("functions_env"):
         session.printer.warn("--functions-env is deprecated; use --environment.")
         if opts.get("environment") == "dev":
@@ -127,8 +129,6 @@ def _deploy(session: Session) -> None:
 
 def _service_name(session: Session) -> str:
     opts = session.options
-    if opts.get("project_name") and not opts.get("service_name"):
-        session.printer.warn("--project-name is deprecated; use --service-name.")
     explicit = opts.get("service_name") or opts.get("project_name")
     if explicit:
         return str(explicit)  # as given: the server says what is wrong with a bad name

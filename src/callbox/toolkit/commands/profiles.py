@@ -38,12 +38,17 @@ def login(
       callbox login                                   # asks for everything
       callbox login --url https://callbox.example.com -u AC0123... --profile prod
     """
-    name = name or click.prompt("Profile name", default="default")
+    # Asks only when something else must be asked too: with -u and --password given (a
+    # script, CI), the profile is "default" on the default URL unless the flags say otherwise.
+    asking = not (username and password)
+    name = name or (click.prompt("Profile name", default="default") if asking else "default")
     if not _NAME.fullmatch(name):
         raise click.ClickException(
             f'"{name}" is not a usable profile name: use letters, digits, ".", "_" and "-".'
         )
-    url = server_url(url or click.prompt("Server URL", default=DEFAULT_URL))
+    if not url:
+        url = click.prompt("Server URL", default=DEFAULT_URL) if asking else DEFAULT_URL
+    url = server_url(url)
     username = username or click.prompt("Account SID or API key")
     password = password or click.prompt("Auth token or API secret", hide_input=True)
     account = account_of(username)
