@@ -6,11 +6,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import json5
 import pytest
 from dotenv import dotenv_values
 
 import callbox.toolkit.init as init_module
-from callbox.toolkit.init import SCAFFOLD_DIR, InitError, init_project
+from callbox.toolkit.init import SCAFFOLD_DIR, InitError, RcFlag, default_rc_text, init_project
+from callbox.toolkit.rcfile import find_config, normalise, snake_case, specialize
 
 EXPECTED_FILES = {
     "functions/hello-world.py",
@@ -232,3 +234,54 @@ def test_init_unknown_template_creates_nothing(tmp_path: Path) -> None:
     code, out = _init(tmp_path, "nope", "--template", "no-such-template")
     assert code == 1 and "no-such-template" in out
     assert not (tmp_path / "nope").exists()
+
+
+ACCOUNT = "AC" + "0" * 32
+
+
+# --- Default file --------------------------------------------------------------------------
+
+
+def test_scaffold_config_parses_to_empty_sections() -> None:
+    text = (SCAFFOLD_DIR / ".twilioserverlessrc").read_text(encoding="utf-8")
+    assert json5.loads(text) == {"commands": {}, "environments": {}, "projects": {}}
+
+
+def test_scaffold_config_is_the_generated_text() -> None:
+    # The scaffold is a static file (init copies it); this keeps it in step with DEFAULT_FLAGS.
+    assert (SCAFFOLD_DIR / ".twilioserverlessrc").read_text(encoding="utf-8") == default_rc_text()
+
+
+def test_scaffold_config_sets_no_flag_runtime_included(tmp_path: Path) -> None:
+    project = init_project("app", tmp_path)
+
+    rc = find_config(project, home=tmp_path)
+
+    assert rc.path == (project / ".twilioserverlessrc").resolve()
+    assert specialize(rc, "deploy", environment="", account_sid=ACCOUNT, region="ie1") == {}
+
+
+def test_scaffold_config_lists_every_default_flag_commented_out() -> None:
+    text = default_rc_text()
+    for flag in init_module.DEFAULT_FLAGS:
+        assert f'  // "{flag.name}": ' in text
+    assert '// "runtime": null' in text
+    assert '// "environment": "dev"' in text
+    assert '// "overrideExistingProject": false' in text
+
+
+def test_uncommented_default_lines_set_their_defaults() -> None:
+    # Uncommenting every line gives a valid file whose flags are the listed defaults.
+    text = default_rc_text().replace("  // ", "  ")
+    data = normalise(json5.loads(text))
+    flags = {snake_case(flag.name): flag.default for flag in init_module.DEFAULT_FLAGS}
+    assert data == {"commands": {}, "environments": {}, "projects": {}, **flags}
+
+
+def test_default_rc_text_refuses_a_description_that_ends_the_comment() -> None:
+    with pytest.raises(ValueError, match="contains"):
+        default_rc_text([RcFlag("port", 1, "oops */ here")])
+
+
+def test_default_rc_text_with_no_flags_parses() -> None:
+    assert json5.loads(default_rc_text([])) == {"commands": {}, "environments": {}, "projects": {}}

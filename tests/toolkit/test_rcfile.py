@@ -5,17 +5,13 @@ import threading
 from pathlib import Path
 
 import click
-import json5
 import pytest
 from click.testing import CliRunner
 
 from callbox.toolkit import rcfile
-from callbox.toolkit.init import SCAFFOLD_DIR, init_project
 from callbox.toolkit.rcfile import (
     RcError,
     RcFile,
-    RcFlag,
-    default_rc_text,
     environment_suffix,
     find_config,
     given_names,
@@ -853,17 +849,8 @@ def test_given_flag_equal_to_its_default_still_wins() -> None:
 def test_case_65_config_cwd_replaces_the_default_cwd() -> None:
     flags = {"cwd": None, "port": 3000}
 
-    assert merge(flags, set(), {"cwd": "/some/path"}, default_cwd="/here") == {
-        "cwd": "/some/path",
-        "port": 3000,
-    }
+    assert merge(flags, set(), {"cwd": "/some/path"}) == {"cwd": "/some/path", "port": 3000}
     assert merge(flags, {"cwd"}, {"cwd": "/some/path"}) == {"cwd": None, "port": 3000}
-
-
-def test_default_cwd_fills_only_an_unset_cwd() -> None:
-    assert merge({"cwd": None}, set(), {}, default_cwd="/here") == {"cwd": "/here"}
-    assert merge({"cwd": "/typed"}, {"cwd"}, {}, default_cwd="/here") == {"cwd": "/typed"}
-    assert merge({}, set(), {}, default_cwd="/here") == {"cwd": "/here"}
 
 
 def test_config_keys_that_are_not_flags_are_kept() -> None:
@@ -906,51 +893,3 @@ def test_given_names_from_click(monkeypatch: pytest.MonkeyPatch) -> None:
             "merged": {"port": 3000, "env": ".env.x", "force": True, "production": True},
         }
     ]
-
-
-# --- Default file --------------------------------------------------------------------------
-
-
-def test_scaffold_config_parses_to_empty_sections() -> None:
-    text = (SCAFFOLD_DIR / ".twilioserverlessrc").read_text(encoding="utf-8")
-    assert json5.loads(text) == {"commands": {}, "environments": {}, "projects": {}}
-
-
-def test_scaffold_config_is_the_generated_text() -> None:
-    # The scaffold is a static file (init copies it); this keeps it in step with DEFAULT_FLAGS.
-    assert (SCAFFOLD_DIR / ".twilioserverlessrc").read_text(encoding="utf-8") == default_rc_text()
-
-
-def test_scaffold_config_sets_no_flag_runtime_included(tmp_path: Path) -> None:
-    project = init_project("app", tmp_path)
-
-    rc = find_config(project, home=tmp_path)
-
-    assert rc.path == (project / ".twilioserverlessrc").resolve()
-    assert specialize(rc, "deploy", environment="", account_sid=ACCOUNT, region="ie1") == {}
-
-
-def test_scaffold_config_lists_every_default_flag_commented_out() -> None:
-    text = default_rc_text()
-    for flag in rcfile.DEFAULT_FLAGS:
-        assert f'  // "{flag.name}": ' in text
-    assert '// "runtime": null' in text
-    assert '// "environment": "dev"' in text
-    assert '// "overrideExistingProject": false' in text
-
-
-def test_uncommented_default_lines_set_their_defaults() -> None:
-    # Uncommenting every line gives a valid file whose flags are the listed defaults.
-    text = default_rc_text().replace("  // ", "  ")
-    data = normalise(json5.loads(text))
-    flags = {snake_case(flag.name): flag.default for flag in rcfile.DEFAULT_FLAGS}
-    assert data == {"commands": {}, "environments": {}, "projects": {}, **flags}
-
-
-def test_default_rc_text_refuses_a_description_that_ends_the_comment() -> None:
-    with pytest.raises(ValueError, match="contains"):
-        default_rc_text([RcFlag("port", 1, "oops */ here")])
-
-
-def test_default_rc_text_with_no_flags_parses() -> None:
-    assert json5.loads(default_rc_text([])) == {"commands": {}, "environments": {}, "projects": {}}

@@ -17,16 +17,14 @@ from click.testing import CliRunner
 from callbox.toolkit.cli import ToolkitGroup
 from callbox.toolkit.credentials import DEFAULT_URL, Credentials, Profile, ProfileStore
 from callbox.toolkit.deployinfo import record
-from callbox.toolkit.printer import Printer
-from callbox.toolkit.session import (
-    Session,
+from callbox.toolkit.options import (
     api_options,
     environment_options,
-    open_session,
     output_option,
-    read_local_env,
     service_sid_option,
 )
+from callbox.toolkit.printer import Printer
+from callbox.toolkit.session import Session, open_session, read_local_env
 
 AC = "AC" + "1" * 32
 AC_DOTENV = "AC" + "2" * 32

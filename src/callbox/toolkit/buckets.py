@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from callbox.toolkit import credentials
+from callbox.toolkit.client import ApiError
 
 if TYPE_CHECKING:
     from callbox.toolkit.session import Session
@@ -87,3 +88,35 @@ class BucketStore:
             "domain": bucket.domain,
         }
         credentials.write_private(self.path, data)
+
+
+def require(session: Session) -> Bucket:
+    bucket = BucketStore.of(session).get()
+    if bucket is None:
+        raise click.ClickException(
+            f"No assets service is set up for {session.credentials.url} and this account: "
+            f"{INIT_HINT} first."
+        )
+    return bucket
+
+
+def fetch(session: Session, bucket: Bucket) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The stored service and environment, or None when the server no longer has them."""
+    try:
+        service = session.client.get(bucket.base)
+        environment = session.client.get(f"{bucket.base}/Environments/{bucket.environment_sid}")
+    except ApiError as exc:
+        if exc.not_found:
+            return None
+        raise
+    return service, environment
+
+
+def fetch_or_fail(session: Session, bucket: Bucket) -> tuple[dict[str, Any], dict[str, Any]]:
+    found = fetch(session, bucket)
+    if found is None:
+        raise click.ClickException(
+            f"The assets service {bucket.service_sid} (environment {bucket.environment_sid}) no "
+            f"longer exists on {session.credentials.url}: {INIT_HINT} to create a new one."
+        )
+    return found

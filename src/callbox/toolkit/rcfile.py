@@ -15,14 +15,13 @@ command, environment and account, and ``merge`` lays the flags the user typed ov
 
 from __future__ import annotations
 
-import json
 import re
 import stat
 import tomllib
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import click
 import json5
@@ -333,19 +332,14 @@ def merge(
     flags: dict[str, Any],
     given: Collection[str],
     config: dict[str, Any],
-    *,
-    default_cwd: str | None = None,
 ) -> dict[str, Any]:
     """Lay the flags over the config: a flag the user gave wins, then a config value, then the
     flag's default. Config keys that are not flags are kept; a config value of None counts as
-    unset. ``default_cwd`` fills ``cwd`` when neither the user, the config nor a default did.
-    """
+    unset."""
     result = {key: value for key, value in config.items() if value is not None}
     for name, value in flags.items():
         if name in given or name not in result:
             result[name] = value
-    if result.get("cwd") is None and default_cwd is not None:
-        result["cwd"] = default_cwd
     return result
 
 
@@ -353,64 +347,3 @@ def given_names(ctx: click.Context) -> set[str]:
     """The parameters the user set (command line, env var or prompt): the ones ``merge`` keeps."""
     typed = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT, ParameterSource.PROMPT)
     return {name for name in ctx.params if ctx.get_parameter_source(name) in typed}
-
-
-class RcFlag(NamedTuple):
-    """One line of the default config file."""
-
-    name: str  # camelCase, as Twilio's files spell it
-    default: Any
-    description: str
-
-
-DEFAULT_FLAGS: tuple[RcFlag, ...] = (
-    RcFlag("allowUnsigned", False, "start: serve protected files unsigned when no AUTH_TOKEN"),
-    RcFlag("assets", True, "deploy: upload assets (false: functions only)"),
-    RcFlag("assetsFolder", None, "Folder of assets. Default: assets/ or static/"),
-    RcFlag("buildSid", None, "promote: the build to activate"),
-    RcFlag("createEnvironment", False, "promote: create the target environment if missing"),
-    RcFlag("env", None, "Path of the .env file. Default: .env in the project"),
-    RcFlag("environment", "dev", "Domain suffix or ZE SID of the environment"),
-    RcFlag("executionTimeout", None, "start: seconds a function may run. Default: 10"),
-    RcFlag("extendedOutput", False, "list: show more details"),
-    RcFlag("force", False, "Skip safety checks (e.g. deploy over another project's service)"),
-    RcFlag("functionSid", None, "logs: only the logs of this function"),
-    RcFlag("functions", True, "deploy: upload functions (false: assets only)"),
-    RcFlag("functionsFolder", None, "Folder of functions. Default: functions/ or src/"),
-    RcFlag("host", "127.0.0.1", "start: address to listen on"),
-    RcFlag("loadSystemEnv", False, "Fill empty .env values from the system env; needs env"),
-    RcFlag("logLevel", "info", "Level of log messages: debug, info, warn, error or none"),
-    RcFlag("outputFormat", "", "Output format: '' (text) or 'json'"),
-    RcFlag("overrideExistingProject", False, "deploy: reuse a service that has the same name"),
-    RcFlag("port", 3000, "start: port to listen on"),
-    RcFlag("production", False, "Use the production environment (no domain suffix)"),
-    RcFlag("region", None, "Region of the API"),
-    RcFlag("runtime", None, "deploy: python3.11, python3.12 or python3.13. Default: the server's"),
-    RcFlag("serviceName", None, "deploy: name of the service to create or reuse"),
-    RcFlag("serviceSid", None, "SID of the service to deploy to"),
-    RcFlag("sourceEnvironment", None, "promote: environment whose build is promoted"),
-    RcFlag("tail", False, "logs: keep printing new log lines"),
-    RcFlag("template", None, "new: the template to add"),
-)
-
-_HEADER = """\
-// callbox config (JSON5: comments and trailing commas are fine). Uncomment a flag to use it;
-// a flag typed on the command line still wins. Flags are camelCase, kebab-case or snake_case.
-//   "commands":     flags for one command, e.g. {"deploy": {"force": true}}
-//   "environments": flags for one environment suffix ("*" = production),
-//                   e.g. {"stage": {"env": ".env.stage"}}
-//   "projects":     flags for one account, "AC...:<region>" or "AC..." (region us1),
-//                   e.g. {"AC0123...": {"serviceSid": "ZS0123..."}}
-"""
-
-
-def default_rc_text(flags: Iterable[RcFlag] = DEFAULT_FLAGS) -> str:
-    """The ``.twilioserverlessrc`` that ``callbox init`` writes: every flag commented out."""
-    pairs = [(f"{json.dumps(flag.name)}: {json.dumps(flag.default)}", flag) for flag in flags]
-    width = max((len(pair) for pair, _ in pairs), default=0)
-    lines = [_HEADER + "{", *(f'  "{section}": {{}},' for section in SECTIONS)]
-    for pair, flag in pairs:
-        if "*/" in flag.description:  # would end the comment early and break the file
-            raise ValueError(f"description of {flag.name} contains '*/'")
-        lines.append(f"  // {pair.ljust(width)} /* {flag.description} */,")
-    return "\n".join([*lines, "}", ""])

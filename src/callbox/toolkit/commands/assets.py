@@ -19,15 +19,16 @@ from typing import Any
 import click
 
 from callbox.rules import MAX_SERVICE_NAME, is_service_name
-from callbox.toolkit.buckets import INIT_HINT, Bucket, BucketStore
+from callbox.toolkit.buckets import Bucket, BucketStore, fetch, fetch_or_fail, require
 from callbox.toolkit.client import ApiError
+from callbox.toolkit.options import api_options, output_option
 from callbox.toolkit.resources import (
     create_environment,
     create_service,
     reached_at,
     wait_for_build,
 )
-from callbox.toolkit.session import Session, api_options, open_session, output_option
+from callbox.toolkit.session import Session, open_session
 
 # Twilio's plugin checks service names with this pattern; the API wants fewer than 50 characters.
 RANDOM_ALPHABET = string.ascii_lowercase + string.digits
@@ -104,7 +105,7 @@ def _init(session: Session, name: str | None, force: bool) -> None:
     store = BucketStore.of(session)
     stored = store.get()
     if stored is not None and not force:
-        found = _fetch(session, stored)
+        found = fetch(session, stored)
         if found is not None:
             service, environment = found
             if name and name != service["unique_name"]:
@@ -229,8 +230,8 @@ def _read(file: Path) -> bytes:
 
 def _upload(session: Session, file: Path, route: str, visibility: str, content: bytes) -> None:
     client, printer = session.client, session.printer
-    bucket = _require(session)
-    service, environment = _fetch_or_fail(session, bucket)
+    bucket = require(session)
+    service, environment = fetch_or_fail(session, bucket)
     base = bucket.base
     existing = {a["friendly_name"]: a["sid"] for a in client.each(f"{base}/Assets", "assets")}
     asset_sid = existing.get(route) or client.post(f"{base}/Assets", {"FriendlyName": route})["sid"]
@@ -338,8 +339,8 @@ def list_command(ctx: click.Context, **_flags: Any) -> None:
 
 
 def _list(session: Session, columns: list[str]) -> None:
-    bucket = _require(session)
-    _service, environment = _fetch_or_fail(session, bucket)
+    bucket = require(session)
+    _service, environment = fetch_or_fail(session, bucket)
     versions: list[dict[str, Any]] = []
     if environment.get("build_sid"):
         build = session.client.get(f"{bucket.base}/Builds/{environment['build_sid']}")
@@ -363,35 +364,3 @@ def _entry(session: Session, version: dict[str, Any], domain: str) -> dict[str, 
         session.domain_url(domain), "asset", version["path"], version["visibility"]
     )
     return entry
-
-
-def _require(session: Session) -> Bucket:
-    bucket = BucketStore.of(session).get()
-    if bucket is None:
-        raise click.ClickException(
-            f"No assets service is set up for {session.credentials.url} and this account: "
-            f"{INIT_HINT} first."
-        )
-    return bucket
-
-
-def _fetch(session: Session, bucket: Bucket) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """The stored service and environment, or None when the server no longer has them."""
-    try:
-        service = session.client.get(bucket.base)
-        environment = session.client.get(f"{bucket.base}/Environments/{bucket.environment_sid}")
-    except ApiError as exc:
-        if exc.not_found:
-            return None
-        raise
-    return service, environment
-
-
-def _fetch_or_fail(session: Session, bucket: Bucket) -> tuple[dict[str, Any], dict[str, Any]]:
-    found = _fetch(session, bucket)
-    if found is None:
-        raise click.ClickException(
-            f"The assets service {bucket.service_sid} (environment {bucket.environment_sid}) no "
-            f"longer exists on {session.credentials.url}: {INIT_HINT} to create a new one."
-        )
-    return found

@@ -11,6 +11,12 @@ import click
 
 from callbox.toolkit import deployinfo, rcfile
 from callbox.toolkit.deploy import Deployed, DeployRequest, deploy_project, read_requirements
+from callbox.toolkit.options import (
+    api_options,
+    environment_options,
+    output_option,
+    service_sid_option,
+)
 from callbox.toolkit.project import Layout
 from callbox.toolkit.resources import (
     by_access,
@@ -19,14 +25,7 @@ from callbox.toolkit.resources import (
     reached_at,
     service_name_from,
 )
-from callbox.toolkit.session import (
-    Session,
-    api_options,
-    environment_options,
-    open_session,
-    output_option,
-    service_sid_option,
-)
+from callbox.toolkit.session import Session, open_session
 
 
 @click.command()

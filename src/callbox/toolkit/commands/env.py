@@ -11,15 +11,14 @@ from typing import Any, TypeVar
 
 import click
 
-from callbox.toolkit.resources import set_variables
-from callbox.toolkit.session import (
-    Session,
+from callbox.toolkit.options import (
     api_options,
     environment_options,
-    open_session,
     output_option,
     service_sid_option,
 )
+from callbox.toolkit.resources import set_variables
+from callbox.toolkit.session import Session, open_session
 
 F = TypeVar("F", bound=Callable[..., Any])
 HIDDEN = "Use --show-values to display value"

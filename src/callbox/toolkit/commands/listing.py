@@ -12,15 +12,14 @@ from typing import Any
 import click
 
 from callbox.toolkit.client import ApiError
-from callbox.toolkit.resources import by_access, reached_at
-from callbox.toolkit.session import (
-    Session,
+from callbox.toolkit.options import (
     api_options,
     environment_options,
-    open_session,
     output_option,
     service_sid_option,
 )
+from callbox.toolkit.resources import by_access, reached_at
+from callbox.toolkit.session import Session, open_session
 
 TYPES = ("services", "environments", "builds", "functions", "assets", "variables")
 

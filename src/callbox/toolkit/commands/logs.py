@@ -21,14 +21,13 @@ import click
 import httpx
 
 from callbox.toolkit.client import api_error
-from callbox.toolkit.session import (
-    Session,
+from callbox.toolkit.options import (
     api_options,
     environment_options,
-    open_session,
     output_option,
     service_sid_option,
 )
+from callbox.toolkit.session import Session, open_session
 
 RECENT = 50  # lines printed first, as Twilio's toolkit
 WINDOW = timedelta(hours=24)  # the list's default window: where a tail with no lines starts

@@ -8,20 +8,19 @@ from typing import Any
 import click
 
 from callbox.toolkit.client import ApiError
+from callbox.toolkit.options import (
+    api_options,
+    environment_options,
+    output_option,
+    service_sid_option,
+)
 from callbox.toolkit.resources import (
     create_environment,
     find_environment,
     logs_hint,
     set_variables,
 )
-from callbox.toolkit.session import (
-    Session,
-    api_options,
-    environment_options,
-    open_session,
-    output_option,
-    service_sid_option,
-)
+from callbox.toolkit.session import Session, open_session
 
 
 @click.command()

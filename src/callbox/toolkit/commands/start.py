@@ -12,8 +12,9 @@ from callbox import __version__
 from callbox.builds.dependencies import DependencyError
 from callbox.config import Config
 from callbox.toolkit.admin import listen, uvicorn_settings
+from callbox.toolkit.options import base_options
 from callbox.toolkit.project import Layout, ProjectError
-from callbox.toolkit.session import base_options, env_file, project_options
+from callbox.toolkit.session import env_file, project_options
 from callbox.toolkit.start import DevConsole
 
 

@@ -10,9 +10,10 @@ from typing import Any
 import click
 
 from callbox.toolkit import rcfile, templating
+from callbox.toolkit.options import base_options, output_option
 from callbox.toolkit.printer import Printer
 from callbox.toolkit.rcfile import RcError
-from callbox.toolkit.session import base_options, env_file, output_option, project_options
+from callbox.toolkit.session import env_file, project_options
 from callbox.toolkit.templating import TemplateError
 
 

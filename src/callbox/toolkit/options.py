@@ -1,0 +1,95 @@
+"""The flags the toolkit's commands share, as Twilio's toolkit has them (spec 7.2): the base
+flags of every command but list-templates, the API flags, the output format, the target
+service and environment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(function: F) -> F:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply
+
+
+base_options = _stack(
+    click.option(
+        "-l",
+        "--log-level",
+        type=click.Choice(["debug", "info", "warn", "error", "none"]),
+        default="info",
+        show_default=True,
+        help="How much progress to print (errors always are).",
+    ),
+    click.option(
+        "-c",
+        "--config",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Config file to use (default: .twilioserverlessrc, .twilioserverlessrc.yml or "
+        "[tool.callbox] in pyproject.toml, searched from the project folder up).",
+    ),
+    click.option(
+        "--cwd",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="The project folder (default: the current folder).",
+    ),
+    click.option("--env", default=None, help="The .env file (default: .env in the project)."),
+)
+
+api_options = _stack(
+    base_options,
+    click.option("-u", "--username", default=None, help="Account SID or API key (SK...)."),
+    click.option("--password", default=None, help="Auth token, or the API key's secret."),
+    click.option("--profile", default=None, help="A profile saved by `callbox login`."),
+    click.option(
+        "--url",
+        default=None,
+        help="The callbox server (default: $CALLBOX_URL, the profile's, http://127.0.0.1:8080).",
+    ),
+    click.option(
+        "--load-system-env",
+        is_flag=True,
+        default=False,
+        help="Fill empty values of the --env file from this shell's environment.",
+    ),
+    click.option("--region", default=None, hidden=True),
+    click.option("--edge", default=None, hidden=True),
+)
+
+output_option = click.option(
+    "-o",
+    "--output-format",
+    type=click.Choice(["", "json"]),
+    default="",
+    help="json: print only JSON, for scripts.",
+)
+
+service_sid_option = click.option(
+    "--service-sid", default=None, help="The service (ZS...; its unique name works too)."
+)
+
+environment_options = _stack(
+    click.option(
+        "--environment",
+        "--to",
+        "environment",
+        default="dev",
+        show_default=True,
+        help="The environment's domain suffix, or its SID (ZE...).",
+    ),
+    click.option(
+        "--production", is_flag=True, default=False, help="The production environment (no suffix)."
+    ),
+)
