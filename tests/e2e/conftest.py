@@ -592,3 +592,12 @@ def toolkit_on(tmp_path: Path) -> Callable[[ServeServer], Toolkit]:
     """``toolkit_on(server)``: a runner of commands against a server the test started itself
     (``servers.serve(env=...)``), when the module's shared one will not do."""
     return lambda server: Toolkit(server, tmp_path / "toolkit-home")
+
+
+@pytest.fixture(scope="module")
+def unreachable() -> Iterator[str]:
+    """A URL whose connections are refused: its port is bound but not listening, and held
+    for the module, so no other process can take it meanwhile (a free port could be)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,15 +49,6 @@ class _Site(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
-
-
-@pytest.fixture(scope="module")
-def unreachable() -> Iterator[str]:
-    """A URL whose connections are refused: its port is bound but not listening, and held
-    for the module, so no other process can take it meanwhile."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.fixture(scope="module")

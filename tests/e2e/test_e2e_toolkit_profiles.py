@@ -177,8 +177,8 @@ def test_login_prompt_defaults(user: User) -> None:
     assert user.profiles()["profiles"]["default"]["url"] == "http://127.0.0.1:8080"
 
 
-def test_login_no_check_saves_without_asking_the_server(user: User, e2e: Any) -> None:
-    nowhere = f"http://127.0.0.1:{e2e.free_port()}"
+def test_login_no_check_saves_without_asking_the_server(user: User, unreachable: str) -> None:
+    nowhere = unreachable
 
     result = user.login_unchecked("later", nowhere, "SKnope", "x")
 
@@ -301,9 +301,9 @@ def test_profiles_list_without_profiles(user: User) -> None:
     assert not user.profiles_file.exists()  # listing never writes
 
 
-def test_profiles_use_switches_what_commands_use(user: User, e2e: Any) -> None:
+def test_profiles_use_switches_what_commands_use(user: User, unreachable: str) -> None:
     assert user.login("good").exit_code == 0
-    nowhere = f"http://127.0.0.1:{e2e.free_port()}"
+    nowhere = unreachable
     assert user.login_unchecked("gone", nowhere, "ACx", "y").exit_code == 0
     project = tiny_project(user.home)
     assert user.run("deploy", "-o", "json", cwd=project).exit_code == 1  # "gone" is active
@@ -317,9 +317,9 @@ def test_profiles_use_switches_what_commands_use(user: User, e2e: Any) -> None:
     assert deployed.exit_code == 0, deployed.output
 
 
-def test_profile_flag_picks_a_profile_that_is_not_active(user: User, e2e: Any) -> None:
+def test_profile_flag_picks_a_profile_that_is_not_active(user: User, unreachable: str) -> None:
     assert user.login("good").exit_code == 0
-    nowhere = f"http://127.0.0.1:{e2e.free_port()}"
+    nowhere = unreachable
     assert user.login_unchecked("gone", nowhere, "ACx", "y").exit_code == 0
 
     result = user.run("deploy", "-o", "json", "--profile", "good", cwd=tiny_project(user.home))
