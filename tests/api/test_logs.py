@@ -412,17 +412,16 @@ async def test_last_event_id_replays_after_that_line(api: Api, env: Env, logbook
     for i in range(4):
         env.line(f"l{i}", ago=10 - i)
     logbook.flush()
-    stored = logs_api._backlog(
-        stream_call(api, env), env.sid, utcnow() - timedelta(minutes=1), None, None
-    )
+    call = stream_call(api, env)
+    stored = logs_api._backlog(call, env.sid, since=utcnow() - timedelta(minutes=1))
     assert [row.message for row in stored] == ["l0", "l1", "l2", "l3"]
-    after = logs_api._backlog(stream_call(api, env), env.sid, None, stored[1].sid, None)
+    mark = logs_api._seq_of(call, env.sid, stored[1].sid)
+    assert mark is not None
+    after = logs_api._backlog(call, env.sid, after=mark)
     assert [row.message for row in after] == ["l2", "l3"]
-    # An unknown id falls back to Since, or replays nothing.
-    unknown = "NO" + "0" * 32
-    assert logs_api._backlog(stream_call(api, env), env.sid, None, unknown, None) == []
-    since = utcnow() - timedelta(minutes=1)
-    assert len(logs_api._backlog(stream_call(api, env), env.sid, since, "junk", None)) == 4
+    # An unknown id has no place in the order (the stream then falls back to Since).
+    assert logs_api._seq_of(call, env.sid, "NO" + "0" * 32) is None
+    assert logs_api._seq_of(call, env.sid, "junk") is None
 
 
 async def test_keep_alive_and_function_filter(
@@ -464,15 +463,38 @@ async def test_a_lagging_stream_gets_the_lost_lines_from_the_database(
     await events.aclose()
 
 
+async def test_lost_lines_dated_before_a_sent_one_still_arrive(
+    api: Api, env: Env, logbook: LogBook
+) -> None:
+    # Invocations finish in another order than they print: a line recorded later may carry
+    # an earlier time. Catching up by time would skip it; by recording order it arrives.
+    subscription = logbook.subscribe(env.sid, limit=2)
+    events = logs_api._events(
+        stream_call(api, env), logs_api._stream_environment(stream_call(api, env)), subscription
+    )
+    assert await anext(events) == ": connected\n\n"
+    env.line("finished first")
+    assert parse(await asyncio.wait_for(anext(events), 2))["message"] == "finished first"
+    earlier = time.time() - 10
+    logbook.record(
+        env.meta(), [{"message": f"printed earlier {i}", "time": earlier} for i in range(6)]
+    )
+    got = [parse(await asyncio.wait_for(anext(events), 2))["message"] for _ in range(6)]
+    assert got == [f"printed earlier {i}" for i in range(6)]
+    env.line("next")
+    assert parse(await asyncio.wait_for(anext(events), 2))["message"] == "next"  # no repeats
+    await events.aclose()
+
+
 async def test_a_gap_longer_than_a_page_is_filled_page_by_page(
     api: Api, env: Env, logbook: LogBook, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(logs_api, "MAX_REPLAY", 3)
     env.line("first")
     logbook.flush()
-    mark = logs_api._backlog(
-        stream_call(api, env), env.sid, utcnow() - timedelta(minutes=1), None, None
-    )[-1].sid
+    mark = logs_api._backlog(stream_call(api, env), env.sid, since=utcnow() - timedelta(minutes=1))[
+        -1
+    ].sid
     logbook.record(env.meta(), [{"message": f"missed {i}"} for i in range(8)])
     subscription = logbook.subscribe(env.sid)
     events = logs_api._events(

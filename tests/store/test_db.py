@@ -40,3 +40,44 @@ def test_opening_twice_keeps_the_schema_and_the_key(tmp_path: Path) -> None:
         assert second.box.open(sealed) == "token"
     finally:
         second.close()
+
+
+def test_a_database_of_revision_0001_gets_the_log_order(tmp_path: Path) -> None:
+    """An existing data folder (the first schema) is upgraded on start: its log lines are
+    numbered in the order of their time, and new lines follow them."""
+    from datetime import datetime, timedelta
+
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from callbox.logs.book import LogBook
+    from callbox.store.db import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sa.create_engine(url)
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        start = datetime(2026, 1, 1)
+        for index, sid in enumerate(["NO" + "b" * 32, "NO" + "a" * 32]):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO logs (sid, account_sid, service_sid, environment_sid, level, "
+                    "message, date_created) VALUES (:sid, 'AC1', 'ZS1', 'ZE1', 'INFO', :m, :d)"
+                ),
+                {"sid": sid, "m": f"old {index}", "d": start + timedelta(seconds=index)},
+            )
+    engine.dispose()
+    store = Store.open(tmp_path / "data", url)
+    try:
+        with store.read() as conn:
+            rows = conn.execute(sa.text("SELECT message, seq FROM logs ORDER BY seq")).all()
+        assert [row.message for row in rows] == ["old 0", "old 1"]
+        assert all(row.seq is not None for row in rows)
+        book = LogBook(store, retention_days=0)
+        assert next(book._seq) == rows[-1].seq + 1  # new lines come after the old ones
+    finally:
+        store.close()

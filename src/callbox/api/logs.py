@@ -8,7 +8,6 @@ thread cannot hold a response open.
 from __future__ import annotations
 
 import json
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -208,31 +207,32 @@ async def _events(
     """The event stream: a first comment (the subscription is live), the replayed backlog,
     then live lines, with a keep-alive comment after ``KEEP_ALIVE`` seconds of silence.
 
-    No gaps: when the live queue overflowed (a client reading slower than functions print),
-    the lines it lost are read back from the database before the stream goes on; lines that
-    reach the client both ways are sent once."""
+    Lines go out in the order they were recorded (``seq``), each once, with no gap: after a
+    ``Last-Event-ID`` every stored line recorded after it is sent first, and when the live
+    queue overflowed (a client reading slower than functions print) the lines it lost are read
+    back from the database before the stream goes on."""
     owner = {"account_sid": environment.account_sid, "service_sid": environment.service_sid}
-    seen = _Recent()
-    last = last_event_id
-    started = utcnow()
+    last: int | None = None  # seq of the last line sent (or skipped by the filter)
     try:
         yield ": connected\n\n"
         if since is not None or last_event_id:
-            async for row in _catch_up(call, environment.sid, since, last, function_sid):
-                last = row.sid
-                if seen.add(row.sid):
-                    yield _event(render(call, row))
+            mark = await run_in_threadpool(_seq_of, call, environment.sid, last_event_id)
+            if mark is not None:
+                rows = _catch_up(call, environment.sid, mark, function_sid)
+            else:
+                rows = _history(call, environment.sid, since, function_sid)
+            async for row in rows:
+                last = row.seq
+                yield _event(render(call, row))
         dropped = 0
         while True:
             item = await subscription.get(KEEP_ALIVE)
             if subscription.dropped > dropped:
                 dropped = subscription.dropped
-                gap_since = None if last else started
-                gap = _catch_up(call, environment.sid, gap_since, last, function_sid, every=True)
-                async for row in gap:
-                    last = row.sid
-                    if seen.add(row.sid):
-                        yield _event(render(call, row))
+                after = last if last is not None else (subscription.first_seq or 1) - 1
+                async for row in _catch_up(call, environment.sid, after, function_sid):
+                    last = row.seq
+                    yield _event(render(call, row))
             if item is None:
                 if subscription.closed:
                     return
@@ -242,56 +242,42 @@ async def _events(
                     return
                 yield ": keep-alive\n\n"
                 continue
+            if last is not None and item["seq"] <= last:
+                continue  # already sent from the database
+            last = item["seq"]
             if function_sid and item["function_sid"] != function_sid:
                 continue
-            if seen.add(item["sid"]):
-                last = item["sid"]
-                yield _event(render(call, {**item, **owner}))
+            yield _event(render(call, {**item, **owner}))
     finally:
         subscription.close()
 
 
-class _Recent:
-    """The SIDs sent lately (bounded): a line that arrives both live and from the database
-    is sent once."""
-
-    def __init__(self, size: int = 4 * MAX_REPLAY) -> None:
-        self.size = size
-        self.order: deque[str] = deque()
-        self.members: set[str] = set()
-
-    def add(self, sid: str) -> bool:
-        """True when ``sid`` is new (and now remembered)."""
-        if sid in self.members:
-            return False
-        self.order.append(sid)
-        self.members.add(sid)
-        if len(self.order) > self.size:
-            self.members.discard(self.order.popleft())
-        return True
-
-
 async def _catch_up(
-    call: Call,
-    environment_sid: str,
-    since: datetime | None,
-    after: str | None,
-    function_sid: str | None,
-    *,
-    every: bool = False,
+    call: Call, environment_sid: str, after: int, function_sid: str | None
 ) -> AsyncIterator[Any]:
-    """Stored lines after the line ``after``, page by page, all of them; without ``after``,
-    the newest ``MAX_REPLAY`` since ``since`` (recent history), or with ``every`` all of
-    them too."""
+    """Every stored line recorded after ``after``, page by page, in recording order."""
     while True:
         rows = await run_in_threadpool(
-            _backlog, call, environment_sid, since, after, function_sid, every
+            _backlog, call, environment_sid, after=after, function_sid=function_sid
         )
         for row in rows:
             yield row
-        if not (after or every) or len(rows) < MAX_REPLAY:
+        if len(rows) < MAX_REPLAY:
             return
-        after = rows[-1].sid
+        after = rows[-1].seq
+
+
+async def _history(
+    call: Call, environment_sid: str, since: datetime | None, function_sid: str | None
+) -> AsyncIterator[Any]:
+    """The newest ``MAX_REPLAY`` stored lines after ``since``, in recording order."""
+    if since is None:
+        return
+    rows = await run_in_threadpool(
+        _backlog, call, environment_sid, since=since, function_sid=function_sid
+    )
+    for row in rows:
+        yield row
 
 
 def _still_there(call: Call) -> bool:
@@ -308,39 +294,41 @@ def _event(body: dict[str, Any]) -> str:
     return f"id: {body['sid']}\nevent: log\ndata: {json.dumps(body)}\n\n"
 
 
+def _seq_of(call: Call, environment_sid: str, sid: str | None) -> int | None:
+    """Where the line ``sid`` stands in the recording order (None: unknown here)."""
+    if not sid or not is_sid(sid, LOG):
+        return None
+    call.api.logbook.flush()
+    with call.api.store.read() as conn:
+        seq = conn.execute(
+            sa.select(logs.c.seq).where(
+                logs.c.sid == sid, logs.c.environment_sid == environment_sid
+            )
+        ).scalar()
+    return int(seq) if seq is not None else None
+
+
 def _backlog(
     call: Call,
     environment_sid: str,
-    since: datetime | None,
-    last_event_id: str | None,
-    function_sid: str | None,
-    oldest_first: bool = False,
+    *,
+    after: int | None = None,
+    since: datetime | None = None,
+    function_sid: str | None = None,
 ) -> list[Any]:
-    """Stored lines, oldest first: the first ``MAX_REPLAY`` after the line ``last_event_id``
-    (a continuation) or, ``oldest_first``, after ``since``; else the newest ``MAX_REPLAY``
-    after ``since`` (recent history)."""
+    """Stored lines in recording order: the first ``MAX_REPLAY`` recorded after ``after``
+    (a continuation), else the newest ``MAX_REPLAY`` dated after ``since`` (recent history)."""
     call.api.logbook.flush()
-    with call.api.store.begin() as conn:
+    with call.api.store.read() as conn:
         query = sa.select(logs).where(logs.c.environment_sid == environment_sid)
-        mark = None
-        if last_event_id and is_sid(last_event_id, LOG):
-            mark = conn.execute(
-                sa.select(logs.c.date_created, logs.c.sid).where(
-                    logs.c.sid == last_event_id, logs.c.environment_sid == environment_sid
-                )
-            ).first()
-        if mark is not None:
-            query = query.where(sa.tuple_(logs.c.date_created, logs.c.sid) > tuple(mark))
-        elif since is not None:
-            query = query.where(logs.c.date_created > since)
-        else:
-            return []  # an unknown Last-Event-ID and no Since: nothing to replay from
         if function_sid:
             query = query.where(logs.c.function_sid == function_sid)
-        if mark is not None or oldest_first:
-            oldest = query.order_by(logs.c.date_created, logs.c.sid).limit(MAX_REPLAY)
-            return list(conn.execute(oldest).all())
+        if after is not None:
+            query = query.where(logs.c.seq > after).order_by(logs.c.seq).limit(MAX_REPLAY)
+            return list(conn.execute(query).all())
+        if since is None:
+            return []
+        query = query.where(logs.c.date_created > since)
         newest = query.order_by(logs.c.date_created.desc(), logs.c.sid.desc()).limit(MAX_REPLAY)
         rows = list(conn.execute(newest).all())
-    rows.reverse()
-    return rows
+    return sorted(rows, key=lambda row: row.seq or 0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import math
 import threading
@@ -61,6 +62,7 @@ class Subscription:
     def __init__(self, book: LogBook, environment_sid: str, limit: int) -> None:
         self.environment_sid = environment_sid
         self.dropped = 0
+        self.first_seq: int | None = None  # the recording order of the first line delivered
         self._book = book
         self._limit = limit
         self._items: deque[dict[str, Any]] = deque()
@@ -83,6 +85,8 @@ class Subscription:
             self._loop.call_soon_threadsafe(self._put, rows)
 
     def _put(self, rows: list[dict[str, Any]]) -> None:
+        if self.first_seq is None and rows:
+            self.first_seq = rows[0].get("seq")  # kept even if that line is dropped later
         if self._closed:
             return
         self._items.extend(rows)
@@ -151,6 +155,13 @@ class LogBook:
         self._sub_lock = threading.Lock()
         # Filled in by the writer thread only, for metas without account or service.
         self._owners: dict[str, tuple[str, str] | None] = {}
+        # Each line's place in the recording order; next() is atomic, record() may run on
+        # any thread.
+        self._seq = itertools.count(self._last_seq() + 1)
+
+    def _last_seq(self) -> int:
+        with self.store.read() as conn:
+            return int(conn.execute(sa.select(sa.func.max(logs.c.seq))).scalar() or 0)
 
     # -- the hot path ---------------------------------------------------------------------
 
@@ -182,6 +193,7 @@ class LogBook:
                     "level": _level(line.get("level")),
                     "message": _message(line.get("message")),
                     "date_created": date,
+                    "seq": next(self._seq),
                 }
             )
         if not rows:

@@ -159,5 +159,10 @@ logs = sa.Table(
     sa.Column("level", sa.String(8), nullable=False),
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("date_created", sa.DateTime, nullable=False),
+    # The order lines were recorded in (a live stream's order): a reader that fell behind or
+    # reconnected catches up by it, since a line's own time may be earlier than one already
+    # sent (invocations finish in another order than they print).
+    sa.Column("seq", sa.BigInteger, nullable=True),
     sa.Index("ix_logs_environment_date", "environment_sid", "date_created"),
+    sa.Index("ix_logs_environment_seq", "environment_sid", "seq"),
 )
