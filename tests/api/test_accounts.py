@@ -80,6 +80,17 @@ async def test_an_api_key_cannot_read_the_auth_token(
     assert r.json()["message"].startswith("API keys cannot manage accounts or keys")
 
 
+async def test_an_api_key_lists_only_its_own_account_without_the_token(
+    client: httpx.AsyncClient, owner: tuple[str, str]
+) -> None:
+    # How a key learns its account (the toolkit needs it), never with the auth token.
+    r = await client.get("/2010-04-01/Accounts.json", auth=await key(client, owner[0]))
+    assert r.status_code == 200
+    [account] = r.json()["accounts"]
+    assert account["sid"] == owner[0] and account["auth_token"] is None
+    assert owner[1] not in r.text
+
+
 async def test_an_api_key_cannot_mint_keys(
     client: httpx.AsyncClient, owner: tuple[str, str]
 ) -> None:

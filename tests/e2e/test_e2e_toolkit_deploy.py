@@ -399,3 +399,24 @@ def test_size_limits_are_said_before_anything_is_created(toolkit: Any, tmp_path:
     assert "too-big" not in {s["unique_name"] for s in services}
     (root / "assets" / "big.private.bin").unlink()
     assert deploy(toolkit, root)["serviceName"] == "too-big"  # no leftover service in the way
+
+
+def test_a_key_of_an_account_without_services_gets_its_projects_scope(
+    toolkit: Any, tmp_path: Path
+) -> None:
+    import httpx
+
+    server = toolkit.server
+    created = server.client.post("/2010-04-01/Accounts.json", data={"FriendlyName": "new"})
+    sid, token = created.json()["sid"], created.json()["auth_token"]
+    with httpx.Client(base_url=server.base_url, auth=(sid, token)) as as_account:
+        made = as_account.post(f"/2010-04-01/Accounts/{sid}/Keys.json", data={}).json()
+    root = project(tmp_path, "p3")
+    (root / ".twilioserverlessrc").write_text(
+        json.dumps({"projects": {sid: {"serviceName": "scoped-by-account"}}})
+    )
+    as_key = ("--url", server.base_url, "-u", made["sid"], "--password", made["secret"])
+    result = toolkit.run("deploy", *as_key, "-o", "json", cwd=root, auth=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["serviceName"] == "scoped-by-account"
+    assert list(json.loads((root / ".twiliodeployinfo").read_text())) == [f"{sid}:us1"]

@@ -360,3 +360,17 @@ def test_shrinking_changes_go_before_growing_ones(api: Api) -> None:
         f"POST {ENV_BASE}/Variables",
         f"POST {ENV_BASE}/Variables/ZVGROWS",
     ]
+
+
+def test_growth_is_measured_as_the_server_counts_json_bytes(api: Api) -> None:
+    # "é" is 6 bytes of JSON ("\u00e9"): 60 of them shrink to 300 "a"s (360 -> 300 bytes),
+    # so that change must go before the new variable grows the set.
+    client, fake = api({f"GET {ENV_BASE}/Variables": variables(X="é" * 60)})
+
+    set_variables(client, ENV_BASE, {"X": "a" * 300, "Y": "b" * 100})
+
+    assert fake.requests == [
+        f"GET {ENV_BASE}/Variables",
+        f"POST {ENV_BASE}/Variables/ZVX",
+        f"POST {ENV_BASE}/Variables",
+    ]

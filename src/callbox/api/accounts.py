@@ -88,8 +88,12 @@ def create_account(call: Call) -> Reply:
 
 
 def list_accounts(call: Call) -> Reply:
-    _token_only(call)
     accounts = call.api.accounts
+    if call.via_key:
+        # An API key does not name its account; this is how it learns which it is (the
+        # toolkit needs it for .twiliodeployinfo and config scopes) — never with the token.
+        me = accounts.account(call.account_sid)
+        return Reply(200, _envelope(call, "accounts", [render_account(call, me, None)]))
     rows = accounts.children(call.account_sid)
     items = [render_account(call, row, accounts.auth_token(row.sid)) for row in rows]
     return Reply(200, _envelope(call, "accounts", items))

@@ -105,19 +105,33 @@ def route_for_file(relative: PurePosixPath, kind: Kind) -> tuple[str, Visibility
 
 def walk(folder: Path, *, hidden: bool = False) -> Iterator[tuple[str, list[str]]]:
     """(folder, file names) below ``folder``, sorted. Linked folders are followed (as Twilio's
-    toolkit does), each real folder once, so a link loop ends; __pycache__ is skipped, and
-    dot-folders too unless ``hidden``."""
-    visited: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        real = os.path.realpath(dirpath)
-        if real in visited:
-            dirnames[:] = []
-            continue
-        visited.add(real)
-        dirnames[:] = sorted(
-            d for d in dirnames if d != "__pycache__" and (hidden or not d.startswith("."))
-        )
-        yield dirpath, sorted(filenames)
+    toolkit does); a link back to a folder on the way down is not, so a loop ends, while two
+    links to the same folder both count. __pycache__ is skipped, and dot-folders too unless
+    ``hidden``."""
+    yield from _walk(folder, (), hidden)
+
+
+def _walk(folder: Path, above: tuple[str, ...], hidden: bool) -> Iterator[tuple[str, list[str]]]:
+    real = os.path.realpath(folder)
+    if real in above:
+        return  # a link loop
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError:
+        return  # vanished or unreadable: as os.walk, skip it
+    files = [e.name for e in entries if not _is_folder(e)]
+    yield str(folder), files
+    for entry in entries:
+        name = entry.name
+        if _is_folder(entry) and name != "__pycache__" and (hidden or not name.startswith(".")):
+            yield from _walk(Path(entry.path), (*above, real), hidden)
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # follows links
+    except OSError:
+        return False
 
 
 def _files(folder: Path) -> list[Path]:

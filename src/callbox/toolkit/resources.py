@@ -30,6 +30,14 @@ class DeployError(Exception):
 NEVER_UPLOADED = frozenset({"ACCOUNT_SID", "AUTH_TOKEN"})
 
 
+def account_of_key(client: ApiClient) -> str | None:
+    """The account an API key belongs to (the key's SID does not say): the server lists the
+    key's own account for it, without the auth token."""
+    listed = client.get("/2010-04-01/Accounts.json").get("accounts") or []
+    sid = listed[0].get("sid") if listed and isinstance(listed[0], dict) else None
+    return str(sid) if sid else None
+
+
 def uploadable(values: dict[str, str]) -> dict[str, str]:
     """The .env values a deploy sends (Twilio's filter): never ACCOUNT_SID / AUTH_TOKEN, never
     empty values."""
@@ -188,10 +196,13 @@ def set_variables(
     # so a set that fits as a whole must not fail half way.
     changed = [(k, v) for k, v in values.items() if existing.get(k, {}).get("value") != v]
 
+    def size(key: str, value: str) -> int:  # as the server counts: JSON bytes
+        return len(json.dumps({key: value}).encode())
+
     def growth(item: tuple[str, str]) -> int:
         key, value = item
-        before = existing[key]["value"] if key in existing else None
-        return len(value) - (len(before) if before is not None else -len(key))
+        before = size(key, existing[key]["value"]) if key in existing else 0
+        return size(key, value) - before
 
     for key, value in sorted(changed, key=growth):
         current = existing.get(key)

@@ -23,7 +23,7 @@ from callbox.toolkit.client import ApiClient
 from callbox.toolkit.credentials import Credentials, ProfileStore, resolve
 from callbox.toolkit.printer import Printer
 from callbox.toolkit.project import read_env
-from callbox.toolkit.resources import find_environment, uploadable
+from callbox.toolkit.resources import account_of_key, find_environment, uploadable
 
 SERVICE_SID = re.compile(r"ZS[0-9a-f]{32}")
 
@@ -65,8 +65,7 @@ class Session:
             self._account_asked = True
             self._account = self.credentials.account_sid
             if self._account is None:
-                listed = self.client.get("/v1/Services", PageSize=1).get("services") or []
-                self._account = listed[0].get("account_sid") if listed else None
+                self._account = account_of_key(self.client)
         return self._account
 
     def learn_account(self, account_sid: str | None) -> None:
@@ -236,11 +235,10 @@ def open_session(ctx: click.Context, command: str) -> Session:
     account = credentials.account_sid
     if account is None and rc.data.get("projects"):  # an API key: ask whose it is
         try:
-            listed = client.get("/v1/Services", PageSize=1).get("services") or []
+            account = account_of_key(client)
         except BaseException:
             client.close()
             raise
-        account = listed[0].get("account_sid") if listed else None
     if account:
         # The projects scope needs the account; it wins over everything but given flags.
         scoped = rcfile.specialize(

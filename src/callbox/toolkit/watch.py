@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from callbox.toolkit.project import ASSET_FOLDERS, FUNCTION_FOLDERS, Layout, fingerprint
+from callbox.toolkit.project import ASSET_FOLDERS, FUNCTION_FOLDERS, Layout, fingerprint, walk
 
 try:
     from inotify_simple import INotify, flags, parse_events
@@ -90,8 +90,9 @@ class ChangeDetector:
         for top in (self.layout.functions, self.layout.assets):
             if top is None:
                 continue
-            for dirpath, dirnames, _ in os.walk(top):
-                dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+            # The same walk as the project's (linked folders followed), so an edit inside a
+            # linked folder is seen too.
+            for dirpath, _ in walk(top, hidden=True):
                 folders.add(Path(dirpath))
                 self._tree.add(Path(dirpath))
         for folder in folders:

@@ -7,12 +7,14 @@ commands work without --username/--password once a profile is active.
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import click
 
 from callbox.toolkit.client import ApiClient, server_url
 from callbox.toolkit.credentials import DEFAULT_URL, Profile, ProfileStore, account_of
+from callbox.toolkit.resources import account_of_key
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -47,7 +49,8 @@ def login(
             f'"{name}" is not a usable profile name: use letters, digits, ".", "_" and "-".'
         )
     if not url:
-        url = click.prompt("Server URL", default=DEFAULT_URL) if asking else DEFAULT_URL
+        default = os.environ.get("CALLBOX_URL") or DEFAULT_URL
+        url = click.prompt("Server URL", default=default) if asking else default
     url = server_url(url)
     username = username or click.prompt("Account SID or API key")
     password = password or click.prompt("Auth token or API secret", hide_input=True)
@@ -57,15 +60,13 @@ def login(
         try:
             # Any authenticated read proves the pair; a service list works for keys too.
             listed = client.get("/v1/Services", PageSize=1)
+            if not isinstance(listed.get("services"), list):
+                raise click.ClickException(
+                    f"{url} answered, but not as callbox's API (no service list): check the URL."
+                )
+            account = account or account_of_key(client)  # an API key: the server says whose
         finally:
             client.close()
-        services = listed.get("services")
-        if not isinstance(services, list):
-            raise click.ClickException(
-                f"{url} answered, but not as callbox's API (no service list): check the URL."
-            )
-        if account is None and services:  # an API key: its account, when the answer says
-            account = services[0].get("account_sid")
     store = ProfileStore.default()
     store.save(Profile(name, url, username, password, account), activate=True)
     click.echo(f'Saved profile "{name}" ({username} on {url}); it is now the active profile.')
