@@ -7,7 +7,7 @@ could not be reached) — never a traceback.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -121,8 +121,15 @@ class ApiClient:
         self.request("DELETE", path)
 
     def upload(
-        self, path: str, *, route: str, visibility: str, content: bytes, content_type: str
+        self,
+        path: str,
+        *,
+        route: str,
+        visibility: str,
+        content: bytes | BinaryIO,
+        content_type: str,
     ) -> dict[str, Any]:
+        """A version upload (multipart); an open file is streamed, never read whole."""
         return self.request(
             "POST",
             path,

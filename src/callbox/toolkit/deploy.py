@@ -184,13 +184,6 @@ def _check_limits(files: list[_File]) -> None:
             )
 
 
-def _read(file: _File) -> bytes:
-    content = file.route.file.read_bytes()
-    if hashlib.sha256(content).hexdigest() != file.sha256:
-        raise DeployError(f"{file.route.file} changed during the deploy; deploy again.")
-    return content
-
-
 def _why_nothing(request: DeployRequest) -> str:
     layout = request.layout
     if not (request.functions or request.assets):
@@ -281,13 +274,16 @@ def _upload(client: ApiClient, base: str, kind: str, files: list[_File], say: Pr
             content_type = "text/x-python"
         else:
             content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-        version = client.upload(
-            f"{base}/{collection}/{sid}/Versions",
-            route=path,
-            visibility=file.route.visibility,
-            content=_read(file),
-            content_type=content_type,
-        )
+        with file.route.file.open("rb") as handle:  # streamed: memory stays small
+            version = client.upload(
+                f"{base}/{collection}/{sid}/Versions",
+                route=path,
+                visibility=file.route.visibility,
+                content=handle,
+                content_type=content_type,
+            )
+        if version.get("content_sha256") not in (None, file.sha256):
+            raise DeployError(f"{file.route.file} changed during the deploy; deploy again.")
         return str(version["sid"])
 
     sids = []
