@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from toolkit_output import one_error_line
 
 from callbox.toolkit.buckets import STORE_FILE
 from callbox.toolkit.credentials import write_private
@@ -63,14 +64,6 @@ def not_the_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         site.shutdown()
         site.server_close()
         thread.join(5)
-
-
-def one_error_line(stderr: str) -> str:
-    assert "Traceback" not in stderr, stderr
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("Error: "), stderr
-    return lines[0]
 
 
 @pytest.mark.parametrize(("command", "kind"), CASES)

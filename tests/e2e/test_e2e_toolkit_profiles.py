@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from toolkit_output import one_error_line
 
 HELLO = 'def handler(context, event, callback):\n    callback(None, "hi")\n'
 # Empty values count as unset: the user's shell may not lend credentials to these tests.
@@ -27,15 +28,6 @@ def tiny_project(parent: Path, name: str | None = None) -> Path:
     (root / "functions").mkdir(parents=True)
     (root / "functions" / "hello.py").write_text(HELLO)
     return root
-
-
-def one_error_line(stderr: str) -> str:
-    """The error output of a failed command: exactly one `Error: ...` line, no traceback."""
-    assert "Traceback" not in stderr, stderr
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("Error: "), stderr
-    return lines[0]
 
 
 class User:
