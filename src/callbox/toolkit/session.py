@@ -60,18 +60,13 @@ class Session:
     @property
     def account_sid(self) -> str | None:
         """The account of the credentials. An API key (SK...) does not name its account: the
-        server's answer does (any service lists it), asked once and only when needed."""
+        server says it (GET Accounts.json), asked once and only when needed."""
         if self._account is None and not self._account_asked:
             self._account_asked = True
             self._account = self.credentials.account_sid
             if self._account is None:
                 self._account = account_of_key(self.client)
         return self._account
-
-    def learn_account(self, account_sid: str | None) -> None:
-        """The account an answer named (an API key's account, first seen on a new service)."""
-        if self._account is None and account_sid:
-            self._account, self._account_asked = account_sid, True
 
     def deployed_service(self) -> deployinfo.DeployInfo | None:
         """What .twiliodeployinfo says about this project for this account."""
@@ -267,6 +262,7 @@ def open_session(ctx: click.Context, command: str) -> Session:
         printer,
         client,
         frozenset(rcfile.given_names(ctx)),
+        _account=account,  # known already when the projects scope needed it
+        _account_asked=account is not None,
     )
-    session.learn_account(account)
     return session

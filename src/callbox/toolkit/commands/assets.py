@@ -128,8 +128,6 @@ def _init(session: Session, name: str | None, force: bool) -> None:
     # Production: the bucket has one environment, and its files get the shortest URLs (no
     # domain suffix) — as Twilio's plugin, which creates the environment with suffix ''.
     environment = create_environment(session.client, base, "")
-    session.learn_account(service["account_sid"])  # an API key's account is known now
-    store = BucketStore.of(session)
     store.put(Bucket(service["sid"], environment["sid"], environment["domain_name"]))
     session.printer.info(f"Created assets service {service['unique_name']} ({service['sid']}).")
     _print_bucket(session, service, environment)

@@ -93,8 +93,7 @@ def _deploy(session: Session) -> None:
 
     def remember(service: str, build: str) -> None:
         # Also when the build then fails: the next deploy finds the service it created.
-        account = session.account_sid or _account_of_service(session, service)
-        session.learn_account(account)
+        account = session.account_sid
         if account and not deployinfo.record(session.root, account, session.region, service, build):
             printer.warn(f"{deployinfo.FILE_NAME} is not valid and was left as it is.")
 
@@ -151,12 +150,6 @@ def _as_unique_name(name: str) -> str:
             "and dashes)."
         )
     return cleaned
-
-
-def _account_of_service(session: Session, service_sid: str) -> str | None:
-    # With an API key the account is not in the username; the service says whose it is.
-    account = session.client.get(f"/v1/Services/{service_sid}").get("account_sid")
-    return str(account) if account else None
 
 
 def _print_plan(
