@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import socket
+import sys
 import threading
 import time
 from typing import Any
@@ -278,8 +280,8 @@ class WorkerLoop:
             await self.writer.drain()
 
 
-async def _main(spec: dict[str, Any], socket_path: str, worker_id: str) -> None:
-    reader, writer = await asyncio.open_unix_connection(socket_path, limit=1 << 20)
+async def _main(spec: dict[str, Any], sock: socket.socket, worker_id: str) -> None:
+    reader, writer = await asyncio.open_unix_connection(sock=sock, limit=1 << 20)
     worker = WorkerLoop(spec, writer)
     worker.send(
         {
@@ -292,6 +294,20 @@ async def _main(spec: dict[str, Any], socket_path: str, worker_id: str) -> None:
     await worker.serve(reader)
 
 
-def run(spec: dict[str, Any], socket_path: str, worker_id: str) -> None:
-    """Entry point of a forked worker; returns when the gateway closes the connection."""
-    asyncio.run(_main(spec, socket_path, worker_id))
+def run(spec: dict[str, Any], sock: socket.socket, worker_id: str) -> None:
+    """Serve the build in ``spec`` over ``sock`` (already connected to the gateway) until the
+    gateway closes the connection. The sandbox, if any, is already up: this is user-code land."""
+    sys.path[:0] = [p for p in spec.get("site_packages", []) if p]
+    if spec.get("root"):
+        os.chdir(spec["root"])
+    from callbox.runtime.globals import Runtime
+
+    functions = {path: entry["file"] for path, entry in spec.get("functions", {}).items()}
+    private_assets = {
+        path: entry["file"]
+        for path, entry in spec.get("assets", {}).items()
+        if entry.get("visibility") == "private"
+    }
+    Runtime.install(functions, private_assets)
+    logs.install()
+    asyncio.run(_main(spec, sock, worker_id))

@@ -21,12 +21,20 @@ mode    = "sync" | "async": how the handler ran (a thread, or a task on the work
 retire  = true when the worker should not get more work (e.g. it ran out of memory)
 thread_running = true when the cancelled handler is sync code still running on a thread
 
-Spawning is separate: the warm parent ("zygote") reads one JSON object per line on stdin,
-{"op": "spawn", "worker_id", "socket", "spec": WORKER_SPEC}, and reports
-{"op": "exited", "worker_id", "pid", "status"} on stdout when a worker ends.
+Starting a worker. Python workers are forked from the warm parent ("zygote"), which reads
+one JSON object per line on stdin, {"op": "spawn", "worker_id", "socket", "spec": WORKER_SPEC},
+or {"op": "kill", "worker_id"}, and reports {"op": "exited", "worker_id", "pid", "status"} on
+stdout when a worker ends. Every other worker (Node.js, or Python started by exec) gets from its
+launcher exactly what a forked one inherits: fd 3 (SOCKET_FD) is a Unix stream socket already
+connected to the gateway, fd 4 (SPEC_FD) a pipe holding WORKER_SPEC as one JSON object (read it
+to EOF), the working directory is the build's root, and the sandbox is already applied. Its
+first frame is ``hello`` with the spec's ``worker_id``.
 
-WORKER_SPEC = {root, functions: {path: {file, visibility}}, assets: {path: {file, visibility}},
-               site_packages: [dir], memory_limit_mb, debug_errors, local, threads}
+WORKER_SPEC = {worker_id, runtime, root, functions: {path: {file, visibility}},
+               assets: {path: {file, visibility}}, site_packages: [dir], memory_limit_mb,
+               debug_errors, local, threads}
+    site_packages: folders holding the build's dependencies (Python: put on sys.path; Node.js:
+    folders that contain packages, searched by require() after the function's own folders)
 """
 
 from __future__ import annotations
@@ -41,6 +49,11 @@ _PREFIX = struct.Struct(">II")
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 
 RUNTIME_PYTHON = "python"
+RUNTIME_NODE = "node"
+
+# What an exec-started worker finds open (see "Starting a worker" above).
+SOCKET_FD = 3
+SPEC_FD = 4
 
 
 class ProtocolError(Exception):

@@ -14,6 +14,7 @@ import resource
 import select
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -74,7 +75,9 @@ def _become_worker(
     threads = int(spec["threads"])
     threading.stack_size(4 * 1024 * 1024)
     _limit_memory(int(spec.get("memory_limit_mb") or 0), threads)
-    sys.path[:0] = [p for p in spec.get("site_packages", []) if p]
+    # Connected before any fence goes up: the socket's folder is the server's alone.
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(socket_path)
     if spec.get("hide"):
         readable = [Path(p) for p in [spec.get("root"), *spec.get("site_packages", [])] if p]
         writable = [Path(scratch)] if scratch else []
@@ -83,20 +86,7 @@ def _become_worker(
         if scratch:  # the worker's own /tmp: files it writes there it can read back
             os.environ["TMPDIR"] = scratch
             tempfile.tempdir = None
-    if spec.get("root"):
-        os.chdir(spec["root"])
-    from callbox.runtime.globals import Runtime
-    from callbox.worker import logs
-
-    functions = {path: entry["file"] for path, entry in spec.get("functions", {}).items()}
-    private_assets = {
-        path: entry["file"]
-        for path, entry in spec.get("assets", {}).items()
-        if entry.get("visibility") == "private"
-    }
-    Runtime.install(functions, private_assets)
-    logs.install()
-    worker_loop.run(spec, socket_path, worker_id)
+    worker_loop.run(spec, sock, worker_id)
 
 
 def _spawn(command: dict[str, Any]) -> None:
