@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from callbox.sandbox.policy import Settings
 
 _ENV_PREFIX = "CALLBOX_"
 
@@ -55,6 +58,25 @@ class Config:
     # random when empty. Ignored once the store has an account.
     account_sid: str = ""
     auth_token: str = ""
+    # The sandbox functions and installs run in (docs/security.md): "auto" picks the strongest
+    # this machine allows ("isolated" as root, else "landlock"); "off" is for benchmarks.
+    sandbox: str = "auto"
+    # Each service's workers (and each account's installs) run as their own uid from this range.
+    sandbox_uid_base: int = 200_000
+    sandbox_uid_count: int = 100_000
+    # A worker's temporary folder (MB); it lives in memory, so it counts toward memory_limit_mb.
+    tmp_quota_mb: int = 64
+    # Processes and threads per service, all its workers together; 0: enough for max_workers
+    # workers of two builds (one draining) with every handler thread busy.
+    pids_limit: int = 0
+    # What functions may reach on this machine beyond callbox's own port (comma-separated
+    # ":PORT" or "ADDRESS[/PREFIX][:PORT]"), and networks they may never reach.
+    network_allow: str = ""
+    network_deny: str = "169.254.0.0/16,fe80::/10"
+    # Server environment variables functions may see, beyond PATH, LANG, TZ, HOME and TMPDIR.
+    sandbox_env: str = ""
+    # Memory of one dependency install (package build scripts run in it).
+    install_memory_mb: int = 2048
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -69,6 +91,24 @@ class Config:
         if "base_domain" in values:  # hosts are compared in lower case
             values["base_domain"] = str(values["base_domain"]).lower().strip(".")
         return cls(**values)
+
+    def sandbox_settings(self) -> Settings:
+        """The sandbox's part of this configuration."""
+        from callbox.sandbox.policy import Settings
+
+        pids = self.pids_limit or max(256, 2 * self.max_workers * (self.handler_threads + 16))
+        return Settings(
+            mode=self.sandbox,
+            uid_base=self.sandbox_uid_base,
+            uid_count=self.sandbox_uid_count,
+            tmp_mb=self.tmp_quota_mb,
+            memory_mb=self.memory_limit_mb,
+            pids=pids,
+            env_names=_items(self.sandbox_env),
+            allow=_items(self.network_allow),
+            deny=_items(self.network_deny),
+            install_memory_mb=self.install_memory_mb,
+        )
 
     def index_args(self) -> list[str]:
         """Arguments telling uv where packages come from."""
@@ -91,6 +131,10 @@ def child_environment(environ: Mapping[str, str] | None = None) -> dict[str, str
     """The environment for processes that run users' code: the server's, minus its secrets."""
     environ = os.environ if environ is None else environ
     return {k: v for k, v in environ.items() if not k.upper().startswith(_PRIVATE_PREFIXES)}
+
+
+def _items(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
 def _default_data_dir() -> str:

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from callbox.builds.validate import function_file
 from callbox.gateway.source import Deployment, Route
+from callbox.store import slots
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store
 from callbox.store.tables import build_versions, environments, services, versions
@@ -126,7 +127,7 @@ class Environments:
             environment_sid=env.sid,
             auth_token=token,
             site_packages=self.builds.site_packages(env.build_sid),
-            hidden=self.store.data,
+            slot=slots.slot_of(self.store, env.service_sid),
             log_tags={
                 "account_sid": env.account_sid,
                 "service_sid": env.service_sid,

@@ -11,7 +11,7 @@ import contextlib
 import ipaddress
 import logging
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from callbox.gateway.pool import PoolSet
 from callbox.gateway.supervisor import Supervisor
 from callbox.hosting import Environments
 from callbox.logs.book import LogBook
+from callbox.sandbox.policy import Sandbox
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store
 
@@ -144,13 +145,15 @@ class Server:
         self.store.close()
 
 
-def create_server(config: Config) -> Server:
+def create_server(config: Config, own_ports: Sequence[int] = ()) -> Server:
+    """Compose the server; ``own_ports`` are where it listens (functions may call those)."""
     trusted = _networks(config.trusted_proxies)
     store = Store.open(Path(config.data_dir), config.database_url, config.secret_key)
+    sandbox = Sandbox(config.sandbox_settings(), hidden=[store.data], own_ports=own_ports)
     accounts = Accounts(store)
     builder = Builder(store, config)
     logbook = LogBook(store, config.log_retention_days)
-    supervisor = Supervisor(max_body=config.max_response_bytes)
+    supervisor = Supervisor(max_body=config.max_response_bytes, sandbox=sandbox)
     pools = PoolSet(supervisor, config, logbook.record)
     environments = Environments(store, accounts, builder, pools.serve_only)
     gateway = Gateway(config, environments, pools, ServerEvents(logbook))

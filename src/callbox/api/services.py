@@ -12,6 +12,7 @@ from callbox.api.endpoint import Call, Reply
 from callbox.api.render import page, timestamp
 from callbox.errors import BadRequest, Conflict
 from callbox.rules import is_service_name
+from callbox.store import slots
 from callbox.store.db import utcnow
 from callbox.store.sids import SERVICE, new_sid
 from callbox.store.tables import (
@@ -97,6 +98,7 @@ def create_service(call: Call) -> Reply:
                 date_updated=now,
             )
         )
+        slots.assign(conn, sid)  # its workers' own uid
         row = conn.execute(sa.select(services).where(services.c.sid == sid)).one()
     return Reply(201, render(call, row))
 

@@ -176,5 +176,20 @@ def install(text: str, target: Path, config: Config, installs: Installs | None =
     returncode, detail = (installs or Installs()).run(command, env)
     if returncode != 0:
         raise DependencyError(f"Installing {', '.join(lines)} failed:\n{detail}")
+    readable_by_all(target)
     stamp.write_text(digest + "\n")
     return True
+
+
+def readable_by_all(folder: Path) -> None:
+    """Workers run as their service's own uid: they must read (never write) this folder. The
+    data folder above it (0700) keeps other users of the machine out."""
+    folder.chmod(0o755)
+    for current, folders, files in os.walk(folder):
+        for name in folders:
+            os.chmod(os.path.join(current, name), 0o755)
+        for name in files:
+            path = os.path.join(current, name)
+            if not os.path.islink(path):
+                mode = os.stat(path).st_mode
+                os.chmod(path, 0o755 if mode & 0o100 else 0o644)

@@ -29,6 +29,7 @@ from callbox.builds.dependencies import (
     Installs,
     InstallStopped,
     install,
+    readable_by_all,
     requirements_hash,
 )
 from callbox.builds.validate import (
@@ -153,6 +154,7 @@ class Folders:
 
     def publish(self, folder: Path, build_sid: str) -> None:
         """Rename a complete ``folder`` into place, replacing what is there under the name."""
+        readable_by_all(folder)
         final = self.build_dir(build_sid)
         if final.exists():
             # Linux cannot swap two folders in one rename: move the old one aside first.

@@ -40,8 +40,8 @@ class Deployment:
     local: bool = False
     # Copied into every invocation's log metadata (account, service, environment, deployment).
     log_tags: dict[str, str | None] = field(default_factory=dict)
-    # A folder the workers must not read (the server's data), bar this build's own folders.
-    hidden: Path | None = None
+    # The sandbox slot of the service: its workers' uid (slot 0 is `callbox start`'s).
+    slot: int = 0
 
     def route_for(self, path: str) -> Route | None:
         route = self.routes.get(path)
@@ -70,7 +70,8 @@ class Deployment:
             "debug_errors": debug_errors,
             "local": self.local,
             "threads": threads,
-            "hide": str(self.hidden) if self.hidden else None,
+            "slot": self.slot,
+            "runtime": "python",
         }
 
 

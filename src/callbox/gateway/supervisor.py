@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import uuid
@@ -20,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from callbox.config import child_environment
+from callbox.sandbox.policy import Sandbox, SandboxUnavailable, Settings
 from callbox.worker import protocol
 
 log = logging.getLogger("callbox.workers")
@@ -42,6 +41,7 @@ class Worker:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         max_body: int,
+        kill: Callable[[str], None] = lambda _id: None,
     ) -> None:
         self.id = worker_id
         self.pid = pid
@@ -59,6 +59,7 @@ class Worker:
         self.on_idle: Callable[[Worker], None] = lambda _w: None
         self.on_dead: Callable[[Worker], None] = lambda _w: None
         self._reader_task: asyncio.Task[None] | None = None
+        self._kill = kill  # asks the warm parent, which knows the process (a pid may be reused)
 
     @property
     def load(self) -> int:
@@ -112,8 +113,7 @@ class Worker:
         if self.dead:
             return
         self.dead = True
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
+        self._kill(self.id)
         self.writer.close()
 
     async def _read(self) -> None:
@@ -174,8 +174,11 @@ class WorkerLost(Exception):
 
 
 class Supervisor:
-    def __init__(self, *, max_body: int, python: str = sys.executable) -> None:
+    def __init__(
+        self, *, max_body: int, sandbox: Sandbox | None = None, python: str = sys.executable
+    ) -> None:
         self.max_body = max_body
+        self.sandbox = sandbox or Sandbox(Settings(mode="off"))
         self.python = python
         self._dir = Path(tempfile.mkdtemp(prefix="callbox-"))
         self.socket_path = str(self._dir / "workers.sock")
@@ -186,30 +189,56 @@ class Supervisor:
         self._workers: dict[str, Worker] = {}
         self._stopping = False
         self._zygote_lock = asyncio.Lock()
+        self._prepared = False
+
+    def prepare(self) -> None:
+        """Set the sandbox up (once; start() does it if nobody did before)."""
+        if not self._prepared:
+            self.sandbox.start(self._dir)
+            self._prepared = True
 
     async def start(self) -> None:
+        await asyncio.to_thread(self.prepare)
         self._server = await asyncio.start_unix_server(
             self._on_connect, path=self.socket_path, limit=1 << 20
         )
         await self._start_zygote()
 
     async def _start_zygote(self) -> None:
-        env = child_environment()
-        # Few malloc arenas keep a worker's address space small enough for its memory cap.
+        # The warm parent's environment is what /proc shows of every worker forked from it:
+        # the allow list only, never the server's own variables.
+        env = self.sandbox.environment(home=tempfile.gettempdir())
+        if "PYTHONPATH" in os.environ:  # a source checkout run without installing
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        # Few malloc arenas keep a worker's memory small enough for its cap.
         env["MALLOC_ARENA_MAX"] = "2"
-        env.setdefault("PYTHONHASHSEED", "random")
         self._zygote = await asyncio.create_subprocess_exec(
             self.python,
+            "-P",  # not the server's working folder on the import path: workers would read it
             "-m",
             "callbox.worker.zygote",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env=env,
+            cwd="/",
         )
         self._reports = asyncio.ensure_future(self._read_reports(self._zygote))
 
     async def spawn(self, spec: dict[str, Any]) -> Worker:
+        """Start a worker for ``spec`` (``protocol.WORKER_SPEC``) inside its sandbox: the
+        spec's ``slot`` picks its uid, its root and site_packages are what it may read."""
         worker_id = uuid.uuid4().hex
+        slot = int(spec.get("slot") or 0)
+        try:
+            fences = self.sandbox.fences(
+                slot=slot,
+                group=f"s{slot}",
+                readable=[spec.get("root") or "", *spec.get("site_packages", [])],
+                memory_mb=int(spec.get("memory_limit_mb") or 0),
+            )
+        except SandboxUnavailable as exc:
+            raise SpawnError(str(exc)) from None
+        spec = {**spec, "fences": fences.to_dict()}
         future: asyncio.Future[Worker] = asyncio.get_running_loop().create_future()
         self._pending[worker_id] = future
         line = json.dumps(
@@ -239,7 +268,9 @@ class Supervisor:
         if hello.get("type") != "hello" or future is None or future.done():
             writer.close()
             return
-        worker = Worker(worker_id, int(hello["pid"]), reader, writer, self.max_body)
+        worker = Worker(
+            worker_id, int(hello["pid"]), reader, writer, self.max_body, kill=self._kill
+        )
         self._workers[worker_id] = worker
         worker.start_reading()
         future.set_result(worker)
@@ -258,6 +289,8 @@ class Supervisor:
             if worker is not None:
                 worker.exit_status = str(report.get("status"))
                 worker.exited.set()
+                # Noticed now, even if a process it started still holds its socket open.
+                worker.writer.close()
             pending = self._pending.get(worker_id)
             if pending is not None and not pending.done():
                 pending.set_exception(
@@ -265,6 +298,14 @@ class Supervisor:
                 )
         if not self._stopping:
             log.warning("The worker parent process exited; it will be started again on demand.")
+
+    def _kill(self, worker_id: str) -> None:
+        zygote = self._zygote
+        if zygote is None or zygote.stdin is None or zygote.returncode is not None:
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            line = json.dumps({"op": "kill", "worker_id": worker_id})
+            zygote.stdin.write(line.encode() + b"\n")
 
     async def stop(self) -> None:
         self._stopping = True
@@ -282,4 +323,5 @@ class Supervisor:
             self._reports.cancel()
         if self._server is not None:
             self._server.close()
+        await asyncio.to_thread(self.sandbox.close)
         shutil.rmtree(self._dir, ignore_errors=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from callbox.store import slots
 from callbox.store.db import Store, utcnow
 from callbox.store.sids import ACCOUNT, API_KEY, is_sid, new_sid
 from callbox.store.tables import accounts, api_keys
@@ -66,6 +67,7 @@ class Accounts:
                 date_updated=now,
             )
         )
+        slots.assign(conn, sid)  # its installs' own uid
 
     def create_key(self, account_sid: str, friendly_name: str) -> tuple[str, str]:
         sid, secret = new_sid(API_KEY), secrets.token_urlsafe(24)

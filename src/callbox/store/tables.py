@@ -166,3 +166,13 @@ logs = sa.Table(
     sa.Index("ix_logs_environment_date", "environment_sid", "date_created"),
     sa.Index("ix_logs_environment_seq", "environment_sid", "seq"),
 )
+
+# Who runs as which sandbox uid (CALLBOX_SANDBOX_UID_BASE + slot): every service and every
+# account gets its own slot, never reused, the same on every node.
+sandbox_slots = sa.Table(
+    "sandbox_slots",
+    metadata,
+    sa.Column("slot", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("owner_sid", SID, nullable=False, unique=True),
+    sqlite_autoincrement=True,  # never reuse a slot, even the highest one's
+)

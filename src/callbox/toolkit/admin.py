@@ -20,6 +20,7 @@ from callbox import __version__
 from callbox.config import Config
 
 if TYPE_CHECKING:
+    from callbox.sandbox.policy import Sandbox
     from callbox.store.accounts import Accounts
 
 DATA_HELP = "Data folder: database, blobs, builds, secret key (default ~/.local/share/callbox)."
@@ -113,6 +114,11 @@ def _stopping_server_class() -> type:
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="Once listening, deploy this project folder as the owner account (repeatable).",
 )
+@click.option(
+    "--check-sandbox",
+    is_flag=True,
+    help="Print which protections this machine lets the sandbox enforce, then exit.",
+)
 def serve(
     host: str,
     port: int,
@@ -120,6 +126,7 @@ def serve(
     base_domain: str | None,
     database_url: str | None,
     deploy_dirs: tuple[Path, ...],
+    check_sandbox: bool,
 ) -> None:
     """Run the callbox server: the Serverless API and every deployed environment, on one port.
 
@@ -130,6 +137,7 @@ def serve(
       callbox serve --deploy examples/quickstart     # and deploy a project once up
     """
 
+    from callbox.sandbox.policy import SandboxUnavailable
     from callbox.server import create_server
 
     config = Config.load(
@@ -137,27 +145,23 @@ def serve(
         base_domain=base_domain,
         database_url=database_url,
     )
-    try:
-        server = create_server(config)
-        created = server.accounts.ensure_owner(config.account_sid, config.auth_token)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    if check_sandbox:
+        _check_sandbox(config)
+        return
     sock = listen(host, port)
     actual_port = sock.getsockname()[1]
+    try:
+        server = create_server(config, own_ports=[actual_port])
+        created = server.accounts.ensure_owner(config.account_sid, config.auth_token)
+        server.supervisor.prepare()
+    except (ValueError, SandboxUnavailable) as exc:
+        raise click.ClickException(str(exc)) from None
     api_url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{actual_port}"
     click.echo(f"callbox {__version__} serving the API on {api_url}/v1 (data: {config.data_dir})")
     click.echo(
         f"Environments: http://<service>-<digits>[-<suffix>].{config.base_domain}:{actual_port}/"
     )
-    from callbox.worker import sandbox
-
-    if not sandbox.available():
-        click.echo(
-            "Warning: this kernel has no Landlock, so deployed functions can read the data "
-            "folder (every account's secrets). Run callbox for one trusted team only, or on "
-            "Linux 5.13 or newer.",
-            err=True,
-        )
+    _print_sandbox(server.supervisor.sandbox)
     if created is not None:
         click.echo("Created the owner account. Keep these credentials; they are shown only once:")
         click.echo(f"  ACCOUNT_SID={created[0]}")
@@ -170,6 +174,39 @@ def serve(
     _stopping_server_class()(uvicorn_settings(server), server.logbook.end_streams).run(
         sockets=[sock]
     )
+
+
+def _print_sandbox(sandbox: Sandbox) -> None:
+    from callbox.sandbox.policy import format_report
+
+    rows = sandbox.report()
+    missing = [name for name, enforced, _ in rows if not enforced]
+    click.echo(f"Sandbox: {sandbox.mode}" + (f" ({sandbox.weaker_because})" if missing else ""))
+    click.echo(format_report(rows))
+    if missing:
+        click.echo(
+            f"Warning: not enforced here: {', '.join(missing)}. Deployed functions are not fully "
+            "fenced off from this machine; see docs/security.md.",
+            err=True,
+        )
+
+
+def _check_sandbox(config: Config) -> None:
+    """``serve --check-sandbox``: set the sandbox up as serve would, report, take it down."""
+    import tempfile
+
+    from callbox.sandbox.policy import Sandbox, SandboxUnavailable
+
+    sandbox = Sandbox(config.sandbox_settings(), hidden=[Path(config.data_dir)])
+    with tempfile.TemporaryDirectory(prefix="callbox-check-") as folder:
+        try:
+            sandbox.start(Path(folder))
+        except SandboxUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+        try:
+            _print_sandbox(sandbox)
+        finally:
+            sandbox.close()
 
 
 def _store(data_dir: Path | None) -> Accounts:

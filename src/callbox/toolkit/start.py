@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -18,6 +18,7 @@ from callbox.gateway.app import Gateway, Receive, Scope, Send
 from callbox.gateway.pool import PoolSet
 from callbox.gateway.source import Deployment
 from callbox.gateway.supervisor import Supervisor
+from callbox.sandbox.policy import Sandbox
 from callbox.toolkit.project import Layout, ProjectError, discover, read_env
 from callbox.toolkit.watch import ChangeDetector
 
@@ -186,10 +187,12 @@ class DevServer:
         env_file: Path,
         console: DevConsole,
         base_variables: dict[str, str] | None = None,
+        own_ports: Sequence[int] = (),
     ) -> None:
         self.config = config
         self.console = console
-        self.supervisor = Supervisor(max_body=config.max_response_bytes)
+        sandbox = Sandbox(config.sandbox_settings(), own_ports=own_ports)
+        self.supervisor = Supervisor(max_body=config.max_response_bytes, sandbox=sandbox)
         self.pools = PoolSet(self.supervisor, config, console.function_logs)
         self.source = LocalProject(
             find_layout, env_file, config, console, self.pools.retire, base_variables

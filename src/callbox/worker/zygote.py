@@ -3,31 +3,44 @@
 Started by the gateway as ``python -m callbox.worker.zygote``. Commands arrive as JSON lines on
 stdin; exit reports leave as JSON lines on stdout (see ``protocol``). EOF on stdin means the
 gateway is gone: every worker is killed and the zygote exits.
+
+The zygote runs no user code and stays outside every sandbox; each forked child puts its
+fences up (``callbox.sandbox.launcher``) before it loads anything of the function's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import resource
 import select
-import shutil
 import signal
 import socket
 import sys
 import tempfile
 import threading
+import traceback
 from pathlib import Path
 from typing import Any
 
 # Imported here so every forked worker starts with them already loaded.
 import callbox.runtime  # noqa: F401
 import callbox.worker.loop as worker_loop
-from callbox.worker import sandbox
+from callbox.sandbox import cgroups, launcher, policy
+from callbox.sandbox.fences import Fences
 
-_children: dict[int, str] = {}
-_scratch: dict[int, str] = {}  # worker pid -> its own temporary folder (sandboxed workers)
+
+@dataclasses.dataclass
+class _Child:
+    worker_id: str
+    fences: Fences
+
+
+_children: dict[int, _Child] = {}
+_leftover: list[str] = []  # cgroup folders whose processes were still leaving
+_runtime: list[str] = []  # what every Python worker reads: the interpreter, the import path
 
 
 def _warm_imports() -> None:
@@ -42,7 +55,9 @@ def _report(message: dict[str, Any]) -> None:
     os.write(1, (json.dumps(message) + "\n").encode())
 
 
-def _limit_memory(limit_mb: int, threads: int) -> None:
+def _limit_address_space(limit_mb: int, threads: int) -> None:
+    """Where no memory cgroup exists: cap the address space (looser: it counts what is mapped,
+    not what is used)."""
     if limit_mb <= 0:
         return
     with open("/proc/self/statm") as f:
@@ -60,9 +75,7 @@ def _max_fd() -> int:
         return 65536
 
 
-def _become_worker(
-    worker_id: str, socket_path: str, spec: dict[str, Any], scratch: str | None = None
-) -> None:
+def _become_worker(worker_id: str, socket_path: str, spec: dict[str, Any], fences: Fences) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.set_wakeup_fd(-1)
     os.dup2(2, 1)  # the zygote's stdout carries reports; a worker must never write there
@@ -71,52 +84,58 @@ def _become_worker(
     os.close(devnull)
     # The zygote's own descriptors (its wake-up pipe) are not the function's business either.
     os.closerange(3, _max_fd())
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash must not stall on a core dump
-    threads = int(spec["threads"])
-    threading.stack_size(4 * 1024 * 1024)
-    _limit_memory(int(spec.get("memory_limit_mb") or 0), threads)
     # Connected before any fence goes up: the socket's folder is the server's alone.
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(socket_path)
-    if spec.get("hide"):
-        readable = [Path(p) for p in [spec.get("root"), *spec.get("site_packages", [])] if p]
-        writable = [Path(scratch)] if scratch else []
-        if not sandbox.hide(Path(spec["hide"]), readable, writable):
-            sys.stderr.write("callbox: Landlock is not available; this worker is not sandboxed.\n")
-        if scratch:  # the worker's own /tmp: files it writes there it can read back
-            os.environ["TMPDIR"] = scratch
-            tempfile.tempdir = None
+    threads = int(spec["threads"])
+    threading.stack_size(4 * 1024 * 1024)
+    if not (fences.mode == "isolated" and fences.cgroups.memory):
+        _limit_address_space(int(spec.get("memory_limit_mb") or 0), threads)
+    launcher.enter(fences, worker_id)
+    tempfile.tempdir = None  # TMPDIR changed
+    sys.dont_write_bytecode = True  # the build and its dependencies are read-only
     worker_loop.run(spec, sock, worker_id)
 
 
 def _spawn(command: dict[str, Any]) -> None:
     worker_id = str(command["worker_id"])
     spec = command.get("spec") or {}
-    scratch = None
-    if spec.get("hide") and sandbox.available():
-        sandbox.prepare(Path(spec["hide"]))  # here, once: every fork inherits it
+    fences = Fences.from_dict(spec["fences"]) if spec.get("fences") else Fences("off")
+    fences = dataclasses.replace(fences, readable=(*_runtime, *fences.readable))
+    if fences.mode == "landlock":  # no /tmp of its own: a scratch folder, removed at its end
         scratch = tempfile.mkdtemp(prefix="callbox-worker-")
-    pid = os.fork()
+        env = {**fences.env, "TMPDIR": scratch, "HOME": scratch}
+        fences = dataclasses.replace(fences, scratch=scratch, env=env)
+    pid = launcher.fork(new_pid_namespace=fences.mode == "isolated")
     if pid == 0:
         code = 0
         try:
-            _become_worker(worker_id, str(command["socket"]), spec, scratch)
-        except BaseException as exc:  # noqa: BLE001 - report, then leave without cleanup
+            _become_worker(worker_id, str(command["socket"]), spec, fences)
+        except BaseException:  # noqa: BLE001 - report, then leave without cleanup
             code = 1
-            os.write(2, f"callbox worker {worker_id} failed: {exc!r}\n".encode())
+            where = traceback.format_exc(limit=-3)
+            os.write(2, f"callbox worker {worker_id} failed to start:\n{where}".encode())
         os._exit(code)
-    _children[pid] = worker_id
-    if scratch:
-        _scratch[pid] = scratch
+    _children[pid] = _Child(worker_id, fences)
 
 
-def _spawn_reporting(line: bytes) -> None:
-    """Spawn one worker; a bad command or a failed fork is reported, never fatal to the rest."""
+def _kill(worker_id: str) -> None:
+    for pid, child in list(_children.items()):
+        if child.worker_id == worker_id:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _command(line: bytes) -> None:
+    """Run one command; a bad one or a failed fork is reported, never fatal to the rest."""
     worker_id = "?"
     try:
         command = json.loads(line)
         worker_id = str(command["worker_id"])
-        _spawn(command)
+        if command.get("op") == "kill":
+            _kill(worker_id)
+        else:
+            _spawn(command)
     except Exception as exc:  # noqa: BLE001 - running workers must survive a failed spawn
         _report(
             {"op": "exited", "worker_id": worker_id, "pid": 0, "status": f"spawn failed: {exc!r}"}
@@ -131,12 +150,28 @@ def _reap() -> None:
             return
         if pid == 0:
             return
-        worker_id = _children.pop(pid, None)
-        shutil.rmtree(_scratch.pop(pid, ""), ignore_errors=True)
-        if worker_id is not None:
-            _report(
-                {"op": "exited", "worker_id": worker_id, "pid": pid, "status": _describe(status)}
-            )
+        child = _children.pop(pid, None)
+        if child is None:
+            continue
+        status_text = _describe(status)
+        oom, left = _release(child, attempts=1)
+        _leftover.extend(left)
+        if oom:
+            limit = child.fences.memory_mb
+            status_text = f"out of memory: it went over its {limit} MB limit; {status_text}"
+        _report({"op": "exited", "worker_id": child.worker_id, "pid": pid, "status": status_text})
+
+
+def _release(child: _Child, attempts: int) -> tuple[bool, list[str]]:
+    if child.fences.scratch:
+        policy.remove_scratch(child.fences.scratch)
+    if child.fences.mode != "isolated":
+        return False, []
+    return cgroups.release(child.fences.cgroups, child.fences.group, child.worker_id, attempts)
+
+
+def _retry_leftovers() -> None:
+    _leftover[:] = [f for f in _leftover if not cgroups.remove_tree(Path(f), attempts=1)]
 
 
 def _describe(status: int) -> str:
@@ -152,6 +187,7 @@ def main() -> None:
     # channel, log files) must not reach the workers forked from it: only 0, 1 and 2 stay.
     os.closerange(3, _max_fd())
     _warm_imports()
+    _runtime.extend(policy.python_runtime())
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
@@ -159,7 +195,9 @@ def main() -> None:
     buffered = b""
     try:
         while True:
-            ready, _, _ = select.select([0, wake_r], [], [])
+            ready, _, _ = select.select([0, wake_r], [], [], 1.0 if _leftover else None)
+            if _leftover:
+                _retry_leftovers()
             if wake_r in ready:
                 os.read(wake_r, 4096)
                 _reap()
@@ -171,13 +209,15 @@ def main() -> None:
                 *lines, buffered = buffered.split(b"\n")
                 for line in lines:
                     if line.strip():
-                        _spawn_reporting(line)
+                        _command(line)
     finally:
         for pid in list(_children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        for folder in _scratch.values():
-            shutil.rmtree(folder, ignore_errors=True)
+        for pid, child in list(_children.items()):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            _release(child, attempts=50)
 
 
 if __name__ == "__main__":

@@ -99,6 +99,7 @@ def serve_project(
 ) -> None:
     import uvicorn
 
+    from callbox.sandbox.policy import SandboxUnavailable
     from callbox.toolkit.start import DevServer, route_listing
 
     config = Config.load(
@@ -106,6 +107,7 @@ def serve_project(
         skip_signature_check=allow_unsigned,
         execution_timeout=execution_timeout,
     )
+    port = 3000 if port is None else port
     try:
         server = DevServer(
             config,
@@ -113,13 +115,21 @@ def serve_project(
             env_path,
             console,
             base_variables,
+            own_ports=[port],
         )
         deployment = server.source.load()
-    except (ProjectError, DependencyError) as exc:
+        server.supervisor.prepare()
+    except (ProjectError, DependencyError, SandboxUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
-    port = 3000 if port is None else port
     base_url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
     console.say(f"callbox {__version__} serving {root}")
+    sandbox = server.supervisor.sandbox
+    if sandbox.mode != "isolated":
+        missing = [name for name, enforced, _ in sandbox.report() if not enforced]
+        console.say(
+            f"Sandbox: {sandbox.mode} ({sandbox.weaker_because}); not enforced: "
+            f"{', '.join(missing)}."
+        )
     for line in route_listing(deployment, base_url):
         console.say(line)
     if deployment.auth_token is None:
