@@ -17,6 +17,10 @@ ENV = {
     # The default is one worker per core; fixed here so results do not depend on the machine.
     "CALLBOX_MAX_WORKERS": "2",
 }
+# Tests that learn a worker's pid from a file the function writes outside its temporary
+# folder: only possible with the sandbox off (inside, a worker is PID 1 of its own namespace and
+# writes nothing outside its /tmp). tests/e2e/test_e2e_hostile.py checks the same kills sandboxed.
+PIDFILE_ENV = {**ENV, "CALLBOX_SANDBOX": "off"}
 TIMED_OUT = "runtime application timed out"
 # The pool kills a stuck worker after a 1 s cancel grace; 3 s leaves room for a busy machine.
 KILL_WITHIN = 3.0
@@ -45,7 +49,7 @@ def assert_healthy(server):
 
 def run_stuck(servers, tmp_path, path, *, workers=2):
     """Start a fresh server, call a handler that never ends; returns (server, its worker pid)."""
-    server = servers.start(SCENARIO, env={**ENV, "CALLBOX_MAX_WORKERS": str(workers)})
+    server = servers.start(SCENARIO, env={**PIDFILE_ENV, "CALLBOX_MAX_WORKERS": str(workers)})
     pidfile = tmp_path / "worker.pid"
     started = time.monotonic()
     response = server.client.get(path, params={"pidfile": str(pidfile)})
@@ -178,7 +182,7 @@ def test_cookie_max_age_with_thousands_of_digits_is_too_old(server):
 
 
 def test_thread_running_after_the_callback_retires_its_worker_at_the_limit(servers, tmp_path, e2e):
-    server = servers.start(SCENARIO, env={**ENV, "CALLBOX_MAX_WORKERS": "1"})
+    server = servers.start(SCENARIO, env={**PIDFILE_ENV, "CALLBOX_MAX_WORKERS": "1"})
     pidfile = tmp_path / "linger.pid"
     started = time.monotonic()
     response = server.client.get("/linger", params={"pidfile": str(pidfile)})

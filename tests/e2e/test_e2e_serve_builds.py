@@ -224,7 +224,14 @@ def test_many_builds_created_back_to_back_all_complete(server):
 # -- a deployment while a request is running ---------------------------------------------
 
 
-def test_in_flight_request_finishes_on_the_old_build_whose_workers_then_stop(server, e2e):
+def test_in_flight_request_finishes_on_the_old_build_whose_workers_then_stop(
+    servers, tmp_path, e2e
+):
+    # The function reports its pid and leaves a marker file where this test reads it: both need
+    # the sandbox off (inside it a worker is PID 1 and writes only its own /tmp). The sandbox's
+    # own tests check that workers of a replaced build stop (tests/e2e/test_e2e_hostile.py).
+    server = servers.serve(env={"CALLBOX_SANDBOX": "off"})
+    server.tmp_root_markers = tmp_path
     files = {
         "/slow": (source("slow"), "public"),
         "/which": (source("which_build"), "public"),

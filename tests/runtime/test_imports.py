@@ -1,5 +1,6 @@
-"""Code that runs inside worker processes imports only the standard library, callbox.runtime and
-callbox.worker, and the ``twilio`` library lazily (inside functions). Checked with ``ast``."""
+"""Code that runs inside worker processes (and the sandbox launcher that fences them) imports
+only the standard library, callbox.runtime, callbox.worker and callbox.sandbox, and the
+``twilio`` library lazily (inside functions). Checked with ``ast``."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import pytest
 import callbox
 
 PACKAGE = Path(callbox.__file__).resolve().parent
-FOLDERS = ("runtime", "worker")
+FOLDERS = ("runtime", "worker", "sandbox")
 MODULES = sorted(path for folder in FOLDERS for path in (PACKAGE / folder).rglob("*.py"))
-ALLOWED_CALLBOX = ("callbox.runtime", "callbox.worker")
-OUTSIDE = "only callbox.runtime and callbox.worker may be imported here"
+ALLOWED_CALLBOX = ("callbox.runtime", "callbox.worker", "callbox.sandbox")
+OUTSIDE = "only callbox.runtime, callbox.worker and callbox.sandbox may be imported here"
 
 
 def module_name(path: Path) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from callbox.builds.dependencies import readable_by_all
 from callbox.builds.materialise import Folders, Version, count
 from callbox.builds.validate import BuildFailure, check_runtime, parse_dependencies
 from callbox.config import Config
@@ -233,6 +234,7 @@ class Builder:
         try:
             self.folders.write(self._versions(build_sid), folder, check=False)
             self.folders.install(parse_dependencies(row.dependencies), [])
+            readable_by_all(folder)
             try:
                 folder.rename(final)
             except OSError:

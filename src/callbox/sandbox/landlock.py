@@ -82,8 +82,9 @@ def restrict(
     """Restrict this thread (and what it starts) for good; returns what is enforced.
 
     ``readable`` may be read and executed, ``writable`` also changed in every way, ``devices``
-    read, written and controlled, ``listable`` folders (and those below) only listed. Paths that do not exist are skipped. Returns the protections
-    applied (empty without Landlock; then nothing changed)."""
+    read, written and controlled, ``listable`` folders (and those below) only listed. Paths
+    that do not exist are skipped. Returns the protections applied (empty without Landlock;
+    then nothing changed)."""
     version = abi_version()
     if version < 1:
         return []

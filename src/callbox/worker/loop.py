@@ -14,7 +14,7 @@ from typing import Any
 
 from callbox.runtime.context import Context
 from callbox.runtime.response import HttpResult, render_error, render_success
-from callbox.worker import logs, protocol
+from callbox.worker import logs, protocol, reaper
 from callbox.worker.loader import LoadError, load_handler
 from callbox.worker.logs import WARN, LineSink
 from callbox.worker.threads import HandlerThreads, Job
@@ -260,7 +260,22 @@ class WorkerLoop:
             invocation.run(str(frame["path"]), frame.get("context") or {}, frame.get("event") or {})
         )
         invocation.runner = runner
-        runner.add_done_callback(lambda _: self.invocations.pop(invocation.id, None))
+        runner.add_done_callback(lambda _: self._finished(invocation.id))
+
+    def _finished(self, invocation_id: str) -> None:
+        self.invocations.pop(invocation_id, None)
+        if not self.invocations:
+            self._idle()
+
+    def _idle(self) -> None:
+        """Nothing runs: no process an invocation started may be left (``reaper``)."""
+        if reaper.sweep():
+            self.loop.call_later(0.1, self._reap_if_idle)
+
+    def _reap_if_idle(self) -> None:
+        # Never while an invocation runs: it may be waiting for a child of its own.
+        if not self.invocations:
+            reaper.reap()
 
     async def serve(self, reader: asyncio.StreamReader) -> None:
         while True:
@@ -275,6 +290,8 @@ class WorkerLoop:
                 invocation = self.invocations.pop(str(frame["id"]), None)
                 if invocation is not None:
                     invocation.cancel()
+                    if not self.invocations:
+                        self._idle()
                 else:  # finished meanwhile: say so, or the gateway thinks the loop is blocked
                     self.send({"type": "cancelled", "id": frame["id"], "logs": []})
             await self.writer.drain()
@@ -310,4 +327,5 @@ def run(spec: dict[str, Any], sock: socket.socket, worker_id: str) -> None:
     }
     Runtime.install(functions, private_assets)
     logs.install()
+    reaper.adopt_orphans()
     asyncio.run(_main(spec, sock, worker_id))
