@@ -137,8 +137,9 @@ def basic_credentials(header: str | None) -> tuple[str, str]:
     if not header or not header.lower().startswith("basic "):
         raise Unauthorized("Authenticate: HTTP Basic credentials are required.")
     try:
+        # A header is read as ISO-8859-1: non-ASCII base64 is a ValueError, not a binascii.Error.
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError):
         raise Unauthorized("Authenticate: the Authorization header is not valid Basic.") from None
     username, _, password = decoded.partition(":")
     return username, password
