@@ -499,6 +499,55 @@ async def test_latin_1_response_header_values_are_sent(make_app: MakeApp) -> Non
     assert response.headers.raw[0] == (b"X-Greeting", "café".encode("latin-1"))
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("Bad Name", "v", "header name 'Bad Name' is not valid"),
+        ("X:Colon", "v", "is not valid"),
+        ("X(paren)", "v", "is not valid"),
+        ("", "v", "header name '' is not valid"),
+        ("X-Evil", "a\r\nSet-Cookie: x=y", "control character"),
+        ("X-Nul", "a\x00b", "control character"),
+        ("X-Del", "a\x7fb", "control character"),
+        ("X-Lf", "a\nb", "control character"),
+    ],
+)
+async def test_invalid_response_headers_are_a_clear_500(
+    make_app: MakeApp, name: str, value: str, problem: str
+) -> None:
+    # From issue 13: a space in a name dropped the connection and was logged as 200.
+    app = await make_app()
+    response = await app.request("GET", "/any_header", params={"name": name, "value": value})
+    assert response.status_code == 500
+    assert error_of(response)["code"] == 82005
+    assert problem in error_of(response)["message"]
+    assert app.events.done[-1][2] == 500
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("X-Tab", "a\tb"), ("x!#$%&'*+-.^_`|~9", "v"), ("X-Empty", "")]
+)
+async def test_valid_unusual_response_headers_are_sent(
+    make_app: MakeApp, name: str, value: str
+) -> None:
+    app = await make_app()
+    response = await app.request("GET", "/any_header", params={"name": name, "value": value})
+    assert response.status_code == 200, response.text
+    assert response.headers[name] == value
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("a;b", "c d"), ("a b", "c"), ("a", 'say "hi"'), ("a", "x,y"), ("", "v")]
+)
+async def test_invalid_cookies_are_a_clear_500(make_app: MakeApp, name: str, value: str) -> None:
+    app = await make_app()
+    params = {"name": name, "value": value, "cookie": "1"}
+    response = await app.request("GET", "/any_header", params=params)
+    assert response.status_code == 500
+    assert "RFC 6265" in response.json()["message"]
+    assert "set-cookie" not in response.headers
+
+
 # --- protected resources ----------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ ALLOWED_METHODS = ("GET", "POST", "OPTIONS")
 _HOP_BY_HOP = frozenset(
     {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "trailer"}
 )
+# RFC 9110: a field name is a token; a field value has no control characters but HTAB.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 CORS_HEADERS = [
     ("Access-Control-Allow-Origin", "*"),
     ("Access-Control-Allow-Headers", "*"),
@@ -251,8 +255,20 @@ def error_answer(exc: CallboxError) -> Answer:
 
 
 def _encode_headers(answer: Answer) -> list[tuple[bytes, bytes]]:
+    """Headers as bytes, each checked: what a function sets must not break the response."""
     encoded = []
     for name, value in answer.headers:
+        if not _TOKEN.fullmatch(name):
+            raise FunctionError(
+                f"The response header name {name!r} is not valid: a header name is one or more "
+                "letters, digits or !#$%&'*+-.^_`|~ (no spaces, colons or control characters)."
+            )
+        if _CONTROL.search(value):
+            # A CR or LF would let the function smuggle in header lines of its own.
+            raise FunctionError(
+                f"The response header {name!r} has a control character (CR, LF, NUL, ...) in "
+                "its value; remove it, or encode the value, e.g. with urllib.parse.quote."
+            )
         try:
             encoded.append((name.encode("latin-1"), value.encode("latin-1")))
         except UnicodeEncodeError:
