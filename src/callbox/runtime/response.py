@@ -40,7 +40,8 @@ _COOKIE_TOO_OLD = "Cookies max-age cannot be greater than a day"
 _MAX_AGE_RE = re.compile(r"-?\d+")
 # RFC 6265 section 4.1.1: cookie-name is a token; cookie-value is cookie-octets, maybe quoted.
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_COOKIE_VALUE = re.compile(r'[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*|"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"')
+_COOKIE_OCTETS = r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"
+_COOKIE_VALUE = re.compile(f'{_COOKIE_OCTETS}|"{_COOKIE_OCTETS}"')
 
 _JSON_TYPES = (dict, list, tuple, int, float, bool)
 _BYTES_TYPES = (bytes, bytearray, memoryview)
