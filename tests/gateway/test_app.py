@@ -169,6 +169,38 @@ async def test_post_merges_query_and_json_body_and_passes_the_context(make_app: 
     }
 
 
+@pytest.mark.parametrize(
+    ("host", "domain_name"),
+    [
+        (HOST, "shop-1234.example"),
+        (f"{HOST}:8080", "shop-1234.example:8080"),
+        (f"{HOST}:443", "shop-1234.example:443"),
+    ],
+)
+async def test_a_deployed_domain_name_keeps_the_port_of_the_host(
+    make_app: MakeApp, host: str, domain_name: str
+) -> None:
+    # From issue 13: a deployment's DOMAIN_NAME dropped the port, so URLs built from it failed.
+    deployed = replace(DEPLOYMENT, build_key="unit-gateway-domain", domain="shop-1234.example")
+    app = await make_app(deployed)
+    app.source.resolve = lambda _host: _resolved(deployed)  # type: ignore[method-assign]
+    response = await app.request("POST", "/echo", json={}, headers={"Host": host})
+    assert response.json()["domain"] == domain_name
+
+
+async def test_two_host_headers_are_a_400(make_app: MakeApp) -> None:
+    # From issue 13: the first one chose the deployment.
+    app = await make_app()
+    response = await app.request("GET", "/hello", headers=[("Host", HOST), ("Host", "other.test")])
+    assert response.status_code == 400
+    assert error_of(response)["message"].startswith("The request has 2 Host headers")
+    assert app.source.hosts == []
+
+
+async def _resolved(deployment: Deployment) -> Deployment:
+    return deployment
+
+
 async def test_form_body_with_repeated_keys_becomes_lists(make_app: MakeApp) -> None:
     app = await make_app()
     response = await app.request("POST", "/echo", data={"To": ["a", "b"], "Body": "hi"})

@@ -89,6 +89,8 @@ class Gateway:
         self._in_flight: dict[str, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await refuse_websocket(scope, receive, send)
         if scope["type"] != "http":
             return
         started = time.perf_counter()
@@ -120,7 +122,7 @@ class Gateway:
                 f"Method {method} is not supported; functions and assets answer "
                 "GET, POST and OPTIONS."
             )
-        host = header(raw_headers, b"host") or ""
+        host = only_host(raw_headers)
         deployment = await self.source.resolve(host.rsplit(":", 1)[0] if host else "")
         if deployment is None:
             raise NotFound(f"No environment is served at {host or 'this address'}.")
@@ -198,7 +200,7 @@ class Gateway:
         request_sid = "RQ" + os.urandom(16).hex()
         context = {
             "PATH": route.path,
-            "DOMAIN_NAME": deployment.domain or host,
+            "DOMAIN_NAME": _domain_name(deployment.domain, host),
             "SERVICE_SID": deployment.service_sid,
             "ENVIRONMENT_SID": deployment.environment_sid,
             **deployment.variables,
@@ -310,6 +312,34 @@ def _size(limit: int) -> str:
     return f"{limit} bytes"
 
 
+async def refuse_websocket(scope: Scope, receive: Receive, send: Send) -> None:
+    """Functions and assets speak plain HTTP: a WebSocket handshake gets a 400 (as JSON where
+    the server can send a body with the refusal, else the server's bare 403)."""
+    await receive()  # websocket.connect
+    error = BadRequest(
+        "WebSocket connections are not supported: functions, assets and the API answer plain "
+        "HTTP requests."
+    )
+    if "websocket.http.response" not in scope.get("extensions", {}):
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    headers = [(b"content-type", b"application/json; charset=utf-8"), (b"connection", b"close")]
+    body = error.to_json()
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "websocket.http.response.start", "status": 400, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body})
+
+
+def only_host(raw: list[tuple[bytes, bytes]]) -> str:
+    """The request's one Host header ("" when absent); two are a 400, not a choice to make."""
+    hosts = [value for key, value in raw if key.lower() == b"host"]
+    if len(hosts) > 1:
+        raise BadRequest(
+            f"The request has {len(hosts)} Host headers; send exactly one (RFC 9112, 3.2)."
+        )
+    return hosts[0].decode("latin-1") if hosts else ""
+
+
 def header_bytes(raw: list[tuple[bytes, bytes]]) -> int:
     """The size of request headers as the limits count it (name, value, ": ", CRLF)."""
     return sum(len(name) + len(value) + 4 for name, value in raw)
@@ -320,6 +350,15 @@ def header(raw: list[tuple[bytes, bytes]], name: bytes) -> str | None:
         if key.lower() == name:
             return value.decode("latin-1")
     return None
+
+
+def _domain_name(domain: str | None, host: str) -> str:
+    """The deployment's domain with the port the client reached it on, if the Host named one:
+    ``https://{DOMAIN_NAME}/path`` must lead back to the function."""
+    if not domain:
+        return host
+    _, colon, port = host.rpartition(":")
+    return f"{domain}:{port}" if colon and port.isdigit() else domain
 
 
 def _raw_path(scope: Scope) -> str:
