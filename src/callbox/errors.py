@@ -74,6 +74,10 @@ class NotFound(CallboxError):
 class MethodNotAllowed(CallboxError):
     status, code = 405, 20405
 
+    def __init__(self, message: str, *, allow: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.allow = allow  # the methods the resource answers: the Allow header
+
 
 class PayloadTooLarge(CallboxError):
     status, code = 413, 82007

@@ -74,11 +74,33 @@ def test_other_methods_are_405(server, method):
     assert response.headers["allow"] == "GET, POST, OPTIONS"
 
 
-def test_head_is_405_without_a_body(server):
+def test_head_on_a_function_is_405_without_a_body(server):
     response = server.client.head("/text")
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, POST, OPTIONS"
     assert response.content == b""
+
+
+def test_an_asset_is_served_as_a_static_file_server_would(server):
+    # From issue 13: HEAD answered 405, and there was no ETag, Last-Modified, 304 or Range.
+    content = (server.root / "assets" / "assets" / "style.css").read_bytes()
+    head = server.client.head("/assets/style.css")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(content))
+    assert head.headers["accept-ranges"] == "bytes"
+    etag, modified = head.headers["etag"], head.headers["last-modified"]
+    for condition in ({"If-None-Match": etag}, {"If-Modified-Since": modified}):
+        again = server.client.get("/assets/style.css", headers=condition)
+        assert (again.status_code, again.content) == (304, b""), condition
+        assert again.headers["etag"] == etag
+    part = server.client.get("/assets/style.css", headers={"Range": "bytes=7-11"})
+    assert (part.status_code, part.content) == (206, content[7:12])
+    assert part.headers["content-range"] == f"bytes 7-11/{len(content)}"
+    beyond = server.client.get("/assets/style.css", headers={"Range": "bytes=9999-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{len(content)}"
+    # The connection is still good after each of these (no framing went wrong).
+    assert server.client.get("/assets/style.css").content == content
 
 
 def test_post_is_allowed(server):

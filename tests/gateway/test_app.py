@@ -256,18 +256,29 @@ async def test_other_methods_are_405(make_app: MakeApp, method: str) -> None:
     assert response.headers["allow"] == "GET, POST, OPTIONS"
     assert error_of(response) == {
         "code": 20405,
-        "message": f"Method {method} is not supported; functions and assets answer "
-        "GET, POST and OPTIONS.",
+        "message": f"Method {method} is not supported; functions answer GET, POST and OPTIONS.",
         "more_info": "https://www.twilio.com/docs/errors/20405",
         "status": 405,
     }
     assert app.events.logs == []
 
 
-async def test_head_is_405_too(make_app: MakeApp) -> None:
+async def test_head_on_a_function_is_405(make_app: MakeApp) -> None:
     app = await make_app()
-    response = await app.request("HEAD", "/style.css")
+    response = await app.request("HEAD", "/hello")
     assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST, OPTIONS"
+    assert app.events.logs == []  # the function did not run
+
+
+async def test_other_methods_on_an_asset_are_405_naming_head(make_app: MakeApp) -> None:
+    app = await make_app()
+    response = await app.request("PUT", "/style.css")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD, POST, OPTIONS"
+    assert error_of(response)["message"] == (
+        "Method PUT is not supported; assets answer GET, HEAD, POST and OPTIONS."
+    )
 
 
 async def test_unknown_path_is_a_404_json_error(make_app: MakeApp) -> None:
@@ -712,6 +723,26 @@ async def test_assets_are_served_with_their_content_type(
     assert response.content == (ROOT / "assets" / file).read_bytes()
     assert "last-modified" in response.headers
     assert app.pools._pools == {}
+
+
+async def test_an_asset_answers_head_conditional_and_range_requests(make_app: MakeApp) -> None:
+    # From issue 13: HEAD was a 405 and there was no ETag, 304 or Range.
+    app = await make_app()
+    content = (ROOT / "assets" / "logo.png").read_bytes()
+    head = await app.request("HEAD", "/logo.png")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(content))
+    etag = head.headers["etag"]
+    again = await app.request("GET", "/logo.png", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert "content-length" not in again.headers
+    since = head.headers["last-modified"]
+    again = await app.request("GET", "/logo.png", headers={"If-Modified-Since": since})
+    assert again.status_code == 304
+    part = await app.request("GET", "/logo.png", headers={"Range": "bytes=1-3"})
+    assert part.status_code == 206 and part.content == content[1:4]
+    assert part.headers["content-range"] == f"bytes 1-3/{len(content)}"
+    assert part.headers["content-length"] == "3"
 
 
 async def test_javascript_asset(make_app: MakeApp) -> None:

@@ -1,8 +1,9 @@
 """The data plane: an ASGI app that answers function and asset requests.
 
-host -> deployment -> route; then, in order: method, header limits, CORS preflight, body size,
-visibility (404 private, 403 bad signature), and either the asset or an invocation through the
-build's pool. Every failure is a ``CallboxError`` rendered as JSON by the guard around it all.
+Header limits; host -> deployment -> route; then, in order: method (405 naming what the route
+answers), CORS preflight, body size, visibility (404 private, 403 bad signature), and either the
+asset (``assets.py``: validators, 304, ranges) or an invocation through the build's pool. Every
+failure is a ``CallboxError`` rendered as JSON by the guard around it all.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from callbox.errors import (
     TooManyRequests,
 )
 from callbox.gateway import signature
-from callbox.gateway.assets import read_asset
+from callbox.gateway.assets import serve_asset
 from callbox.gateway.pool import Pool
 from callbox.gateway.source import Deployment, DeploymentSource, Route
 from callbox.runtime.event import EventError, build_event
@@ -40,7 +41,8 @@ Send = Callable[[Message], Awaitable[None]]
 
 log = logging.getLogger("callbox.gateway")
 
-ALLOWED_METHODS = ("GET", "POST", "OPTIONS")
+# What each kind of route answers (the Allow header of a 405).
+METHODS = {"function": ("GET", "POST", "OPTIONS"), "asset": ("GET", "HEAD", "POST", "OPTIONS")}
 _HOP_BY_HOP = frozenset(
     {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "trailer"}
 )
@@ -72,6 +74,7 @@ class Answer:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    length: int | None = None  # the Content-Length of a HEAD answer (it has no body)
 
 
 class Gateway:
@@ -117,11 +120,6 @@ class Gateway:
         method = scope["method"]
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         header_bytes = self._check_request_headers(raw_headers)
-        if method not in ALLOWED_METHODS:
-            raise MethodNotAllowed(
-                f"Method {method} is not supported; functions and assets answer "
-                "GET, POST and OPTIONS."
-            )
         host = only_host(raw_headers)
         deployment = await self.source.resolve(host.rsplit(":", 1)[0] if host else "")
         if deployment is None:
@@ -129,6 +127,14 @@ class Gateway:
         route = deployment.route_for(scope["path"])
         if route is None or route.visibility == "private":
             raise NotFound(f"The requested resource {scope['path']} was not found")
+        allowed = METHODS[route.kind]
+        if method not in allowed:
+            *others, last = allowed
+            raise MethodNotAllowed(
+                f"Method {method} is not supported; {route.kind}s answer "
+                f"{', '.join(others)} and {last}.",
+                allow=allowed,
+            )
         if method == "OPTIONS":
             return Answer(204, list(CORS_HEADERS))
         total = self.config.max_request_bytes
@@ -139,8 +145,8 @@ class Gateway:
         if route.visibility == "protected":
             self._check_signature(deployment, scope, raw_headers, host, body)
         if route.kind == "asset":
-            headers, content = await read_asset(route.file, route.path)
-            return Answer(200, headers, content)
+            served = await serve_asset(route.file, route.path, method, raw_headers)
+            return Answer(served.status, served.headers, served.body, served.length)
         return await self._invoke(deployment, route, scope, raw_headers, host, body)
 
     def _check_request_headers(self, raw: list[tuple[bytes, bytes]]) -> int:
@@ -251,8 +257,8 @@ class Gateway:
 
 def error_answer(exc: CallboxError) -> Answer:
     headers = [("Content-Type", "application/json; charset=utf-8")]
-    if isinstance(exc, MethodNotAllowed):
-        headers.append(("Allow", ", ".join(ALLOWED_METHODS)))
+    if isinstance(exc, MethodNotAllowed) and exc.allow:
+        headers.append(("Allow", ", ".join(exc.allow)))
     return Answer(exc.status, headers, exc.to_json())
 
 
@@ -279,7 +285,8 @@ def _encode_headers(answer: Answer) -> list[tuple[bytes, bytes]]:
                 "(only ISO-8859-1 is allowed); encode the value, e.g. with urllib.parse.quote."
             ) from None
     if answer.status not in (204, 304):  # these carry no body, so no length either
-        encoded.append((b"content-length", str(len(answer.body)).encode()))
+        length = len(answer.body) if answer.length is None else answer.length
+        encoded.append((b"content-length", str(length).encode()))
     return encoded
 
 
