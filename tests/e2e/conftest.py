@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -134,14 +135,24 @@ class _Lines:
 class Server:
     """A running ``callbox start``: its URL, process, project copy and output so far."""
 
-    def __init__(self, process: subprocess.Popen[str], root: Path, port: int) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[str],
+        root: Path,
+        port: int,
+        cafile: Path | None = None,
+    ) -> None:
         self.process = process
         self.root = root
         self.port = port
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.cafile = cafile  # HTTPS, trusting this certificate, when given
+        self.verify: ssl.SSLContext | bool = True
+        if cafile is not None:
+            self.verify = ssl.create_default_context(cafile=str(cafile))
+        self.base_url = f"{'https' if cafile else 'http'}://127.0.0.1:{port}"
         self._out = _Lines(process.stdout)
         self._err = _Lines(process.stderr)
-        self.client = httpx.Client(base_url=self.base_url, timeout=20.0)
+        self.client = httpx.Client(base_url=self.base_url, timeout=20.0, verify=self.verify)
         # Set by a test that knows a bug may kill the server: the exit status it tolerates.
         self.stopped_by_test = False
 
@@ -266,9 +277,14 @@ class ServeServer(Server):
     """A running ``callbox serve``: the API at ``base_url``, environments by Host header."""
 
     def __init__(
-        self, process: subprocess.Popen[str], data: Path, port: int, account: tuple[str, str]
+        self,
+        process: subprocess.Popen[str],
+        data: Path,
+        port: int,
+        account: tuple[str, str],
+        cafile: Path | None = None,
     ) -> None:
-        super().__init__(process, data, port)
+        super().__init__(process, data, port, cafile)
         self.data = data
         self.account_sid, self.auth_token = account
         self.client.auth = account
@@ -283,12 +299,17 @@ class ServeServer(Server):
             environment={"CALLBOX_E2E": "1"},  # non-empty: keeps TWILIO_EDGE/REGION out
         )
         client.serverless.base_url = self.base_url
+        if self.cafile is not None:
+            client.http_client.session.verify = str(self.cafile)
         return client
 
     def environment(self, domain: str) -> httpx.Client:
         """A client for an environment's domain: connects here, sends ``Host: domain``."""
         return httpx.Client(
-            base_url=self.base_url, headers={"Host": f"{domain}:{self.port}"}, timeout=20.0
+            base_url=self.base_url,
+            headers={"Host": f"{domain}:{self.port}"},
+            timeout=20.0,
+            verify=self.verify,
         )
 
 
@@ -344,8 +365,10 @@ class ServerFactory:
         env: dict[str, str] | None = None,
         args: Sequence[str] = (),
         port: int | None = None,
+        cafile: Path | None = None,
     ) -> ServeServer:
-        """Start ``callbox serve`` with a data folder (new unless given) and known credentials."""
+        """Start ``callbox serve`` with a data folder (new unless given) and known credentials;
+        with ``cafile`` (its certificate, trusted) it is spoken to over HTTPS."""
         if data is None:
             self._count += 1
             data = self.tmp_root / f"{self._count}-data"
@@ -362,7 +385,7 @@ class ServerFactory:
             cwd=self.tmp_root,
             start_new_session=True,
         )
-        server = ServeServer(process, data, port, ACCOUNT)
+        server = ServeServer(process, data, port, ACCOUNT, cafile)
         self.servers.append(server)
         server.wait_ready()
         return server
