@@ -75,9 +75,7 @@ async def answer(reader: asyncio.StreamReader, within: float = 5.0) -> bytes:
 
 def request(body: bytes = b"", path: str = "/", length: int | None = None) -> bytes:
     size = len(body) if length is None else length
-    return (
-        f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {size}\r\n\r\n".encode() + body
-    )
+    return f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {size}\r\n\r\n".encode() + body
 
 
 def assert_408(data: bytes) -> None:
