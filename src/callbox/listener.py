@@ -104,6 +104,15 @@ def deadline_protocol(config: Config) -> type[asyncio.Protocol]:
             self._disarm()
             super().connection_lost(exc)
 
+        def shutdown(self) -> None:
+            # The server is stopping. A TLS close waits (30 s) for the client's close_notify,
+            # which an idle kept-alive client never sends: such connections are dropped.
+            idle = self.cycle is None or self.cycle.response_complete
+            if idle and self.scheme == "https" and not self.transport.get_write_buffer_size():
+                self.transport.abort()
+                return
+            super().shutdown()
+
         def on_message_begin(self) -> None:
             super().on_message_begin()
             if self._timer is None:  # a later request of a kept-alive connection

@@ -199,9 +199,14 @@ _ENVIRONMENT_LABEL = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*-\d{4}(?:-[a-z0-9]+(?
 
 
 async def _answer(send: Send, error: CallboxError) -> None:
-    headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+    body = error.to_json()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": error.to_json()})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _host(scope: Scope) -> str:

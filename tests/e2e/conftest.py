@@ -299,7 +299,8 @@ class ServeServer(Server):
             environment={"CALLBOX_E2E": "1"},  # non-empty: keeps TWILIO_EDGE/REGION out
         )
         client.serverless.base_url = self.base_url
-        if self.cafile is not None:
+        if self.cafile is not None:  # trust this certificate, not REQUESTS_CA_BUNDLE's
+            client.http_client.session.trust_env = False
             client.http_client.session.verify = str(self.cafile)
         return client
 
