@@ -263,8 +263,12 @@ class Supervisor:
                 pending.set_exception(
                     SpawnError(f"the worker exited at start ({report['status']})")
                 )
-        if not self._stopping:
-            log.warning("The worker parent process exited; it will be started again on demand.")
+        if self._stopping:
+            return
+        # SIGTERM or SIGINT sent to the whole process group stops the server too: not news.
+        if await zygote.wait() in (-signal.SIGTERM, -signal.SIGINT):
+            return
+        log.warning("The worker parent process exited; it will be started again on demand.")
 
     async def stop(self) -> None:
         self._stopping = True
