@@ -41,6 +41,21 @@ COMMANDS = {
 }
 
 
+# Twilio's CLI spells commands with colons: `twilio serverless:deploy`, `serverless:env:set`,
+# `assets:upload`, `profiles:list`. The spelling after an optional "serverless:" is split into
+# the command and its subcommand; these names differ from ours.
+COLON_NAMES = {"dev": ["start"], "run": ["start"], "profiles:create": ["login"]}
+
+
+def split_colon_name(args: list[str]) -> list[str]:
+    """``["serverless:env:set", ...]`` -> ``["env", "set", ...]``; other arguments unchanged."""
+    if not args or args[0].startswith("-") or ":" not in args[0]:
+        return args
+    name = args[0].removeprefix("serverless:")
+    words = COLON_NAMES.get(name) or name.split(":")
+    return [*words, *args[1:]]
+
+
 def user_errors() -> tuple[type[Exception], ...]:
     """Failures a user can act on: one line, never a traceback (that is what --debug is for)."""
     from callbox.toolkit.client import ApiError
@@ -61,6 +76,9 @@ class ToolkitGroup(click.Group):
     """Turns the failures a user can act on into one ``Error: ...`` line and exit code 1."""
 
     debug = False
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, split_colon_name(args))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*self.commands, *COMMANDS})
@@ -94,6 +112,9 @@ def cli() -> None:
     """callbox: Twilio Functions & Assets, self-hosted, with functions written in Python.
 
     A failure prints one line; run again with --debug (anywhere on the line) for the traceback.
+
+    Twilio's spellings work too: `callbox serverless:deploy -p PROFILE`, `env:set`,
+    `assets:upload`, `profiles:list`.
 
     \b
     Examples:
