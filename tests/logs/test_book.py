@@ -177,9 +177,7 @@ def test_the_writer_writes_without_being_asked(book: LogBook, store: Store) -> N
     assert [r.message for r in rows(store)] == ["soon"]
 
 
-def test_a_line_reaches_the_database_in_about_a_batch_interval(
-    book: LogBook, store: Store
-) -> None:
+def test_a_line_reaches_the_database_in_about_a_batch_interval(book: LogBook, store: Store) -> None:
     # The window README states for a killed server ("about 0.1 s"): kept honest here, with
     # room for a loaded machine.
     assert book_module.BATCH_INTERVAL == 0.1
