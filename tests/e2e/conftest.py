@@ -52,6 +52,15 @@ def callbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def default_signals() -> None:
+    """``preexec_fn`` of every process a test starts: Ctrl+C (SIGINT) and SIGQUIT as a terminal
+    gives them. A test run started as a background job (``scripts/test &``) inherits them
+    ignored, and an ignored disposition survives exec: a command under test would then never
+    see the Ctrl+C a test sends it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 def session_members(session_id: int) -> list[int]:
     """Live (non-zombie) processes whose session is ``session_id``."""
     members = []
@@ -353,6 +362,7 @@ class ServerFactory:
             env=callbox_env(env),
             cwd=root,
             start_new_session=True,
+            preexec_fn=default_signals,
         )
         server = Server(process, root, port)
         self.servers.append(server)
@@ -385,6 +395,7 @@ class ServerFactory:
             env=callbox_env({**settings, **(env or {})}),
             cwd=self.tmp_root,
             start_new_session=True,
+            preexec_fn=default_signals,
         )
         server = ServeServer(process, data, port, ACCOUNT, cafile)
         self.servers.append(server)
@@ -440,6 +451,7 @@ def run_callbox(
         env=callbox_env(env),
         cwd=cwd,
         start_new_session=True,
+        preexec_fn=default_signals,
     )
     try:
         stdout, stderr = process.communicate(timeout=timeout)
@@ -553,6 +565,7 @@ class Toolkit:
             env=callbox_env(self.env),
             cwd=cwd,
             start_new_session=True,
+            preexec_fn=default_signals,
         )
         return Tail(process)
 

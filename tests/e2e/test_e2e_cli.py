@@ -181,3 +181,15 @@ def test_a_stop_signal_stops_quietly_with_the_conventional_status(
         server.output()
     )
     assert not [line for line in server.stdout_lines() if "worker parent process" in line]
+
+
+def test_ctrl_c_reaches_the_server_when_the_tests_run_as_a_background_job(servers):
+    # Issue 13: a test run started with `&` inherits SIGINT ignored, and so did every command
+    # it started; tests that send Ctrl+C then failed. The fixtures restore the disposition.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as bash gives a background job
+    try:
+        server = servers.start("execution")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert server.client.get("/ok").status_code == 200
+    assert server.send_stop(signal.SIGINT) == -signal.SIGINT, server.output()
