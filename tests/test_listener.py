@@ -192,6 +192,24 @@ async def test_limits_of_zero_are_off() -> None:
         writer.close()
 
 
+async def test_each_limit_works_without_the_other() -> None:
+    only_body = Config.load({}, request_header_timeout=0, request_body_timeout=BODY_TIMEOUT)
+    async for connect in running(only_body):
+        reader, writer = await connect()
+        writer.write(request(b"part", length=10))
+        assert_408(await answer(reader))
+    only_headers = Config.load({}, request_header_timeout=HEADER_TIMEOUT, request_body_timeout=0)
+    async for connect in running(only_headers):
+        reader, writer = await connect()
+        writer.write(request(b"part", length=10))
+        await asyncio.sleep(HEADER_TIMEOUT + BODY_TIMEOUT)
+        assert not reader.at_eof()
+        writer.write(b"x" * 6)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200 ")
+        writer.close()
+
+
 def test_the_limits_come_from_callbox_variables() -> None:
     config = Config.load(
         {
