@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest
 
@@ -196,3 +197,36 @@ def test_one_request_line_per_request_with_method_path_status(server):
     assert re.fullmatch(r"500 POST /error-str \d+\.\d ms", request_lines[1])
     assert re.fullmatch(r"404 GET /missing-page \d+\.\d ms", request_lines[2])
     assert len(request_lines) == 4  # the three above and settle()'s marker
+
+
+def raw(port, data):
+    """Send ``data`` on a new connection; everything answered until the server closes it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_a_websocket_handshake_is_a_clean_400(server):
+    # From issue 13 (the gateway's own refusal, as `callbox start` serves it).
+    handshake = (
+        f"GET /text HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    answer = raw(server.port, handshake.encode())
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    assert b"WebSocket connections are not supported" in answer
+    assert not [line for line in server.stderr_lines() if "Traceback" in line], server.output()
+
+
+def test_two_host_headers_are_a_400(server):
+    request = (
+        f"GET /text HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nHost: other.test\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    answer = raw(server.port, request.encode())
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    assert b"2 Host headers" in answer
