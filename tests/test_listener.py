@@ -102,7 +102,7 @@ async def test_headers_that_never_end_are_a_408(connect: Connect) -> None:
         writer.write(b"GET / HTTP/1.1\r\nHost: t\r\n")
     for reader, _ in clients:
         assert_408(await answer(reader))
-    assert time.monotonic() - started < HEADER_TIMEOUT + 2
+    assert time.monotonic() - started < HEADER_TIMEOUT + 3  # generous: a loaded machine
 
 
 async def test_a_connection_that_sends_nothing_is_closed(connect: Connect) -> None:
@@ -129,7 +129,7 @@ async def test_headers_a_byte_at_a_time_are_cut_off_at_the_deadline(connect: Con
     started = time.monotonic()
     data = b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"a" * 1000
     assert_408(await trickle(reader, writer, data, 0.05))
-    assert time.monotonic() - started < HEADER_TIMEOUT + 1
+    assert time.monotonic() - started < HEADER_TIMEOUT + 3  # without a deadline: 50 s
 
 
 async def test_a_body_that_stops_coming_is_a_408(connect: Connect) -> None:
@@ -143,7 +143,7 @@ async def test_a_body_trickling_below_the_rate_is_cut_off(connect: Connect) -> N
     writer.write(request(length=1000))
     started = time.monotonic()
     assert_408(await trickle(reader, writer, b"x" * 1000, 0.05))  # 20 bytes a second
-    assert time.monotonic() - started < BODY_TIMEOUT + 1
+    assert time.monotonic() - started < BODY_TIMEOUT + 3  # without a deadline: 50 s
 
 
 async def test_a_slow_body_at_the_rate_is_read_whole(connect: Connect) -> None:

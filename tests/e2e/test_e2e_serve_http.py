@@ -80,7 +80,7 @@ def test_half_sent_requests_are_closed_after_the_header_timeout(server, deployed
             while chunk := sock.recv(65536):
                 chunks.append(chunk)
             answers.append(b"".join(chunks))
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 8  # the limit is 1 s; without it they stay open
     assert {status_of(answer) for answer in answers} == {408}
     assert body_of(answers[0])["code"] == 20408
 
