@@ -93,3 +93,62 @@ async def test_forwarded_headers_only_from_trusted_proxies(server: Server) -> No
 def test_a_bad_trusted_proxy_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not-an-ip"):
         create_server(Config.load({}, data_dir=str(tmp_path), trusted_proxies="not-an-ip"))
+
+
+async def call(server: Server, scope: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run one ASGI call with ``scope``; the messages the server sent."""
+    sent: list[dict[str, Any]] = []
+    first = {"websocket": "websocket.connect", "http": "http.request"}[scope["type"]]
+    messages = [{"type": first, "body": b"", "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    await server(scope, receive, send)
+    return sent
+
+
+def scope_of(kind: str, headers: list[tuple[bytes, bytes]], **extra: Any) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "method": "GET",
+        "scheme": "http" if kind == "http" else "ws",
+        "path": "/health",
+        "raw_path": b"/health",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        **extra,
+    }
+
+
+@pytest.mark.parametrize("first", [b"shop-1234.localhost", b"127.0.0.1:8080"])
+async def test_two_host_headers_are_a_400(server: Server, first: bytes) -> None:
+    # From issue 13: the first Host routed the request.
+    headers = [(b"host", first), (b"host", b"other-1234.localhost")]
+    sent = await call(server, scope_of("http", headers))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 400
+    assert b"2 Host headers" in sent[1]["body"]
+
+
+@pytest.mark.parametrize("host", [b"shop-1234.localhost:8080", b"127.0.0.1:8080"])
+async def test_a_websocket_handshake_is_refused_with_a_400(server: Server, host: bytes) -> None:
+    # From issue 13: an environment domain answered 500 (the handshake was never answered).
+    extensions = {"websocket.http.response": {}}
+    sent = await call(server, scope_of("websocket", [(b"host", host)], extensions=extensions))
+    assert [m["type"] for m in sent] == [
+        "websocket.http.response.start",
+        "websocket.http.response.body",
+    ]
+    assert sent[0]["status"] == 400
+    assert b"WebSocket connections are not supported" in sent[1]["body"]
+
+
+async def test_a_websocket_handshake_without_the_denial_extension_is_closed(
+    server: Server,
+) -> None:
+    sent = await call(server, scope_of("websocket", [(b"host", b"shop-1234.localhost")]))
+    assert [m["type"] for m in sent] == ["websocket.close"]

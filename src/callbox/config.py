@@ -26,6 +26,11 @@ class Config:
     max_header_bytes: int = 15 * 1024
     max_header_count: int = 90
     concurrency_limit: int = 30
+    # Reading a request (listener.py): the headers within this many seconds; the body within
+    # its timeout plus one second per min_rate bytes received. 0 turns a limit off.
+    request_header_timeout: float = 10.0
+    request_body_timeout: float = 30.0
+    request_body_min_rate: int = 64 * 1024
     # Worker processes: address-space cap per worker (MB, on top of the warm parent's size) and
     # how many processes one build may use. How many invocations a worker holds is bounded by
     # the concurrency limit alone: async invocations cost almost nothing while they wait.

@@ -8,6 +8,7 @@
       NotPermitted      403      20403 (API: these credentials may not do that)
       Conflict          409      20409 (API: a unique name taken, a deployment in progress)
       Forbidden         403      80625 (protected resource, signature missing or invalid)
+      RequestTimeout    408      20408 (the request's headers or body came too slowly)
       PayloadTooLarge   413      82007
       TooManyRequests   429      20429
       HeadersTooLarge   431      82008
@@ -73,6 +74,14 @@ class NotFound(CallboxError):
 
 class MethodNotAllowed(CallboxError):
     status, code = 405, 20405
+
+    def __init__(self, message: str, *, allow: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.allow = allow  # the methods the resource answers: the Allow header
+
+
+class RequestTimeout(CallboxError):
+    status, code = 408, 20408
 
 
 class PayloadTooLarge(CallboxError):

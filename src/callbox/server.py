@@ -20,7 +20,7 @@ from callbox.api.app import Api, create_api
 from callbox.builds.builder import Builder
 from callbox.config import Config
 from callbox.errors import CallboxError, HeadersTooLarge
-from callbox.gateway.app import Gateway, header, header_bytes
+from callbox.gateway.app import Gateway, header, header_bytes, only_host, refuse_websocket
 from callbox.gateway.pool import PoolSet
 from callbox.gateway.supervisor import Supervisor
 from callbox.hosting import Environments
@@ -68,17 +68,21 @@ class Server:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] == "websocket":
+            await refuse_websocket(scope, receive, send)  # neither plane speaks it
+        if scope["type"] != "http":
+            return
+        try:
+            only_host(scope["headers"])
+        except CallboxError as exc:
+            await _answer(send, exc)
             return
         if self.trusted:
             self._apply_forwarded(scope)
         host = _host(scope)
         if self.is_environment_domain(host):
             await self.gateway(scope, receive, send)  # it checks the header limits itself
-        elif (
-            scope["type"] == "http"
-            and header_bytes(scope["headers"]) > self.config.max_header_bytes
-        ):
+        elif header_bytes(scope["headers"]) > self.config.max_header_bytes:
             await _answer(send, HeadersTooLarge("Request headers too long"))
         else:
             await self.api(scope, receive, send)
@@ -198,9 +202,14 @@ _ENVIRONMENT_LABEL = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*-\d{4}(?:-[a-z0-9]+(?
 
 
 async def _answer(send: Send, error: CallboxError) -> None:
-    headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+    body = error.to_json()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": error.to_json()})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _host(scope: Scope) -> str:

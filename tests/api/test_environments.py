@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from factories import TIMESTAMP, build, connect, environment, service, walk
 
@@ -285,3 +286,20 @@ async def test_methods_not_offered_are_405(client: httpx.AsyncClient) -> None:
     )
     assert r.status_code == 405
     assert (await client.delete(f"/v1/Services/{svc['sid']}/Environments")).status_code == 405
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PUT", "PATCH", "CONNECT", "PROPFIND"])
+async def test_any_other_method_is_405_with_allow(client: httpx.AsyncClient, method: str) -> None:
+    # From issue 13: TRACE answered 404.
+    svc = await service(client)
+    r = await client.request(method, f"/v1/Services/{svc['sid']}/Environments")
+    assert r.status_code == 405, r.text
+    assert r.json()["code"] == 20405
+    assert r.headers["allow"] == "GET, POST"
+
+
+@pytest.mark.parametrize("path", ["/health", "/v1/openapi.json"])
+async def test_other_methods_on_public_paths_are_405(client: httpx.AsyncClient, path: str) -> None:
+    r = await client.request("TRACE", path)
+    assert r.status_code == 405 and r.json()["code"] == 20405
+    assert "GET" in r.headers["allow"]

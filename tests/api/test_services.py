@@ -136,6 +136,29 @@ async def test_pagination_walks_every_service_once(client: httpx.AsyncClient) ->
     assert [s["sid"] for s in back.json()["services"]] == made[3:6]
 
 
+async def test_a_page_number_without_a_token_counts_from_the_start(
+    client: httpx.AsyncClient,
+) -> None:
+    # From issue 13: ?Page=2 answered page 0's items labelled "page": 2.
+    made = [(await service(client, f"n{i}"))["sid"] for i in range(7)]
+    r = await client.get("/v1/Services", params={"PageSize": 3, "Page": 2})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["meta"]["page"] == 2
+    assert [s["sid"] for s in body["services"]] == made[6:]
+    assert body["meta"]["next_page_url"] is None
+    back = await client.get(body["meta"]["previous_page_url"])
+    assert [s["sid"] for s in back.json()["services"]] == made[3:6]
+    r = await client.get("/v1/Services", params={"PageSize": 3, "Page": 1})
+    assert [s["sid"] for s in r.json()["services"]] == made[3:6]
+    nxt = await client.get(r.json()["meta"]["next_page_url"])
+    assert [s["sid"] for s in nxt.json()["services"]] == made[6:]
+    r = await client.get("/v1/Services", params={"PageSize": 3, "Page": 9})
+    assert r.status_code == 200 and r.json()["services"] == []
+    r = await client.get("/v1/Services", params={"PageSize": 1000, "Page": 10**16})
+    assert r.status_code == 400 and "Page" in r.json()["message"]
+
+
 async def test_page_size_rules(client: httpx.AsyncClient) -> None:
     r = await client.get("/v1/Services", params={"PageSize": 5000})
     assert r.status_code == 200 and r.json()["meta"]["page_size"] == 1000
@@ -160,6 +183,18 @@ async def test_credentials(client: httpx.AsyncClient, owner: tuple[str, str]) ->
         assert r.status_code == 401 and r.json()["code"] == 20003
     r = await client.get("/v1/Services", auth=None, headers={"Authorization": "Basic !!!"})
     assert r.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "value", [b"Basic \xc3\xa9", b"Basic \xff\xfe", b"basic YWJj\xe9", b"Basic " + "é".encode()]
+)
+async def test_a_non_ascii_authorization_header_is_a_401(
+    client: httpx.AsyncClient, value: bytes
+) -> None:
+    # From issue 13: base64 decoding raised ValueError, a 500.
+    r = await client.get("/v1/Services", auth=None, headers={"Authorization": value})
+    assert r.status_code == 401, r.text
+    assert r.json()["code"] == 20003
 
 
 async def test_another_account_sees_nothing(

@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -49,6 +50,15 @@ def callbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra or {})
     return env
+
+
+def default_signals() -> None:
+    """``preexec_fn`` of every process a test starts: Ctrl+C (SIGINT) and SIGQUIT as a terminal
+    gives them. A test run started as a background job (``scripts/test &``) inherits them
+    ignored, and an ignored disposition survives exec: a command under test would then never
+    see the Ctrl+C a test sends it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 
 def session_members(session_id: int) -> list[int]:
@@ -134,14 +144,24 @@ class _Lines:
 class Server:
     """A running ``callbox start``: its URL, process, project copy and output so far."""
 
-    def __init__(self, process: subprocess.Popen[str], root: Path, port: int) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[str],
+        root: Path,
+        port: int,
+        cafile: Path | None = None,
+    ) -> None:
         self.process = process
         self.root = root
         self.port = port
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.cafile = cafile  # HTTPS, trusting this certificate, when given
+        self.verify: ssl.SSLContext | bool = True
+        if cafile is not None:
+            self.verify = ssl.create_default_context(cafile=str(cafile))
+        self.base_url = f"{'https' if cafile else 'http'}://127.0.0.1:{port}"
         self._out = _Lines(process.stdout)
         self._err = _Lines(process.stderr)
-        self.client = httpx.Client(base_url=self.base_url, timeout=20.0)
+        self.client = httpx.Client(base_url=self.base_url, timeout=20.0, verify=self.verify)
         # Set by a test that knows a bug may kill the server: the exit status it tolerates.
         self.stopped_by_test = False
 
@@ -266,9 +286,14 @@ class ServeServer(Server):
     """A running ``callbox serve``: the API at ``base_url``, environments by Host header."""
 
     def __init__(
-        self, process: subprocess.Popen[str], data: Path, port: int, account: tuple[str, str]
+        self,
+        process: subprocess.Popen[str],
+        data: Path,
+        port: int,
+        account: tuple[str, str],
+        cafile: Path | None = None,
     ) -> None:
-        super().__init__(process, data, port)
+        super().__init__(process, data, port, cafile)
         self.data = data
         self.account_sid, self.auth_token = account
         self.client.auth = account
@@ -283,12 +308,18 @@ class ServeServer(Server):
             environment={"CALLBOX_E2E": "1"},  # non-empty: keeps TWILIO_EDGE/REGION out
         )
         client.serverless.base_url = self.base_url
+        if self.cafile is not None:  # trust this certificate, not REQUESTS_CA_BUNDLE's
+            client.http_client.session.trust_env = False
+            client.http_client.session.verify = str(self.cafile)
         return client
 
     def environment(self, domain: str) -> httpx.Client:
         """A client for an environment's domain: connects here, sends ``Host: domain``."""
         return httpx.Client(
-            base_url=self.base_url, headers={"Host": f"{domain}:{self.port}"}, timeout=20.0
+            base_url=self.base_url,
+            headers={"Host": f"{domain}:{self.port}"},
+            timeout=20.0,
+            verify=self.verify,
         )
 
 
@@ -331,6 +362,7 @@ class ServerFactory:
             env=callbox_env(env),
             cwd=root,
             start_new_session=True,
+            preexec_fn=default_signals,
         )
         server = Server(process, root, port)
         self.servers.append(server)
@@ -344,8 +376,10 @@ class ServerFactory:
         env: dict[str, str] | None = None,
         args: Sequence[str] = (),
         port: int | None = None,
+        cafile: Path | None = None,
     ) -> ServeServer:
-        """Start ``callbox serve`` with a data folder (new unless given) and known credentials."""
+        """Start ``callbox serve`` with a data folder (new unless given) and known credentials;
+        with ``cafile`` (its certificate, trusted) it is spoken to over HTTPS."""
         if data is None:
             self._count += 1
             data = self.tmp_root / f"{self._count}-data"
@@ -361,8 +395,9 @@ class ServerFactory:
             env=callbox_env({**settings, **(env or {})}),
             cwd=self.tmp_root,
             start_new_session=True,
+            preexec_fn=default_signals,
         )
-        server = ServeServer(process, data, port, ACCOUNT)
+        server = ServeServer(process, data, port, ACCOUNT, cafile)
         self.servers.append(server)
         server.wait_ready()
         return server
@@ -416,6 +451,7 @@ def run_callbox(
         env=callbox_env(env),
         cwd=cwd,
         start_new_session=True,
+        preexec_fn=default_signals,
     )
     try:
         stdout, stderr = process.communicate(timeout=timeout)
@@ -529,6 +565,7 @@ class Toolkit:
             env=callbox_env(self.env),
             cwd=cwd,
             start_new_session=True,
+            preexec_fn=default_signals,
         )
         return Tail(process)
 

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
+
+import pytest
+
+from conftest import session_members as e2e_session_members
 
 
 def one_readable_line(result):
@@ -158,9 +163,53 @@ def test_ctrl_c_stops_the_server_and_its_workers(servers, e2e):
     assert e2e.wait_until(lambda: not e2e.session_members(session), timeout=5)
 
 
-def test_ctrl_c_stops_quietly(servers):
-    server = servers.start("execution")
-    assert server.client.get("/ok").status_code == 200
-    server.send_stop(signal.SIGINT, whole_group=True)
-    assert not [line for line in server.stderr_lines() if "Traceback" in line], server.output()
+def zygote_ignores_sigint(server) -> bool:
+    """Whether the server's worker parent runs and has set SIGINT aside (its /proc SigIgn)."""
+    for pid in e2e_session_members(server.process.pid):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        if b"callbox.worker.zygote" in cmdline:
+            ignored = next(line for line in status.splitlines() if line.startswith("SigIgn:"))
+            return bool(int(ignored.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    return False
+
+
+@pytest.mark.parametrize("command", ["start", "serve"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("whole_group", [True, False])
+def test_a_stop_signal_stops_quietly_with_the_conventional_status(
+    servers, e2e, command, sig, whole_group
+):
+    # From issue 13: Ctrl+C printed "Aborted." and exited 1; SIGTERM to the process group
+    # printed "worker parent process exited; it will be started again".
+    server = servers.start("execution") if command == "start" else servers.serve()
+    if command == "start":
+        assert server.client.get("/ok").status_code == 200
+    else:
+        assert server.client.get("/health").status_code == 200
+    # `serve` starts its worker parent without waiting for it; a signal sent to the group while
+    # that interpreter is still starting kills it noisily (a launcher matter, not this test's).
+    assert e2e.wait_until(lambda: zygote_ignores_sigint(server), timeout=10), server.output()
+    status = server.send_stop(sig, whole_group=whole_group)
+    # Ended by the signal, as a program without handlers would be (a shell shows 128 + N).
+    assert status == -sig, server.output()
+    landlock = "Warning: this kernel has no Landlock"  # said at start on older kernels
+    assert [line for line in server.stderr_lines() if not line.startswith(landlock)] == [], (
+        server.output()
+    )
     assert not [line for line in server.stdout_lines() if "worker parent process" in line]
+
+
+def test_ctrl_c_reaches_the_server_when_the_tests_run_as_a_background_job(servers):
+    # Issue 13: a test run started with `&` inherits SIGINT ignored, and so did every command
+    # it started; tests that send Ctrl+C then failed. The fixtures restore the disposition.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as bash gives a background job
+    try:
+        server = servers.start("execution")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert server.client.get("/ok").status_code == 200
+    assert server.send_stop(signal.SIGINT) == -signal.SIGINT, server.output()

@@ -153,6 +153,25 @@ def test_header_value_outside_latin_1_is_a_clear_500(server):
     assert "x-greeting" not in response.headers
 
 
+def test_invalid_header_name_is_a_clear_500_logged_as_500(server):
+    # From issue 13: the connection dropped with an empty reply, a traceback and a 200 line.
+    since = server.mark()
+    response = server.client.get("/bad-header-name")
+    assert response.status_code == 500
+    assert "header name 'Bad Name' is not valid" in error_body(response)["message"]
+    assert "bad name" not in response.headers
+    server.wait_for_line(r"^500 GET /bad-header-name ", since=since)
+    assert not [line for line in server.stderr_lines() if "Traceback" in line], server.output()
+
+
+def test_invalid_cookie_is_a_clear_500(server):
+    response = server.client.get("/bad-cookie")
+    assert response.status_code == 500
+    message = error_body(response)["message"]
+    assert "'a;b=c d'" in message and "RFC 6265" in message
+    assert "set-cookie" not in response.headers
+
+
 def test_dict_header_value_is_rejected_with_a_clear_error(server):
     response = server.client.get("/dict-header")
     assert response.status_code == 500

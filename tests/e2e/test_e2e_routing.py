@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest
 
@@ -74,11 +75,33 @@ def test_other_methods_are_405(server, method):
     assert response.headers["allow"] == "GET, POST, OPTIONS"
 
 
-def test_head_is_405_without_a_body(server):
+def test_head_on_a_function_is_405_without_a_body(server):
     response = server.client.head("/text")
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, POST, OPTIONS"
     assert response.content == b""
+
+
+def test_an_asset_is_served_as_a_static_file_server_would(server):
+    # From issue 13: HEAD answered 405, and there was no ETag, Last-Modified, 304 or Range.
+    content = (server.root / "assets" / "assets" / "style.css").read_bytes()
+    head = server.client.head("/assets/style.css")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(content))
+    assert head.headers["accept-ranges"] == "bytes"
+    etag, modified = head.headers["etag"], head.headers["last-modified"]
+    for condition in ({"If-None-Match": etag}, {"If-Modified-Since": modified}):
+        again = server.client.get("/assets/style.css", headers=condition)
+        assert (again.status_code, again.content) == (304, b""), condition
+        assert again.headers["etag"] == etag
+    part = server.client.get("/assets/style.css", headers={"Range": "bytes=7-11"})
+    assert (part.status_code, part.content) == (206, content[7:12])
+    assert part.headers["content-range"] == f"bytes 7-11/{len(content)}"
+    beyond = server.client.get("/assets/style.css", headers={"Range": "bytes=9999-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{len(content)}"
+    # The connection is still good after each of these (no framing went wrong).
+    assert server.client.get("/assets/style.css").content == content
 
 
 def test_post_is_allowed(server):
@@ -174,3 +197,36 @@ def test_one_request_line_per_request_with_method_path_status(server):
     assert re.fullmatch(r"500 POST /error-str \d+\.\d ms", request_lines[1])
     assert re.fullmatch(r"404 GET /missing-page \d+\.\d ms", request_lines[2])
     assert len(request_lines) == 4  # the three above and settle()'s marker
+
+
+def raw(port, data):
+    """Send ``data`` on a new connection; everything answered until the server closes it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_a_websocket_handshake_is_a_clean_400(server):
+    # From issue 13 (the gateway's own refusal, as `callbox start` serves it).
+    handshake = (
+        f"GET /text HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    answer = raw(server.port, handshake.encode())
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    assert b"WebSocket connections are not supported" in answer
+    assert not [line for line in server.stderr_lines() if "Traceback" in line], server.output()
+
+
+def test_two_host_headers_are_a_400(server):
+    request = (
+        f"GET /text HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nHost: other.test\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    answer = raw(server.port, request.encode())
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    assert b"2 Host headers" in answer

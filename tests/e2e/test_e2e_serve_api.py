@@ -143,7 +143,8 @@ def test_context_has_sids_domain_path_variables_and_credentials(server):
     context = context_of(server, deployed["domain"])
     assert context["SERVICE_SID"] == deployed["service_sid"]
     assert context["ENVIRONMENT_SID"] == deployed["environment_sid"]
-    assert context["DOMAIN_NAME"] == deployed["domain"]
+    # With the port the server listens on (issue 13: it was dropped, so URLs missed it).
+    assert context["DOMAIN_NAME"] == f"{deployed['domain']}:{server.port}"
     assert context["PATH"] == "/context"
     assert context["GREETING"] == "hi"
     assert context["ACCOUNT_SID"] == server.account_sid

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from conftest import Server, callbox_env, free_port
+from conftest import Server, callbox_env, default_signals, free_port
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 
@@ -37,6 +37,7 @@ def test_serve_deploys_the_example_and_its_urls_answer(tmp_path: Path) -> None:
         env=callbox_env(),
         cwd=tmp_path,
         start_new_session=True,
+        preexec_fn=default_signals,
     )
     server = Server(process, tmp_path, port)
     try:

@@ -279,6 +279,21 @@ def test_a_clean_restart_keeps_everything_and_serves_without_a_new_deployment(se
     assert snapshot(third, deployed) == before
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_clean_stop_right_after_an_answer_keeps_its_log_lines(servers, sig):
+    # Issue 13: what README promises for logs --tail. The answer does not wait for the
+    # database; a clean stop writes every queued line before the server exits.
+    first = servers.serve()
+    deployed = deploy(first, {"/print": (source("print_lines"), "public")}, service="flushed")
+    lines = [f"line {i}" for i in range(50)]
+    with first.environment(deployed["domain"]) as env:
+        assert env.get("/print", params={"line": lines}).text == "50"
+    first.send_stop(sig)  # at once: the lines are still queued (written about 0.1 s later)
+    second = servers.serve(data=first.data)
+    stored = environment(second, deployed).logs.list()
+    assert sorted(log.message for log in stored) == sorted(lines)
+
+
 def test_a_server_with_an_open_log_stream_stops_on_ctrl_c(servers, e2e):
     server = servers.serve()
     deployed = deploy(server, {"/print": (source("print_lines"), "public")}, service="streaming")

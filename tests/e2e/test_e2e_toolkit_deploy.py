@@ -226,6 +226,11 @@ def test_promote_and_activate(toolkit: Any, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "Active build available at:" in result.stdout
+    # From issue 13: -l none (and warn, error) still printed the summary.
+    for level in ("none", "warn", "error"):
+        quiet = toolkit.run("promote", "--from", "dev", "--production", "-l", level, cwd=root)
+        assert quiet.exit_code == 0, quiet.output
+        assert quiet.stdout == "" and quiet.stderr == "", (level, quiet.output)
     prod = toolkit.run("promote", "--from", "dev", "--production", "-o", "json", cwd=root)
     assert prod.exit_code == 0, prod.output
     live = json.loads(prod.stdout)
@@ -348,6 +353,24 @@ def test_a_failed_first_deploy_does_not_block_the_next(toolkit: Any, tmp_path: P
     (root / "functions/x.py").write_text(HELLO.format("fixed"))
     summary = deploy(toolkit, root)  # no --force: .twiliodeployinfo names the service
     assert fetch(toolkit, summary["domain"], "/x").text == "hello fixed"
+
+
+def test_a_first_deploy_failing_before_its_build_remembers_the_service(
+    toolkit: Any, tmp_path: Path
+) -> None:
+    # From issue 13: a deploy failing after creating the service left no .twiliodeployinfo, so
+    # a plain rerun failed with "already exists" until --force.
+    root = project(tmp_path, "half-way")
+    failed = toolkit.run("deploy", "--runtime", "python2.7", cwd=root)  # the build is refused
+    assert failed.exit_code == 1 and "python2.7" in failed.output, failed.output
+    info = json.loads((root / ".twiliodeployinfo").read_text())
+    [entry] = info.values()
+    assert entry["serviceSid"].startswith("ZS") and entry["latestBuild"] == ""
+    summary = deploy(toolkit, root)  # no --force
+    assert summary["serviceSid"] == entry["serviceSid"]
+    assert fetch(toolkit, summary["domain"], "/hello").text == "hello half-way"
+    [entry] = json.loads((root / ".twiliodeployinfo").read_text()).values()
+    assert entry["latestBuild"] == summary["buildSid"]
 
 
 def test_project_problems_are_said_before_anything_is_uploaded(

@@ -320,6 +320,25 @@ def test_profile_flag_picks_a_profile_that_is_not_active(user: User, unreachable
     assert user.profiles()["active"] == "gone"
 
 
+def test_twilio_spellings_with_a_short_profile_flag(user: User, unreachable: str) -> None:
+    # From issue 13: the seeds write `twilio serverless:deploy -p <profile>`, `serverless:env:set`.
+    assert user.login("good").exit_code == 0
+    assert user.login_unchecked("gone", unreachable, "ACx", "y").exit_code == 0  # active
+    project = tiny_project(user.home)
+
+    deployed = user.process("serverless:deploy", "-p", "good", "-o", "json", cwd=project)
+    assert deployed.returncode == 0, deployed.stderr
+    summary = json.loads(deployed.stdout)
+    setting = ["--key", "GREETING", "--value", "Ahoy", "-p", "good"]
+    assert user.process("serverless:env:set", *setting, cwd=project).returncode == 0
+    listed = user.process("env:list", "-p", "good", cwd=project)
+    assert listed.returncode == 0 and "GREETING" in listed.stdout, listed.stderr
+    services = user.process("serverless:list", "services", "-p", "good", "-o", "json", cwd=project)
+    assert summary["serviceSid"] in services.stdout, services.stderr
+    profiles = user.process("profiles:list", cwd=project)
+    assert "good" in profiles.stdout and "gone" in profiles.stdout
+
+
 def test_profiles_remove_the_active_one_falls_back(user: User) -> None:
     for name in ("c", "b", "a"):
         assert user.login(name).exit_code == 0

@@ -169,6 +169,38 @@ async def test_post_merges_query_and_json_body_and_passes_the_context(make_app: 
     }
 
 
+@pytest.mark.parametrize(
+    ("host", "domain_name"),
+    [
+        (HOST, "shop-1234.example"),
+        (f"{HOST}:8080", "shop-1234.example:8080"),
+        (f"{HOST}:443", "shop-1234.example:443"),
+    ],
+)
+async def test_a_deployed_domain_name_keeps_the_port_of_the_host(
+    make_app: MakeApp, host: str, domain_name: str
+) -> None:
+    # From issue 13: a deployment's DOMAIN_NAME dropped the port, so URLs built from it failed.
+    deployed = replace(DEPLOYMENT, build_key="unit-gateway-domain", domain="shop-1234.example")
+    app = await make_app(deployed)
+    app.source.resolve = lambda _host: _resolved(deployed)  # type: ignore[method-assign]
+    response = await app.request("POST", "/echo", json={}, headers={"Host": host})
+    assert response.json()["domain"] == domain_name
+
+
+async def test_two_host_headers_are_a_400(make_app: MakeApp) -> None:
+    # From issue 13: the first one chose the deployment.
+    app = await make_app()
+    response = await app.request("GET", "/hello", headers=[("Host", HOST), ("Host", "other.test")])
+    assert response.status_code == 400
+    assert error_of(response)["message"].startswith("The request has 2 Host headers")
+    assert app.source.hosts == []
+
+
+async def _resolved(deployment: Deployment) -> Deployment:
+    return deployment
+
+
 async def test_form_body_with_repeated_keys_becomes_lists(make_app: MakeApp) -> None:
     app = await make_app()
     response = await app.request("POST", "/echo", data={"To": ["a", "b"], "Body": "hi"})
@@ -224,18 +256,29 @@ async def test_other_methods_are_405(make_app: MakeApp, method: str) -> None:
     assert response.headers["allow"] == "GET, POST, OPTIONS"
     assert error_of(response) == {
         "code": 20405,
-        "message": f"Method {method} is not supported; functions and assets answer "
-        "GET, POST and OPTIONS.",
+        "message": f"Method {method} is not supported; functions answer GET, POST and OPTIONS.",
         "more_info": "https://www.twilio.com/docs/errors/20405",
         "status": 405,
     }
     assert app.events.logs == []
 
 
-async def test_head_is_405_too(make_app: MakeApp) -> None:
+async def test_head_on_a_function_is_405(make_app: MakeApp) -> None:
     app = await make_app()
-    response = await app.request("HEAD", "/style.css")
+    response = await app.request("HEAD", "/hello")
     assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST, OPTIONS"
+    assert app.events.logs == []  # the function did not run
+
+
+async def test_other_methods_on_an_asset_are_405_naming_head(make_app: MakeApp) -> None:
+    app = await make_app()
+    response = await app.request("PUT", "/style.css")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD, POST, OPTIONS"
+    assert error_of(response)["message"] == (
+        "Method PUT is not supported; assets answer GET, HEAD, POST and OPTIONS."
+    )
 
 
 async def test_unknown_path_is_a_404_json_error(make_app: MakeApp) -> None:
@@ -499,6 +542,55 @@ async def test_latin_1_response_header_values_are_sent(make_app: MakeApp) -> Non
     assert response.headers.raw[0] == (b"X-Greeting", "café".encode("latin-1"))
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("Bad Name", "v", "header name 'Bad Name' is not valid"),
+        ("X:Colon", "v", "is not valid"),
+        ("X(paren)", "v", "is not valid"),
+        ("", "v", "header name '' is not valid"),
+        ("X-Evil", "a\r\nSet-Cookie: x=y", "control character"),
+        ("X-Nul", "a\x00b", "control character"),
+        ("X-Del", "a\x7fb", "control character"),
+        ("X-Lf", "a\nb", "control character"),
+    ],
+)
+async def test_invalid_response_headers_are_a_clear_500(
+    make_app: MakeApp, name: str, value: str, problem: str
+) -> None:
+    # From issue 13: a space in a name dropped the connection and was logged as 200.
+    app = await make_app()
+    response = await app.request("GET", "/any_header", params={"name": name, "value": value})
+    assert response.status_code == 500
+    assert error_of(response)["code"] == 82005
+    assert problem in error_of(response)["message"]
+    assert app.events.done[-1][2] == 500
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("X-Tab", "a\tb"), ("x!#$%&'*+-.^_`|~9", "v"), ("X-Empty", "")]
+)
+async def test_valid_unusual_response_headers_are_sent(
+    make_app: MakeApp, name: str, value: str
+) -> None:
+    app = await make_app()
+    response = await app.request("GET", "/any_header", params={"name": name, "value": value})
+    assert response.status_code == 200, response.text
+    assert response.headers[name] == value
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("a;b", "c d"), ("a b", "c"), ("a", 'say "hi"'), ("a", "x,y"), ("", "v")]
+)
+async def test_invalid_cookies_are_a_clear_500(make_app: MakeApp, name: str, value: str) -> None:
+    app = await make_app()
+    params = {"name": name, "value": value, "cookie": "1"}
+    response = await app.request("GET", "/any_header", params=params)
+    assert response.status_code == 500
+    assert "RFC 6265" in response.json()["message"]
+    assert "set-cookie" not in response.headers
+
+
 # --- protected resources ----------------------------------------------------------------
 
 
@@ -631,6 +723,26 @@ async def test_assets_are_served_with_their_content_type(
     assert response.content == (ROOT / "assets" / file).read_bytes()
     assert "last-modified" in response.headers
     assert app.pools._pools == {}
+
+
+async def test_an_asset_answers_head_conditional_and_range_requests(make_app: MakeApp) -> None:
+    # From issue 13: HEAD was a 405 and there was no ETag, 304 or Range.
+    app = await make_app()
+    content = (ROOT / "assets" / "logo.png").read_bytes()
+    head = await app.request("HEAD", "/logo.png")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(content))
+    etag = head.headers["etag"]
+    again = await app.request("GET", "/logo.png", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert "content-length" not in again.headers
+    since = head.headers["last-modified"]
+    again = await app.request("GET", "/logo.png", headers={"If-Modified-Since": since})
+    assert again.status_code == 304
+    part = await app.request("GET", "/logo.png", headers={"Range": "bytes=1-3"})
+    assert part.status_code == 206 and part.content == content[1:4]
+    assert part.headers["content-range"] == f"bytes 1-3/{len(content)}"
+    assert part.headers["content-length"] == "3"
 
 
 async def test_javascript_asset(make_app: MakeApp) -> None:

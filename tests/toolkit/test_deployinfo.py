@@ -141,6 +141,36 @@ def test_legacy_key_is_kept_when_another_region_is_written(tmp_path: Path) -> No
     assert read(tmp_path) == {ACCOUNT: entry(), f"{ACCOUNT}:ie1": entry(SERVICE_2, BUILD_2)}
 
 
+# --- A service remembered before it has a build (issue 13) -------------------------------------
+
+
+def test_a_service_is_remembered_before_its_first_build(tmp_path: Path) -> None:
+    assert record(tmp_path, ACCOUNT, None, SERVICE, "") is True
+
+    assert read(tmp_path) == {f"{ACCOUNT}:us1": entry(build="")}
+    assert lookup(tmp_path, ACCOUNT) == DeployInfo(SERVICE, "")
+    assert record(tmp_path, ACCOUNT, None, SERVICE, BUILD) is True
+    assert lookup(tmp_path, ACCOUNT) == DeployInfo(SERVICE, BUILD)
+
+
+def test_remembering_the_same_service_again_keeps_its_build(tmp_path: Path) -> None:
+    record(tmp_path, ACCOUNT, None, SERVICE, BUILD)
+
+    assert record(tmp_path, ACCOUNT, None, SERVICE, "") is True
+    assert lookup(tmp_path, ACCOUNT) == DeployInfo(SERVICE, BUILD)
+    # Read from the legacy key too, and then written under the region's key.
+    write(tmp_path, {ACCOUNT: entry()})
+    assert record(tmp_path, ACCOUNT, None, SERVICE, "") is True
+    assert read(tmp_path) == {f"{ACCOUNT}:us1": entry()}
+
+
+def test_another_service_replaces_the_entry_without_a_build(tmp_path: Path) -> None:
+    record(tmp_path, ACCOUNT, None, SERVICE, BUILD)
+
+    assert record(tmp_path, ACCOUNT, None, SERVICE_2, "") is True
+    assert lookup(tmp_path, ACCOUNT) == DeployInfo(SERVICE_2, "")
+
+
 # --- Strict shape: anything else is treated as empty and left alone ----------------------------
 
 INVALID = {

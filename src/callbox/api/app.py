@@ -92,13 +92,13 @@ def create_api(api: Api, extra: list[Route] | None = None) -> Starlette:
             routes.append(Route(path, endpoint(api, handler, max_body=limit), methods=[method]))
         routes.append(Route(path, _preflight, methods=["OPTIONS"]))
         allowed = ", ".join(sorted(methods))
-        others = [m for m in ("GET", "POST", "DELETE", "PUT", "PATCH") if m not in methods]
-        routes.append(Route(path, _not_allowed(allowed), methods=others))
+        # Any other method (TRACE, PROPFIND, ...): a route without methods matches them all.
+        routes.append(Route(path, _NotAllowed(allowed)))
     routes.append(Route("/health", _health, methods=["GET"]))
     routes.append(Route("/v1/openapi.json", _openapi, methods=["GET"]))
     return Starlette(
         routes=routes,
-        exception_handlers={404: _not_found, 405: _not_found},
+        exception_handlers={404: _not_found, 405: _wrong_method},
     )
 
 
@@ -106,15 +106,27 @@ async def _preflight(_request: Request) -> Response:
     return Response(status_code=204, headers=dict(API_CORS))
 
 
-def _not_allowed(allowed: str) -> Callable[[Request], Any]:
-    async def answer(request: Request) -> Response:
+class _NotAllowed:
+    """An ASGI endpoint (so Starlette matches it for every method): 405 naming ``allowed``."""
+
+    def __init__(self, allowed: str) -> None:
+        self.allowed = allowed
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.response(scope["method"])(scope, receive, send)
+
+    def response(self, method: str) -> Response:
         response = error_response(
-            MethodNotAllowed(f"Method {request.method} is not allowed here; use {allowed}.")
+            MethodNotAllowed(f"Method {method} is not allowed here; use {self.allowed}.")
         )
-        response.headers["Allow"] = allowed
+        response.headers["Allow"] = self.allowed
         return response
 
-    return answer
+
+async def _wrong_method(request: Request, exc: Exception) -> Response:
+    """A path outside the resource table (/health, the OpenAPI document) with another method."""
+    allowed = (getattr(exc, "headers", None) or {}).get("Allow", "GET")
+    return _NotAllowed(allowed).response(request.method)
 
 
 async def _not_found(request: Request, _exc: Exception) -> Response:

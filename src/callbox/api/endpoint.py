@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, QueryParams
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from callbox.api.params import MultiMapping, Params
@@ -137,8 +137,9 @@ def basic_credentials(header: str | None) -> tuple[str, str]:
     if not header or not header.lower().startswith("basic "):
         raise Unauthorized("Authenticate: HTTP Basic credentials are required.")
     try:
+        # A header is read as ISO-8859-1: non-ASCII base64 is a ValueError, not a binascii.Error.
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError):
         raise Unauthorized("Authenticate: the Authorization header is not valid Basic.") from None
     username, _, password = decoded.partition(":")
     return username, password
@@ -149,11 +150,18 @@ async def _read_body(request: Request, limit: int) -> bytes:
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes.")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(
+                    f"The request body is larger than the limit of {limit} bytes."
+                )
+            chunks.append(chunk)
+    except ClientDisconnect:  # gone (or cut off by the read deadline): nobody reads the answer
+        raise BadRequest(
+            "The client closed the connection before sending the whole body."
+        ) from None
     return b"".join(chunks)
 
 

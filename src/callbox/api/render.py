@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 from callbox.errors import BadRequest
 
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
+_MAX_OFFSET = 2**62  # SQL integers are 64-bit
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -40,7 +41,8 @@ def page(
     """One page of ``query``, ordered by (date_created, sid), with Twilio's ``meta`` envelope.
 
     The PageToken carries the last row's (date_created, sid): a keyset, so rows added while a
-    client walks the pages (new log lines) neither repeat nor shift what it sees.
+    client walks the pages (new log lines) neither repeat nor shift what it sees. ``Page`` alone
+    (no token) is an offset of ``Page * PageSize`` rows.
     """
     params, base = call.query, call.base
     size = _page_size(params)
@@ -56,7 +58,14 @@ def page(
             sa.tuple_(date, sid) > mark if ascending else sa.tuple_(date, sid) < mark
         )
     order = (date.asc(), sid.asc()) if ascending else (date.desc(), sid.desc())
-    fetched = list(conn.execute(query.order_by(*order).limit(size + 1)).all())
+    query = query.order_by(*order).limit(size + 1)
+    if not token and number > 0:
+        # A page asked for by number alone (no token to continue from): counted from the start,
+        # so its items are the ones its "page" label says.
+        if number * size > _MAX_OFFSET:
+            raise BadRequest(f"Page {number} is out of range for PageSize {size}")
+        query = query.offset(number * size)
+    fetched = list(conn.execute(query).all())
     more, rows = len(fetched) > size, fetched[:size]
     if backwards:
         rows.reverse()

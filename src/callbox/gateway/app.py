@@ -1,14 +1,16 @@
 """The data plane: an ASGI app that answers function and asset requests.
 
-host -> deployment -> route; then, in order: method, header limits, CORS preflight, body size,
-visibility (404 private, 403 bad signature), and either the asset or an invocation through the
-build's pool. Every failure is a ``CallboxError`` rendered as JSON by the guard around it all.
+Header limits; host -> deployment -> route; then, in order: method (405 naming what the route
+answers), CORS preflight, body size, visibility (404 private, 403 bad signature), and either the
+asset (``assets.py``: validators, 304, ranges) or an invocation through the build's pool. Every
+failure is a ``CallboxError`` rendered as JSON by the guard around it all.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -27,7 +29,7 @@ from callbox.errors import (
     TooManyRequests,
 )
 from callbox.gateway import signature
-from callbox.gateway.assets import read_asset
+from callbox.gateway.assets import serve_asset
 from callbox.gateway.pool import Pool
 from callbox.gateway.source import Deployment, DeploymentSource, Route
 from callbox.runtime.event import EventError, build_event
@@ -39,10 +41,14 @@ Send = Callable[[Message], Awaitable[None]]
 
 log = logging.getLogger("callbox.gateway")
 
-ALLOWED_METHODS = ("GET", "POST", "OPTIONS")
+# What each kind of route answers (the Allow header of a 405).
+METHODS = {"function": ("GET", "POST", "OPTIONS"), "asset": ("GET", "HEAD", "POST", "OPTIONS")}
 _HOP_BY_HOP = frozenset(
     {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "trailer"}
 )
+# RFC 9110: a field name is a token; a field value has no control characters but HTAB.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 CORS_HEADERS = [
     ("Access-Control-Allow-Origin", "*"),
     ("Access-Control-Allow-Headers", "*"),
@@ -68,6 +74,7 @@ class Answer:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    length: int | None = None  # the Content-Length of a HEAD answer (it has no body)
 
 
 class Gateway:
@@ -85,6 +92,8 @@ class Gateway:
         self._in_flight: dict[str, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await refuse_websocket(scope, receive, send)
         if scope["type"] != "http":
             return
         started = time.perf_counter()
@@ -111,18 +120,21 @@ class Gateway:
         method = scope["method"]
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         header_bytes = self._check_request_headers(raw_headers)
-        if method not in ALLOWED_METHODS:
-            raise MethodNotAllowed(
-                f"Method {method} is not supported; functions and assets answer "
-                "GET, POST and OPTIONS."
-            )
-        host = header(raw_headers, b"host") or ""
+        host = only_host(raw_headers)
         deployment = await self.source.resolve(host.rsplit(":", 1)[0] if host else "")
         if deployment is None:
             raise NotFound(f"No environment is served at {host or 'this address'}.")
         route = deployment.route_for(scope["path"])
         if route is None or route.visibility == "private":
             raise NotFound(f"The requested resource {scope['path']} was not found")
+        allowed = METHODS[route.kind]
+        if method not in allowed:
+            *others, last = allowed
+            raise MethodNotAllowed(
+                f"Method {method} is not supported; {route.kind}s answer "
+                f"{', '.join(others)} and {last}.",
+                allow=allowed,
+            )
         if method == "OPTIONS":
             return Answer(204, list(CORS_HEADERS))
         total = self.config.max_request_bytes
@@ -133,8 +145,8 @@ class Gateway:
         if route.visibility == "protected":
             self._check_signature(deployment, scope, raw_headers, host, body)
         if route.kind == "asset":
-            headers, content = await read_asset(route.file, route.path)
-            return Answer(200, headers, content)
+            served = await serve_asset(route.file, route.path, method, raw_headers)
+            return Answer(served.status, served.headers, served.body, served.length)
         return await self._invoke(deployment, route, scope, raw_headers, host, body)
 
     def _check_request_headers(self, raw: list[tuple[bytes, bytes]]) -> int:
@@ -194,7 +206,7 @@ class Gateway:
         request_sid = "RQ" + os.urandom(16).hex()
         context = {
             "PATH": route.path,
-            "DOMAIN_NAME": deployment.domain or host,
+            "DOMAIN_NAME": _domain_name(deployment.domain, host),
             "SERVICE_SID": deployment.service_sid,
             "ENVIRONMENT_SID": deployment.environment_sid,
             **deployment.variables,
@@ -245,14 +257,26 @@ class Gateway:
 
 def error_answer(exc: CallboxError) -> Answer:
     headers = [("Content-Type", "application/json; charset=utf-8")]
-    if isinstance(exc, MethodNotAllowed):
-        headers.append(("Allow", ", ".join(ALLOWED_METHODS)))
+    if isinstance(exc, MethodNotAllowed) and exc.allow:
+        headers.append(("Allow", ", ".join(exc.allow)))
     return Answer(exc.status, headers, exc.to_json())
 
 
 def _encode_headers(answer: Answer) -> list[tuple[bytes, bytes]]:
+    """Headers as bytes, each checked: what a function sets must not break the response."""
     encoded = []
     for name, value in answer.headers:
+        if not _TOKEN.fullmatch(name):
+            raise FunctionError(
+                f"The response header name {name!r} is not valid: a header name is one or more "
+                "letters, digits or !#$%&'*+-.^_`|~ (no spaces, colons or control characters)."
+            )
+        if _CONTROL.search(value):
+            # A CR or LF would let the function smuggle in header lines of its own.
+            raise FunctionError(
+                f"The response header {name!r} has a control character (CR, LF, NUL, ...) in "
+                "its value; remove it, or encode the value, e.g. with urllib.parse.quote."
+            )
         try:
             encoded.append((name.encode("latin-1"), value.encode("latin-1")))
         except UnicodeEncodeError:
@@ -261,7 +285,8 @@ def _encode_headers(answer: Answer) -> list[tuple[bytes, bytes]]:
                 "(only ISO-8859-1 is allowed); encode the value, e.g. with urllib.parse.quote."
             ) from None
     if answer.status not in (204, 304):  # these carry no body, so no length either
-        encoded.append((b"content-length", str(len(answer.body)).encode()))
+        length = len(answer.body) if answer.length is None else answer.length
+        encoded.append((b"content-length", str(length).encode()))
     return encoded
 
 
@@ -294,6 +319,34 @@ def _size(limit: int) -> str:
     return f"{limit} bytes"
 
 
+async def refuse_websocket(scope: Scope, receive: Receive, send: Send) -> None:
+    """Functions and assets speak plain HTTP: a WebSocket handshake gets a 400 (as JSON where
+    the server can send a body with the refusal, else the server's bare 403)."""
+    await receive()  # websocket.connect
+    error = BadRequest(
+        "WebSocket connections are not supported: functions, assets and the API answer plain "
+        "HTTP requests."
+    )
+    if "websocket.http.response" not in scope.get("extensions", {}):
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    headers = [(b"content-type", b"application/json; charset=utf-8"), (b"connection", b"close")]
+    body = error.to_json()
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "websocket.http.response.start", "status": 400, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body})
+
+
+def only_host(raw: list[tuple[bytes, bytes]]) -> str:
+    """The request's one Host header ("" when absent); two are a 400, not a choice to make."""
+    hosts = [value for key, value in raw if key.lower() == b"host"]
+    if len(hosts) > 1:
+        raise BadRequest(
+            f"The request has {len(hosts)} Host headers; send exactly one (RFC 9112, 3.2)."
+        )
+    return hosts[0].decode("latin-1") if hosts else ""
+
+
 def header_bytes(raw: list[tuple[bytes, bytes]]) -> int:
     """The size of request headers as the limits count it (name, value, ": ", CRLF)."""
     return sum(len(name) + len(value) + 4 for name, value in raw)
@@ -304,6 +357,15 @@ def header(raw: list[tuple[bytes, bytes]], name: bytes) -> str | None:
         if key.lower() == name:
             return value.decode("latin-1")
     return None
+
+
+def _domain_name(domain: str | None, host: str) -> str:
+    """The deployment's domain with the port the client reached it on, if the Host named one:
+    ``https://{DOMAIN_NAME}/path`` must lead back to the function."""
+    if not domain:
+        return host
+    _, colon, port = host.rpartition(":")
+    return f"{domain}:{port}" if colon and port.isdigit() else domain
 
 
 def _raw_path(scope: Scope) -> str:

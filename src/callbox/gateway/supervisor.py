@@ -221,6 +221,9 @@ class Supervisor:
             stdout=asyncio.subprocess.PIPE,
             env=env,
             cwd="/",
+            # Not in the server's process group: a Ctrl+C to the group must not reach it while
+            # its interpreter starts; it ends when the server closes its stdin.
+            process_group=0,
         )
         self._reports = asyncio.ensure_future(self._read_reports(self._zygote))
 
@@ -296,8 +299,12 @@ class Supervisor:
                 pending.set_exception(
                     SpawnError(f"the worker exited at start ({report['status']})")
                 )
-        if not self._stopping:
-            log.warning("The worker parent process exited; it will be started again on demand.")
+        if self._stopping:
+            return
+        # SIGTERM or SIGINT sent to the whole process group stops the server too: not news.
+        if await zygote.wait() in (-signal.SIGTERM, -signal.SIGINT):
+            return
+        log.warning("The worker parent process exited; it will be started again on demand.")
 
     def _kill(self, worker_id: str) -> None:
         zygote = self._zygote

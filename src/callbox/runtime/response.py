@@ -2,7 +2,8 @@
 
 Also home of :class:`Response`, the Python twin of ``Twilio.Response``. Its header
 semantics follow Twilio's own runtime; the cookie limits follow Twilio's documented
-"Limitations" (HttpOnly and Secure forced, Domain pinned, at most one day of life).
+"Limitations" (HttpOnly and Secure forced, Domain pinned, at most one day of life), and each
+cookie's name=value must be valid RFC 6265 syntax.
 
 Stdlib only: this module is imported by user worker processes, so ``twilio`` is never
 imported here; TwiML is recognised only if the user's code already loaded it.
@@ -37,6 +38,10 @@ _SET_COOKIE = "Set-Cookie"
 _MAX_COOKIE_AGE = 86400
 _COOKIE_TOO_OLD = "Cookies max-age cannot be greater than a day"
 _MAX_AGE_RE = re.compile(r"-?\d+")
+# RFC 6265 section 4.1.1: cookie-name is a token; cookie-value is cookie-octets, maybe quoted.
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_COOKIE_OCTETS = r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"
+_COOKIE_VALUE = re.compile(f'{_COOKIE_OCTETS}|"{_COOKIE_OCTETS}"')
 
 _JSON_TYPES = (dict, list, tuple, int, float, bool)
 _BYTES_TYPES = (bytes, bytearray, memoryview)
@@ -210,11 +215,7 @@ def _render_response(response: Response, domain: str) -> HttpResult:
         for item in values:
             if item is not None:
                 lines.append((name, _header_value(item)))
-    for name, text in lines:
-        # A CR or LF would let the function smuggle extra header lines.
-        if any(c in name or c in text for c in "\r\n\0"):
-            raise _Rejected(500, f"Invalid character in response header {name!r}")
-
+    # Header names and values are checked by the gateway, which writes them (any worker's).
     if response.body is None:
         return HttpResult(status, lines, b"")
     body, content_type = _encode_body(response.body)
@@ -246,6 +247,17 @@ def _dump_json(value: Any) -> bytes:
 def _enforce_cookie_rules(cookie: str, host: str) -> str:
     """Apply Twilio's cookie limits to one Set-Cookie line, or raise ``_Rejected``."""
     pair, *raw_attributes = cookie.split(";")
+    cookie_name, equals, cookie_value = pair.strip().partition("=")
+    if not (
+        equals and _COOKIE_NAME.fullmatch(cookie_name) and _COOKIE_VALUE.fullmatch(cookie_value)
+    ):
+        raise _Rejected(
+            500,
+            f"The cookie {cookie!r} is not valid (RFC 6265): it must start with name=value, the "
+            "name made of letters, digits and !#$%&'*+-.^_`|~, the value without spaces, "
+            "quotes, commas, semicolons, backslashes or control characters (encode it, e.g. "
+            "with urllib.parse.quote).",
+        )
     attributes: list[str] = []
     max_age: str | None = None
     expires: str | None = None

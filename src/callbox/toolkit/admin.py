@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -35,35 +34,6 @@ def data_option(func: click.decorators.FC) -> click.decorators.FC:
         envvar="CALLBOX_DATA_DIR",
         help=DATA_HELP,
     )(func)
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """Bind before saying "Listening": a busy port is one clear line, not a traceback."""
-    try:
-        return socket.create_server((host, port), reuse_port=False)
-    except OSError as exc:
-        reason = (exc.strerror or str(exc)).split(" (while", 1)[0]
-        raise click.ClickException(
-            f"Cannot listen on {host}:{port}: {reason}. Choose another port with --port."
-        ) from None
-
-
-def uvicorn_settings(app: Any) -> Any:
-    """How ``start`` and ``serve`` run uvicorn (a uvicorn.Config)."""
-    import uvicorn
-
-    return uvicorn.Config(
-        app,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        http="httptools",
-        loop="uvloop",
-        # X-Forwarded-* must not change the URL a signature is checked against unless it comes
-        # from a trusted proxy: callbox decides that itself (CALLBOX_TRUSTED_PROXIES).
-        proxy_headers=False,
-        server_header=False,
-    )
 
 
 def _stopping_server_class() -> type:
@@ -119,6 +89,20 @@ def _stopping_server_class() -> type:
     is_flag=True,
     help="Print which protections this machine lets the sandbox enforce, then exit.",
 )
+@click.option(
+    "--ssl-certfile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="CALLBOX_SSL_CERTFILE",
+    help="Speak HTTPS with this PEM certificate (chain) file.",
+)
+@click.option(
+    "--ssl-keyfile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="CALLBOX_SSL_KEYFILE",
+    help="The certificate's PEM private key (default: in the certificate file).",
+)
 def serve(
     host: str,
     port: int,
@@ -127,6 +111,8 @@ def serve(
     database_url: str | None,
     deploy_dirs: tuple[Path, ...],
     check_sandbox: bool,
+    ssl_certfile: Path | None,
+    ssl_keyfile: Path | None,
 ) -> None:
     """Run the callbox server: the Serverless API and every deployed environment, on one port.
 
@@ -135,8 +121,10 @@ def serve(
       callbox serve                                  # http://127.0.0.1:8080
       callbox serve --data /srv/callbox --port 80 --base-domain functions.example.com
       callbox serve --deploy examples/quickstart     # and deploy a project once up
+      callbox serve --port 443 --ssl-certfile cert.pem --ssl-keyfile key.pem   # HTTPS
     """
 
+    from callbox.listener import ListenError, listen, uvicorn_settings
     from callbox.sandbox.policy import SandboxUnavailable
     from callbox.server import create_server
 
@@ -148,18 +136,26 @@ def serve(
     if check_sandbox:
         _check_sandbox(config)
         return
-    sock = listen(host, port)
-    actual_port = sock.getsockname()[1]
     try:
+        sock = listen(host, port)
+        actual_port = sock.getsockname()[1]
         server = create_server(config, own_ports=[actual_port])
         created = server.accounts.ensure_owner(config.account_sid, config.auth_token)
         server.supervisor.prepare()
-    except (ValueError, SandboxUnavailable) as exc:
+        settings = uvicorn_settings(
+            server,
+            config,
+            certfile=str(ssl_certfile) if ssl_certfile else None,
+            keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+        )
+    except (ValueError, ListenError, SandboxUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
-    api_url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{actual_port}"
+    scheme = "https" if ssl_certfile else "http"
+    api_url = f"{scheme}://{'127.0.0.1' if host == '0.0.0.0' else host}:{actual_port}"
     click.echo(f"callbox {__version__} serving the API on {api_url}/v1 (data: {config.data_dir})")
     click.echo(
-        f"Environments: http://<service>-<digits>[-<suffix>].{config.base_domain}:{actual_port}/"
+        f"Environments: {scheme}://<service>-<digits>[-<suffix>].{config.base_domain}:"
+        f"{actual_port}/"
     )
     _print_sandbox(server.supervisor.sandbox)
     if created is not None:
@@ -171,9 +167,7 @@ def serve(
 
         deploy_in_background(server, api_url, list(deploy_dirs))
     click.echo(f"Listening on {api_url} (Ctrl+C to stop)")
-    _stopping_server_class()(uvicorn_settings(server), server.logbook.end_streams).run(
-        sockets=[sock]
-    )
+    _stopping_server_class()(settings, server.logbook.end_streams).run(sockets=[sock])
 
 
 def _print_sandbox(sandbox: Sandbox) -> None:

@@ -8,6 +8,8 @@ keeps every toolkit command's start-up short (bench/toolkit.py times it).
 from __future__ import annotations
 
 import importlib
+import os
+import signal
 import sys
 import traceback
 from typing import Any
@@ -39,6 +41,21 @@ COMMANDS = {
 }
 
 
+# Twilio's CLI spells commands with colons: `twilio serverless:deploy`, `serverless:env:set`,
+# `assets:upload`, `profiles:list`. The spelling after an optional "serverless:" is split into
+# the command and its subcommand; these names differ from ours.
+COLON_NAMES = {"dev": ["start"], "run": ["start"], "profiles:create": ["login"]}
+
+
+def split_colon_name(args: list[str]) -> list[str]:
+    """``["serverless:env:set", ...]`` -> ``["env", "set", ...]``; other arguments unchanged."""
+    if not args or args[0].startswith("-") or ":" not in args[0]:
+        return args
+    name = args[0].removeprefix("serverless:")
+    words = COLON_NAMES.get(name) or name.split(":")
+    return [*words, *args[1:]]
+
+
 def user_errors() -> tuple[type[Exception], ...]:
     """Failures a user can act on: one line, never a traceback (that is what --debug is for)."""
     from callbox.toolkit.client import ApiError
@@ -51,10 +68,17 @@ def user_errors() -> tuple[type[Exception], ...]:
     return (ApiError, DeployError, CredentialsError, RcError, ProjectError, InitError)
 
 
+class Interrupted(BaseException):
+    """Ctrl+C (SIGINT) reached a command: the process ends quietly, as killed by that signal."""
+
+
 class ToolkitGroup(click.Group):
     """Turns the failures a user can act on into one ``Error: ...`` line and exit code 1."""
 
     debug = False
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, split_colon_name(args))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*self.commands, *COMMANDS})
@@ -72,6 +96,8 @@ class ToolkitGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted from None  # past click, which would print "Aborted."
         except Exception as exc:
             if not isinstance(exc, user_errors()):
                 raise
@@ -86,6 +112,9 @@ def cli() -> None:
     """callbox: Twilio Functions & Assets, self-hosted, with functions written in Python.
 
     A failure prints one line; run again with --debug (anywhere on the line) for the traceback.
+
+    Twilio's spellings work too: `callbox serverless:deploy -p PROFILE`, `env:set`,
+    `assets:upload`, `profiles:list`.
 
     \b
     Examples:
@@ -105,14 +134,25 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort:  # a prompt given end-of-file or Ctrl+C
         click.echo("Aborted.", err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except (Interrupted, KeyboardInterrupt):
+        _end_by(signal.SIGINT)
     except Exception as exc:  # a bug of ours: one readable line unless --debug
         if debug:
             traceback.print_exc()
         else:
             click.echo(f"Error: {exc} (run again with --debug for the traceback)", err=True)
         sys.exit(1)
+
+
+def _end_by(sig: signal.Signals) -> None:
+    """End as killed by ``sig`` once everything is cleaned up, as Python does for an uncaught
+    Ctrl+C: the shell sees 128 + the signal's number (130), a calling script learns its child
+    was interrupted, and nothing is printed."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(sig, signal.SIG_DFL)
+    os.kill(os.getpid(), sig)
+    sys.exit(128 + sig)  # only if the signal could not end the process

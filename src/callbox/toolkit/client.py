@@ -78,11 +78,16 @@ class ApiClient:
         password: str,
         timeout: float = 30.0,
         source: str = "",
+        verify: bool = True,
     ) -> None:
         self.base_url = server_url(base_url)
         self.source = source  # where the credentials came from, said when they are refused
         self.http = httpx.Client(
-            base_url=self.base_url, auth=(username, password), timeout=timeout, mounts=_LOCAL
+            base_url=self.base_url,
+            auth=(username, password),
+            timeout=timeout,
+            mounts=_LOCAL,
+            verify=verify,
         )
 
     def close(self) -> None:

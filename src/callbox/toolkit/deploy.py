@@ -87,13 +87,17 @@ def deploy_project(
     request: DeployRequest,
     printer: Printer | None = None,
     on_build: Callable[[str, str], None] | None = None,
+    on_service: Callable[[str], None] | None = None,
 ) -> Deployed:
-    """Deploy ``request``; ``on_build(service_sid, build_sid)`` runs once the build exists
-    (before it is known to succeed)."""
+    """Deploy ``request``; ``on_service(service_sid)`` runs once the service exists (created
+    or found) and ``on_build(service_sid, build_sid)`` once the build does (before it is known
+    to succeed), so what a failed deploy made can be found again."""
     say = printer or Printer("none")
     say.info("Gathering functions and assets to deploy")
     files = _gather(request)
     service = _service(client, request, say)
+    if on_service is not None:
+        on_service(service["sid"])
     base = f"/v1/Services/{service['sid']}"
     environment = _environment(client, base, request.environment, say)
     known = _known_versions(

@@ -1,8 +1,10 @@
 """.twiliodeployinfo: which service a project deployed to, and its latest build, per account.
 
 The same file Twilio's toolkit writes: tab-indented JSON
-``{"<ACCOUNT_SID>:<region>": {"serviceSid": "ZS...", "latestBuild": "ZB..."}}``. It is checked
-strictly; a file that is not exactly that shape is treated as empty (and not rewritten), so a
+``{"<ACCOUNT_SID>:<region>": {"serviceSid": "ZS...", "latestBuild": "ZB..."}}``. A service is
+remembered as soon as a deploy created (or found) it, with ``"latestBuild": ""`` until it has a
+build, so a deploy that fails half-way is retried into the same service. The file is checked
+strictly; one that is not exactly that shape is treated as empty (and not rewritten), so a
 hand-edited or foreign file never breaks a deploy.
 """
 
@@ -16,14 +18,17 @@ from pathlib import Path
 from callbox.toolkit.files import write_whole
 
 FILE_NAME = ".twiliodeployinfo"
-_SID = {"serviceSid": re.compile(r"ZS[0-9a-f]{32}"), "latestBuild": re.compile(r"ZB[0-9a-f]{32}")}
+_SID = {
+    "serviceSid": re.compile(r"ZS[0-9a-f]{32}"),
+    "latestBuild": re.compile(r"(ZB[0-9a-f]{32})?"),
+}
 _KEY = re.compile(r"AC[0-9a-f]{32}(:[a-z0-9]+)?")
 
 
 @dataclass(frozen=True)
 class DeployInfo:
     service_sid: str
-    latest_build: str
+    latest_build: str  # "" while the service has no build yet
 
 
 def _read(root: Path) -> dict[str, dict[str, str]] | None:
@@ -57,7 +62,8 @@ def lookup(root: Path, account_sid: str, region: str | None = None) -> DeployInf
 def record(
     root: Path, account_sid: str, region: str | None, service_sid: str, build_sid: str
 ) -> bool:
-    """Remember a deploy; False when an existing file is invalid and was left alone."""
+    """Remember a deploy's service and build (``build_sid`` "": the service alone, keeping the
+    build already recorded for it); False when an existing file is invalid and was left alone."""
     path = root / FILE_NAME
     data = _read(root)
     if data is None:
@@ -65,8 +71,15 @@ def record(
             return False
         data = {}
     region = region or "us1"
+    key = f"{account_sid}:{region}"
+    if not build_sid:
+        known = lookup(root, account_sid, region)
+        if known is not None and known.service_sid == service_sid:
+            if data.get(key) is not None:
+                return True  # already there, build and all
+            build_sid = known.latest_build
     if region == "us1":
         data.pop(account_sid, None)
-    data[f"{account_sid}:{region}"] = {"serviceSid": service_sid, "latestBuild": build_sid}
+    data[key] = {"serviceSid": service_sid, "latestBuild": build_sid}
     write_whole(path, json.dumps(data, indent="\t") + "\n")
     return True

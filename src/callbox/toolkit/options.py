@@ -52,7 +52,7 @@ api_options = _stack(
     base_options,
     click.option("-u", "--username", default=None, help="Account SID or API key (SK...)."),
     click.option("--password", default=None, help="Auth token, or the API key's secret."),
-    click.option("--profile", default=None, help="A profile saved by `callbox login`."),
+    click.option("-p", "--profile", default=None, help="A profile saved by `callbox login`."),
     click.option(
         "--url",
         default=None,

@@ -45,6 +45,12 @@ class Printer:
         """A line of the command's result (stdout)."""
         click.echo(text)
 
+    def note(self, text: str) -> None:
+        """A line of a result that Twilio's toolkit logs at info level (promote's summary):
+        on stdout, silenced by --log-level warn, error or none."""
+        if self.level <= LEVELS["info"]:
+            click.echo(text)
+
     def emit_json(self, value: Any) -> None:
         click.echo(json.dumps(value, indent="\t"))
 

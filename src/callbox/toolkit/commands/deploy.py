@@ -91,11 +91,16 @@ def _deploy(session: Session) -> None:
     printer = session.printer
     _print_plan(session, layout, service_sid, service_name, variables)
 
-    def remember(service: str, build: str) -> None:
-        # Also when the build then fails: the next deploy finds the service it created.
+    warned: list[bool] = []
+
+    def remember(service: str, build: str = "") -> None:
+        # As soon as the service exists, and again with the build: when a later step fails,
+        # the next deploy finds the service this one created.
         account = session.account_sid
         if account and not deployinfo.record(session.root, account, session.region, service, build):
-            printer.warn(f"{deployinfo.FILE_NAME} is not valid and was left as it is.")
+            if not warned:
+                printer.warn(f"{deployinfo.FILE_NAME} is not valid and was left as it is.")
+            warned.append(True)
 
     result = deploy_project(
         session.client,
@@ -107,12 +112,15 @@ def _deploy(session: Session) -> None:
             runtime=opts.get("runtime"),
             variables=variables,
             override_existing=bool(opts.get("override_existing_project") or opts.get("force")),
-            previous_build=info.latest_build if info and info.service_sid == service_sid else None,
+            previous_build=(
+                info.latest_build or None if info and info.service_sid == service_sid else None
+            ),
             functions=bool(opts.get("functions", True)),
             assets=bool(opts.get("assets", True)),
         ),
         printer,
         on_build=remember,
+        on_service=remember,
     )
     summary = summarize(session, result)
     if printer.json:

@@ -115,6 +115,6 @@ def _promote(session: Session) -> None:
         )
         return
     logs = logs_hint(target["service_sid"], target.get("domain_suffix"))
-    session.printer.out(f"Build {build_sid} is active on {target['unique_name']}.")
-    session.printer.out(f"Active build available at:\n   {url}")
-    session.printer.out(f"View Live Logs:\n   {logs}")
+    session.printer.note(f"Build {build_sid} is active on {target['unique_name']}.")
+    session.printer.note(f"Active build available at:\n   {url}")
+    session.printer.note(f"View Live Logs:\n   {logs}")

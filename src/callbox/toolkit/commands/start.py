@@ -11,7 +11,6 @@ import click
 from callbox import __version__
 from callbox.builds.dependencies import DependencyError
 from callbox.config import Config
-from callbox.toolkit.admin import listen, uvicorn_settings
 from callbox.toolkit.options import base_options
 from callbox.toolkit.project import Layout, ProjectError
 from callbox.toolkit.session import env_file, project_options
@@ -99,6 +98,7 @@ def serve_project(
 ) -> None:
     import uvicorn
 
+    from callbox.listener import ListenError, listen, uvicorn_settings
     from callbox.sandbox.policy import SandboxUnavailable
     from callbox.toolkit.start import DevServer, route_listing
 
@@ -143,6 +143,10 @@ def serve_project(
                 "No AUTH_TOKEN is set: protected resources answer 403. Set AUTH_TOKEN in "
                 ".env, or pass --allow-unsigned to skip the check locally."
             )
-    sock = listen(host, port)
+    try:
+        settings = uvicorn_settings(server, config)
+        sock = listen(host, port)
+    except ListenError as exc:
+        raise click.ClickException(str(exc)) from None
     console.say(f"Listening on {base_url} (Ctrl+C to stop)")
-    uvicorn.Server(uvicorn_settings(server)).run(sockets=[sock])
+    uvicorn.Server(settings).run(sockets=[sock])
