@@ -170,7 +170,14 @@ class WorkerProcess:
                 "type": "invoke",
                 "id": invocation_id,
                 "path": path,
-                "context": {"PATH": path, "DOMAIN_NAME": "unit.test:8080", **(context or {})},
+                # What the gateway always sends, overlaid with the environment's variables.
+                "context": {
+                    "PATH": path,
+                    "DOMAIN_NAME": "unit.test:8080",
+                    "SERVICE_SID": None,
+                    "ENVIRONMENT_SID": None,
+                    **(context or {}),
+                },
                 "event": event if event is not None else {},
                 "timeout": 10,
             }

@@ -49,12 +49,9 @@ function makeContext(values, { local, loadTwilio }) {
       },
     });
   }
-  Object.defineProperty(context, 'getTwilioClient', {
-    enumerable: false,
-    value: function getTwilioClient(options) {
-      return twilioClient(context.ACCOUNT_SID, context.AUTH_TOKEN, options, loadTwilio);
-    },
-  });
+  context.getTwilioClient = function getTwilioClient(options) {
+    return twilioClient(context.ACCOUNT_SID, context.AUTH_TOKEN, options, loadTwilio);
+  };
   return context;
 }
 
