@@ -88,7 +88,8 @@ class WorkerProcess:
         self._changed = threading.Condition()
         self._closed = False
         self.returncode: int | None = None
-        self._output = tempfile.TemporaryFile()
+        # The worker's stdout and stderr (closed in close()).
+        self._output = tempfile.TemporaryFile()  # noqa: SIM115
         gateway_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         spec_read, spec_write = os.pipe()
         argv = command(runtime)
@@ -137,7 +138,9 @@ class WorkerProcess:
             self._closed = True
             self._changed.notify_all()
 
-    def wait_for(self, match: Callable[[dict[str, Any], bytes], bool], timeout: float = 10) -> Frame:
+    def wait_for(
+        self, match: Callable[[dict[str, Any], bytes], bool], timeout: float = 10
+    ) -> Frame:
         """The first frame received (so far or within ``timeout``) that ``match``es."""
         deadline = time.monotonic() + timeout
         with self._changed:

@@ -63,7 +63,7 @@ function twilioClient(sid, token, options, loadTwilio) {
         'service with credentials included.',
     );
   }
-  if (!(typeof sid === 'string' && sid.startsWith('AC') && sid.length === 34)) {
+  if (!validSid(sid)) {
     throw new TwilioClientError(
       "Invalid Account SID: ACCOUNT_SID must be 'AC' followed by 32 characters; " +
         `found '${sid}'.`,
@@ -78,9 +78,13 @@ function twilioClient(sid, token, options, loadTwilio) {
   return loadTwilio()(sid, token, { lazyLoading: true, ...options });
 }
 
+function validSid(sid) {
+  return typeof sid === 'string' && sid.startsWith('AC') && sid.length === 34;
+}
+
 function validCredentials(context) {
   const sid = context.ACCOUNT_SID;
-  return typeof sid === 'string' && sid.startsWith('AC') && sid.length === 34 && !!context.AUTH_TOKEN;
+  return validSid(sid) && Boolean(context.AUTH_TOKEN);
 }
 
 module.exports = { makeContext, twilioClient, validCredentials, TwilioClientError };

@@ -23,7 +23,7 @@ function addPackageFolders(folders) {
   Module._initPaths();
 }
 
-/** `require('twilio')` as a function of the build would get it, loaded on first use. */
+/** The `twilio` package a function of the build would get, loaded on first use. */
 function twilioLoader(root) {
   const requireFromRoot = Module.createRequire(path.join(root, 'package.json'));
   let twilio;
@@ -63,7 +63,8 @@ function twilioGlobal(loadTwilio) {
     getOwnPropertyDescriptor: (_, key) => {
       if (key in own) return Reflect.getOwnPropertyDescriptor(own, key);
       const found = Reflect.getOwnPropertyDescriptor(target(), key);
-      return found && { value: target()[key], writable: true, enumerable: true, configurable: true };
+      if (found === undefined) return undefined;
+      return { value: target()[key], writable: true, enumerable: true, configurable: true };
     },
     set: (_, key, value) => {
       own[key] = value;

@@ -115,12 +115,15 @@ class Invocation {
   cancel() {
     this.settled = true;
     timers.cutOff(this);
-    this.worker.send({ type: 'cancelled', id: this.id, logs: this.sink.take(), thread_running: false });
+    const lines = this.sink.take();
+    this.worker.send({ type: 'cancelled', id: this.id, logs: lines, thread_running: false });
   }
 }
 
 function describe(error, withStack = true) {
-  if (error instanceof Error) return withStack && error.stack ? error.stack : `${error.name}: ${error.message}`;
+  if (error instanceof Error) {
+    return withStack && error.stack ? error.stack : `${error.name}: ${error.message}`;
+  }
   try {
     return typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
   } catch {

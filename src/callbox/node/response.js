@@ -216,8 +216,14 @@ function enforceCookieRules(cookie, host) {
 }
 
 // An RFC 2822 / HTTP date ("Wed, 21 Oct 2015 07:28:00 GMT"), what Python's email.utils reads.
-const COOKIE_DATE =
-  /^(?:[A-Za-z]{3},?\s+)?\d{1,2}[\s-][A-Za-z]{3}[\s-]\d{2,4}\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s+(?:[A-Za-z]{1,5}|[+-]\d{4}))?$/;
+const COOKIE_DATE = new RegExp(
+  [
+    '^(?:[A-Za-z]{3},?\\s+)?', // weekday
+    '\\d{1,2}[\\s-][A-Za-z]{3}[\\s-]\\d{2,4}', // day month year
+    '\\s+\\d{1,2}:\\d{2}(?::\\d{2})?', // time
+    '(?:\\s+(?:[A-Za-z]{1,5}|[+-]\\d{4}))?$', // zone
+  ].join(''),
+);
 
 function parseCookieDate(text) {
   if (!COOKIE_DATE.test(text)) return null;

@@ -71,7 +71,8 @@ function main() {
     process.stderr.write(`callbox worker: the gateway connection failed: ${error.message}\n`);
     exit(1);
   });
-  worker.send({ type: 'hello', worker_id: String(spec.worker_id), pid: process.pid, runtime: 'node' });
+  const workerId = String(spec.worker_id);
+  worker.send({ type: 'hello', worker_id: workerId, pid: process.pid, runtime: 'node' });
 }
 
 main();
