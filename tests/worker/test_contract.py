@@ -138,6 +138,15 @@ def test_payload_kinds(worker: WorkerProcess, path: str, content_type: str, body
     assert header["retire"] is False
 
 
+def test_a_falsy_error_is_no_error(worker: WorkerProcess) -> None:
+    header, body = worker.invoke("/falsy-error")
+    assert (header["status"], header["headers"], body) == (
+        200,
+        [["Content-Type", TEXT]],
+        b"zero is no error",
+    )
+
+
 def test_nothing_is_200_with_no_headers_and_no_body(worker: WorkerProcess) -> None:
     header, body = worker.invoke("/empty")
     assert (header["status"], header["headers"], body) == (200, [], b"")
@@ -216,6 +225,28 @@ def test_response_bodies(
     assert (header["status"], header["headers"], received) == (status, headers, body)
 
 
+def test_header_values_are_spelled_as_in_javascript(worker: WorkerProcess) -> None:
+    header, body = worker.invoke("/header-values")
+    assert header["headers"] == [
+        ["X-Int", "5"],
+        ["X-Bool", "true"],
+        ["X-Float", "1.5"],
+        ["X-List", "a"],
+        ["X-List", "b"],
+        ["Content-Type", JSON],
+    ]
+    assert json.loads(body) == ["not", "text"]
+
+
+def test_response_bodies_of_twiml_and_bytes(worker: WorkerProcess) -> None:
+    header, body = worker.invoke("/response-twiml")
+    assert (header["status"], header["headers"]) == (202, [["Content-Type", XML]])
+    assert twiml(body) == [("Hangup", {}, "")]
+    header, body = worker.invoke("/response-bytes")
+    assert header["headers"] == [["Content-Type", "application/octet-stream"]]
+    assert body == b"\x89PNG"
+
+
 def test_cookies_get_domain_httponly_and_secure(worker: WorkerProcess) -> None:
     header, body = worker.invoke("/cookie")
     assert header["status"] == 200
@@ -290,6 +321,13 @@ def test_a_status_outside_200_599_is_a_500(worker: WorkerProcess, status: int) -
         "message": f"The function answered status {status}; a response status must be 200-599.",
         "name": "Error",
     }
+
+
+def test_a_status_given_as_text_is_a_500(worker: WorkerProcess) -> None:
+    error = error_of(worker.invoke("/status-text"))
+    assert error["message"] == (
+        "The function answered status '201'; a response status must be 200-599."
+    )
 
 
 def test_a_header_with_a_line_break_is_a_500(worker: WorkerProcess) -> None:
