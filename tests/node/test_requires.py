@@ -50,7 +50,7 @@ def test_the_rule_is_written_down_in_the_folder() -> None:
     readme = (FOLDER / "README.md").read_text()
     assert "Node.js built-ins" in readme
     assert "twilio" in readme
-    assert "tests/node/test_imports.py" in readme
+    assert "tests/node/test_requires.py" in readme
 
 
 def test_checker_rejects_packages_and_unknown_files() -> None:
