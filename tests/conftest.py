@@ -1,7 +1,12 @@
-"""Fixtures shared across test folders: real worker processes, a real store."""
+"""Fixtures shared across test folders: real worker processes, a real store, npm packages."""
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import shutil
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -45,3 +50,51 @@ def logbook(store: Store) -> Iterator[LogBook]:
 def believe_old_times(monkeypatch: pytest.MonkeyPatch) -> None:
     """For tests that date lines in the past on purpose; the real window is tested on its own."""
     monkeypatch.setattr(book_module, "BELIEVED_SECONDS", 10 * 365 * 86400.0)
+
+
+# npm packages the Node.js tests load: installed from the registry once, then reused.
+NPM_FOLDER = Path(
+    os.environ.get("CALLBOX_TEST_NPM", Path.home() / ".cache" / "callbox-tests" / "npm")
+)
+NPM_PACKAGES = {"twilio": "5", "@twilio/runtime-handler": ""}
+
+
+def _npm_ready(modules: Path) -> bool:
+    for name, major in NPM_PACKAGES.items():
+        manifest = modules / name / "package.json"
+        if not manifest.is_file():
+            return False
+        if major and not json.loads(manifest.read_text())["version"].startswith(f"{major}."):
+            return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def node_modules() -> Path:
+    """A node_modules folder with `twilio` 5 and `@twilio/runtime-handler` (a site_packages
+    entry for Node.js workers). Installed with npm into CALLBOX_TEST_NPM (default
+    ~/.cache/callbox-tests/npm) when missing; needs node, npm and the registry only then."""
+    modules = NPM_FOLDER / "node_modules"
+    if _npm_ready(modules):
+        return modules
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("npm is not on PATH: the Node.js worker tests install twilio with it")
+    NPM_FOLDER.mkdir(parents=True, exist_ok=True)
+    with open(NPM_FOLDER / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test runs install once
+        if not _npm_ready(modules):
+            manifest = NPM_FOLDER / "package.json"
+            if not manifest.exists():  # or npm would install into a project further up
+                manifest.write_text('{"name": "callbox-test-packages", "private": true}\n')
+            specs = [f"{name}@{major}" if major else name for name, major in NPM_PACKAGES.items()]
+            done = subprocess.run(
+                [npm, "install", "--no-audit", "--no-fund", *specs],
+                cwd=NPM_FOLDER,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            if done.returncode != 0 or not _npm_ready(modules):
+                pytest.fail(f"npm install {' '.join(specs)} failed:\n{done.stdout}{done.stderr}")
+    return modules

@@ -28,7 +28,8 @@ stdout when a worker ends. Every other worker (Node.js, or Python started by exe
 launcher exactly what a forked one inherits: fd 3 (SOCKET_FD) is a Unix stream socket already
 connected to the gateway, fd 4 (SPEC_FD) a pipe holding WORKER_SPEC as one JSON object (read it
 to EOF), the working directory is the build's root, and the sandbox is already applied. Its
-first frame is ``hello`` with the spec's ``worker_id``.
+first frame is ``hello`` with the spec's ``worker_id``. Commands: ``python -m callbox.worker``;
+``node src/callbox/node/worker.js`` (see src/callbox/node/README.md).
 
 WORKER_SPEC = {worker_id, runtime, root, functions: {path: {file, visibility}},
                assets: {path: {file, visibility}}, site_packages: [dir], memory_limit_mb,

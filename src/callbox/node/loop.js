@@ -1,0 +1,176 @@
+'use strict';
+// The worker's loop: read a frame, run the handler, write the result, as
+// src/callbox/worker/loop.py does. Every failure of user code becomes a result; only a broken
+// connection to the gateway ends the process. Invocations run concurrently on the event loop.
+
+const { makeContext } = require('./context');
+const { LoadError } = require('./loader');
+const logs = require('./logs');
+const { renderError, renderSuccess } = require('./response');
+const timers = require('./timers');
+
+function isError(value) {
+  // As on Twilio: any truthy error fails the invocation; callback(0, x) or callback('', x) succeed.
+  return Boolean(value);
+}
+
+class Invocation {
+  constructor(worker, id) {
+    this.worker = worker;
+    this.id = id;
+    this.sink = new logs.LineSink((line) => worker.send({ type: 'log', id, ...line }));
+    this.settled = false; // the first callback (or failure) happened
+    this.ended = false; // its timers are cut off (timers.js)
+    this.timers = [];
+    this.loading = false; // its function file is being loaded (timers.js)
+    this.variables = {};
+    this.callback = this.callback.bind(this);
+  }
+
+  /** The `callback(error, payload)` handed to user code. */
+  callback(error, payload) {
+    if (this.settled) {
+      this.sink.emit(logs.WARN, 'callback() was called again after the invocation ended; ignored.');
+      return;
+    }
+    this.settle(error, payload);
+  }
+
+  /** The first outcome wins; the result leaves once the code running now has finished. */
+  settle(error, payload) {
+    if (this.settled) return;
+    this.settled = true;
+    timers.cutOff(this);
+    // Lines the handler writes synchronously after callback() still belong to the result.
+    queueMicrotask(() => this.finish(() => this.render(error, payload)));
+  }
+
+  /** An exception or rejection the handler did not catch: an ERROR line and, if first, a 500. */
+  fail(kind, error) {
+    this.sink.emit(logs.ERROR, `${kind}: ${describe(error)}`);
+    this.settle(error || new Error(`${kind} (${String(error)})`), undefined);
+  }
+
+  render(error, payload) {
+    if (isError(error)) return renderError(error, this.worker.debug);
+    return renderSuccess(payload, String(this.variables.DOMAIN_NAME || ''));
+  }
+
+  finish(render) {
+    let result;
+    try {
+      result = render();
+    } catch (error) {
+      result = renderError(
+        new Error(`The function's result could not be sent: ${describe(error, false)}`),
+        this.worker.debug,
+      );
+    }
+    this.worker.invocations.delete(this.id);
+    if (this.sink.sent) return; // cancelled meanwhile: the gateway already has its answer
+    const header = {
+      type: 'result',
+      id: this.id,
+      status: result.status,
+      headers: result.headers,
+      logs: this.sink.take(),
+      mode: 'async', // always on the event loop: there are no handler threads in Node
+      retire: false,
+    };
+    this.worker.send(header, result.body);
+  }
+
+  run(route, variables, event) {
+    this.variables = variables;
+    let handler;
+    this.loading = true;
+    try {
+      handler = this.worker.loader.handler(route);
+    } catch (error) {
+      if (!(error instanceof LoadError)) throw error;
+      this.settled = true;
+      this.finish(() => renderError(error, this.worker.debug));
+      return;
+    } finally {
+      this.loading = false;
+    }
+    const context = makeContext(variables, this.worker.contextOptions);
+    let returned;
+    try {
+      returned = handler(context, event, this.callback);
+    } catch (error) {
+      this.settle(error || new Error(`The handler threw ${String(error)}`), undefined);
+      return;
+    }
+    // An async handler or a returned promise: a rejection is the handler's error. What it
+    // resolves to is ignored, as on Twilio: only callback() answers.
+    if (returned !== null && typeof returned === 'object' && typeof returned.then === 'function') {
+      Promise.resolve(returned).then(undefined, (error) =>
+        this.settle(error || new Error(`The handler's promise was rejected with ${error}`)),
+      );
+    }
+  }
+
+  /** The gateway gave up on this invocation (deadline): stop it and hand back its logs. */
+  cancel() {
+    this.settled = true;
+    timers.cutOff(this);
+    const lines = this.sink.take();
+    this.worker.send({ type: 'cancelled', id: this.id, logs: lines, thread_running: false });
+  }
+}
+
+function describe(error, withStack = true) {
+  if (error instanceof Error) {
+    return withStack && error.stack ? error.stack : `${error.name}: ${error.message}`;
+  }
+  try {
+    return typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
+  } catch {
+    return String(error);
+  }
+}
+
+class WorkerLoop {
+  constructor(spec, outbox, loader, loadTwilio) {
+    this.spec = spec;
+    this.outbox = outbox;
+    this.loader = loader;
+    this.debug = Boolean(spec.debug_errors);
+    this.contextOptions = { local: Boolean(spec.local), loadTwilio };
+    this.invocations = new Map();
+  }
+
+  send(header, body) {
+    this.outbox.put(header, body);
+  }
+
+  dispatch(frame) {
+    if (frame.type === 'invoke') {
+      const invocation = new Invocation(this, String(frame.id));
+      this.invocations.set(invocation.id, invocation);
+      logs.invocations.run(invocation, () => {
+        try {
+          invocation.run(String(frame.path), frame.context || {}, frame.event || {});
+        } catch (error) {
+          invocation.settle(error, undefined); // a bug of ours: still an answer
+        }
+      });
+    } else if (frame.type === 'cancel') {
+      const invocation = this.invocations.get(String(frame.id));
+      this.invocations.delete(String(frame.id));
+      if (invocation !== undefined) invocation.cancel();
+      // Finished meanwhile: say so, or the gateway thinks the loop is blocked.
+      else this.send({ type: 'cancelled', id: frame.id, logs: [] });
+    }
+  }
+
+  /** An exception or rejection nobody caught: the invocation it belongs to fails. */
+  uncaught(kind, error) {
+    const invocation = logs.current();
+    if (invocation !== undefined) invocation.fail(kind, error);
+    else process.stderr.write(`callbox worker: ${kind}: ${describe(error)}\n`);
+  }
+}
+
+module.exports = { Invocation, WorkerLoop };

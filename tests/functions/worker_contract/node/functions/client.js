@@ -1,0 +1,4 @@
+exports.handler = (context, event, callback) => {
+  const client = context.getTwilioClient();
+  return callback(null, { account_sid: client.accountSid });
+};

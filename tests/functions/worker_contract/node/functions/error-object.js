@@ -1,0 +1,1 @@
+exports.handler = (context, event, callback) => callback({ code: 123, detail: 'object error' });

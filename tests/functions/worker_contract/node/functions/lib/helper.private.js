@@ -1,0 +1,2 @@
+// A private helper: not routable, loaded by other functions through Runtime.
+exports.shout = (text) => `${text.toUpperCase()}!`;

@@ -1,0 +1,4 @@
+exports.handler = (context, event, callback) => {
+  callback(null, 'answered');
+  Promise.reject(new Error('rejected after the callback'));
+};

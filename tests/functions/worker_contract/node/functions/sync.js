@@ -1,0 +1,4 @@
+exports.handler = (context, event, callback) => {
+  Runtime.getSync();
+  return callback(null, 'unreachable');
+};

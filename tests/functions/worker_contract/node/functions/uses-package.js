@@ -1,0 +1,3 @@
+const contractdep = require('contractdep');
+
+exports.handler = (context, event, callback) => callback(null, contractdep.describe('node'));

@@ -1,0 +1,3 @@
+def handler(context, event, callback):
+    callback(None, "first")
+    callback(None, "second")

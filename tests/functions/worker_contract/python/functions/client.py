@@ -1,0 +1,3 @@
+def handler(context, event, callback):
+    client = context.get_twilio_client()
+    callback(None, {"account_sid": client.account_sid})

@@ -1,0 +1,6 @@
+class BadValue(Exception):
+    pass
+
+
+def handler(context, event, callback):
+    callback(BadValue("bad value from the function"))

@@ -1,0 +1,2 @@
+def handler(context, event, callback):
+    callback({"code": 123, "detail": "object error"})

@@ -1,0 +1,5 @@
+import sys
+
+
+async def handler(context, event, callback):
+    sys.exit(3)

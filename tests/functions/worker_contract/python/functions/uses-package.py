@@ -1,0 +1,5 @@
+import contractdep
+
+
+def handler(context, event, callback):
+    callback(None, contractdep.describe("python"))
