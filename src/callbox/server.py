@@ -7,6 +7,7 @@ supervisor and pools, the environments source, the gateway and the API.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import logging
@@ -58,6 +59,7 @@ class Server:
     builder: Builder
     logbook: LogBook
     supervisor: Supervisor
+    sandbox: Sandbox
     pools: PoolSet
     environments: Environments
     gateway: Gateway
@@ -145,6 +147,7 @@ class Server:
         with contextlib.suppress(Exception):
             await self.supervisor.stop()
         self.builder.close()
+        await asyncio.to_thread(self.sandbox.close)  # after every worker and install ended
         self.logbook.close()
         self.store.close()
 
@@ -155,7 +158,7 @@ def create_server(config: Config, own_ports: Sequence[int] = ()) -> Server:
     store = Store.open(Path(config.data_dir), config.database_url, config.secret_key)
     sandbox = Sandbox(config.sandbox_settings(), hidden=[store.data], own_ports=own_ports)
     accounts = Accounts(store)
-    builder = Builder(store, config)
+    builder = Builder(store, config, sandbox)
     logbook = LogBook(store, config.log_retention_days)
     supervisor = Supervisor(max_body=config.max_response_bytes, sandbox=sandbox)
     pools = PoolSet(supervisor, config, logbook.record)
@@ -176,6 +179,7 @@ def create_server(config: Config, own_ports: Sequence[int] = ()) -> Server:
         builder=builder,
         logbook=logbook,
         supervisor=supervisor,
+        sandbox=sandbox,
         pools=pools,
         environments=environments,
         gateway=gateway,

@@ -301,7 +301,8 @@ def test_one_dependency_set_is_installed_once(builder: Builder, store: Store) ->
     assert (len(fresh), len(cached)) == (1, 1)
     env = builder.site_packages(first)
     assert env == builder.site_packages(second)
-    assert Path(env[0]).parent == store.data / "envs"
+    account = row(store, first).account_sid
+    assert Path(env[0]).parent == store.data / "envs" / account  # an account's own environments
     assert (Path(env[0]) / "tinybuild.py").read_text() == 'VALUE = "tinybuild 0.1 works"\n'
 
 
@@ -312,7 +313,7 @@ def test_a_failed_install_fails_the_build_readably(builder: Builder, store: Stor
     error = assert_failed(builder, sid, "Installing callbox-test-no-such-package==1.0 failed:")
     assert "callbox-test-no-such-package" in error.split("\n", 1)[1]  # uv's explanation
     assert "\x1b[" not in error
-    assert [p.name for p in (store.data / "envs").iterdir()] == [
+    assert [p.name for p in (store.data / "envs" / row(store, sid).account_sid).iterdir()] == [
         f".{Path(builder.site_packages(sid)[0]).name}.lock"
     ]
 
@@ -405,7 +406,7 @@ def test_close_kills_a_running_uv_and_fails_its_build(
         found = row(store, sid)
         assert (found.status, found.error) == ("failed", STOPPED), found.log
     assert not builder.build_dir(running).exists() and leftovers(store) == []
-    assert [p.name for p in (store.data / "envs").iterdir()] == [
+    assert [p.name for p in (store.data / "envs" / row(store, sid).account_sid).iterdir()] == [
         f".{Path(builder.site_packages(running)[0]).name}.lock"
     ]
 

@@ -9,6 +9,7 @@ database.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 import threading
@@ -18,16 +19,22 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from uv import find_uv_bin
 
 from callbox.builds.dependencies import readable_by_all
 from callbox.builds.materialise import Folders, Version, count
 from callbox.builds.validate import BuildFailure, check_runtime, parse_dependencies
 from callbox.config import Config
+from callbox.sandbox.fences import Fences
+from callbox.sandbox.policy import Sandbox, interpreter
+from callbox.store import slots
 from callbox.store.db import Store, utcnow
 from callbox.store.tables import build_versions, builds, versions
 
 logger = logging.getLogger(__name__)
 
+# An install's /tmp (MB, in its memory): uv builds source packages in its cache folder.
+INSTALL_TMP_MB = 512
 INTERRUPTED = "The build was interrupted by a server restart; create it again."
 # How long close() lets running builds record their outcome (installs are killed first, so
 # they fail at once); a build still running after it is failed by the next start's recover().
@@ -42,10 +49,12 @@ def _internal(exc: BaseException) -> str:
 class Builder:
     """Runs builds in the background, ``build_concurrency`` at a time; answers for their files."""
 
-    def __init__(self, store: Store, config: Config) -> None:
+    def __init__(self, store: Store, config: Config, sandbox: Sandbox | None = None) -> None:
         self.store = store
         self.config = config
-        self.folders = Folders(store.data, store.blobs, config)
+        self.sandbox = sandbox
+        fences = self._install_fences if sandbox is not None else None
+        self.folders = Folders(store.data, store.blobs, config, fences)
         self._executor = ThreadPoolExecutor(
             max_workers=max(1, config.build_concurrency), thread_name_prefix="callbox-build"
         )
@@ -157,7 +166,7 @@ class Builder:
             log.append(f"Materialised {count(functions, 'function')} and {count(assets, 'asset')}.")
             if functions:
                 log.append("Every function compiles; public and protected ones define `handler`.")
-            self.folders.install(dependencies, log)
+            self.folders.install(dependencies, log, row.account_sid)
             self.folders.publish(folder, row.sid)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
@@ -203,6 +212,28 @@ class Builder:
         """Remove a deleted build's folder."""
         self.folders.discard(build_sid)
 
+    def _install_fences(self, account_sid: str, target: Path, cache: Path) -> Fences | None:
+        """An install runs as its account's uid: reads the system, the interpreter (uv asks
+        it what it is) and the wheels folder; writes the target and the account's cache."""
+        assert self.sandbox is not None
+        self.sandbox.start()
+        if self.sandbox.mode == "off":
+            return None
+        slot = slots.slot_of(self.store, account_sid)
+        readable = [*interpreter(), os.path.dirname(find_uv_bin())]
+        if self.config.find_links and not self.config.find_links.startswith(("http:", "https:")):
+            readable.append(self.config.find_links)
+        return self.sandbox.fences(
+            slot=slot,
+            group=f"a{slot}",
+            readable=readable,
+            writable=[str(target), str(cache)],
+            memory_mb=self.config.install_memory_mb,
+            tmp_mb=INSTALL_TMP_MB,
+            home=str(cache) if self.sandbox.mode != "isolated" else "/tmp",
+            env={"UV_CACHE_DIR": str(cache), "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"},
+        )
+
     def build_dir(self, build_sid: str) -> Path:
         """Where a build's files are; ValueError if ``build_sid`` is not a build sid."""
         return self.folders.build_dir(build_sid)
@@ -213,7 +244,7 @@ class Builder:
         if row is None:
             raise LookupError(f"There is no build {build_sid}.")
         lines = parse_dependencies(row.dependencies).install
-        return [str(self.folders.env_dir(lines))] if lines else []
+        return [str(self.folders.env_dir(lines, row.account_sid))] if lines else []
 
     def ensure_materialised(self, build_sid: str) -> Path:
         """The folder of a completed build, written again from the blobs if it is missing.
@@ -233,7 +264,7 @@ class Builder:
         folder = self.folders.new_folder(build_sid)
         try:
             self.folders.write(self._versions(build_sid), folder, check=False)
-            self.folders.install(parse_dependencies(row.dependencies), [])
+            self.folders.install(parse_dependencies(row.dependencies), [], row.account_sid)
             readable_by_all(folder)
             try:
                 folder.rename(final)

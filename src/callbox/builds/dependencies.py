@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import signal
@@ -19,6 +20,7 @@ import threading
 from pathlib import Path
 
 from callbox.config import Config, child_environment
+from callbox.sandbox.fences import Fences
 
 _STAMP = ".requirements-sha256"
 # Seconds one install may take. uv retries an index that never answers for minutes; a build
@@ -145,10 +147,18 @@ def requirements_hash(lines: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
 
 
-def install(text: str, target: Path, config: Config, installs: Installs | None = None) -> bool:
+def install(
+    text: str,
+    target: Path,
+    config: Config,
+    installs: Installs | None = None,
+    fences: Fences | None = None,
+) -> bool:
     """Install the requirements in ``text`` into ``target``; False if it was already done.
 
-    ``installs`` is where the uv process is kept while it runs, for whoever may stop it.
+    ``installs`` is where the uv process is kept while it runs, for whoever may stop it. With
+    ``fences`` uv runs in the sandbox (package build scripts are user code): as the account's
+    own uid, reading the system and the interpreter, writing only ``target`` and its cache.
     """
     lines = requirement_lines(text)
     digest = requirements_hash(lines)
@@ -160,11 +170,29 @@ def install(text: str, target: Path, config: Config, installs: Installs | None =
     from uv import find_uv_bin
 
     target.mkdir(parents=True, exist_ok=True)
-    command = [
-        find_uv_bin(),
+    command = [find_uv_bin(), *command_args(config, target, lines)]
+    env = {**child_environment(), "UV_NO_PROGRESS": "1"}
+    if fences is not None:
+        if fences.uid >= 0:
+            os.chown(target, fences.uid, fences.uid)
+        launch = [sys.executable, "-m", "callbox.sandbox", "run", f"install-{digest[:16]}", "--"]
+        command = [*launch, *command]
+        env["CALLBOX_SANDBOX_FENCES"] = json.dumps(fences.to_dict())
+    returncode, detail = (installs or Installs()).run(command, env)
+    if returncode != 0:
+        raise DependencyError(f"Installing {', '.join(lines)} failed:\n{detail}")
+    readable_by_all(target)
+    stamp.write_text(digest + "\n")
+    return True
+
+
+def command_args(config: Config, target: Path, lines: list[str]) -> list[str]:
+    """uv's arguments for installing ``lines`` into ``target``."""
+    return [
         "pip",
         "install",
         "--quiet",
+        "--compile-bytecode",  # workers cannot write __pycache__ into a read-only build
         "--python",
         sys.executable,
         "--target",
@@ -172,13 +200,6 @@ def install(text: str, target: Path, config: Config, installs: Installs | None =
         *config.index_args(),
         *lines,
     ]
-    env = {**child_environment(), "UV_NO_PROGRESS": "1"}
-    returncode, detail = (installs or Installs()).run(command, env)
-    if returncode != 0:
-        raise DependencyError(f"Installing {', '.join(lines)} failed:\n{detail}")
-    readable_by_all(target)
-    stamp.write_text(digest + "\n")
-    return True
 
 
 def readable_by_all(folder: Path) -> None:

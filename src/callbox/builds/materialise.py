@@ -14,12 +14,13 @@ name is always whole.
 from __future__ import annotations
 
 import fcntl
+import os
 import re
 import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
@@ -41,8 +42,9 @@ from callbox.builds.validate import (
     twilio_version,
 )
 from callbox.config import Config
+from callbox.sandbox.fences import Fences
 from callbox.store.blobs import BlobStore
-from callbox.store.sids import BUILD, is_sid
+from callbox.store.sids import ACCOUNT, BUILD, is_sid
 
 STOPPED = "The server stopped during the build; create it again."
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -57,23 +59,39 @@ class Version(NamedTuple):
     digest: str
 
 
+# (account sid, target folder, cache folder) -> the fences an install runs in; None: none.
+InstallFences = Callable[[str, Path, Path], Fences | None]
+
+
 class Folders:
     """The ``builds`` and ``envs`` folders under ``data``; each method leaves them whole."""
 
-    def __init__(self, data: Path, blobs: BlobStore, config: Config) -> None:
+    def __init__(
+        self,
+        data: Path,
+        blobs: BlobStore,
+        config: Config,
+        install_fences: InstallFences | None = None,
+    ) -> None:
         self.blobs = blobs
         self.config = config
         self.installs = Installs()
+        self.install_fences = install_fences
         self._root = data / "builds"
         self._envs = data / "envs"
+        self._caches = data / "cache"
 
     def build_dir(self, build_sid: str) -> Path:
         if not is_sid(build_sid, BUILD):
             raise ValueError(f"{build_sid!r} is not a build sid (ZB followed by 32 hex digits).")
         return self._root / build_sid
 
-    def env_dir(self, lines: list[str]) -> Path:
-        return self._envs / requirements_hash(lines)
+    def env_dir(self, lines: list[str], account_sid: str) -> Path:
+        """One environment per account and set: an account's install (its packages' build
+        scripts) can never change what another account's builds import."""
+        if not is_sid(account_sid, ACCOUNT):
+            raise ValueError(f"{account_sid!r} is not an account sid.")
+        return self._envs / account_sid / requirements_hash(lines)
 
     def new_folder(self, build_sid: str) -> Path:
         self._root.mkdir(parents=True, exist_ok=True)
@@ -106,8 +124,8 @@ class Folders:
         if problems:
             raise BuildFailure("\n".join(problems))
 
-    def install(self, dependencies: Dependencies, log: list[str]) -> None:
-        """Install into the shared environment of this requirement set, once per set."""
+    def install(self, dependencies: Dependencies, log: list[str], account_sid: str) -> None:
+        """Install into the account's environment of this requirement set, once per set."""
         provides = twilio_version()
         for entry in dependencies.provided:
             if entry.startswith("@"):
@@ -119,10 +137,18 @@ class Folders:
         if not lines:
             log.append("No dependencies to install.")
             return
-        target = self.env_dir(lines)
+        target = self.env_dir(lines, account_sid)
+        fences = None
+        if self.install_fences is not None:
+            cache = self._caches / account_sid  # uv's cache: the account's own, never shared
+            cache.mkdir(parents=True, exist_ok=True)
+            fences = self.install_fences(account_sid, target, cache)
+            if fences is not None and fences.uid >= 0:
+                os.chown(cache, fences.uid, fences.uid)
         with self._env_lock(target):
             try:
-                fresh = install("\n".join(lines) + "\n", target, self.config, self.installs)
+                text = "\n".join(lines) + "\n"
+                fresh = install(text, target, self.config, self.installs, fences)
             except DependencyError as exc:
                 # No stamp was written, so no build uses this folder: leave nothing half-made.
                 shutil.rmtree(target, ignore_errors=True)

@@ -190,13 +190,10 @@ class Supervisor:
         self._workers: dict[str, Worker] = {}
         self._stopping = False
         self._zygote_lock = asyncio.Lock()
-        self._prepared = False
 
     def prepare(self) -> None:
         """Set the sandbox up (once; start() does it if nobody did before)."""
-        if not self._prepared:
-            self.sandbox.start(self._dir)
-            self._prepared = True
+        self.sandbox.start()
 
     async def start(self) -> None:
         await asyncio.to_thread(self.prepare)
@@ -331,5 +328,4 @@ class Supervisor:
             self._reports.cancel()
         if self._server is not None:
             self._server.close()
-        await asyncio.to_thread(self.sandbox.close)
         shutil.rmtree(self._dir, ignore_errors=True)

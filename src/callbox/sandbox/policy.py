@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import sys
+import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -99,6 +100,13 @@ def python_runtime() -> list[str]:
     return _outermost(os.path.realpath(p) for p in paths)
 
 
+def interpreter() -> list[str]:
+    """The Python installation alone (an install's uv asks it what it is): no import path."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    paths.add(str(Path(os.path.realpath(sys.executable)).parent.parent))
+    return _outermost(os.path.realpath(p) for p in paths)
+
+
 def _outermost(paths: Iterable[str]) -> list[str]:
     """The paths without those inside another one of them."""
     kept: list[str] = []
@@ -125,15 +133,23 @@ class Sandbox:
         self._addresses: list[netfilter.Network] = []
         self._stop = threading.Event()
         self._runtime_dir = ""
+        self._lock = threading.Lock()
+        self._started = False
 
-    def start(self, runtime_dir: Path) -> None:
-        """Choose the mode and set up what it needs; ``runtime_dir`` is the server's private
-        folder (the new roots are built on an empty folder in it)."""
-        self.mode, self.weaker_because = choose_mode(self.settings.mode)
-        self._runtime_dir = str(runtime_dir)
-        if self.mode != "isolated":
-            return
-        (runtime_dir / "root").mkdir(exist_ok=True)
+    def start(self) -> None:
+        """Choose the mode and set up what it needs (once; later calls do nothing)."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+            self.mode, self.weaker_because = choose_mode(self.settings.mode)
+            if self.mode == "isolated":
+                self._isolate()
+
+    def _isolate(self) -> None:
+        # The new roots are built on an empty folder of the server's own.
+        self._runtime_dir = tempfile.mkdtemp(prefix="callbox-sandbox-")
+        os.mkdir(os.path.join(self._runtime_dir, "root"))
         self.tree = cgroups.create(str(os.getpid()))
         if self.tree.net:
             try:
@@ -179,6 +195,7 @@ class Sandbox:
         memory_mb: int | None = None,
         tmp_mb: int | None = None,
         home: str = "/tmp",
+        env: dict[str, str] | None = None,
     ) -> Fences:
         """The fences of one worker (``group`` "s<slot>") or install ("a<slot>")."""
         s = self.settings
@@ -193,7 +210,7 @@ class Sandbox:
             tmp_mb=s.tmp_mb if tmp_mb is None else tmp_mb,
             memory_mb=s.memory_mb if memory_mb is None else memory_mb,
             pids=s.pids,
-            env=self.environment(home),
+            env={**self.environment(home), **(env or {})},
             cgroups=self.tree,
             stage=os.path.join(self._runtime_dir, "root") if isolated else "",
         )
@@ -211,6 +228,8 @@ class Sandbox:
         self._stop.set()
         if self.tree.version:
             cgroups.destroy(self.tree)
+        if self._runtime_dir:
+            shutil.rmtree(self._runtime_dir, ignore_errors=True)
 
     def report(self) -> list[tuple[str, bool, str]]:
         """(fence, enforced, how or why not), for the start-up table and --check-sandbox."""

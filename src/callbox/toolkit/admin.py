@@ -187,20 +187,17 @@ def _print_sandbox(sandbox: Sandbox) -> None:
 
 def _check_sandbox(config: Config) -> None:
     """``serve --check-sandbox``: set the sandbox up as serve would, report, take it down."""
-    import tempfile
-
     from callbox.sandbox.policy import Sandbox, SandboxUnavailable
 
     sandbox = Sandbox(config.sandbox_settings(), hidden=[Path(config.data_dir)])
-    with tempfile.TemporaryDirectory(prefix="callbox-check-") as folder:
-        try:
-            sandbox.start(Path(folder))
-        except SandboxUnavailable as exc:
-            raise click.ClickException(str(exc)) from None
-        try:
-            _print_sandbox(sandbox)
-        finally:
-            sandbox.close()
+    try:
+        sandbox.start()
+    except SandboxUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        _print_sandbox(sandbox)
+    finally:
+        sandbox.close()
 
 
 def _store(data_dir: Path | None) -> Accounts:

@@ -222,5 +222,6 @@ class DevServer:
                 self.pools.close()
                 with contextlib.suppress(Exception):
                     await self.supervisor.stop()
+                await asyncio.to_thread(self.supervisor.sandbox.close)
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -30,6 +30,7 @@ import callbox.runtime  # noqa: F401
 import callbox.worker.loop as worker_loop
 from callbox.sandbox import cgroups, launcher, policy
 from callbox.sandbox.fences import Fences
+from callbox.worker import protocol
 
 
 @dataclasses.dataclass
@@ -89,12 +90,41 @@ def _become_worker(worker_id: str, socket_path: str, spec: dict[str, Any], fence
     sock.connect(socket_path)
     threads = int(spec["threads"])
     threading.stack_size(4 * 1024 * 1024)
-    if not (fences.mode == "isolated" and fences.cgroups.memory):
+    if spec.get("runtime") != protocol.RUNTIME_NODE and not (
+        fences.mode == "isolated" and fences.cgroups.memory
+    ):  # (V8 reserves far more address space than it uses: Node gets a heap limit instead)
         _limit_address_space(int(spec.get("memory_limit_mb") or 0), threads)
+    if spec.get("runtime") == protocol.RUNTIME_NODE:
+        launcher.enter(fences, worker_id)
+        _exec_node(spec, sock, worker_id)
     launcher.enter(fences, worker_id)
     tempfile.tempdir = None  # TMPDIR changed
     sys.dont_write_bytecode = True  # the build and its dependencies are read-only
     worker_loop.run(spec, sock, worker_id)
+
+
+def _exec_node(spec: dict[str, Any], sock: socket.socket, worker_id: str) -> None:
+    """Become the Node.js worker: fd 3 the gateway's socket, fd 4 the spec (``protocol``)."""
+    spec_fd = os.memfd_create("callbox-spec")  # any size: a pipe would block past 64 KB
+    os.write(spec_fd, json.dumps({**spec, "worker_id": worker_id}).encode())
+    os.lseek(spec_fd, 0, os.SEEK_SET)
+    # Out of the way first: either may already sit on 3 or 4.
+    socket_copy, spec_copy = os.dup(sock.fileno()), os.dup(spec_fd)
+    os.dup2(socket_copy, protocol.SOCKET_FD)
+    os.dup2(spec_copy, protocol.SPEC_FD)
+    for fd in (protocol.SOCKET_FD, protocol.SPEC_FD):
+        os.set_inheritable(fd, True)
+    node = str(spec["executable"])
+    argv = [node]
+    memory = int(spec.get("memory_limit_mb") or 0)
+    if memory > 0:  # the heap gets most of the budget; buffers and code take the rest
+        argv.append(f"--max-old-space-size={max(16, memory * 3 // 4)}")
+    argv.append(str(Path(callbox_node_folder(), "worker.js")))
+    os.execve(node, argv, dict(os.environ))
+
+
+def callbox_node_folder() -> str:
+    return str(Path(worker_loop.__file__).resolve().parent.parent / "node")
 
 
 def _spawn(command: dict[str, Any]) -> None:
