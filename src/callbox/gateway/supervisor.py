@@ -220,8 +220,9 @@ class Supervisor:
             env=env,
             cwd="/",
             # Not in the server's process group: a Ctrl+C to the group must not reach it while
-            # its interpreter starts; it ends when the server closes its stdin.
-            process_group=0,
+            # its interpreter starts; it ends when the server closes its stdin. (uvloop takes no
+            # process_group argument; setpgrp is one system call, safe between fork and exec.)
+            preexec_fn=os.setpgrp,
         )
         self._reports = asyncio.ensure_future(self._read_reports(self._zygote))
 

@@ -1,0 +1,8 @@
+"""Waits (async) for event["seconds"]: an invocation in flight on the worker."""
+
+import asyncio
+
+
+async def handler(context, event, callback):
+    await asyncio.sleep(float(event.get("seconds", 5)))
+    return callback(None, "held")
