@@ -7,19 +7,17 @@ wheels written here. Sample functions are in ``tests/functions/serve_builds/func
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import queue
 import threading
 import time
-import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from deploying import build, deploy, ensure_service, upload, wait_for_build
+from packages import make_wheel
 from twilio.base.exceptions import TwilioRestException
 
 FUNCTIONS = Path(__file__).resolve().parent.parent / "functions" / "serve_builds" / "functions"
@@ -30,32 +28,6 @@ LIVE_WITHIN = 1.0
 
 def source(name: str) -> bytes:
     return (FUNCTIONS / f"{name}.py").read_bytes()
-
-
-def make_wheel(folder: Path, name: str, version: str, module_source: str) -> Path:
-    """A minimal pure-Python wheel written by hand (as in test_e2e_requirements.py)."""
-    dist_info = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}.py": module_source.encode(),
-        f"{dist_info}/METADATA": (
-            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
-        ),
-        f"{dist_info}/WHEEL": (
-            b"Wheel-Version: 1.0\nGenerator: callbox-e2e\nRoot-Is-Purelib: true\n"
-            b"Tag: py3-none-any\n"
-        ),
-    }
-    record = []
-    for path, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{path},sha256={digest},{len(data)}")
-    files[f"{dist_info}/RECORD"] = ("\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n").encode()
-    folder.mkdir(parents=True, exist_ok=True)
-    wheel = folder / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, data in files.items():
-            archive.writestr(path, data)
-    return wheel
 
 
 def markers(server) -> Path:

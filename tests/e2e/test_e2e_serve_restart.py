@@ -8,17 +8,16 @@ build backend sleeps (uv runs it; no package index is involved). Sample function
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import signal
-import tarfile
 import threading
 from pathlib import Path
 
 import httpx
 import pytest
 from deploying import build, deploy, wait_for_build
+from packages import make_sdist
 
 FUNCTIONS = Path(__file__).resolve().parent.parent / "functions" / "serve_builds" / "functions"
 SLOW_BACKEND = """\
@@ -51,20 +50,8 @@ def source(name: str) -> bytes:
 
 def make_slow_sdist(folder: Path) -> Path:
     """slowdep-0.1.tar.gz: an sdist whose build backend sleeps before it does anything."""
-    folder.mkdir(parents=True, exist_ok=True)
-    sdist = folder / "slowdep-0.1.tar.gz"
-    files = {
-        "pyproject.toml": SLOW_PYPROJECT,
-        "slowbackend.py": SLOW_BACKEND,
-        "PKG-INFO": "Metadata-Version: 2.1\nName: slowdep\nVersion: 0.1\n",
-    }
-    with tarfile.open(sdist, "w:gz") as archive:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"slowdep-0.1/{name}")
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return sdist
+    files = {"pyproject.toml": SLOW_PYPROJECT, "slowbackend.py": SLOW_BACKEND}
+    return make_sdist(folder, "slowdep", "0.1", files)
 
 
 @pytest.fixture

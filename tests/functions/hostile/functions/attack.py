@@ -40,7 +40,7 @@ def files(event):
         found[f"read {name}"] = _try(lambda p=path: _read(p))
     for name, path in json.loads(event["write"]).items():
         found[f"write {name}"] = _try(lambda p=path: _write(p))
-    found["proc"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    found["proc"] = _try(lambda: sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
     return found
 
 
