@@ -25,6 +25,7 @@ from callbox.sandbox.fences import Fences, Mode
 
 log = logging.getLogger("callbox.sandbox")
 
+MODES = ("auto", "isolated", "landlock", "off")
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 # Passed through from the server's environment when set: language and time zone only.
 _ENV_NAMES = ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ")
@@ -77,8 +78,16 @@ def isolation_possible() -> str:
 
 def choose_mode(wanted: str) -> tuple[Mode, str]:
     """(the mode to use, why a stronger one is not used: "" if none is stronger)."""
+    if wanted not in MODES:
+        raise SandboxUnavailable(
+            f"CALLBOX_SANDBOX must be one of {', '.join(MODES)}; found {wanted!r}."
+        )
     if wanted == "off":
         return "off", "turned off (CALLBOX_SANDBOX=off)"
+    if wanted == "landlock":
+        if not landlock.available():
+            raise SandboxUnavailable("CALLBOX_SANDBOX=landlock: this kernel has no Landlock.")
+        return "landlock", "CALLBOX_SANDBOX=landlock"
     reason = isolation_possible()
     if not reason:
         return "isolated", ""
@@ -86,8 +95,6 @@ def choose_mode(wanted: str) -> tuple[Mode, str]:
         raise SandboxUnavailable(f"CALLBOX_SANDBOX=isolated is not possible: {reason}.")
     if landlock.available():
         return "landlock", reason
-    if wanted == "landlock":
-        raise SandboxUnavailable("CALLBOX_SANDBOX=landlock: this kernel has no Landlock.")
     return "off", f"{reason}, and this kernel has no Landlock"
 
 
