@@ -499,6 +499,17 @@ def test_an_address_this_machine_gains_later_is_denied_within_seconds(lab: Lab) 
         subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], check=False)
 
 
+def test_system_calls_a_function_never_needs_are_refused(lab: Lab) -> None:
+    seen = lab.attack(lab.alpha["domain"], "syscalls")
+    assert seen == {
+        "user namespace": "EPERM",
+        "mount": "EPERM",
+        "ptrace": "EPERM",
+        "keyring": "EPERM",
+        "thread": "started",
+    }
+
+
 # -- environment and signals -----------------------------------------------------------------
 
 

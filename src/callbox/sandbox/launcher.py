@@ -4,7 +4,7 @@ goes on in-process after ``enter``; anything else is exec'd by ``python -m callb
 
 Order matters: join the cgroups and build the file view while still root, then drop to the
 sandbox's uid (which clears every capability), then ask for the parent's death signal (a uid
-change clears it), then Landlock, which also sets no_new_privs.
+change clears it), then Landlock, which also sets no_new_privs, then the system-call filter.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import resource
 import signal
 import socket
 
-from callbox.sandbox import cgroups, landlock, linux, mounts
+from callbox.sandbox import cgroups, landlock, linux, mounts, seccomp
 from callbox.sandbox.fences import Fences
 
 
@@ -72,6 +72,7 @@ def _isolate(fences: Fences, name: str) -> None:
         devices=[f"/dev/{name}" for name in mounts.DEVICES],
         listable=["/"],  # the mount namespace already shows nothing else
     )
+    seccomp.install()  # last: the fences above needed some of the calls it refuses
 
 
 def _restrict_self(fences: Fences) -> None:
@@ -85,6 +86,7 @@ def _restrict_self(fences: Fences) -> None:
         writable=[p for p in (fences.scratch, *fences.writable) if p],
         devices=[f"/dev/{name}" for name in mounts.DEVICES],
     )
+    seccomp.install()
 
 
 def _entries(folder: str) -> list[str]:

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from callbox.sandbox import cgroups, landlock, linux, netfilter
+from callbox.sandbox import cgroups, landlock, linux, netfilter, seccomp
 from callbox.sandbox.fences import Fences, Mode
 
 log = logging.getLogger("callbox.sandbox")
@@ -300,6 +300,13 @@ class Sandbox:
                 "abstract sockets",
                 scopes,
                 "Landlock scope" if scopes else "needs Landlock ABI 6 (Linux 6.12)",
+            ),
+            (
+                "system calls",
+                self.mode != "off" and seccomp.available(),
+                "seccomp: no namespaces, mounts, ptrace, eBPF, keyrings, io_uring, modules"
+                if self.mode != "off"
+                else why,
             ),
             (
                 "environment",

@@ -4,6 +4,7 @@ it got. Every attempt is expected to fail; the test decides (never this file).""
 import errno
 import json
 import os
+import platform
 import socket
 import time
 
@@ -123,7 +124,34 @@ def memory(event):
     return {"allocated_mb": size >> 20}
 
 
+def syscalls(event):
+    """Kernel surface a function has no use for: namespaces, mounts, ptrace, keyrings."""
+    import ctypes
+    import threading
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    keyctl = {"x86_64": 250, "aarch64": 219}[platform.machine()]
+
+    def call(result):
+        if result == -1:
+            raise OSError(ctypes.get_errno(), "refused")
+
+    found = {
+        "user namespace": _try(lambda: call(libc.unshare(0x10000000))),
+        "mount": _try(lambda: call(libc.mount(b"none", b"/tmp", b"tmpfs", 0, None))),
+        "ptrace": _try(lambda: call(libc.ptrace(0, 0, None, None))),  # PTRACE_TRACEME
+        # keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING): no wrapper in the C library
+        "keyring": _try(lambda: call(libc.syscall(keyctl, 0, -3, 0))),
+    }
+    thread = threading.Thread(target=lambda: None)  # ordinary clone() still works
+    thread.start()
+    thread.join()
+    found["thread"] = "started"
+    return found
+
+
 ATTACKS = {
+    "syscalls": syscalls,
     "identity": identity,
     "files": files,
     "quota": quota,
