@@ -17,6 +17,8 @@ from callbox.gateway.supervisor import Supervisor
 from callbox.logs import book as book_module
 from callbox.logs.book import LogBook
 from callbox.store.db import Store
+from postgres import Cluster
+from postgres import wanted as postgres_wanted
 
 
 # One warm parent per test module: starting it is most of a test's cost. Modules using it set
@@ -29,10 +31,28 @@ async def supervisor() -> AsyncIterator[Supervisor]:
     await supervisor.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster | None]:
+    """The PostgreSQL cluster when CALLBOX_TEST_DATABASE=postgresql, else None."""
+    if not postgres_wanted():
+        yield None
+        return
+    cluster = Cluster()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    """A fresh store (SQLite, blobs, secret key) in the test's temporary folder."""
-    opened = Store.open(tmp_path / "data")
+def database_url(postgres: Cluster | None) -> str:
+    """ "" (SQLite in the data folder), or a fresh PostgreSQL database of this test's own."""
+    return postgres.database() if postgres is not None else ""
+
+
+@pytest.fixture
+def store(tmp_path: Path, database_url: str) -> Iterator[Store]:
+    """A fresh store (SQLite, or PostgreSQL with CALLBOX_TEST_DATABASE=postgresql; blobs and
+    the secret key in the test's temporary folder)."""
+    opened = Store.open(tmp_path / "data", database_url)
     yield opened
     opened.close()
 

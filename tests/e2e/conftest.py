@@ -28,6 +28,8 @@ from typing import Any
 import httpx
 import pytest
 
+from postgres import Cluster
+
 SCENARIOS = Path(__file__).resolve().parent.parent / "functions"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -327,10 +329,21 @@ ACCOUNT = ("AC" + "e2e0" * 8, "e2e" + "0" * 29)
 
 
 class ServerFactory:
-    def __init__(self, tmp_root: Path) -> None:
+    def __init__(self, tmp_root: Path, postgres: Cluster | None = None) -> None:
         self.tmp_root = tmp_root
         self.servers: list[Server] = []
         self._count = 0
+        self._postgres = postgres
+        self._databases: dict[Path, str] = {}  # data folder -> its PostgreSQL database
+
+    def database_for(self, data: Path) -> str:
+        """With CALLBOX_TEST_DATABASE=postgresql: the data folder's own database (the same on
+        a restart); else "" (SQLite in the data folder)."""
+        if self._postgres is None:
+            return ""
+        if data not in self._databases:
+            self._databases[data] = self._postgres.database()
+        return self._databases[data]
 
     def copy(self, scenario: str) -> Path:
         """A private copy of ``tests/functions/<scenario>``."""
@@ -385,6 +398,9 @@ class ServerFactory:
             data = self.tmp_root / f"{self._count}-data"
         port = port or free_port()
         settings = {"CALLBOX_ACCOUNT_SID": ACCOUNT[0], "CALLBOX_AUTH_TOKEN": ACCOUNT[1]}
+        database = self.database_for(data)
+        if database and "CALLBOX_DATABASE_URL" not in (env or {}):
+            settings["CALLBOX_DATABASE_URL"] = database
         process = subprocess.Popen(
             [sys.executable, "-m", "callbox", "serve", "--data", str(data), "--port", str(port)]
             + list(args),
@@ -418,17 +434,19 @@ class ServerFactory:
 
 
 @pytest.fixture
-def servers(tmp_path: Path) -> Iterator[ServerFactory]:
+def servers(tmp_path: Path, postgres: Cluster | None) -> Iterator[ServerFactory]:
     """Servers stopped at the end of the test."""
-    factory = ServerFactory(tmp_path)
+    factory = ServerFactory(tmp_path, postgres)
     yield factory
     factory.stop_all()
 
 
 @pytest.fixture(scope="module")
-def module_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
+def module_servers(
+    tmp_path_factory: pytest.TempPathFactory, postgres: Cluster | None
+) -> Iterator[ServerFactory]:
     """Servers shared by the tests of one module, stopped after its last test."""
-    factory = ServerFactory(tmp_path_factory.mktemp("e2e"))
+    factory = ServerFactory(tmp_path_factory.mktemp("e2e"), postgres)
     yield factory
     factory.stop_all()
 

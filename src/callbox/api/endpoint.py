@@ -109,6 +109,8 @@ def endpoint(
 async def prepare(api: Api, request: Request, max_body: int = 0) -> Call:
     """Authenticate (on a thread: it may query the store), then read and parse the form."""
     credentials = basic_credentials(request.headers.get("authorization"))
+    if any("\x00" in part for part in credentials):
+        raise Unauthorized("Authenticate")  # no stored SID or token holds one
     account_sid = await run_in_threadpool(api.accounts.authenticate, *credentials)
     if account_sid is None:
         raise Unauthorized("Authenticate")
@@ -118,6 +120,10 @@ async def prepare(api: Api, request: Request, max_body: int = 0) -> Call:
         body = await _read_body(request, max_body)
         form_values = await _parse_form(request, body, max_body)
         files = {k: v for k, v in form_values.multi_items() if not isinstance(v, str)}
+    _refuse_nul(
+        [*request.path_params.values(), *request.query_params.values()]
+        + [v for v in form_values.values() if isinstance(v, str)]
+    )
     path = request.url.path
     return Call(
         api=api,
@@ -130,6 +136,12 @@ async def prepare(api: Api, request: Request, max_body: int = 0) -> Call:
         files=files,
         credentials=credentials,
     )
+
+
+def _refuse_nul(values: list[Any]) -> None:
+    """No value callbox stores may hold a NUL character (PostgreSQL's text cannot)."""
+    if any("\x00" in str(value) for value in values):
+        raise BadRequest("A parameter or path segment contains a NUL character (\\x00); remove it.")
 
 
 def basic_credentials(header: str | None) -> tuple[str, str]:
