@@ -29,9 +29,9 @@ import httpx
 import pytest
 from deploying import Deployed, deploy
 from packages import make_sdist, make_wheel
-from postgres import wanted as postgres_wanted
 
 import callbox
+from postgres import wanted as postgres_wanted
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox's fences need root")
 
