@@ -13,8 +13,8 @@ import pytest
 from callbox.toolkit.deploy import (
     DeployRequest,
     check_runtime,
-    deploy_project,
     dependencies_field,
+    deploy_project,
     read_dependencies,
     runtime_language,
 )

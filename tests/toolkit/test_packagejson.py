@@ -115,11 +115,3 @@ def test_a_binary_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "package.json").write_bytes(b"\xff\xfe{}")
     with pytest.raises(PackageJsonError, match="is not UTF-8 text"):
         packagejson.read(tmp_path)
-
-
-def test_a_new_package_is_what_twilio_init_writes(tmp_path: Path) -> None:
-    data = packagejson.new_package("my-project")
-    assert data["name"] == "my-project" and data["private"] is True
-    assert data["dependencies"] == {"twilio": "5.0.3", "@twilio/runtime-handler": "2.0.3"}
-    write(tmp_path, data)
-    packagejson.dependencies(tmp_path)  # passes Twilio's own check

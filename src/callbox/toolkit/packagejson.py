@@ -14,8 +14,7 @@ from callbox.toolkit.project import ProjectError
 
 FILE_NAME = "package.json"
 RUNTIME_HANDLER = "@twilio/runtime-handler"
-# What `callbox init --language js` writes, as Twilio's init does (exact versions).
-TWILIO_VERSION = "5.0.3"
+# The exact version suggested for a range (what `callbox init --language js` writes).
 RUNTIME_HANDLER_VERSION = "2.0.3"
 # An exact semver version, as Twilio's check-runtime-handler accepts: 1.1.0, 1.1.0-rc.1.
 _EXACT = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
@@ -104,15 +103,3 @@ def _suggested(version: object) -> str:
         return RUNTIME_HANDLER_VERSION
     major, minor, patch = (part or "0" for part in match.groups())
     return f"{major}.{minor}.{patch}"
-
-
-def new_package(project: str) -> dict[str, Any]:
-    """The package.json of a new JavaScript project, as Twilio's init writes it (scripts call
-    callbox instead of twilio-run)."""
-    return {
-        "name": project,
-        "version": "0.0.0",
-        "private": True,
-        "scripts": {"start": "callbox start", "deploy": "callbox deploy"},
-        "dependencies": {"twilio": TWILIO_VERSION, RUNTIME_HANDLER: RUNTIME_HANDLER_VERSION},
-    }
