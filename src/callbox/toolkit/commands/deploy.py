@@ -23,7 +23,13 @@ from callbox.toolkit.options import (
     output_option,
     service_sid_option,
 )
-from callbox.toolkit.project import LANGUAGE_NAMES, Language, Layout, project_language
+from callbox.toolkit.project import (
+    LANGUAGE_NAMES,
+    Language,
+    Layout,
+    discover,
+    project_language,
+)
 from callbox.toolkit.resources import (
     by_access,
     check_variables,
@@ -196,7 +202,9 @@ def _print_plan(
     dependencies = f"{', '.join(names)} ({dependencies_source(language)})" if names else "none"
     runtime = session.options.get("runtime")
     if not runtime:
-        runtime = "the server's newest Node.js" if language == "js" else "default"
+        functions = any(route.kind == "function" for route in discover(layout).values())
+        javascript = language == "js" and functions
+        runtime = "default (the server's newest Node.js)" if javascript else "default"
     kind = f" ({LANGUAGE_NAMES[language]})" if language else ""
     lines = [
         "Deploying functions & assets to callbox",
