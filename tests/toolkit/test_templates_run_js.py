@@ -362,3 +362,33 @@ def test_cors_star_allows_any_origin(worker: WorkerProcess) -> None:
 def test_cors_demo_page_is_an_asset(project: Path) -> None:
     page = (project / "assets" / "cors" / "index.html").read_text()
     assert 'const API_URL = "api";' in page and "fetch(url)" in page
+
+
+# --- the project `callbox init --language js` makes ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scaffold_worker(
+    tmp_path_factory: pytest.TempPathFactory, node_modules: Path
+) -> Iterator[WorkerProcess]:
+    from callbox.toolkit.init import init_project
+
+    root = init_project("web", tmp_path_factory.mktemp("scaffold-js"), language="js")
+    started = WorkerProcess("node", build_spec(root, "node", site_packages=[str(node_modules)]))
+    yield started
+    started.close()
+
+
+def test_the_javascript_scaffold_says_hello_world(scaffold_worker: WorkerProcess) -> None:
+    [say] = list(twiml(scaffold_worker.invoke("/hello-world", {})))
+    assert (say.tag, say.text) == ("Say", "Hello World!")
+
+
+def test_the_javascript_scaffold_reads_its_private_asset(scaffold_worker: WorkerProcess) -> None:
+    [message] = list(twiml(scaffold_worker.invoke("/private-message", {"Body": "hi"})))
+    assert (message.tag, message.text) == ("Message", "This is private!")
+
+
+def test_the_javascript_scaffold_replies_to_sms(scaffold_worker: WorkerProcess) -> None:
+    [message] = list(twiml(scaffold_worker.invoke("/sms/reply", {"Body": "hi"})))
+    assert message.text == "Hello World!"
