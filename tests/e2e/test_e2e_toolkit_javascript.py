@@ -274,3 +274,20 @@ def test_callbox_init_javascript_with_a_template_deploys_and_serves(
         token = client.post("/auth/login", data={"password": "open sesame"}).json()["token"]
         data = client.get("/auth/data", headers={"Authorization": f"Bearer {token}"})
         assert data.status_code == 200 and data.json()["message"] == "Hello demo!"
+
+
+def test_twilios_credentials_in_env_are_refused_with_a_hint(toolkit: Any, tmp_path: Path) -> None:
+    root = copy_fixture(tmp_path)
+    argv = ["deploy", "--url", toolkit.server.base_url]  # no credentials: .env's are Twilio's
+    previous = Path.cwd()
+    try:
+        os.chdir(root)
+        result = CliRunner().invoke(cli, argv, env={"CALLBOX_CONFIG_DIR": str(tmp_path / "cfg")})
+    finally:
+        os.chdir(previous)
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()[-1:]
+    assert "(they came from .env (" in line
+    assert line.endswith(
+        "If they are Twilio's, use callbox's: -p PROFILE or --username/--password."
+    )
