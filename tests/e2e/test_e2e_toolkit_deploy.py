@@ -387,21 +387,22 @@ def test_project_problems_are_said_before_anything_is_uploaded(
         ),
         "req-option": ({"requirements.txt": "-e git+https://x/y\n"}, "is a pip option"),
         "req-binary": ({"requirements.txt": "\xff"}, "not a UTF-8 text file"),
-        "js-only": ({"functions/hello.js": "exports.handler = 1"}, "callbox functions are Python"),
+        "mixed": (
+            {"functions/hello.js": "exports.handler = 1"},
+            "Found JavaScript: functions/hello.js; Python: functions/hello.py.",
+        ),
     }
     for name, (files, message) in cases.items():
         root = project(tmp_path, name, {"functions/hello.py": HELLO.format(name), **files})
         if name == "req-binary":
             (root / "requirements.txt").write_bytes(b"\xff\xfe")
-        if name == "js-only":
-            (root / "functions/hello.py").unlink()
         result = toolkit.run("deploy", cwd=root)
         assert result.exit_code == 1, (name, result.output)
         [line] = result.output.strip().splitlines()[-1:]
         assert message in line, (name, line)
         services = toolkit.server.client.get("/v1/Services").json()["services"]
-        if name.startswith("env"):  # checked before the service is even created
-            assert name not in {s["unique_name"] for s in services}
+        # Each is checked before the service is even created.
+        assert name not in {s["unique_name"] for s in services}
     root = project(tmp_path, "pipe")
     (root / "assets").mkdir()
     os.mkfifo(root / "assets" / "pipe.txt")

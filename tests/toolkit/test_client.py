@@ -98,6 +98,15 @@ def test_a_401_says_where_the_credentials_came_from() -> None:
     assert (error.status, error.code) == (401, 20003)
 
 
+def test_a_401_with_credentials_from_env_hints_they_may_be_twilios() -> None:
+    # A project made for Twilio's toolkit holds Twilio's ACCOUNT_SID and AUTH_TOKEN in .env.
+    error = api_error(answer(401, json={"code": 20003}), ".env (/p/.env)")
+    assert str(error) == (
+        f"{REFUSED} (they came from .env (/p/.env)). If they are Twilio's, use callbox's: "
+        "-p PROFILE or --username/--password."
+    )
+
+
 def test_a_401_without_a_source_is_the_bare_sentence() -> None:
     # Whatever the body: a proxy's HTML 401 is refused credentials too.
     error = api_error(answer(401, text="<html>nope</html>"))

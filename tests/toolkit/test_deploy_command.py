@@ -94,3 +94,30 @@ def test_a_name_with_no_usable_character_is_an_error(project: Path) -> None:
     write(project / "pyproject.toml", '[project]\nname = "!!!"\n')
     with pytest.raises(click.ClickException, match="^Cannot make a service name out of"):
         _service_name(session(project))
+
+
+# --- JavaScript projects: package.json's name, as Twilio's toolkit (spec case 69) -------------
+
+
+def test_service_name_from_package_json(project: Path) -> None:
+    write(project / "package.json", '{"name": "bananas", "dependencies": {}}')
+    assert _service_name(session(project), "js") == "bananas"
+
+
+def test_an_npm_name_is_made_a_unique_name(project: Path) -> None:
+    write(project / "package.json", '{"name": "@acme/sms_bot.v2"}')
+    assert _service_name(session(project), "js") == "acme-sms-bot-v2"
+
+
+def test_package_json_wins_in_a_javascript_project(project: Path) -> None:
+    write(project / "package.json", '{"name": "from-npm"}')
+    write(project / "pyproject.toml", '[project]\nname = "from-python"\n')
+    assert _service_name(session(project), "js") == "from-npm"
+    assert _service_name(session(project), None) == "from-npm"
+    # A Python project's package.json may be a web page's tooling: pyproject.toml names it.
+    assert _service_name(session(project), "python") == "from-python"
+
+
+def test_a_package_json_without_a_name_leaves_the_folder(project: Path) -> None:
+    write(project / "package.json", '{"dependencies": {}}')
+    assert _service_name(session(project), "js") == "project"

@@ -11,7 +11,16 @@ import pytest
 from dotenv import dotenv_values
 
 import callbox.toolkit.init as init_module
-from callbox.toolkit.init import SCAFFOLD_DIR, InitError, RcFlag, default_rc_text, init_project
+from callbox.toolkit import packagejson
+from callbox.toolkit.init import (
+    JS_SCAFFOLD_DIR,
+    SCAFFOLD_DIR,
+    InitError,
+    RcFlag,
+    default_rc_text,
+    init_project,
+)
+from callbox.toolkit.project import Layout, discover, project_language
 from callbox.toolkit.rcfile import find_config, normalise, snake_case, specialize
 
 EXPECTED_FILES = {
@@ -285,3 +294,131 @@ def test_default_rc_text_refuses_a_description_that_ends_the_comment() -> None:
 
 def test_default_rc_text_with_no_flags_parses() -> None:
     assert json5.loads(default_rc_text([])) == {"commands": {}, "environments": {}, "projects": {}}
+
+
+# --- JavaScript projects: Twilio's `serverless:init` layout (spec 7.3) -----------------------
+
+JS_FILES = {
+    "functions/hello-world.js",
+    "functions/private-message.js",
+    "functions/sms/reply.protected.js",
+    "assets/index.html",
+    "assets/message.private.js",
+    "assets/style.css",
+    "package.json",
+    ".twilioserverlessrc",
+    ".env",
+    ".gitignore",
+    "README.md",
+}
+JS_SCAFFOLD_FUNCTIONS = sorted(
+    p.relative_to(JS_SCAFFOLD_DIR).as_posix() for p in (JS_SCAFFOLD_DIR / "functions").rglob("*")
+)
+
+
+def test_a_javascript_project_has_twilios_layout(tmp_path: Path) -> None:
+    code, out = _init(tmp_path, "web-app", "--language", "js")
+    assert code == 0, out
+    root = tmp_path / "web-app"
+    assert _files(root) == JS_FILES
+    layout = Layout.find(root)
+    assert project_language(layout) == "js"
+    routes = discover(layout)
+    assert {path: route.visibility for path, route in routes.items()} == {
+        "/hello-world": "public",
+        "/private-message": "public",
+        "/sms/reply": "protected",
+        "/index.html": "public",
+        "/message.js": "private",
+        "/style.css": "public",
+    }
+
+
+def test_a_javascript_package_json_is_twilios_with_the_project_name(tmp_path: Path) -> None:
+    root = init_project("web-app", tmp_path, language="js")
+    data = json.loads((root / "package.json").read_text(encoding="utf-8"))
+    assert data["name"] == "web-app"
+    # As Twilio's init writes them: twilio and an exact @twilio/runtime-handler.
+    assert data["dependencies"] == {"twilio": "5.0.3", "@twilio/runtime-handler": "2.0.3"}
+    assert data["scripts"] == {"start": "callbox start", "deploy": "callbox deploy"}
+    assert packagejson.dependencies(root) == [
+        {"name": "twilio", "version": "5.0.3"},
+        {"name": "@twilio/runtime-handler", "version": "2.0.3"},
+    ]
+    assert "web-app" in (root / "README.md").read_text(encoding="utf-8")
+
+
+def test_a_javascript_project_gets_the_default_config_and_twilios_gitignore(
+    tmp_path: Path,
+) -> None:
+    root = init_project("web-app", tmp_path, language="js")
+    assert (root / ".twilioserverlessrc").read_text(encoding="utf-8") == default_rc_text()
+    lines = (root / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert lines[:2] == ["# Twilio Serverless", ".twiliodeployinfo"]
+    assert {"node_modules/", ".env"} <= set(lines)
+
+
+def test_a_javascript_project_takes_credentials(tmp_path: Path) -> None:
+    code, out = _init(tmp_path, "creds", "--language", "js", "-a", "AC" + "1" * 32, "-t", "tok")
+    assert code == 0, out
+    values = dotenv_values(tmp_path / "creds" / ".env")
+    assert values == {"ACCOUNT_SID": "AC" + "1" * 32, "AUTH_TOKEN": "tok"}
+
+
+def test_a_js_template_id_makes_a_javascript_project(tmp_path: Path) -> None:
+    code, out = _init(tmp_path, "auth", "--template", "js/jwt-auth", "--empty")
+    assert code == 0, out
+    root = tmp_path / "auth"
+    files = _files(root)
+    assert {"functions/jwt-auth/login.js", "functions/jwt-auth/data.js"} <= files
+    assert not any(f.endswith(".py") for f in files)
+    assert not any(f.startswith("functions/hello-world") for f in files)
+    # The template's package is added to the project's dependencies, Twilio's stay.
+    data = json.loads((root / "package.json").read_text(encoding="utf-8"))
+    assert data["dependencies"] == {
+        "twilio": "5.0.3",
+        "@twilio/runtime-handler": "2.0.3",
+        "jsonwebtoken": "^9.0.2",
+    }
+    assert data["name"] == "auth"
+
+
+def test_language_and_a_template_id_of_another_language_conflict(tmp_path: Path) -> None:
+    code, out = _init(tmp_path, "both", "--language", "python", "--template", "js/blank")
+    assert code == 1 and "give one of them" in out
+    assert not (tmp_path / "both").exists()
+
+
+def test_language_js_with_a_bare_template_id_takes_its_javascript_version(
+    tmp_path: Path,
+) -> None:
+    code, out = _init(tmp_path, "bot", "--language", "js", "--template", "hello-messaging")
+    assert code == 0, out
+    assert "functions/hello-messaging/hello-messaging.js" in _files(tmp_path / "bot")
+
+
+def test_an_empty_javascript_project(tmp_path: Path) -> None:
+    root = init_project("bare", tmp_path, language="js", empty=True)
+    assert _files(root) == {f for f in JS_FILES if not f.startswith(("functions/", "assets/"))}
+    assert (root / "functions").is_dir() and (root / "assets").is_dir()
+
+
+def test_the_javascript_scaffold_config_is_the_generated_text() -> None:
+    assert (JS_SCAFFOLD_DIR / ".twilioserverlessrc").read_text(encoding="utf-8") == (
+        default_rc_text()
+    )
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+@pytest.mark.parametrize("relative", [f for f in JS_SCAFFOLD_FUNCTIONS if f.endswith(".js")])
+def test_javascript_scaffold_functions_compile_and_export_a_handler(relative: str) -> None:
+    file = JS_SCAFFOLD_DIR / relative
+    script = (
+        "const m = require(process.argv[1]);"
+        "if (typeof m.handler !== 'function') { console.error('no handler'); process.exit(3); }"
+    )
+    # Loading the file defines exports.handler without calling it: no Twilio global needed.
+    done = subprocess.run(
+        ["node", "-e", script, str(file)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr

@@ -13,6 +13,8 @@ from callbox.toolkit.project import (
     ProjectError,
     discover,
     fingerprint,
+    not_functions,
+    project_language,
     read_env,
     route_for_file,
     validate_path,
@@ -52,6 +54,12 @@ def write(root: Path, relative: str, text: str = "") -> Path:
         ("my folder/a b\tc.txt", "asset", "/my-folder/a-b-c.txt", "public"),
         ("protected.py", "function", "/protected", "public"),  # the marker needs a dot before
         ("a.protected.private.py", "function", "/a.protected", "private"),
+        ("hello.js", "function", "/hello", "public"),
+        ("sms/reply.protected.js", "function", "/sms/reply", "protected"),
+        ("lib/helpers.private.js", "function", "/lib/helpers", "private"),
+        ("hello/example#1.js", "function", "/hello/example#1", "public"),
+        ("app.js", "asset", "/app.js", "public"),  # an asset keeps .js
+        ("message.private.js", "asset", "/message.js", "private"),
     ],
 )
 def test_route_for_file(relative: str, kind: str, path: str, visibility: str) -> None:
@@ -272,6 +280,92 @@ def test_a_file_with_an_invalid_path_is_an_error(tmp_path: Path) -> None:
     write(tmp_path, "functions/pay$.py")
     with pytest.raises(ProjectError, match='Got: "/pay\\$"'):
         discover(Layout.find(tmp_path))
+
+
+# --- JavaScript projects and languages ------------------------------------------------------
+
+
+def test_discover_a_javascript_project(tmp_path: Path) -> None:
+    # Twilio's init layout (spec 7.3): functions drop .js, assets keep it.
+    reply = write(tmp_path, "functions/sms/reply.protected.js", "exports.handler = () => {};")
+    write(tmp_path, "functions/hello-world.js")
+    write(tmp_path, "functions/private-message.js")
+    write(tmp_path, "assets/message.private.js")
+    write(tmp_path, "assets/index.html")
+    write(tmp_path, "package.json", '{"name": "x"}')
+    layout = Layout.find(tmp_path)
+    routes = discover(layout)
+    assert sorted(routes) == [
+        "/hello-world",
+        "/index.html",
+        "/message.js",
+        "/private-message",
+        "/sms/reply",
+    ]
+    assert routes["/sms/reply"] == Route("/sms/reply", "function", "protected", reply)
+    assert routes["/message.js"].kind == "asset" and routes["/message.js"].visibility == "private"
+    assert project_language(layout) == "js"
+
+
+def test_python_and_javascript_functions_are_refused_naming_them(tmp_path: Path) -> None:
+    write(tmp_path, "functions/a.py")
+    write(tmp_path, "functions/lib/b.private.py")
+    write(tmp_path, "functions/c.js")
+    with pytest.raises(ProjectError) as caught:
+        discover(Layout.find(tmp_path))
+    message = str(caught.value)
+    assert "one runtime" in message
+    assert "JavaScript: functions/c.js; Python: functions/a.py, functions/lib/b.private.py" in (
+        message
+    )
+
+
+def test_a_long_mixed_list_is_shortened(tmp_path: Path) -> None:
+    for number in range(8):
+        write(tmp_path, f"functions/f{number}.py")
+    write(tmp_path, "functions/one.js")
+    with pytest.raises(ProjectError, match=r"functions/f4\.py and 3 more\. Move one kind"):
+        discover(Layout.find(tmp_path))
+
+
+def test_javascript_assets_do_not_make_a_python_project_mixed(tmp_path: Path) -> None:
+    write(tmp_path, "functions/a.py")
+    write(tmp_path, "assets/app.js")
+    layout = Layout.find(tmp_path)
+    assert sorted(discover(layout)) == ["/a", "/app.js"]
+    assert project_language(layout) == "python"
+
+
+@pytest.mark.parametrize(
+    ("files", "language"),
+    [
+        (["functions/a.py", "package.json"], "python"),  # the functions decide
+        (["functions/a.js", "requirements.txt"], "js"),
+        (["assets/a.css", "package.json"], "js"),
+        (["assets/a.css", "requirements.txt"], "python"),
+        (["assets/a.css", "pyproject.toml"], "python"),
+        (["assets/a.css", "package.json", "requirements.txt"], "js"),
+        (["assets/a.css"], None),
+        ([], None),
+    ],
+)
+def test_project_language(tmp_path: Path, files: list[str], language: str | None) -> None:
+    for file in files:
+        write(tmp_path, file)
+    assert project_language(Layout.find(tmp_path)) == language
+
+
+def test_files_that_are_not_functions_are_listed(tmp_path: Path) -> None:
+    # Twilio's toolkit takes exactly .js: .mjs, .cjs and .ts are not functions (spec 4.1).
+    write(tmp_path, "functions/ok.js")
+    kept = [write(tmp_path, f"functions/{name}") for name in ("a.ts", "b.mjs", "c.cjs", "d.json")]
+    write(tmp_path, "functions/.eslintrc.json")
+    write(tmp_path, "functions/__init__.py")
+    write(tmp_path, "functions/__pycache__/x.cpython-311.pyc")
+    layout = Layout.find(tmp_path)
+    assert sorted(discover(layout)) == ["/ok"]
+    assert sorted(not_functions(layout)) == sorted(kept)
+    assert not_functions(Layout(tmp_path, None, None)) == []
 
 
 # --- .env -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 from dotenv import dotenv_values
 
+from callbox.toolkit import templating
 from callbox.toolkit.commands.templates import list_templates, new
 from callbox.toolkit.templating import (
     TEMPLATES_DIR,
@@ -89,7 +90,7 @@ def test_every_listed_template_has_a_folder_and_every_folder_is_listed() -> None
 def test_template_folder_holds_a_readme_and_functions_with_a_handler(template_id: str) -> None:
     folder = TEMPLATES_DIR / template_id
     assert (folder / "README.md").read_text().startswith("# ")
-    allowed = {"functions", "assets", ".env", "README.md", "requirements.txt", "__pycache__"}
+    allowed = {"functions", "assets", ".env", "README.md", "requirements.txt", "__pycache__", "js"}
     assert {p.name for p in folder.iterdir()} <= allowed
     functions = [p for p in (folder / "functions").rglob("*.py") if "__pycache__" not in p.parts]
     assert functions
@@ -125,6 +126,7 @@ def test_list_templates_prints_name_id_and_description() -> None:
     lines = result.output.splitlines()
     assert lines[0] == "‣ Hello World (hello-world)"
     assert lines[1].startswith("  ") and "Hello World!" in lines[1]
+    assert lines[1].endswith(" (Python, JavaScript)")
     assert len(lines) == 2 * len(TEMPLATE_IDS)
     assert [re.search(r"\((.+)\)$", line)[1] for line in lines[::2]] == TEMPLATE_IDS  # type: ignore[index]
 
@@ -132,7 +134,9 @@ def test_list_templates_prints_name_id_and_description() -> None:
 def test_list_templates_json_is_the_array_of_templates_json_tab_indented() -> None:
     result = CliRunner().invoke(list_templates, ["-o", "json"])
     assert result.exit_code == 0
-    expected = json.loads((TEMPLATES_DIR / "templates.json").read_text())["templates"]
+    listed = json.loads((TEMPLATES_DIR / "templates.json").read_text())["templates"]
+    # Twilio's {id, name, description}, and the languages each template exists in.
+    expected = [{**entry, "languages": ["python", "js"]} for entry in listed]
     assert json.loads(result.output) == expected
     # Indented with tabs, like every other command's -o json.
     assert result.output == json.dumps(expected, indent="\t") + "\n"
@@ -767,3 +771,139 @@ def test_an_env_file_outside_the_project_is_shown_by_its_full_path(tmp_path: Pat
     assert f"in the {outside.resolve()} file" in result.output
     assert list(dotenv_values(outside)) == ["ALLOWED_ORIGIN"]
     assert not (root / ".env").exists()
+
+
+# --- JavaScript versions ----------------------------------------------------------------------
+
+
+def js_project(tmp_path: Path, package: dict[str, object] | None = None) -> Path:
+    root = project(tmp_path, "functions", "assets")
+    data = package if package is not None else {"name": "web", "dependencies": {"twilio": "5"}}
+    (root / "package.json").write_text(json.dumps(data, indent=2) + "\n")
+    return root
+
+
+@pytest.mark.parametrize("template_id", TEMPLATE_IDS)
+def test_every_template_has_a_javascript_version_exporting_handlers(template_id: str) -> None:
+    folder = TEMPLATES_DIR / template_id / "js"
+    assert (folder / "README.md").read_text().startswith("# ")
+    allowed = {"functions", "assets", ".env", "README.md", "package.json"}
+    assert {p.name for p in folder.iterdir()} <= allowed
+    functions = sorted((folder / "functions").rglob("*.js"))
+    assert [p.stem for p in functions] == [
+        p.stem for p in sorted((TEMPLATES_DIR / template_id / "functions").rglob("*.py"))
+    ]
+    for file in functions:
+        assert re.search(r"^exports\.handler = (async )?function", file.read_text(), re.M), file
+    python_env, js_env = TEMPLATES_DIR / template_id / ".env", folder / ".env"
+    if python_env.is_file():  # the same variables, described the same way
+        assert list(dotenv_values(js_env)) == list(dotenv_values(python_env))
+
+
+def test_new_in_a_javascript_project_copies_the_javascript_version(tmp_path: Path) -> None:
+    root = js_project(tmp_path)
+    result = run_new(root, "demo", "--template", "cors")
+    assert result.exit_code == 0, result.output
+    source = TEMPLATES_DIR / "cors" / "js"
+    files = tree(root)
+    assert files["functions/demo/api.js"] == (source / "functions/api.js").read_bytes()
+    assert files["assets/demo/index.html"] == (source / "assets/index.html").read_bytes()
+    assert files["readmes/demo/cors.md"] == (source / "README.md").read_bytes()
+    assert not any(name.endswith(".py") for name in files)
+
+
+def test_new_takes_the_language_of_the_functions_present(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    (root / "functions" / "existing.js").write_text("exports.handler = () => {};\n")
+    assert run_new(root, "hi", "--template", "hello-world").exit_code == 0
+    assert (root / "functions/hi/hello-world.js").is_file()
+
+
+def test_a_js_template_adds_its_packages_to_package_json(tmp_path: Path) -> None:
+    root = js_project(tmp_path)
+    result = run_new(root, "auth", "--template", "jwt-auth")
+    assert result.exit_code == 0, result.output
+    data = json.loads((root / "package.json").read_text())
+    assert data == {"name": "web", "dependencies": {"twilio": "5", "jsonwebtoken": "^9.0.2"}}
+    assert "INFO Added jsonwebtoken@^9.0.2 to package.json" in result.output.splitlines()
+    # Added again under another namespace: the project's version stays, nothing is repeated.
+    data["dependencies"]["jsonwebtoken"] = "9.0.0"
+    (root / "package.json").write_text(json.dumps(data))
+    result = run_new(root, "auth2", "--template", "jwt-auth")
+    assert result.exit_code == 0, result.output
+    assert json.loads((root / "package.json").read_text())["dependencies"]["jsonwebtoken"] == (
+        "9.0.0"
+    )
+    assert "to package.json" not in result.output
+
+
+def test_a_js_template_in_a_folder_without_package_json_creates_one(tmp_path: Path) -> None:
+    root = project(tmp_path, "functions", "assets")
+    result = run_new(root, "auth", "--template", "js/jwt-auth")
+    assert result.exit_code == 0, result.output
+    data = json.loads((root / "package.json").read_text())
+    assert data == {"private": True, "dependencies": {"jsonwebtoken": "^9.0.2"}}
+
+
+def test_a_broken_package_json_stops_a_js_template_before_any_file(tmp_path: Path) -> None:
+    root = js_project(tmp_path)
+    (root / "package.json").write_text("{ not json")
+    before = tree(root)
+    line = one_error_line(run_new(root, "auth", "--template", "jwt-auth"))
+    assert "is not valid JSON" in line and "nothing was created" in line
+    assert tree(root) == before
+
+
+@pytest.mark.parametrize(
+    ("existing", "args", "refused"),
+    [
+        ("a.py", ["--language", "js"], "functions are Python"),
+        ("a.py", ["--template", "js/hello-world"], "functions are Python"),
+        ("a.js", ["--language", "python"], "functions are JavaScript"),
+    ],
+)
+def test_a_template_of_the_other_language_is_refused(
+    tmp_path: Path, existing: str, args: list[str], refused: str
+) -> None:
+    root = project(tmp_path, "functions", "assets")
+    (root / "functions" / existing).write_text("")
+    before = tree(root)
+    if "--template" not in args:
+        args = [*args, "--template", "hello-world"]
+    line = one_error_line(run_new(root, "hi", *args))
+    assert refused in line and "a build runs one runtime" in line
+    assert tree(root) == before
+
+
+def test_an_explicit_language_wins_over_package_json_in_an_empty_project(tmp_path: Path) -> None:
+    root = js_project(tmp_path)  # no functions yet: nothing would be mixed
+    assert run_new(root, "hi", "--template", "python/hello-world").exit_code == 0
+    assert (root / "functions/hi/hello-world.py").is_file()
+
+
+def test_a_template_missing_in_one_language_says_which_it_has(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    (source / "py-only" / "functions").mkdir(parents=True)
+    entry = {"id": "py-only", "name": "Py", "description": "d"}
+    (source / "templates.json").write_text(json.dumps({"templates": [entry]}))
+    assert [t.language for t in templating.list_templates(source)] == ["python"]
+    assert templating.list_templates(source, "js") == []
+    with pytest.raises(
+        TemplateError, match='"py-only" has no JavaScript version \\(it has Python\\)'
+    ):
+        templating.get_template("js/py-only", source)
+    with pytest.raises(TemplateError, match='Unknown template "js/nope"; valid templates are: py'):
+        templating.get_template("js/nope", source)
+
+
+@pytest.mark.parametrize(
+    ("given", "split"),
+    [
+        ("js/hello-world", ("js", "hello-world")),
+        ("python/blank", ("python", "blank")),
+        ("blank", (None, "blank")),
+        ("ruby/blank", (None, "ruby/blank")),
+    ],
+)
+def test_split_id(given: str, split: tuple[str | None, str]) -> None:
+    assert templating.split_id(given) == split

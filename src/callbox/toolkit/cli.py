@@ -38,6 +38,7 @@ COMMANDS = {
     "assets": "callbox.toolkit.commands.assets:assets",
     "login": "callbox.toolkit.commands.profiles:login",
     "profiles": "callbox.toolkit.commands.profiles:profiles",
+    "twilio-proxy": "callbox.toolkit.commands.twilio_proxy:twilio_proxy",
 }
 
 
@@ -109,7 +110,7 @@ class ToolkitGroup(click.Group):
 @click.group(cls=ToolkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="callbox")
 def cli() -> None:
-    """callbox: Twilio Functions & Assets, self-hosted, with functions written in Python.
+    """callbox: Twilio Functions & Assets, self-hosted, with functions in Python or JavaScript.
 
     A failure prints one line; run again with --debug (anywhere on the line) for the traceback.
 

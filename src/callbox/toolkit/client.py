@@ -45,7 +45,10 @@ def api_error(response: httpx.Response, source: str = "") -> ApiError:
         body = None
     if response.status_code == 401:
         where = f" (they came from {source})" if source else ""
-        return ApiError(f"{REFUSED}{where}.", 401, 20003)
+        hint = ""
+        if source.startswith(".env"):  # a project made for Twilio keeps Twilio's there
+            hint = " If they are Twilio's, use callbox's: -p PROFILE or --username/--password."
+        return ApiError(f"{REFUSED}{where}.{hint}", 401, 20003)
     if not isinstance(body, dict) or not body.get("message"):
         return ApiError(
             f"HTTP {response.status_code} from {response.request.url}: the answer is not "

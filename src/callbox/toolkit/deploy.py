@@ -1,6 +1,11 @@
 """Deploy a project folder, in the order Twilio's toolkit does it: service -> environment ->
 functions and assets (a version each) -> build -> wait -> variables -> deployment.
 
+A project is Python or JavaScript (project.py): function versions are uploaded as
+``text/x-python`` or ``application/javascript``, the build's Dependencies come from
+requirements.txt or package.json, and a runtime of the other language is refused before
+anything is created.
+
 Beyond Twilio: versions carry the SHA-256 of their content, so a file whose path, visibility
 and content match a version of the environment's current build (or of the project's latest
 build) is not uploaded again; an unchanged project redeploys with no upload at all.
@@ -15,6 +20,7 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from callbox.gateway.source import Route
@@ -25,9 +31,18 @@ from callbox.rules import (
     MAX_PRIVATE_ASSET_BYTES,
     size_text,
 )
+from callbox.toolkit import packagejson
 from callbox.toolkit.client import ApiClient, ApiError
 from callbox.toolkit.printer import Printer
-from callbox.toolkit.project import Layout, discover
+from callbox.toolkit.project import (
+    FUNCTION_LANGUAGES,
+    LANGUAGE_NAMES,
+    Language,
+    Layout,
+    discover,
+    not_functions,
+    project_language,
+)
 from callbox.toolkit.resources import (
     ENVIRONMENT_SID,
     DeployError,
@@ -40,6 +55,7 @@ from callbox.toolkit.resources import (
 
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*?)\s*$")
 UPLOAD_CONCURRENCY = 10  # as Twilio's toolkit
+CONTENT_TYPES: dict[Language, str] = {"python": "text/x-python", "js": "application/javascript"}
 
 
 @dataclass(frozen=True)
@@ -94,7 +110,8 @@ def deploy_project(
     to succeed), so what a failed deploy made can be found again."""
     say = printer or Printer("none")
     say.info("Gathering functions and assets to deploy")
-    files = _gather(request)
+    files, language = _gather(request, say)
+    dependencies = read_dependencies(request.layout, language)  # a bad file stops us here
     service = _service(client, request, say)
     if on_service is not None:
         on_service(service["sid"])
@@ -116,7 +133,7 @@ def deploy_project(
     for kind in ("function", "asset"):
         todo = [f for f in missing if f.route.kind == kind]
         chosen[kind].extend(_upload(client, base, kind, todo, say))
-    build = _build(client, base, request, chosen, say, on_build)
+    build = _build(client, base, request, dependencies, chosen, say, on_build)
     env_base = f"{base}/Environments/{environment['sid']}"
     if request.variables:
         say.info("Setting environment variables")
@@ -137,15 +154,24 @@ def deploy_project(
     )
 
 
-def _gather(request: DeployRequest) -> list[_File]:
+def _gather(request: DeployRequest, say: Printer) -> tuple[list[_File], Language | None]:
     layout = request.layout
     layout = Layout(
         layout.root,
         layout.functions if request.functions else None,
         layout.assets if request.assets else None,
     )
+    routes = discover(layout)  # functions of both languages: refused here, before any upload
+    language = project_language(request.layout, routes.values())
+    check_runtime(request.runtime, language, request.layout)
+    left_out = not_functions(layout)
+    if left_out:
+        say.warn(
+            f"Not deployed, as they are not functions (.py or .js files): "
+            f"{', '.join(_shown(layout, file) for file in left_out)}."
+        )
     files = []
-    for route in sorted(discover(layout).values(), key=lambda r: (r.kind, r.path)):
+    for route in sorted(routes.values(), key=lambda r: (r.kind, r.path)):
         if not route.file.is_file():  # a FIFO would hang the read; a dangling link fail it
             raise DeployError(
                 f"{route.file} is not a regular file (a broken link, a pipe or a device): "
@@ -161,7 +187,41 @@ def _gather(request: DeployRequest) -> list[_File]:
     _check_limits(files)
     if not files:
         raise DeployError(f"Nothing to deploy in {layout.root}: {_why_nothing(request)}")
-    return files
+    return files, language
+
+
+def _shown(layout: Layout, file: Path) -> str:
+    try:
+        return file.relative_to(layout.root).as_posix()
+    except ValueError:
+        return str(file)
+
+
+def runtime_language(runtime: str) -> Language | None:
+    """The language a runtime name runs (node22 -> js, python3.12 -> python), if it says."""
+    if runtime.startswith("node"):
+        return "js"
+    if runtime.startswith("python"):
+        return "python"
+    return None
+
+
+def check_runtime(runtime: str | None, language: Language | None, layout: Layout) -> None:
+    """A runtime of the other language is refused before anything is created or uploaded."""
+    wanted = runtime_language(runtime) if runtime else None
+    if wanted is None or language is None or wanted == language:
+        return
+    extension = next(s for s, lang in FUNCTION_LANGUAGES.items() if lang == language)
+    raise DeployError(
+        f"The runtime {runtime} runs {LANGUAGE_NAMES[wanted]}, but the functions of "
+        f"{layout.root} are {LANGUAGE_NAMES[language]} ({extension} files). Deploy with "
+        f"--runtime {_example_runtime(language)} (or none: the server chooses), or change "
+        '"runtime" in the config file.'
+    )
+
+
+def _example_runtime(language: Language) -> str:
+    return "node22" if language == "js" else "python3.12"
 
 
 def _check_limits(files: list[_File]) -> None:
@@ -189,17 +249,11 @@ def _check_limits(files: list[_File]) -> None:
 
 
 def _why_nothing(request: DeployRequest) -> str:
-    layout = request.layout
     if not (request.functions or request.assets):
         return "--no-functions and --no-assets (or the config) leave nothing to deploy."
-    if request.functions and layout.functions and any(layout.functions.rglob("*.js")):
-        return (
-            f"{layout.functions} holds .js files only: callbox functions are Python (.py) "
-            "files with a handler(context, event, callback)."
-        )
     return (
-        "no functions/ (or src/) or assets/ (or static/) files were found. Add some, or point "
-        "--functions-folder / --assets-folder at them."
+        "no functions (.py or .js files in functions/ or src/) or assets (files in assets/ or "
+        "static/) were found. Add some, or point --functions-folder / --assets-folder at them."
     )
 
 
@@ -263,6 +317,7 @@ def _known_versions(
 
 
 def _upload(client: ApiClient, base: str, kind: str, files: list[_File], say: Printer) -> list[str]:
+    """Create what is missing and upload one version of each file; returns the version SIDs."""
     if not files:
         return []
     collection, key = ("Functions", "functions") if kind == "function" else ("Assets", "assets")
@@ -275,7 +330,7 @@ def _upload(client: ApiClient, base: str, kind: str, files: list[_File], say: Pr
         if sid is None:
             sid = client.post(f"{base}/{collection}", {"FriendlyName": path})["sid"]
         if kind == "function":
-            content_type = "text/x-python"
+            content_type = CONTENT_TYPES[FUNCTION_LANGUAGES[file.route.file.suffix]]
         else:
             content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
         with file.route.file.open("rb") as handle:  # streamed: memory stays small
@@ -299,6 +354,27 @@ def _upload(client: ApiClient, base: str, kind: str, files: list[_File], say: Pr
             sids.append(sid)
             bar.advance()
     return sids
+
+
+def read_dependencies(layout: Layout, language: Language | None) -> list[dict[str, str]]:
+    """The build's Dependencies: package.json's for JavaScript (and for a project that has
+    only assets and a package.json), requirements.txt's for Python."""
+    if language == "js":
+        try:
+            return packagejson.dependencies(layout.root)
+        except packagejson.PackageJsonError as exc:
+            raise DeployError(str(exc)) from None
+    return read_requirements(layout)
+
+
+def dependencies_source(language: Language | None) -> str:
+    return packagejson.FILE_NAME if language == "js" else "requirements.txt"
+
+
+def dependencies_field(entries: list[dict[str, str]]) -> str:
+    """``Dependencies`` as Twilio's toolkit sends it: the compact JSON list wrapped in one
+    literal pair of double quotes (the API takes it with or without them)."""
+    return '"' + json.dumps(entries, separators=(",", ":"), ensure_ascii=False) + '"'
 
 
 def read_requirements(layout: Layout) -> list[dict[str, str]]:
@@ -338,6 +414,7 @@ def _build(
     client: ApiClient,
     base: str,
     request: DeployRequest,
+    dependencies: list[dict[str, str]],
     chosen: dict[str, list[str]],
     say: Printer,
     on_build: Callable[[str, str], None] | None = None,
@@ -347,9 +424,10 @@ def _build(
         data["FunctionVersions"] = chosen["function"]
     if chosen["asset"]:
         data["AssetVersions"] = chosen["asset"]
-    dependencies = read_requirements(request.layout)
     if dependencies:
-        data["Dependencies"] = json.dumps(dependencies)
+        data["Dependencies"] = dependencies_field(dependencies)
+    # Without a runtime the server chooses: the newest Node.js it has for JavaScript
+    # functions, its default Python for Python ones.
     if request.runtime:
         data["Runtime"] = request.runtime
     build = client.post(f"{base}/Builds", data)

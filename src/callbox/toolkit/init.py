@@ -1,4 +1,6 @@
-"""`callbox init`: create a new project from the bundled scaffold."""
+"""`callbox init`: create a new project from a bundled scaffold: Python (scaffold/, also
+examples/quickstart) or JavaScript (scaffold-js/: the layout of Twilio's ``twilio
+serverless:init``, with package.json, .twilioserverlessrc, .env and .gitignore)."""
 
 from __future__ import annotations
 
@@ -9,12 +11,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from callbox.toolkit.project import Language
 from callbox.toolkit.rcfile import SECTIONS
 
 SCAFFOLD_DIR = Path(__file__).parent / "scaffold"
+JS_SCAFFOLD_DIR = Path(__file__).parent / "scaffold-js"
 PLACEHOLDER = "{{name}}"
 # Files whose text mentions the project name.
-_TEMPLATED_FILES = ("README.md",)
+_TEMPLATED_FILES = ("README.md", "package.json")
 _NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
 _IGNORED_NAMES = frozenset({"__pycache__"})
 
@@ -45,11 +49,14 @@ def init_project(
     account_sid: str | None = None,
     auth_token: str | None = None,
     empty: bool = False,
+    language: Language = "python",
 ) -> Path:
-    """Copy the scaffold to ``parent / name`` and return the new project directory.
+    """Copy the scaffold of ``language`` to ``parent / name`` and return the new project
+    directory.
 
     ``account_sid`` / ``auth_token`` go into its .env (as Twilio's ``init`` writes them);
     ``empty`` leaves the functions and assets folders without examples."""
+    scaffold = JS_SCAFFOLD_DIR if language == "js" else SCAFFOLD_DIR
     validate_name(name)
     destination = Path(parent) / name
     if destination.exists() and not destination.is_dir():
@@ -61,7 +68,7 @@ def init_project(
             f"{destination} already exists and is not empty; choose another name or remove it"
         )
     # dirs_exist_ok lets an existing empty directory (e.g. one the user just made) be used.
-    shutil.copytree(SCAFFOLD_DIR, destination, ignore=_ignore, dirs_exist_ok=True)
+    shutil.copytree(scaffold, destination, ignore=_ignore, dirs_exist_ok=True)
     for relative in _TEMPLATED_FILES:
         path = destination / relative
         if path.is_file():
@@ -120,7 +127,7 @@ DEFAULT_FLAGS: tuple[RcFlag, ...] = (
     RcFlag("port", 3000, "start: port to listen on"),
     RcFlag("production", False, "Use the production environment (no domain suffix)"),
     RcFlag("region", None, "Region of the API"),
-    RcFlag("runtime", None, "deploy: python3.11, python3.12 or python3.13. Default: the server's"),
+    RcFlag("runtime", None, "deploy: node18/20/22 or python3.11/12/13. Default: the server's"),
     RcFlag("serviceName", None, "deploy: name of the service to create or reuse"),
     RcFlag("serviceSid", None, "SID of the service to deploy to"),
     RcFlag("sourceEnvironment", None, "promote: environment whose build is promoted"),

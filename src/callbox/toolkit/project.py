@@ -1,7 +1,11 @@
-"""Read a project folder: functions/, assets/, .env and requirements.txt.
+"""Read a project folder: functions/, assets/, .env, requirements.txt or package.json.
 
 functions/sms/reply.protected.py -> /sms/reply (protected)
+functions/sms/reply.protected.js -> /sms/reply (protected), in a JavaScript project
 assets/logo.private.png          -> /logo.png (private)
+
+A project is Python or JavaScript, never both (one runtime per build): its functions say
+which, or else its package.json (JavaScript) or requirements.txt / pyproject.toml (Python).
 """
 
 from __future__ import annotations
@@ -9,9 +13,10 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from dotenv import dotenv_values
 
@@ -19,6 +24,12 @@ from callbox.gateway.source import Kind, Route, Visibility
 
 FUNCTION_FOLDERS = ("functions", "src")
 ASSET_FOLDERS = ("assets", "static")
+
+Language = Literal["python", "js"]
+# A function file's language by its extension; Twilio's toolkit takes exactly ".js" (not .mjs,
+# .cjs or .ts), callbox ".py" too. Any other file in the functions folder is not a function.
+FUNCTION_LANGUAGES: dict[str, Language] = {".py": "python", ".js": "js"}
+LANGUAGE_NAMES: dict[Language, str] = {"python": "Python", "js": "JavaScript"}
 _BAD_CHARS = set(";,?:@+&$()'\" ")
 _MAX_PATH = 255
 
@@ -96,11 +107,24 @@ def route_for_file(relative: PurePosixPath, kind: Kind) -> tuple[str, Visibility
             visibility = marker  # type: ignore[assignment]
             name = name[: match.start()] + (match.group(1) or "")
             break
-    if kind == "function" and name.endswith(".py"):
-        name = name[: -len(".py")]
+    if kind == "function":
+        name = _without_function_suffix(name)
     path = "/" + "/".join([*relative.parent.parts, name])
     path = re.sub(r"\s", "-", path)
     return path, visibility
+
+
+def _without_function_suffix(name: str) -> str:
+    for suffix in FUNCTION_LANGUAGES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def is_function_file(file: Path) -> bool:
+    """Whether a file of the functions folder is a function (``.py`` or ``.js``); Python's
+    package marker ``__init__.py`` is not."""
+    return file.suffix in FUNCTION_LANGUAGES and file.name != "__init__.py"
 
 
 def walk(folder: Path, *, hidden: bool = False) -> Iterator[tuple[str, list[str]]]:
@@ -142,7 +166,8 @@ def _files(folder: Path) -> list[Path]:
 
 
 def discover(layout: Layout) -> dict[str, Route]:
-    """Every route of the project; raises ProjectError on an invalid or duplicate path."""
+    """Every route of the project; raises ProjectError on an invalid or duplicate path, and on
+    functions of both languages (one runtime per build)."""
     routes: dict[str, Route] = {}
     sources: list[tuple[Kind, Path | None]] = [
         ("function", layout.functions),
@@ -151,9 +176,11 @@ def discover(layout: Layout) -> dict[str, Route]:
     for kind, folder in sources:
         if folder is None:
             continue
-        for file in _files(folder):
-            if kind == "function" and (file.suffix != ".py" or file.name == "__init__.py"):
-                continue
+        files = _files(folder)
+        if kind == "function":
+            files = [file for file in files if is_function_file(file)]
+            functions_language(layout, files)  # before routes: a.py and a.js are not duplicates
+        for file in files:
             relative = PurePosixPath(file.relative_to(folder).as_posix())
             path, visibility = route_for_file(relative, kind)
             validate_path(path)
@@ -163,6 +190,66 @@ def discover(layout: Layout) -> dict[str, Route]:
                 )
             routes[path] = Route(path=path, kind=kind, visibility=visibility, file=file)
     return routes
+
+
+def functions_language(layout: Layout, files: Iterable[Path]) -> Language | None:
+    """The one language of function ``files`` (None without any); files of both languages are
+    a ProjectError naming them."""
+    found: dict[Language, list[Path]] = {}
+    for file in files:
+        found.setdefault(FUNCTION_LANGUAGES[file.suffix], []).append(file)
+    if len(found) > 1:
+        listed = "; ".join(
+            f"{LANGUAGE_NAMES[language]}: {_some(layout.root, files)}"
+            for language, files in sorted(found.items())
+        )
+        raise ProjectError(
+            "A project's functions are all Python (.py) or all JavaScript (.js): a build runs "
+            f"one runtime. Found {listed}. Move one kind to a project of its own."
+        )
+    return next(iter(found), None)
+
+
+def _some(root: Path, files: list[Path], most: int = 5) -> str:
+    shown = sorted(_relative(root, file) for file in files)
+    more = f" and {len(shown) - most} more" if len(shown) > most else ""
+    return ", ".join(shown[:most]) + more
+
+
+def _relative(root: Path, file: Path) -> str:
+    try:
+        return file.relative_to(root).as_posix()
+    except ValueError:
+        return str(file)
+
+
+def project_language(layout: Layout, routes: Iterable[Route] | None = None) -> Language | None:
+    """The project's language: its functions', else package.json's presence (JavaScript), else
+    requirements.txt's or pyproject.toml's (Python); None when nothing tells."""
+    if routes is None:
+        routes = discover(layout).values()
+    functions = [route.file for route in routes if route.kind == "function"]
+    language = functions_language(layout, functions)
+    if language is not None:
+        return language
+    if (layout.root / "package.json").is_file():
+        return "js"
+    if any((layout.root / name).is_file() for name in ("requirements.txt", "pyproject.toml")):
+        return "python"
+    return None
+
+
+def not_functions(layout: Layout) -> list[Path]:
+    """Files of the functions folder that are not functions (a ``.ts``, ``.mjs``, ``.json``,
+    ...): a deploy names them rather than leaving them out without a word. Hidden files,
+    ``__pycache__`` and ``__init__.py`` are not counted."""
+    if layout.functions is None:
+        return []
+    return [
+        file
+        for file in _files(layout.functions)
+        if not is_function_file(file) and file.name != "__init__.py" and file.suffix != ".pyc"
+    ]
 
 
 def read_env(file: Path) -> dict[str, str]:

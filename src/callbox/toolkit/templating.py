@@ -2,9 +2,13 @@
 
 A template folder holds ``functions/`` and ``assets/`` (copied to ``<functions>/<namespace>/``
 and ``<assets>/<namespace>/``), a ``.env`` (appended to the project's), an optional
-``requirements.txt`` (merged into the project's) and a ``README.md`` (copied to
-``readmes/<namespace>/<id>.md``). These are the rules of Twilio's ``twilio-run new``; every
-file is checked before any is written, so a refused template leaves the project untouched.
+``requirements.txt`` or ``package.json`` (whose dependencies are merged into the project's)
+and a ``README.md`` (copied to ``readmes/<namespace>/<id>.md``). These are the rules of
+Twilio's ``twilio-run new``; every file is checked before any is written, so a refused
+template leaves the project untouched.
+
+Each template exists in Python (``templates/<id>/``) and JavaScript (``templates/<id>/js/``);
+``js/<id>`` and ``python/<id>`` name one language's version.
 """
 
 from __future__ import annotations
@@ -15,10 +19,22 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TypedDict
 
 from dotenv import dotenv_values
 
-from callbox.toolkit.project import ASSET_FOLDERS, FUNCTION_FOLDERS
+from callbox.toolkit import packagejson
+from callbox.toolkit.project import (
+    ASSET_FOLDERS,
+    FUNCTION_FOLDERS,
+    LANGUAGE_NAMES,
+    Language,
+    Layout,
+    ProjectError,
+    discover,
+    functions_language,
+    project_language,
+)
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 # A command run from inside one of these folders works on the project around it.
@@ -27,6 +43,7 @@ _SEGMENT_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 _ENV_KEY_RE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=")
 _REQUIREMENT_NAME_RE = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _SKIPPED = frozenset({"__pycache__", ".DS_Store"})
+LANGUAGES: tuple[Language, ...] = ("python", "js")
 
 
 class TemplateError(ValueError):
@@ -41,6 +58,7 @@ class Template:
     name: str
     description: str
     folder: Path
+    language: Language = "python"
 
 
 @dataclass
@@ -51,26 +69,106 @@ class Created:
     readme: Path | None = None
     new_env_keys: list[str] = field(default_factory=list)
     new_requirements: list[str] = field(default_factory=list)
+    new_packages: list[str] = field(default_factory=list)  # name@version added to package.json
 
 
-def list_templates(source: Path | None = None) -> list[Template]:
-    """The templates listed in ``templates.json`` (of ``source``, default: those shipped)."""
+def _entries(source: Path) -> list[dict[str, str]]:
+    return list(json.loads((source / "templates.json").read_text(encoding="utf-8"))["templates"])
+
+
+def _folder(source: Path, template_id: str, language: Language) -> Path:
+    return source / template_id / "js" if language == "js" else source / template_id
+
+
+def languages(source: Path, template_id: str) -> list[Language]:
+    """The languages ``template_id`` has files for, Python first."""
+    found: list[Language] = []
+    for language in LANGUAGES:
+        folder = _folder(source, template_id, language)
+        if any((folder / kind).is_dir() for kind in ("functions", "assets")):
+            found.append(language)
+    return found
+
+
+def list_templates(source: Path | None = None, language: Language = "python") -> list[Template]:
+    """The templates listed in ``templates.json`` (of ``source``, default: those shipped) that
+    exist in ``language``."""
     source = source or TEMPLATES_DIR
-    entries = json.loads((source / "templates.json").read_text(encoding="utf-8"))["templates"]
     return [
-        Template(id=e["id"], name=e["name"], description=e["description"], folder=source / e["id"])
-        for e in entries
+        Template(
+            id=e["id"],
+            name=e["name"],
+            description=e["description"],
+            folder=_folder(source, e["id"], language),
+            language=language,
+        )
+        for e in _entries(source)
+        if language in languages(source, e["id"])
     ]
 
 
-def get_template(template_id: str, source: Path | None = None) -> Template:
-    """The template called ``template_id``; an unknown id names the valid ones."""
-    templates = list_templates(source)
-    for template in templates:
-        if template.id == template_id:
+class CatalogEntry(TypedDict):
+    id: str
+    name: str
+    description: str
+    languages: list[Language]
+
+
+def catalog(source: Path | None = None) -> list[CatalogEntry]:
+    """Every template once, with the languages it exists in (``list-templates -o json``)."""
+    source = source or TEMPLATES_DIR
+    return [
+        CatalogEntry(
+            id=e["id"],
+            name=e["name"],
+            description=e["description"],
+            languages=languages(source, e["id"]),
+        )
+        for e in _entries(source)
+    ]
+
+
+def split_id(template_id: str) -> tuple[Language | None, str]:
+    """``js/hello-world`` -> ("js", "hello-world"); a bare id names no language."""
+    prefix, slash, rest = template_id.partition("/")
+    if slash and prefix in LANGUAGES:
+        return prefix, rest  # type: ignore[return-value]
+    return None, template_id
+
+
+def get_template(
+    template_id: str, source: Path | None = None, language: Language = "python"
+) -> Template:
+    """The template called ``template_id`` (``js/<id>`` or ``python/<id>`` names the language,
+    else ``language``); an unknown id names the valid ones."""
+    source = source or TEMPLATES_DIR
+    named, bare = split_id(template_id)
+    language = named or language
+    entries = _entries(source)
+    if bare not in {e["id"] for e in entries}:
+        valid = ", ".join(e["id"] for e in entries)
+        raise TemplateError(f'Unknown template "{template_id}"; valid templates are: {valid}.')
+    for template in list_templates(source, language):
+        if template.id == bare:
             return template
-    valid = ", ".join(t.id for t in templates)
-    raise TemplateError(f'Unknown template "{template_id}"; valid templates are: {valid}.')
+    have = " and ".join(LANGUAGE_NAMES[lang] for lang in languages(source, bare)) or "nothing"
+    raise TemplateError(
+        f'The template "{bare}" has no {LANGUAGE_NAMES[language]} version (it has {have}).'
+    )
+
+
+def language_of_project(root: Path, *, functions_only: bool = False) -> Language | None:
+    """The language of the project at ``root``: its functions', else (unless
+    ``functions_only``) package.json's or requirements.txt's; None when nothing tells or the
+    project cannot be read."""
+    try:
+        layout = Layout.find(root)
+        if functions_only:
+            files = [r.file for r in discover(layout).values() if r.kind == "function"]
+            return functions_language(layout, files)
+        return project_language(layout)
+    except ProjectError:
+        return None
 
 
 def normalize_namespace(raw: str) -> str:
@@ -134,6 +232,12 @@ def create_from_template(
     for name, project_file in ((".env", env_file), ("requirements.txt", root / "requirements.txt")):
         if (template.folder / name).is_file():
             _check_text_file(project_file)
+    packages_source = template.folder / packagejson.FILE_NAME
+    if packages_source.is_file():
+        try:
+            packagejson.dependencies(root)  # the project's package.json must be usable
+        except packagejson.PackageJsonError as exc:
+            raise TemplateError(f"{exc} Fix it and run again; nothing was created.") from None
 
     created = Created(readme=readme.relative_to(root) if readme_source.is_file() else None)
     written: list[Path] = []  # files, then folders, this call created
@@ -163,7 +267,27 @@ def create_from_template(
         created.new_requirements = merge_requirements(
             requirements_source.read_text(encoding="utf-8"), root / "requirements.txt", namespace
         )
+    if packages_source.is_file():
+        created.new_packages = merge_package_json(packages_source, root)
     return created
+
+
+def merge_package_json(template_file: Path, root: Path) -> list[str]:
+    """Add the template's package.json dependencies the project does not list yet (its own
+    versions stay); returns them as ``name@version``. A project without package.json gets
+    one."""
+    wanted = packagejson.dependencies(template_file.parent)
+    data = packagejson.read(root) or {"private": True}
+    declared = data.setdefault("dependencies", {})
+    added = []
+    for entry in wanted:
+        if entry["name"] not in declared:
+            declared[entry["name"]] = entry["version"]
+            added.append(f"{entry['name']}@{entry['version']}")
+    if added:
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        (root / packagejson.FILE_NAME).write_text(text, encoding="utf-8")
+    return added
 
 
 def merge_env(template_env: str, project_env: Path, namespace: str) -> list[str]:

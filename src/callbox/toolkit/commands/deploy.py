@@ -9,15 +9,27 @@ from typing import Any
 
 import click
 
-from callbox.toolkit import deployinfo, rcfile
-from callbox.toolkit.deploy import Deployed, DeployRequest, deploy_project, read_requirements
+from callbox.toolkit import deployinfo, packagejson, rcfile
+from callbox.toolkit.deploy import (
+    Deployed,
+    DeployRequest,
+    dependencies_source,
+    deploy_project,
+    read_dependencies,
+)
 from callbox.toolkit.options import (
     api_options,
     environment_options,
     output_option,
     service_sid_option,
 )
-from callbox.toolkit.project import Layout
+from callbox.toolkit.project import (
+    LANGUAGE_NAMES,
+    Language,
+    Layout,
+    discover,
+    project_language,
+)
 from callbox.toolkit.resources import (
     by_access,
     check_variables,
@@ -46,15 +58,23 @@ from callbox.toolkit.session import Session, open_session
 @click.option("--assets/--no-assets", default=True, help="Deploy the assets (default).")
 @click.option("--functions-folder", default=None, help="Functions folder (default functions/).")
 @click.option("--assets-folder", default=None, help="Assets folder (default assets/).")
-@click.option("--runtime", default=None, help="python3.11 (default), python3.12 or python3.13.")
+@click.option(
+    "--runtime",
+    default=None,
+    help="node18, node20 or node22 for JavaScript; python3.11, python3.12 or python3.13 for "
+    "Python. Default: the server's newest Node.js for a JavaScript project, python3.11 for a "
+    "Python one.",
+)
 @output_option
 @click.pass_context
 def deploy(ctx: click.Context, **_flags: Any) -> None:
     """Deploy the project: upload changed functions and assets, build, activate.
 
     The service is --service-sid, serviceSid in the config, the one .twiliodeployinfo names,
-    or a new one named --service-name / [project].name in pyproject.toml / the folder's name.
-    Variables from .env are set on the environment (never ACCOUNT_SID or AUTH_TOKEN).
+    or a new one named --service-name / "name" in package.json or [project].name in
+    pyproject.toml / the folder's name. Variables from .env are set on the environment (never
+    ACCOUNT_SID or AUTH_TOKEN). A project is JavaScript (functions/*.js, package.json's
+    dependencies) or Python (functions/*.py, requirements.txt), never both.
 
     \b
     Examples:
@@ -62,6 +82,7 @@ def deploy(ctx: click.Context, **_flags: Any) -> None:
       callbox deploy --environment stage     # to <service>-1234-stage.<domain>
       callbox deploy --production -o json    # to production, the result as JSON
       callbox deploy -n my-service --override-existing-project --env .env.prod
+      callbox deploy --runtime node20        # a JavaScript project on Node.js 20
     """
     with open_session(ctx, "deploy") as session:
         _deploy(session)
@@ -76,11 +97,12 @@ def _deploy(session: Session) -> None:
         if opts.get("environment") == "dev":
             opts["environment"] = opts["functions_env"]  # the deprecated spelling, when alone
     layout = Layout.find(session.root, opts.get("functions_folder"), opts.get("assets_folder"))
+    language = project_language(layout)  # functions of both languages stop the deploy here
     variables = session.uploadable_env()
     check_variables(variables, session.env_file)
     info = session.deployed_service()
     service_sid = opts.get("service_sid") or (info.service_sid if info else None)
-    service_name = None if service_sid else _service_name(session)
+    service_name = None if service_sid else _service_name(session, language)
     given = rcfile.given_names(click.get_current_context())
     if service_sid and "service_name" in given and not opts.get("service_sid"):
         session.printer.warn(
@@ -89,7 +111,7 @@ def _deploy(session: Session) -> None:
             "deploy elsewhere."
         )
     printer = session.printer
-    _print_plan(session, layout, service_sid, service_name, variables)
+    _print_plan(session, layout, language, service_sid, service_name, variables)
 
     warned: list[bool] = []
 
@@ -133,12 +155,16 @@ def _deploy(session: Session) -> None:
     _print_summary(session, summary)
 
 
-def _service_name(session: Session) -> str:
+def _service_name(session: Session, language: Language | None = None) -> str:
     opts = session.options
     explicit = opts.get("service_name") or opts.get("project_name")
     if explicit:
         return str(explicit)  # as given: the server says what is wrong with a bad name
-    return _as_unique_name(_pyproject_name(session.root) or session.root.name)
+    root = session.root
+    named = [packagejson.name(root), _pyproject_name(root)]
+    if language == "python":  # a Python project's package.json may be a web page's tooling
+        named.reverse()
+    return _as_unique_name(next((n for n in named if n), None) or root.name)
 
 
 def _pyproject_name(root: Path) -> str | None:
@@ -163,6 +189,7 @@ def _as_unique_name(name: str) -> str:
 def _print_plan(
     session: Session,
     layout: Layout,
+    language: Language | None,
     service_sid: str | None,
     service_name: str | None,
     variables: dict[str, str],
@@ -171,7 +198,14 @@ def _print_plan(
     if not printer.chatty:
         return
     password = session.credentials.password
-    dependencies = ", ".join(d["name"] for d in read_requirements(layout)) or "none"
+    names = [d["name"] for d in read_dependencies(layout, language)]
+    dependencies = f"{', '.join(names)} ({dependencies_source(language)})" if names else "none"
+    runtime = session.options.get("runtime")
+    if not runtime:
+        functions = any(route.kind == "function" for route in discover(layout).values())
+        javascript = language == "js" and functions
+        runtime = "default (the server's newest Node.js)" if javascript else "default"
+    kind = f" ({LANGUAGE_NAMES[language]})" if language else ""
     lines = [
         "Deploying functions & assets to callbox",
         f"  Server          {session.credentials.url}",
@@ -179,10 +213,10 @@ def _print_plan(
         f"  Password        {password[:4]}{'*' * max(len(password) - 4, 0)}",
         f"  Service         {service_sid or service_name}",
         f"  Environment     {session.environment or 'production'}",
-        f"  Root Directory  {session.root}",
+        f"  Root Directory  {session.root}{kind}",
         f"  Dependencies    {dependencies}",
         f"  Env Variables   {', '.join(variables) or 'none'}",
-        f"  Runtime         {session.options.get('runtime') or 'default'}",
+        f"  Runtime         {runtime}",
     ]
     printer.info("\n".join(lines))
 

@@ -1,4 +1,5 @@
-"""``callbox init``: a new project from the scaffold, as Twilio's ``init`` makes one."""
+"""``callbox init``: a new project from the scaffold, as Twilio's ``init`` makes one: Python, or
+JavaScript in the layout of ``twilio serverless:init``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import click
 
 from callbox.toolkit.init import InitError, init_project
+from callbox.toolkit.project import LANGUAGE_NAMES, Language
 
 
 @click.command()
@@ -27,7 +29,17 @@ from callbox.toolkit.init import InitError, init_project
     is_flag=True,
     help="Write TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN from this shell into .env.",
 )
-@click.option("--template", default=None, help="Add this template (see list-templates).")
+@click.option(
+    "--template",
+    default=None,
+    help="Add this template (see list-templates); js/ID or python/ID also names the language.",
+)
+@click.option(
+    "--language",
+    type=click.Choice(["js", "python"]),
+    default=None,
+    help="js: Twilio's JavaScript layout (package.json, functions/*.js). Default: python.",
+)
 @click.option("--empty", is_flag=True, help="No example functions or assets.")
 def init(
     name: str,
@@ -36,17 +48,28 @@ def init(
     auth_token: str | None,
     import_credentials: bool,
     template: str | None,
+    language: Language | None,
     empty: bool,
 ) -> None:
     """Create a new project NAME with example functions and assets.
+
+    A Python project by default; with --language js (or a js/ID template) a JavaScript one,
+    laid out as Twilio's `twilio serverless:init` makes it.
 
     \b
     Examples:
       callbox init my-project && callbox start my-project
       callbox init my-project --account-sid AC0123... --auth-token 0123...
       callbox init bot --template hello-messaging --empty
+      callbox init web --language js             # functions/*.js, package.json
+      callbox init bot --template js/hello-messaging --empty
     """
-    from callbox.toolkit.templating import TemplateError, create_from_template, get_template
+    from callbox.toolkit.templating import (
+        TemplateError,
+        create_from_template,
+        get_template,
+        split_id,
+    )
 
     if import_credentials:
         account_sid = account_sid or os.environ.get("TWILIO_ACCOUNT_SID")
@@ -56,10 +79,22 @@ def init(
                 "--import-credentials needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN in the "
                 "environment; set them, or pass --account-sid and --auth-token."
             )
+    named = split_id(template)[0] if template else None
+    if language and named and named != language:
+        raise click.ClickException(
+            f"--template {template} is the {LANGUAGE_NAMES[named]} version, and --language "
+            f"{language} asks for {LANGUAGE_NAMES[language]}: give one of them."
+        )
+    chosen_language: Language = language or named or "python"
     try:
-        chosen = get_template(template) if template else None
+        chosen = get_template(template, language=chosen_language) if template else None
         root = init_project(
-            name, parent, account_sid=account_sid, auth_token=auth_token, empty=empty
+            name,
+            parent,
+            account_sid=account_sid,
+            auth_token=auth_token,
+            empty=empty,
+            language=chosen_language,
         )
         if chosen is not None:
             create_from_template(chosen, chosen.id, root)

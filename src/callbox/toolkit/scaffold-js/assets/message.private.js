@@ -1,0 +1,6 @@
+// A private asset: not routable, loaded by functions/private-message.js with require().
+const privateMessage = () => {
+  return 'This is private!';
+};
+
+module.exports = privateMessage;

@@ -1,0 +1,5 @@
+const privateMessage = () => {
+  return 'This is private!';
+};
+
+module.exports = privateMessage;

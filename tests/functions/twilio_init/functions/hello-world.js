@@ -1,0 +1,5 @@
+exports.handler = function(context, event, callback) {
+  const twiml = new Twilio.twiml.VoiceResponse();
+  twiml.say('Hello World!');
+  callback(null, twiml);
+};
