@@ -1,6 +1,7 @@
-"""Read a project folder: functions/, assets/, .env and requirements.txt.
+"""Read a project folder: functions/, assets/, .env and requirements.txt (or package.json).
 
 functions/sms/reply.protected.py -> /sms/reply (protected)
+functions/sms/reply.protected.js -> /sms/reply (protected), in a JavaScript project
 assets/logo.private.png          -> /logo.png (private)
 """
 
@@ -21,6 +22,8 @@ FUNCTION_FOLDERS = ("functions", "src")
 ASSET_FOLDERS = ("assets", "static")
 _BAD_CHARS = set(";,?:@+&$()'\" ")
 _MAX_PATH = 255
+# A project's language is its functions' (one per project, as one runtime per build).
+EXTENSIONS = {"python": ".py", "node": ".js"}
 
 
 class ProjectError(ValueError):
@@ -96,8 +99,10 @@ def route_for_file(relative: PurePosixPath, kind: Kind) -> tuple[str, Visibility
             visibility = marker  # type: ignore[assignment]
             name = name[: match.start()] + (match.group(1) or "")
             break
-    if kind == "function" and name.endswith(".py"):
-        name = name[: -len(".py")]
+    for extension in EXTENSIONS.values():
+        if kind == "function" and name.endswith(extension):
+            name = name[: -len(extension)]
+            break
     path = "/" + "/".join([*relative.parent.parts, name])
     path = re.sub(r"\s", "-", path)
     return path, visibility
@@ -141,8 +146,41 @@ def _files(folder: Path) -> list[Path]:
     return found
 
 
-def discover(layout: Layout) -> dict[str, Route]:
-    """Every route of the project; raises ProjectError on an invalid or duplicate path."""
+def function_sources(layout: Layout) -> dict[str, list[Path]]:
+    """The project's function files by language ("python": .py, "node": .js)."""
+    found: dict[str, list[Path]] = {language: [] for language in EXTENSIONS}
+    if layout.functions is None:
+        return found
+    for file in _files(layout.functions):
+        for language, extension in EXTENSIONS.items():
+            if file.suffix == extension and file.name != "__init__.py":
+                found[language].append(file)
+    return found
+
+
+def project_language(layout: Layout) -> str:
+    """ "node" when the functions are JavaScript (or package.json is all there is), "python"
+    otherwise; raises ProjectError when both languages are there, naming the files."""
+    sources = function_sources(layout)
+    python, node = sources["python"], sources["node"]
+    if python and node:
+
+        def names(files: list[Path]) -> str:
+            shown = [str(f.relative_to(layout.root)) for f in files[:5]]
+            return ", ".join(shown) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+
+        raise ProjectError(
+            f"This project mixes Python functions ({names(python)}) and JavaScript functions "
+            f"({names(node)}); a project runs one language. Move one kind to another project."
+        )
+    if node or (not python and (layout.root / "package.json").is_file()):
+        return "node"
+    return "python"
+
+
+def discover(layout: Layout, language: str = "python") -> dict[str, Route]:
+    """Every route of the project (functions of ``language``); raises ProjectError on an
+    invalid or duplicate path."""
     routes: dict[str, Route] = {}
     sources: list[tuple[Kind, Path | None]] = [
         ("function", layout.functions),
@@ -152,7 +190,9 @@ def discover(layout: Layout) -> dict[str, Route]:
         if folder is None:
             continue
         for file in _files(folder):
-            if kind == "function" and (file.suffix != ".py" or file.name == "__init__.py"):
+            if kind == "function" and (
+                file.suffix != EXTENSIONS[language] or file.name == "__init__.py"
+            ):
                 continue
             relative = PurePosixPath(file.relative_to(folder).as_posix())
             path, visibility = route_for_file(relative, kind)
