@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 # An install's /tmp (MB, in its memory): uv builds source packages in its cache folder.
 INSTALL_TMP_MB = 512
+# Which certificate authorities an install trusts, as the server does (a registry behind a
+# TLS-inspecting proxy): passed into the install's sandbox when the server has them.
+TRUST_VARIABLES = ("NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR")
 INTERRUPTED = "The build was interrupted by a server restart; create it again."
 # How long close() lets running builds record their outcome (installs are killed first, so
 # they fail at once); a build still running after it is failed by the next start's recover().
@@ -242,6 +245,10 @@ class Builder:
             if node is not None:
                 readable += [node_prefix(node), npm.npm_root(npm.npm_command(node))]
             env = {"npm_config_cache": str(cache / "npm"), "npm_config_update_notifier": "false"}
+            # How this machine trusts the registry's certificate (not a secret; no proxies).
+            trust = {k: os.environ[k] for k in TRUST_VARIABLES if os.environ.get(k)}
+            env.update(trust)
+            readable += list(trust.values())  # the files must be there to be read
         elif self.config.find_links and not self.config.find_links.startswith(("http:", "https:")):
             readable.append(self.config.find_links)
         return self.sandbox.fences(

@@ -37,7 +37,7 @@ _HANDLER_ASSIGNED = re.compile(
     _EXPORTS + r"\s*(?:\.\s*handler\b|\[\s*(['\"`])handler\1\s*\])\s*=(?!=)"
 )
 _HANDLER_DEFINED = re.compile(
-    r"\bObject\s*\.\s*defineProperty\s*\(\s*" + _EXPORTS + r"\s*,\s*(['\"`])handler\2"
+    r"\bObject\s*\.\s*defineProperty\s*\(\s*" + _EXPORTS + r"\s*,\s*(['\"`])handler\1"
 )
 _WHOLE_EXPORT = re.compile(
     r"\bmodule\s*\.\s*exports\s*=(?!=)|\bObject\s*\.\s*assign\s*\(\s*" + _EXPORTS

@@ -148,6 +148,11 @@ def install(
         "--no-package-lock",
         "--loglevel=error",
     ]
+    # --prefix also moves npm's global config (<prefix>/etc/npmrc): keep the server's, where
+    # the machine's npm settings live (a registry, a CA file).
+    global_config = Path(os.path.dirname(os.path.dirname(node))) / "etc" / "npmrc"
+    if global_config.is_file():
+        command += ["--globalconfig", str(global_config)]
     env = {**child_environment(), "npm_config_update_notifier": "false"}
     if cache is not None:
         command += ["--cache", str(cache)]
