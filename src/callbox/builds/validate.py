@@ -245,7 +245,7 @@ def requirement_line(name: str, version: str) -> str:
         named = Requirement(name)
     except InvalidRequirement:
         named = None
-    if named is None or named.specifier or named.marker:
+    if named is None or named.specifier or named.marker or named.url:
         raise BuildFailure(
             f"Dependency name {name[:100]!r} is not a Python package name: use letters, "
             "digits, '.', '_' and '-', starting and ending with a letter or digit, and "
