@@ -3,12 +3,10 @@ warm Node.js worker per build, through the API and the twilio SDK as a client wo
 
 from __future__ import annotations
 
-import time
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
-from deploying import build, deploy, ensure_resource, ensure_service, upload, wait_for_build
+from deploying import deploy
 
 from callbox.builds.runtimes import newest_node_runtime, node_version
 
