@@ -222,7 +222,8 @@ def test_dependencies_npm_would_not_take_from_twilio_fail(
         b"exports['handler'] = (c, e, cb) => cb();",
         b"const handler = (c, e, cb) => cb();\nmodule.exports = { handler };",
         b'"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\n'
-        b"exports.handler = void 0;\nconst handler = (c, e, cb) => cb();\nexports.handler = handler;",
+        b"exports.handler = void 0;\nconst handler = (c, e, cb) => cb();\n"
+        b"exports.handler = handler;",
         b"#!/usr/bin/env node\nexports.handler = (c, e, cb) => cb(); // a shebang line is fine",
     ],
 )
