@@ -111,11 +111,15 @@ def test_start_log_lines_are_the_same(local: dict[str, Any]) -> None:
         assert server.client.get("/logs").text == "logged"
         server.settle(mark)
         lines[lang] = server.lines_matching(r"^  \[(INFO|WARN|ERROR)\] /logs:", since=mark)
-    assert lines["python"] == lines["node"] == [
-        "  [INFO] /logs: an info line",
-        "  [WARN] /logs: a warning line",
-        "  [ERROR] /logs: an error line",
-    ]
+    assert (
+        lines["python"]
+        == lines["node"]
+        == [
+            "  [INFO] /logs: an info line",
+            "  [WARN] /logs: a warning line",
+            "  [ERROR] /logs: an error line",
+        ]
+    )
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -195,8 +199,12 @@ def test_serve_log_lines_are_the_same(deployed: dict[str, Any]) -> None:
                 break
             time.sleep(0.1)
         found[lang] = lines
-    assert found["python"] == found["node"] == [
-        ("ERROR", "an error line"),
-        ("INFO", "an info line"),
-        ("WARN", "a warning line"),
-    ]
+    assert (
+        found["python"]
+        == found["node"]
+        == [
+            ("ERROR", "an error line"),
+            ("INFO", "an info line"),
+            ("WARN", "a warning line"),
+        ]
+    )
