@@ -3,13 +3,14 @@
 The gateway is handed this as its DeploymentSource. Lookups are cached per Host; any change
 made through the API (a deployment, a variable, a deleted service) clears the cache, so the
 next request sees it, and pools of builds no longer deployed anywhere are drained. A
-deployment also starts its build's first worker at once (``warm``), so the first request
-does not pay for starting Python or Node.js and loading the twilio library.
+deployment also starts its build's first worker, and its answer waits for it (``activated``),
+so the first request does not pay for starting Python or Node.js and loading twilio.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,12 +25,13 @@ from callbox.gateway.source import Deployment, Route
 from callbox.store import slots
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store
-from callbox.store.sids import ENVIRONMENT
 from callbox.store.tables import build_versions, builds, environments, services, versions
 from callbox.store.variables import read_variables
 
 log = logging.getLogger("callbox.hosting")
 
+# How long a deployment's answer waits for its build's first worker (seconds).
+WARM_WAIT = 10.0
 # Unknown hosts are remembered too (a scanner must not cost a query per request), up to a bound.
 _MAX_CACHED = 10_000
 
@@ -83,8 +85,8 @@ class Environments:
         self._loop = asyncio.get_running_loop()
 
     def changed(self, sid: str = "") -> None:
-        """Something served may have changed (any thread): forget every cached lookup. ``sid``
-        an environment's: it may serve another build now, whose first worker starts at once."""
+        """Something served may have changed (any thread): forget every cached lookup, and
+        drain the pools of builds no longer deployed."""
         with self._lock:
             self._generation += 1
             self._cache = {}
@@ -94,8 +96,18 @@ class Environments:
 
     async def _after_change(self, sid: str) -> None:
         await self.drain_unused()
-        if self.warm is not None and sid.startswith(ENVIRONMENT):
-            await self.warm_environment(sid)
+
+    def activated(self, environment_sid: str, timeout: float = WARM_WAIT) -> None:
+        """From an API thread, after a deployment: start the environment's first worker and
+        wait for it, ``timeout`` seconds at most (the deployment holds either way)."""
+        loop = self._loop
+        if self.warm is None or loop is None or loop.is_closed():
+            return
+        future = asyncio.run_coroutine_threadsafe(self.warm_environment(environment_sid), loop)
+        try:
+            future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            log.info("The first worker of environment %s is still starting.", environment_sid)
 
     async def warm_environment(self, environment_sid: str) -> None:
         """Start the first worker of the build the environment serves (if none runs)."""

@@ -174,6 +174,7 @@ def create_server(config: Config, own_ports: Sequence[int] = ()) -> Server:
         builder=builder,
         logbook=logbook,
         on_change=environments.changed,
+        on_activate=environments.activated,
     )
     return Server(
         config=config,
