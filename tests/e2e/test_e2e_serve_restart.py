@@ -120,9 +120,9 @@ def processes_mentioning(text: str) -> list[str]:
 
 
 def test_a_build_interrupted_by_a_kill_is_failed_after_restart(servers, offline, e2e):
-    # uv runs the sleeping build backend from its cache folder, which is this test's own.
-    backend = offline["UV_CACHE_DIR"]
     first = servers.serve(env=offline)
+    # uv runs the sleeping build backend from its cache folder: the account's, in the data.
+    backend = str(first.data / "cache")
     deployed = deploy(first, {"/which": (source("which_build"), "public")}, service="midbuild")
     service_sid = deployed["service_sid"]
     slow = build(
