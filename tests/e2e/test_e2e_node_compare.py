@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ ENV = {
     "CALLBOX_CONCURRENCY_LIMIT": "3",
 }
 LANGUAGES = ("python", "node")
+SCENARIOS = Path(__file__).resolve().parent.parent / "functions"
 NODE = newest_node_runtime() or "node22"
 
 
@@ -152,8 +154,6 @@ def test_start_request_limits_are_the_gateways(local: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="module")
 def deployed(module_servers) -> dict[str, httpx.Client]:  # type: ignore[no-untyped-def]
-    from conftest import SCENARIOS
-
     server = module_servers.serve(env=ENV)
     clients = {}
     for lang in LANGUAGES:

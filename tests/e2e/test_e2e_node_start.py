@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import time
 
-from conftest import run_callbox
-
 
 def test_an_edited_function_is_served_on_the_next_request(servers) -> None:  # type: ignore[no-untyped-def]
     server = servers.start("node_start")
@@ -41,11 +39,11 @@ def test_a_dependency_added_to_package_json_is_installed_and_required(servers) -
     assert response.text == "7200000", response.text
 
 
-def test_a_project_mixing_python_and_javascript_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_project_mixing_python_and_javascript_is_refused(tmp_path, callbox_cli) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "functions").mkdir()
     (tmp_path / "functions" / "a.js").write_text("exports.handler = (c, e, cb) => cb();\n")
     (tmp_path / "functions" / "b.py").write_text("def handler(c, e, cb):\n    cb(None)\n")
-    done = run_callbox(["start", str(tmp_path), "--port", "0"], timeout=30)
+    done = callbox_cli(["start", str(tmp_path), "--port", "0"], timeout=30)
     assert done.returncode != 0
     assert "mixes Python functions (functions/b.py) and JavaScript functions (functions/a.js)" in (
         done.stdout + done.stderr
