@@ -48,6 +48,8 @@ class Config:
     index_url: str = ""
     find_links: str = ""
     no_index: bool = False
+    # Where npm takes Node.js builds' packages from (its --registry); empty: npm's default.
+    npm_registry: str = ""
     # The control plane (``callbox serve``): where its data lives and how domains are formed.
     data_dir: str = field(default_factory=lambda: _default_data_dir())
     database_url: str = ""  # default: SQLite in data_dir

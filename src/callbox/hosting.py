@@ -2,30 +2,36 @@
 
 The gateway is handed this as its DeploymentSource. Lookups are cached per Host; any change
 made through the API (a deployment, a variable, a deleted service) clears the cache, so the
-next request sees it, and pools of builds no longer deployed anywhere are drained.
+next request sees it, and pools of builds no longer deployed anywhere are drained. A
+deployment also starts its build's first worker, and its answer waits for it (``activated``),
+so the first request does not pay for starting Python or Node.js and loading twilio.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from callbox.builds.runtimes import language_of
 from callbox.builds.validate import function_file
 from callbox.gateway.source import Deployment, Route
 from callbox.store import slots
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store
-from callbox.store.tables import build_versions, environments, services, versions
+from callbox.store.tables import build_versions, builds, environments, services, versions
 from callbox.store.variables import read_variables
 
 log = logging.getLogger("callbox.hosting")
 
+# How long a deployment's answer waits for its build's first worker (seconds).
+WARM_WAIT = 10.0
 # Unknown hosts are remembered too (a scanner must not cost a query per request), up to a bound.
 _MAX_CACHED = 10_000
 
@@ -45,11 +51,13 @@ class Environments:
         accounts: Accounts,
         builds: BuildFiles,
         serve_only: Callable[[set[str]], None],
+        warm: Callable[[Deployment], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.accounts = accounts
         self.builds = builds
         self.serve_only = serve_only
+        self.warm = warm
         self._cache: dict[str, Deployment | None] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._generation = 0
@@ -72,14 +80,51 @@ class Environments:
                 self._cache[host] = deployment
         return deployment
 
-    def changed(self, _sid: str = "") -> None:
-        """Something served may have changed (any thread): forget every cached lookup."""
+    def attach(self) -> None:
+        """Called on the server's event loop at start: changes are acted on from then on."""
+        self._loop = asyncio.get_running_loop()
+
+    def changed(self, sid: str = "") -> None:
+        """Something served may have changed (any thread): forget every cached lookup, and
+        drain the pools of builds no longer deployed."""
         with self._lock:
             self._generation += 1
             self._cache = {}
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(lambda: loop.create_task(self.drain_unused()))
+            loop.call_soon_threadsafe(lambda: loop.create_task(self._after_change(sid)))
+
+    async def _after_change(self, sid: str) -> None:
+        await self.drain_unused()
+
+    def activated(self, environment_sid: str, timeout: float = WARM_WAIT) -> None:
+        """From an API thread, after a deployment: start the environment's first worker and
+        wait for it, ``timeout`` seconds at most (the deployment holds either way)."""
+        loop = self._loop
+        if self.warm is None or loop is None or loop.is_closed():
+            return
+        future = asyncio.run_coroutine_threadsafe(self.warm_environment(environment_sid), loop)
+        try:
+            future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            log.info("The first worker of environment %s is still starting.", environment_sid)
+
+    async def warm_environment(self, environment_sid: str) -> None:
+        """Start the first worker of the build the environment serves (if none runs)."""
+        assert self.warm is not None
+        try:
+            domain = await asyncio.to_thread(self._domain_of, environment_sid)
+            deployment = await self.resolve(domain) if domain else None
+            if deployment is not None:
+                await self.warm(deployment)
+        except Exception:  # noqa: BLE001 - an optimisation: the first request tries again
+            log.exception("Could not start a worker for environment %s.", environment_sid)
+
+    def _domain_of(self, environment_sid: str) -> str | None:
+        with self.store.read() as conn:
+            return conn.execute(
+                sa.select(environments.c.domain_name).where(environments.c.sid == environment_sid)
+            ).scalar()
 
     async def drain_unused(self) -> None:
         try:
@@ -111,7 +156,11 @@ class Environments:
                 .join(build_versions, build_versions.c.version_sid == versions.c.sid)
                 .where(build_versions.c.build_sid == env.build_sid)
             ).all()
+            runtime = conn.execute(
+                sa.select(builds.c.runtime).where(builds.c.sid == env.build_sid)
+            ).scalar()
             values = read_variables(conn, self.store.box, env.sid)
+        language = language_of(runtime or "")
         root = self.builds.ensure_materialised(env.build_sid)
         token = self.accounts.auth_token(env.account_sid)
         if env.include_credentials and token is not None:
@@ -120,7 +169,7 @@ class Environments:
             build_key=env.build_sid,
             service_key=env.service_sid,
             root=root,
-            routes=dict(_routes(root, rows)),
+            routes=dict(_routes(root, rows, language)),
             variables=values,
             domain=env.domain_name,
             service_sid=env.service_sid,
@@ -128,6 +177,7 @@ class Environments:
             auth_token=token,
             site_packages=self.builds.site_packages(env.build_sid),
             slot=slots.slot_of(self.store, env.service_sid),
+            runtime=language,
             log_tags={
                 "account_sid": env.account_sid,
                 "service_sid": env.service_sid,
@@ -138,10 +188,10 @@ class Environments:
         )
 
 
-def _routes(root: Path, rows: Sequence[Any]) -> list[tuple[str, Route]]:
+def _routes(root: Path, rows: Sequence[Any], language: str) -> list[tuple[str, Route]]:
     routes = []
     for row in rows:
-        file = root / function_file(row.kind, row.path)  # where the builder wrote it
+        file = root / function_file(row.kind, row.path, language)  # where the builder wrote it
         routes.append(
             (row.path, Route(row.path, row.kind, row.visibility, file, sid=row.resource_sid))
         )

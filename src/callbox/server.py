@@ -141,6 +141,7 @@ class Server:
             )
         self.logbook.start()
         await self.supervisor.start()
+        self.environments.attach()
 
     async def shutdown(self) -> None:
         self.pools.close()
@@ -162,7 +163,9 @@ def create_server(config: Config, own_ports: Sequence[int] = ()) -> Server:
     logbook = LogBook(store, config.log_retention_days)
     supervisor = Supervisor(max_body=config.max_response_bytes, sandbox=sandbox)
     pools = PoolSet(supervisor, config, logbook.record)
-    environments = Environments(store, accounts, builder, pools.serve_only)
+    environments = Environments(
+        store, accounts, builder, pools.serve_only, warm=lambda d: pools.pool_for(d).warm()
+    )
     gateway = Gateway(config, environments, pools, ServerEvents(logbook))
     api = Api(
         config=config,
@@ -171,6 +174,7 @@ def create_server(config: Config, own_ports: Sequence[int] = ()) -> Server:
         builder=builder,
         logbook=logbook,
         on_change=environments.changed,
+        on_activate=environments.activated,
     )
     return Server(
         config=config,

@@ -69,7 +69,9 @@ async def test_fetch_and_content_round_trip(client: httpx.AsyncClient) -> None:
     }
 
 
-async def test_content_type_defaults_to_python(client: httpx.AsyncClient, store: Store) -> None:
+async def test_a_generic_content_type_is_named_by_the_file_name(
+    client: httpx.AsyncClient, store: Store
+) -> None:
     service, function = await make_function(client)
     base = f"/v1/Services/{service}/Functions/{function}/Versions"
     generic = await upload(client, base, content_type="application/octet-stream")
@@ -83,11 +85,16 @@ async def test_content_type_defaults_to_python(client: httpx.AsyncClient, store:
     bare = await client.post(
         base, content=raw, headers={"Content-Type": "multipart/form-data; boundary=b"}
     )
-    for r in (generic, bare):
+    script = await upload(
+        client, base, content_type="application/octet-stream", filename="hello.js"
+    )
+    # hello.py, no extension (the build's runtime then decides the language), hello.js
+    expected = ["text/x-python", "application/octet-stream", "application/javascript"]
+    for r, content_type in zip((generic, bare, script), expected, strict=True):
         assert r.status_code == 201, r.text
         with store.begin() as conn:
             row = conn.execute(sa.select(versions).where(versions.c.sid == r.json()["sid"])).one()
-        assert row.content_type == "text/x-python"
+        assert row.content_type == content_type
 
 
 async def test_missing_parts(client: httpx.AsyncClient) -> None:

@@ -1,7 +1,8 @@
-"""What a build is checked for before it is installed: runtime, paths, sources, dependencies."""
+"""What a build is checked for before it is installed: paths, Python sources, dependencies."""
 
 from __future__ import annotations
 
+import json
 from importlib import metadata
 from pathlib import PurePosixPath
 
@@ -13,35 +14,12 @@ from callbox.builds.validate import (
     canonical_name,
     check_function,
     check_layout,
-    check_runtime,
     function_file,
     is_twilio,
     parse_dependencies,
     requirement_line,
     twilio_version,
 )
-
-# --- runtime ----------------------------------------------------------------------------
-
-
-def test_a_runtime_up_to_the_running_python_is_accepted() -> None:
-    check_runtime("python3.11", running=(3, 11))
-    check_runtime("python3.11", running=(3, 13))
-    check_runtime("python3.13", running=(3, 13))
-
-
-def test_a_runtime_newer_than_the_running_python_fails() -> None:
-    with pytest.raises(BuildFailure) as caught:
-        check_runtime("python3.13", running=(3, 11))
-    assert str(caught.value).startswith(
-        "python3.13 needs Python 3.13; this server runs Python 3.11."
-    )
-
-
-def test_an_unknown_runtime_fails_naming_the_choices() -> None:
-    with pytest.raises(BuildFailure, match=r"'node22' is not supported; use one of python3.11"):
-        check_runtime("node22")
-
 
 # --- paths ------------------------------------------------------------------------------
 
@@ -169,7 +147,7 @@ def test_a_utf8_byte_order_mark_is_accepted() -> None:
         ("latest", "foo"),
         ("1.2.0", "foo==1.2.0"),
         ("==1.2", "foo==1.2"),
-        (">=1.2, <2", "foo>=1.2,<2"),
+        (">=1.2, <2", "foo<2,>=1.2"),  # packaging's canonical order: one set, one hash
         ("~=1.4", "foo~=1.4"),
         ("!=1.3", "foo!=1.3"),
         ("<2", "foo<2"),
@@ -219,6 +197,23 @@ def test_the_runtime_handler_needs_an_exact_version() -> None:
         parse_dependencies('[{"name": "@twilio/runtime-handler", "version": "latest"}]')
 
 
+@pytest.mark.parametrize(
+    ("name", "version", "line"),
+    [
+        ("requests[socks]", ">=2.31", "requests[socks]>=2.31"),  # extras are kept
+        ("foo", "1.0; python_version < '3.99'", 'foo==1.0; python_version < "3.99"'),
+        ("foo", ">=1; sys_platform == 'linux'", 'foo>=1; sys_platform == "linux"'),
+        ("foo", "@ https://host/foo-1.0.whl", "foo @ https://host/foo-1.0.whl"),
+        ("Foo_Bar", "@ https://host/f.whl#sha256=ab", "foo-bar @ https://host/f.whl#sha256=ab"),
+        ("foo", "; python_version >= '3'", 'foo; python_version >= "3"'),
+    ],
+)
+def test_extras_markers_and_urls_are_pip_requirements(name: str, version: str, line: str) -> None:
+    assert requirement_line(name, version) == line
+    deps = parse_dependencies(f'[{{"name": "{name}", "version": {json.dumps(version)}}}]')
+    assert deps.install == [line]
+
+
 def test_no_dependencies() -> None:
     assert parse_dependencies("[]") == ([], [], [])
     assert parse_dependencies("") == ([], [], [])
@@ -234,11 +229,11 @@ def test_no_dependencies() -> None:
         ('[{"name": "foo", "version": 1}]', "Dependencies[0] must be an object"),
         ('[{"name": "--index-url=http://evil", "version": ""}]', "is not a Python package name"),
         ('[{"name": "lodash/core", "version": ""}]', "is not a Python package name"),
-        ('[{"name": "foo[a\\n--index-url x]", "version": ""}]', "is not a Python package name"),
-        ('[{"name": "foo", "version": "1.0\\n--index-url=http://evil"}]', "not a version"),
+        ('[{"name": "foo>=1", "version": ""}]', "is not a Python package name"),
+        ('[{"name": "foo[a\\n--index-url x]", "version": ""}]', "control character or line"),
+        ('[{"name": "foo", "version": "1.0\\n--index-url=http://evil"}]', "control character"),
         ('[{"name": "foo", "version": "1.0 # comment"}]', "not a version"),
-        ('[{"name": "foo", "version": "@ https://host/foo.whl"}]', "not a version"),
-        ('[{"name": "foo", "version": "1.0;python_version<\'3\'"}]', "not a version"),
+        ('[{"name": "foo", "version": "--index-url=http://evil"}]', "not a version"),
         ('[{"name": "twilio", "version": "^9"}]', "not a version"),
         ('[{"name": "foo", "version": "' + "1" * 101 + '"}]', "at most 100 characters"),
     ],

@@ -51,8 +51,10 @@ def deploy(
     dependencies: list[dict[str, str]] | None = None,
     variables: Mapping[str, str] | None = None,
     include_credentials: bool = True,
+    runtime: str = "python3.11",
 ) -> Deployed:
-    """Upload ``files`` (functions) and ``assets``, build them, deploy; raise if the build fails."""
+    """Upload ``files`` (functions) and ``assets``, build them, deploy; raise if the build fails.
+    Functions are uploaded as the runtime's language (``.js`` for node runtimes)."""
     sdk = server.sdk().serverless.v1
     service_sid = ensure_service(server, service, include_credentials=include_credentials)
     environment = ensure_environment(server, service_sid, suffix)
@@ -62,11 +64,20 @@ def deploy(
         for path, (content, visibility) in items.items():
             resources[path] = ensure_resource(server, service_sid, kind, path)
             versions[path] = upload(
-                server, service_sid, kind, resources[path], path, content, visibility
+                server,
+                service_sid,
+                kind,
+                resources[path],
+                path,
+                content,
+                visibility,
+                language="node" if runtime.startswith("node") else "python",
             )
     function_versions = [versions[path] for path in files]
     asset_versions = [versions[path] for path in assets or {}]
-    build_sid = build(server, service_sid, function_versions, asset_versions, dependencies)
+    build_sid = build(
+        server, service_sid, function_versions, asset_versions, dependencies, runtime=runtime
+    )
     finished = wait_for_build(server, service_sid, build_sid)
     if finished["status"] != "completed":
         raise AssertionError(f"build {build_sid} failed: {finished.get('error')}")
@@ -133,10 +144,14 @@ def upload(
     path: str,
     content: bytes | str,
     visibility: str,
+    language: str = "python",
 ) -> str:
-    """POST one version (multipart: Path, Visibility, Content); returns its ZN SID."""
+    """POST one version (multipart: Path, Visibility, Content); returns its ZN SID. A function
+    is sent as Twilio's toolkit sends it: ``name.js``, application/javascript (or ``.py``)."""
     data = content.encode() if isinstance(content, str) else content
-    if kind == "Functions":
+    if kind == "Functions" and language == "node":
+        filename, mime = path.rsplit("/", 1)[-1] + ".js", "application/javascript"
+    elif kind == "Functions":
         filename, mime = path.rsplit("/", 1)[-1] + ".py", "text/x-python"
     else:
         filename = path.rsplit("/", 1)[-1]
@@ -156,8 +171,9 @@ def build(
     function_versions: list[str],
     asset_versions: list[str] | None = None,
     dependencies: list[dict[str, str]] | None = None,
+    runtime: str = "python3.11",
 ) -> str:
-    """Start a build (python3.11); returns its ZB SID without waiting."""
+    """Start a build (python3.11 unless ``runtime``); returns its ZB SID without waiting."""
     created = (
         server.sdk()
         .serverless.v1.services(service_sid)
@@ -165,7 +181,7 @@ def build(
             function_versions=function_versions,
             asset_versions=asset_versions or [],
             dependencies=json.dumps(dependencies or []),
-            runtime="python3.11",
+            runtime=runtime,
         )
     )
     return str(created.sid)

@@ -208,9 +208,10 @@ def test_in_flight_request_finishes_on_the_old_build_whose_workers_then_stop(
         "/slow": (source("slow"), "public"),
         "/which": (source("which_build"), "public"),
     }
+    # Taken before the deployment: it starts the build's first worker.
+    old_workers_before = set(server.worker_pids())
     old = deploy(server, files, service="inflight")
     service_sid, domain = old["service_sid"], old["domain"]
-    old_workers_before = set(server.worker_pids())
     old_pid = int(answer(server, domain, "/which").split()[1])
     # The next build, ready before the slow request starts: only the switch happens during it.
     new_sid = build(server, service_sid, list(old["versions"].values()))

@@ -50,9 +50,15 @@ class Api:
     logbook: Any = None  # callbox.logs.LogBook: stored lines and the live stream
     # Called with a service or environment SID after a change that alters what is served.
     on_change: Callable[[str], None] = field(default=lambda _sid: None)
+    # Called (on the handler's thread) after a deployment: returns once the environment's
+    # build has a worker ready, or after a few seconds at most.
+    on_activate: Callable[[str], None] = field(default=lambda _sid: None)
 
     def changed(self, sid: str) -> None:
         self.on_change(sid)
+
+    def activated(self, environment_sid: str) -> None:
+        self.on_activate(environment_sid)
 
 
 RouteSpec = tuple[str, str, Handler]

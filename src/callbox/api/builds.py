@@ -12,11 +12,16 @@ Decisions where Twilio is silent:
 - A build's versions must be versions of this service, of the kind the parameter names; no
   two of them (functions and assets together) may share a path, since both would be served
   at the same URL.
-- ``Runtime`` defaults to python3.11; Node runtimes are refused with a 400 that says so.
-- ``Dependencies`` is checked with the builder's own parser (callbox.builds.validate), so an
-  entry the build would refuse (a version holding ';', '@' or '#', say) is a 400 here.
-- ``twilio`` is always a dependency: when ``Dependencies`` does not name it, the installed
-  version is added (the runtime provides it; nothing is installed for it).
+- ``Runtime`` (python3.11-3.13, node18/20/22) decides the build's language. Without it, a
+  build whose function versions were all uploaded as JavaScript (their Content-Type) gets the
+  newest Node.js runtime the server has (node22 when it has none: the build then fails saying
+  so); any other build python3.11.
+- ``Dependencies`` is checked with the builder's own parser (callbox.builds.validate) for the
+  runtime's language, so an entry the build would refuse is a 400 here.
+- ``twilio`` is always a dependency: when ``Dependencies`` does not name it, a Python build gets
+  the installed version (the runtime provides it; nothing is installed for it), a Node.js build
+  Twilio's defaults, ``twilio`` (installed with npm) and ``@twilio/runtime-handler`` (callbox
+  itself, never installed).
 - A version deleted after the build was made (with its function or asset) no longer appears
   in the build's JSON.
 - Deleting a build deployed in an environment is refused with 409.
@@ -33,15 +38,23 @@ from callbox.api import lookup
 from callbox.api.endpoint import Call, Reply
 from callbox.api.render import page, timestamp
 from callbox.api.versions import asset_limit, size_text
-from callbox.builds import validate
-from callbox.builds.validate import RUNTIMES, BuildFailure
+from callbox.builds import npm, validate
+from callbox.builds.runtimes import (
+    DEFAULT_PYTHON,
+    RUNTIMES,
+    Language,
+    language_of,
+    newest_node_runtime,
+    version_language,
+)
+from callbox.builds.validate import BuildFailure
 from callbox.errors import BadRequest, Conflict
 from callbox.rules import MAX_ASSETS  # per build, per visibility (seed)
 from callbox.store.db import utcnow
 from callbox.store.sids import BUILD, VERSION, is_sid, new_sid
 from callbox.store.tables import build_versions, builds, environments, versions
 
-DEFAULT_RUNTIME = "python3.11"
+DEFAULT_RUNTIME = DEFAULT_PYTHON
 
 
 def build_url(call: Call, row: Any) -> str:
@@ -130,8 +143,10 @@ def create_build(call: Call) -> Reply:
             "At least one function version or asset version is required: send "
             "FunctionVersions and/or AssetVersions (ZN... SIDs, one key per version)."
         )
-    dependencies = parse_dependencies(call.form.text("Dependencies"))
+    raw_dependencies = call.form.text("Dependencies")
     runtime = check_runtime(call.form.text("Runtime", max_length=32))
+    # Checked before the versions are read when the runtime is known.
+    dependencies = parse_dependencies(raw_dependencies, language_of(runtime)) if runtime else []
     now = utcnow()
     sid = new_sid(BUILD)
     with call.api.store.begin() as conn:
@@ -139,6 +154,9 @@ def create_build(call: Call) -> Reply:
         chosen = _versions(call, conn, service.sid, function_sids, asset_sids)
         _check_paths(chosen)
         _check_asset_limits(chosen)
+        if not runtime:
+            runtime = default_runtime(chosen)
+            dependencies = parse_dependencies(raw_dependencies, language_of(runtime))
         conn.execute(
             builds.insert().values(
                 sid=sid,
@@ -243,8 +261,17 @@ def _check_asset_limits(chosen: list[Any]) -> None:
             )
 
 
-def parse_dependencies(raw: str | None) -> list[dict[str, str]]:
-    """``Dependencies`` as the list stored and echoed, with ``twilio`` added when missing.
+def default_runtime(chosen: list[Any]) -> str:
+    """Without ``Runtime``: Node.js when every function version says it is JavaScript."""
+    languages = {version_language(v.content_type) for v in chosen if v.kind == "function"}
+    if languages == {"node"}:
+        return newest_node_runtime() or "node22"
+    return DEFAULT_RUNTIME
+
+
+def parse_dependencies(raw: str | None, language: Language = "python") -> list[dict[str, str]]:
+    """``Dependencies`` as the list stored and echoed, with Twilio's defaults added when
+    missing (``twilio``; for Node.js ``@twilio/runtime-handler`` too).
 
     The builder's own parser checks it, so an entry the build would refuse is a 400 here. The
     npm client wraps the JSON text in one extra pair of double quotes (``"[...]"``), so one
@@ -254,23 +281,21 @@ def parse_dependencies(raw: str | None) -> list[dict[str, str]]:
     if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
         text = text[1:-1]
     try:
-        entries = validate.parse_dependencies(text).entries
+        entries = validate.parse_dependencies(text, language).entries
     except BuildFailure as exc:
         raise BadRequest(str(exc)) from None
+    if language == "node":
+        return npm.defaults(entries)
     if not any(validate.is_twilio(entry["name"]) for entry in entries):
         entries.append({"name": validate.TWILIO, "version": validate.twilio_version() or "*"})
     return entries
 
 
 def check_runtime(raw: str | None) -> str:
-    runtime = (raw or "").strip() or DEFAULT_RUNTIME
-    if runtime in RUNTIMES:
+    """The runtime asked for; "" when none was (the versions decide, ``default_runtime``)."""
+    runtime = (raw or "").strip()
+    if not runtime or runtime in RUNTIMES:
         return runtime
-    if runtime.startswith("node"):
-        raise BadRequest(
-            f"Runtime {runtime} is not available in callbox yet; use one of "
-            f"{', '.join(RUNTIMES)} (default {DEFAULT_RUNTIME})"
-        )
     raise BadRequest(f"Parameter Runtime must be one of {', '.join(RUNTIMES)}; found {runtime!r}")
 
 

@@ -111,6 +111,9 @@ def create_deployment(call: Call) -> Reply:
         )
         row = conn.execute(sa.select(deployments).where(deployments.c.sid == sid)).one()
     call.api.changed(env.sid)
+    # The answer waits (briefly) for the build's first worker: a request sent right after a
+    # deploy then finds it started, not paying for Node.js or Python to start.
+    call.api.activated(env.sid)
     return Reply(201, render(call, row))
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from callbox import __version__
 from callbox.api import logs
 from callbox.api.endpoint import Handler
-from callbox.builds.validate import RUNTIMES
+from callbox.builds.runtimes import RUNTIMES
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # Collections named after their parent, as Twilio does: a Function's Versions are

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mimetypes
 from functools import partial
+from pathlib import PurePosixPath
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,9 +32,10 @@ VISIBILITIES = ("public", "protected", "private")
 # The npm client's checkForValidPath forbids these; backslash and control characters are
 # refused too, since a path becomes both a URL and a file name in the build.
 FORBIDDEN = set("#;,?:@+&$()'\" \\")
-# Without a part Content-Type (or with the generic one every client falls back to) the type
-# is guessed: function sources are Python here, whatever the toolkit's .js habits.
-FUNCTION_TYPE = "text/x-python"
+# Without a part Content-Type (or with the generic one every client falls back to) a
+# function's type comes from the part's file name: .js is JavaScript, .py Python; otherwise it
+# stays generic, and the build's runtime decides its language (callbox.builds.runtimes).
+FUNCTION_TYPES = {".js": "application/javascript", ".py": "text/x-python"}
 GENERIC_TYPE = "application/octet-stream"
 
 
@@ -119,7 +121,7 @@ def create_version(kind: Kind, call: Call) -> Reply:
         )
     data: bytes = upload.file.read()
     _check_size(kind, visibility, len(data))
-    content_type = _content_type(kind, path, upload.content_type)
+    content_type = _content_type(kind, path, upload.content_type, upload.filename)
     if kind is FUNCTION:
         try:
             data.decode("utf-8")
@@ -205,14 +207,15 @@ def asset_limit(visibility: str) -> int:
     return MAX_PRIVATE_ASSET_BYTES if visibility == "private" else MAX_ASSET_BYTES
 
 
-def _content_type(kind: Kind, path: str, sent: str | None) -> str:
+def _content_type(kind: Kind, path: str, sent: str | None, filename: str | None) -> str:
     sent = (sent or "").strip()
     if sent and sent.lower() != GENERIC_TYPE:
         if len(sent) > 255:
             raise BadRequest(f"The Content part's Content-Type is too long ({len(sent)} chars).")
         return sent
     if kind is FUNCTION:
-        return FUNCTION_TYPE
+        suffix = PurePosixPath(filename or "").suffix.lower()
+        return FUNCTION_TYPES.get(suffix, GENERIC_TYPE)
     return mimetypes.guess_type(path)[0] or GENERIC_TYPE
 
 

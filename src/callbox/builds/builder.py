@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import sys
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -21,9 +20,17 @@ from typing import Any
 import sqlalchemy as sa
 from uv import find_uv_bin
 
+from callbox.builds import npm
 from callbox.builds.dependencies import readable_by_all
-from callbox.builds.materialise import Folders, Version, count
-from callbox.builds.validate import BuildFailure, check_runtime, parse_dependencies
+from callbox.builds.materialise import Folders, Version, check_languages, count
+from callbox.builds.runtimes import (
+    Language,
+    check_runtime,
+    language_of,
+    node_executable,
+    node_prefix,
+)
+from callbox.builds.validate import BuildFailure, parse_dependencies
 from callbox.config import Config
 from callbox.sandbox.fences import Fences
 from callbox.sandbox.policy import Sandbox, interpreter
@@ -35,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 # An install's /tmp (MB, in its memory): uv builds source packages in its cache folder.
 INSTALL_TMP_MB = 512
+# Which certificate authorities an install trusts, as the server does (a registry behind a
+# TLS-inspecting proxy): passed into the install's sandbox when the server has them.
+TRUST_VARIABLES = ("NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR")
 INTERRUPTED = "The build was interrupted by a server restart; create it again."
 # How long close() lets running builds record their outcome (installs are killed first, so
 # they fail at once); a build still running after it is failed by the next start's recover().
@@ -154,19 +164,23 @@ class Builder:
         logger.info("Build %s finished: %s.", build_sid, status)
 
     def _build(self, row: Any, log: list[str]) -> None:
-        check_runtime(row.runtime)
-        log.append(f"Runtime {row.runtime} on Python {sys.version.split()[0]}.")
-        dependencies = parse_dependencies(row.dependencies)
+        runs_on = check_runtime(row.runtime)
+        language = language_of(row.runtime)
+        log.append(f"Runtime {row.runtime} on {runs_on}.")
+        dependencies = parse_dependencies(row.dependencies, language)
         items = self._versions(row.sid)
+        check_languages(items, row.runtime, language)
         folder = self.folders.new_folder(row.sid)
         try:
-            self.folders.write(items, folder, check=True)
+            self.folders.write(items, folder, check=True, language=language)
             functions = sum(item.kind == "function" for item in items)
             assets = len(items) - functions
             log.append(f"Materialised {count(functions, 'function')} and {count(assets, 'asset')}.")
-            if functions:
+            if functions and language == "node":
+                log.append("Every function compiles; public and protected ones export `handler`.")
+            elif functions:
                 log.append("Every function compiles; public and protected ones define `handler`.")
-            self.folders.install(dependencies, log, row.account_sid)
+            self.folders.install(dependencies, log, row.account_sid, language)
             self.folders.publish(folder, row.sid)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
@@ -212,16 +226,30 @@ class Builder:
         """Remove a deleted build's folder."""
         self.folders.discard(build_sid)
 
-    def _install_fences(self, account_sid: str, target: Path, cache: Path) -> Fences | None:
+    def _install_fences(
+        self, account_sid: str, target: Path, cache: Path, language: Language = "python"
+    ) -> Fences | None:
         """An install runs as its account's uid: reads the system, the interpreter (uv asks
-        it what it is) and the wheels folder; writes the target and the account's cache."""
+        it what it is) and the wheels folder, or node and npm; writes the target and the
+        account's cache."""
         assert self.sandbox is not None
         self.sandbox.start()
         if self.sandbox.mode == "off":
             return None
         slot = slots.slot_of(self.store, account_sid)
+        env = {"UV_CACHE_DIR": str(cache), "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"}
         readable = [*interpreter(), os.path.dirname(find_uv_bin())]
-        if self.config.find_links and not self.config.find_links.startswith(("http:", "https:")):
+        if language == "node":
+            node = node_executable()
+            readable = [*interpreter()]  # the launcher is Python; npm runs on node
+            if node is not None:
+                readable += [node_prefix(node), npm.npm_root(npm.npm_command(node))]
+            env = {"npm_config_cache": str(cache / "npm"), "npm_config_update_notifier": "false"}
+            # How this machine trusts the registry's certificate (not a secret; no proxies).
+            trust = {k: os.environ[k] for k in TRUST_VARIABLES if os.environ.get(k)}
+            env.update(trust)
+            readable += list(trust.values())  # the files must be there to be read
+        elif self.config.find_links and not self.config.find_links.startswith(("http:", "https:")):
             readable.append(self.config.find_links)
         return self.sandbox.fences(
             slot=slot,
@@ -231,7 +259,7 @@ class Builder:
             memory_mb=self.config.install_memory_mb,
             tmp_mb=INSTALL_TMP_MB,
             home=str(cache) if self.sandbox.mode != "isolated" else "/tmp",
-            env={"UV_CACHE_DIR": str(cache), "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"},
+            env=env,
         )
 
     def build_dir(self, build_sid: str) -> Path:
@@ -239,12 +267,14 @@ class Builder:
         return self.folders.build_dir(build_sid)
 
     def site_packages(self, build_sid: str) -> list[str]:
-        """The dependency folder the build's workers put on sys.path; [] without dependencies."""
+        """The dependency folder the build's workers put on sys.path (Node.js: its
+        node_modules folder); [] without dependencies."""
         row = self._row(build_sid)
         if row is None:
             raise LookupError(f"There is no build {build_sid}.")
-        lines = parse_dependencies(row.dependencies).install
-        return [str(self.folders.env_dir(lines, row.account_sid))] if lines else []
+        language = language_of(row.runtime)
+        lines = parse_dependencies(row.dependencies, language).install
+        return self.folders.site_packages(lines, row.account_sid, language)
 
     def ensure_materialised(self, build_sid: str) -> Path:
         """The folder of a completed build, written again from the blobs if it is missing.
@@ -261,10 +291,12 @@ class Builder:
             raise LookupError(f"There is no build {build_sid}.")
         if row.status != "completed":
             raise ValueError(f"Build {build_sid} is {row.status}; it has no files to serve.")
+        language = language_of(row.runtime)
         folder = self.folders.new_folder(build_sid)
         try:
-            self.folders.write(self._versions(build_sid), folder, check=False)
-            self.folders.install(parse_dependencies(row.dependencies), [], row.account_sid)
+            self.folders.write(self._versions(build_sid), folder, check=False, language=language)
+            dependencies = parse_dependencies(row.dependencies, language)
+            self.folders.install(dependencies, [], row.account_sid, language)
             readable_by_all(folder)
             try:
                 folder.rename(final)
@@ -290,6 +322,7 @@ class Builder:
                 versions.c.path,
                 versions.c.visibility,
                 versions.c.content_sha256,
+                versions.c.content_type,
             )
             .select_from(
                 build_versions.outerjoin(versions, build_versions.c.version_sid == versions.c.sid)

@@ -162,10 +162,7 @@ def install(
     """
     lines = requirement_lines(text)
     digest = requirements_hash(lines)
-    stamp = target / _STAMP
-    if stamp.is_file() and stamp.read_text().strip() == digest:
-        return False
-    if not lines:
+    if not lines or is_installed(target, digest):
         return False
     from uv import find_uv_bin
 
@@ -173,17 +170,35 @@ def install(
     command = [find_uv_bin(), *command_args(config, target, lines)]
     env = {**child_environment(), "UV_NO_PROGRESS": "1"}
     if fences is not None:
-        if fences.uid >= 0:
-            os.chown(target, fences.uid, fences.uid)
-        launch = [sys.executable, "-m", "callbox.sandbox", "run", f"install-{digest[:16]}", "--"]
-        command = [*launch, *command]
-        env["CALLBOX_SANDBOX_FENCES"] = json.dumps(fences.to_dict())
+        command, env = sandboxed(command, env, target, digest, fences)
     returncode, detail = (installs or Installs()).run(command, env)
     if returncode != 0:
         raise DependencyError(f"Installing {', '.join(lines)} failed:\n{detail}")
     readable_by_all(target)
-    stamp.write_text(digest + "\n")
+    mark_installed(target, digest)
     return True
+
+
+def is_installed(target: Path, digest: str) -> bool:
+    """Whether ``target`` holds a complete install of the set whose hash is ``digest``."""
+    stamp = target / _STAMP
+    return stamp.is_file() and stamp.read_text().strip() == digest
+
+
+def mark_installed(target: Path, digest: str) -> None:
+    """Written last: a folder without it is an install that did not finish."""
+    (target / _STAMP).write_text(digest + "\n")
+
+
+def sandboxed(
+    command: list[str], env: dict[str, str], target: Path, digest: str, fences: Fences
+) -> tuple[list[str], dict[str, str]]:
+    """``command`` run by the sandbox launcher in ``fences`` (as the account's uid, which then
+    owns ``target``): package build scripts are user code."""
+    if fences.uid >= 0:
+        os.chown(target, fences.uid, fences.uid)
+    launch = [sys.executable, "-m", "callbox.sandbox", "run", f"install-{digest[:16]}", "--"]
+    return [*launch, *command], {**env, "CALLBOX_SANDBOX_FENCES": json.dumps(fences.to_dict())}
 
 
 def command_args(config: Config, target: Path, lines: list[str]) -> list[str]:

@@ -3,9 +3,13 @@
 Under the store's data folder::
 
     builds/<sid>/functions/<path>.py     a completed build: one file per function version
+                                         (.js in a Node.js build)
     builds/<sid>/assets/<path>           ... and per asset version
     builds/.tmp-<sid>-<random>/          a build being written; renamed into place when complete
-    envs/<sha256 of requirements>/       installed dependencies, shared by builds with one set
+    envs/<account>/<sha256>/             an account's installed Python dependencies, shared by
+                                         its builds with one set
+    envs/<account>/node-<sha256>/        ... Node.js ones (package.json, node_modules/)
+    cache/<account>/                     the account's uv cache; npm's in cache/<account>/npm
 
 A build folder appears only by renaming a complete temporary one, so a folder under its final
 name is always whole.
@@ -25,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
+from callbox.builds import npm
 from callbox.builds.dependencies import (
     DependencyError,
     Installs,
@@ -33,6 +38,8 @@ from callbox.builds.dependencies import (
     readable_by_all,
     requirements_hash,
 )
+from callbox.builds.javascript import check_functions
+from callbox.builds.runtimes import Language, node_executable, version_language
 from callbox.builds.validate import (
     BuildFailure,
     Dependencies,
@@ -57,10 +64,31 @@ class Version(NamedTuple):
     path: str
     visibility: str
     digest: str
+    content_type: str | None = None  # a function's language, when it says (runtimes.py)
 
 
-# (account sid, target folder, cache folder) -> the fences an install runs in; None: none.
-InstallFences = Callable[[str, Path, Path], Fences | None]
+# (account sid, target folder, cache folder, language) -> the fences an install runs in.
+InstallFences = Callable[[str, Path, Path, Language], Fences | None]
+
+
+def check_languages(items: list[Version], runtime: str, language: Language) -> None:
+    """One language per build: a function version uploaded as the other language's source
+    fails the build, naming every such file."""
+    other = [
+        item
+        for item in items
+        if item.kind == "function" and version_language(item.content_type) not in (None, language)
+    ]
+    if not other:
+        return
+    theirs = "Python" if language == "node" else "JavaScript"
+    extension = ".py" if language == "node" else ".js"
+    files = ", ".join(f"{item.path} ({item.content_type}, version {item.sid})" for item in other)
+    runtimes = "a python3.x runtime" if language == "node" else "a node runtime"
+    raise BuildFailure(
+        f"This {runtime} build holds {theirs} functions ({extension}): {files}. A build runs one "
+        f"language: build them separately with {runtimes}, or leave them out."
+    )
 
 
 class Folders:
@@ -86,22 +114,34 @@ class Folders:
             raise ValueError(f"{build_sid!r} is not a build sid (ZB followed by 32 hex digits).")
         return self._root / build_sid
 
-    def env_dir(self, lines: list[str], account_sid: str) -> Path:
+    def env_dir(self, lines: list[str], account_sid: str, language: Language = "python") -> Path:
         """One environment per account and set: an account's install (its packages' build
         scripts) can never change what another account's builds import."""
         if not is_sid(account_sid, ACCOUNT):
             raise ValueError(f"{account_sid!r} is not an account sid.")
-        return self._envs / account_sid / requirements_hash(lines)
+        prefix = "node-" if language == "node" else ""
+        return self._envs / account_sid / (prefix + requirements_hash(lines))
+
+    def site_packages(self, lines: list[str], account_sid: str, language: Language) -> list[str]:
+        """The folders a build's workers find its packages in; [] without dependencies."""
+        if not lines:
+            return []
+        target = self.env_dir(lines, account_sid, language)
+        return [str(target / "node_modules" if language == "node" else target)]
 
     def new_folder(self, build_sid: str) -> Path:
         self._root.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=f".tmp-{build_sid}-", dir=self._root))
 
-    def write(self, items: list[Version], folder: Path, *, check: bool) -> None:
-        """Write every version under ``folder``; with ``check``, validate functions first."""
+    def write(
+        self, items: list[Version], folder: Path, *, check: bool, language: Language = "python"
+    ) -> None:
+        """Write every version under ``folder``; with ``check``, validate functions (Python
+        before writing, JavaScript once written, by node)."""
         for kind in ("function", "asset"):
-            check_layout(kind, [item.path for item in items if item.kind == kind])
+            check_layout(kind, [item.path for item in items if item.kind == kind], language)
         problems: list[str] = []
+        scripts: list[tuple[str, str, Path]] = []
         for item in items:
             if item.kind is None:
                 raise BuildFailure(f"Version {item.sid} of this build no longer exists.")
@@ -112,19 +152,32 @@ class Folders:
                     f"The content of {item.kind} {item.path} (version {item.sid}) is missing "
                     "from the blob store; upload the version again."
                 ) from None
-            if check and item.kind == "function":
+            if check and item.kind == "function" and language == "python":
                 try:
                     check_function(item.path, item.visibility, content)
                 except BuildFailure as exc:
                     problems.append(str(exc))
                     continue
-            target = folder / function_file(item.kind, item.path)
+            target = folder / function_file(item.kind, item.path, language)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
+            if check and item.kind == "function" and language == "node":
+                scripts.append((item.path, item.visibility, target))
+        if scripts:
+            node = node_executable()
+            if node is None:
+                raise BuildFailure("This server has no `node` on its PATH to check JavaScript.")
+            problems.extend(check_functions(scripts, node))
         if problems:
             raise BuildFailure("\n".join(problems))
 
-    def install(self, dependencies: Dependencies, log: list[str], account_sid: str) -> None:
+    def install(
+        self,
+        dependencies: Dependencies,
+        log: list[str],
+        account_sid: str,
+        language: Language = "python",
+    ) -> None:
         """Install into the account's environment of this requirement set, once per set."""
         provides = twilio_version()
         for entry in dependencies.provided:
@@ -137,18 +190,33 @@ class Folders:
         if not lines:
             log.append("No dependencies to install.")
             return
-        target = self.env_dir(lines, account_sid)
+        target = self.env_dir(lines, account_sid, language)
+        # The account's own cache (uv's; npm's inside it), never shared with another account.
+        cache = self._caches / account_sid
+        cache.mkdir(parents=True, exist_ok=True)
         fences = None
         if self.install_fences is not None:
-            cache = self._caches / account_sid  # uv's cache: the account's own, never shared
-            cache.mkdir(parents=True, exist_ok=True)
-            fences = self.install_fences(account_sid, target, cache)
+            fences = self.install_fences(account_sid, target, cache, language)
             if fences is not None and fences.uid >= 0:
                 os.chown(cache, fences.uid, fences.uid)
         with self._env_lock(target):
             try:
-                text = "\n".join(lines) + "\n"
-                fresh = install(text, target, self.config, self.installs, fences)
+                if language == "node":
+                    node = node_executable()
+                    if node is None:
+                        raise DependencyError("This server has no `node` on its PATH.")
+                    fresh = npm.install(
+                        dependencies,
+                        target,
+                        self.config,
+                        node,
+                        cache / "npm",
+                        self.installs,
+                        fences,
+                    )
+                else:
+                    text = "\n".join(lines) + "\n"
+                    fresh = install(text, target, self.config, self.installs, fences)
             except DependencyError as exc:
                 # No stamp was written, so no build uses this folder: leave nothing half-made.
                 shutil.rmtree(target, ignore_errors=True)

@@ -10,25 +10,22 @@ from __future__ import annotations
 import ast
 import json
 import re
-import sys
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import PurePosixPath
 from typing import NamedTuple
 
-RUNTIMES = ("python3.11", "python3.12", "python3.13")
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
 # Provided by the runtime, never installed: the worker's warm parent already imports the twilio
 # the server ships, and the Twilio toolkit always lists its Node runtime handler.
 TWILIO = "twilio"
 RUNTIME_HANDLER = "@twilio/runtime-handler"
 
-_OPERATORS = ("===", "==", "!=", "<=", ">=", "~=", "<", ">")
 _ANY_VERSION = {"", "*", "latest"}
-_NAME = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])(\[[A-Za-z0-9._, -]*\])?$")
-# No ";", "@", "#", quotes or line breaks: a requirement is one line for uv, never an option,
-# a marker, a URL or a comment.
-_VERSION = re.compile(r"^[A-Za-z0-9.*+!<>=~,_ -]*$")
 _EXACT = re.compile(r"^\d+(\.\d+)*$")
+_EXACT_START = re.compile(r"^\d")  # "1.2.0" or "1.2.0; marker": an exact version
 MAX_VERSION_LENGTH = 100
 EXAMPLE = '[{"name": "requests", "version": "2.32.3"}]'
 # A path segment becomes a file or folder name in the build (a function's last one with ".py"
@@ -46,23 +43,9 @@ class Dependencies(NamedTuple):
     entries: list[dict[str, str]]  # every {name, version} as sent, stripped: what is stored
 
 
-def check_runtime(runtime: str, running: tuple[int, int] | None = None) -> None:
-    """The workers run on this interpreter, so it must be at least as new as the runtime."""
-    running = running or (sys.version_info.major, sys.version_info.minor)
-    if runtime not in RUNTIMES:
-        choices = ", ".join(RUNTIMES)
-        raise BuildFailure(f"Runtime {runtime!r} is not supported; use one of {choices}.")
-    wanted = tuple(int(part) for part in runtime.removeprefix("python").split("."))
-    if wanted > running:
-        have = ".".join(map(str, running))
-        raise BuildFailure(
-            f"{runtime} needs Python {'.'.join(map(str, wanted))}; this server runs Python {have}. "
-            f"Build with an older runtime or run the server on a newer Python."
-        )
-
-
-def function_file(kind: str, path: str) -> PurePosixPath:
-    """Where a version is written, relative to the build folder; refuses paths that escape it."""
+def function_file(kind: str, path: str, language: str = "python") -> PurePosixPath:
+    """Where a version is written, relative to the build folder (a function gets its
+    language's extension); refuses paths that escape it."""
     label = kind.capitalize()
     if not path.startswith("/") or path == "/":
         raise BuildFailure(f"{label} path {path!r} must start with '/' and name a file.")
@@ -80,15 +63,16 @@ def function_file(kind: str, path: str) -> PurePosixPath:
             "name. Upload it under a shorter path."
         )
     if kind == "function":
-        return PurePosixPath("functions", *parts[:-1], parts[-1] + ".py")
+        extension = ".js" if language == "node" else ".py"
+        return PurePosixPath("functions", *parts[:-1], parts[-1] + extension)
     return PurePosixPath("assets", *parts)
 
 
-def check_layout(kind: str, paths: list[str]) -> None:
+def check_layout(kind: str, paths: list[str], language: str = "python") -> None:
     """Two versions with one path, or a file that is also another's folder, cannot be written."""
     owners: dict[PurePosixPath, str] = {}
     for path in paths:
-        file = function_file(kind, path)
+        file = function_file(kind, path, language)
         if file in owners:
             raise BuildFailure(f"The build has two {kind}s with the path {path}; keep one.")
         owners[file] = path
@@ -182,12 +166,45 @@ def _targets(target: ast.expr, define: Callable[[str], None]) -> None:
         _targets(target.value, define)
 
 
-def parse_dependencies(text: str) -> Dependencies:
-    """The build's ``Dependencies`` JSON ``[{name, version}]`` as pip requirement lines.
+def parse_dependencies(text: str, language: str = "python") -> Dependencies:
+    """The build's ``Dependencies`` JSON ``[{name, version}]``: pip requirement lines for a
+    Python build, npm ``name@version`` specs for a Node.js one (``callbox.builds.npm``).
 
     The one parser: the API runs it when a build is created (a BuildFailure is then a 400) and
     the builder runs it again on the stored text, so both refuse and accept the same entries.
     """
+    written = _entries(text)
+    for entry in written:
+        if len(entry["version"]) > MAX_VERSION_LENGTH:
+            raise BuildFailure(
+                f"The version of dependency {entry['name'][:100]} is too long: at most "
+                f"{MAX_VERSION_LENGTH} characters, found {len(entry['version'])}."
+            )
+    if language == "node":
+        from callbox.builds import npm
+
+        specs, handled = npm.parse(written)
+        return Dependencies(specs, handled, written)
+    lines: set[str] = set()
+    provided: list[str] = []
+    for entry in written:
+        name, version = entry["name"], entry["version"]
+        if name == RUNTIME_HANDLER:
+            if not _EXACT.match(version):
+                raise BuildFailure(
+                    f"{RUNTIME_HANDLER} needs an exact version such as 2.0.0; found {version!r}."
+                )
+            provided.append(f"{name}@{version}")
+            continue
+        line = requirement_line(name, version)
+        if is_twilio(name):
+            provided.append(line)
+            continue
+        lines.add(line)
+    return Dependencies(sorted(lines), provided, written)
+
+
+def _entries(text: str) -> list[dict[str, str]]:
     try:
         entries = json.loads(text or "[]")
     except json.JSONDecodeError as exc:
@@ -201,8 +218,6 @@ def parse_dependencies(text: str) -> Dependencies:
             f"found a JSON {_json_type(entries)}."
         )
     written: list[dict[str, str]] = []
-    lines: set[str] = set()
-    provided: list[str] = []
     for index, entry in enumerate(entries):
         if not (
             isinstance(entry, dict)
@@ -215,51 +230,59 @@ def parse_dependencies(text: str) -> Dependencies:
                 f"Dependencies[{index}] must be an object with a string name and a string "
                 f'version, such as {{"name": "requests", "version": "2.32.3"}}; found {shown}.'
             )
-        name, version = entry["name"].strip(), entry["version"].strip()
-        written.append({"name": name, "version": version})
-        if len(version) > MAX_VERSION_LENGTH:
-            raise BuildFailure(
-                f"The version of dependency {name[:100]} is too long: at most {MAX_VERSION_LENGTH} "
-                f"characters, found {len(version)}."
-            )
-        if name == RUNTIME_HANDLER:
-            if not _EXACT.match(version):
-                raise BuildFailure(
-                    f"{RUNTIME_HANDLER} needs an exact version such as 2.0.0; found {version!r}."
-                )
-            provided.append(f"{name}@{version}")
-            continue
-        if not _NAME.match(name):
-            raise BuildFailure(
-                f"Dependency name {name[:100]!r} is not a Python package name: use letters, "
-                "digits, '.', '_' and '-', starting and ending with a letter or digit, and "
-                "optionally extras in brackets, as in requests[socks]."
-            )
-        if not _VERSION.match(version):
-            raise BuildFailure(
-                f"Dependency {name} has version {version!r}, which is not a version or a "
-                "version range; use for example 1.2.0, >=1.2 or *."
-            )
-        line = requirement_line(canonical_name(name), version)
-        if is_twilio(name):
-            provided.append(line)
-            continue
-        lines.add(line)
-    return Dependencies(sorted(lines), provided, written)
+        written.append({"name": entry["name"].strip(), "version": entry["version"].strip()})
+    return written
 
 
 def requirement_line(name: str, version: str) -> str:
-    if version.lower() in _ANY_VERSION:
-        return name
-    if version.startswith(_OPERATORS):
-        return name + version.replace(" ", "")
-    return f"{name}=={version}"
+    """One pip requirement from a name (extras allowed) and a version: an exact version, a
+    specifier set, ``*``/``latest``/empty (any), ``@ URL``, any of them with ``; marker``.
+    Parsed with ``packaging`` and written back in its canonical form (one line, never an
+    option), so one set of requirements always hashes alike."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name + version):
+        raise BuildFailure(f"Dependency {name[:100]!r} holds a control character or line break.")
+    try:
+        named = Requirement(name)
+    except InvalidRequirement:
+        named = None
+    if named is None or named.specifier or named.marker or named.url:
+        raise BuildFailure(
+            f"Dependency name {name[:100]!r} is not a Python package name: use letters, "
+            "digits, '.', '_' and '-', starting and ending with a letter or digit, and "
+            "optionally extras in brackets, as in requests[socks]."
+        )
+    spec = version
+    if spec.lower() in _ANY_VERSION:
+        spec = ""
+    elif _EXACT_START.match(spec):
+        spec = "==" + spec
+    elif spec.startswith(("@", ";")):
+        spec = " " + spec
+    try:
+        parsed = Requirement(name + spec)
+    except InvalidRequirement as exc:
+        reason = str(exc).splitlines()[0]
+        raise BuildFailure(
+            f"Dependency {name} has version {version!r}, which is not a version or a version "
+            f"range pip can read ({reason}); use for example 1.2.0, >=1.2, *, "
+            "'@ https://host/pkg.whl' or '>=1.2; python_version >= \"3.12\"'."
+        ) from None
+    return canonical_line(parsed)
+
+
+def canonical_line(requirement: Requirement) -> str:
+    extras = sorted(canonicalize_name(extra) for extra in requirement.extras)
+    line = canonicalize_name(requirement.name) + (f"[{','.join(extras)}]" if extras else "")
+    line += f" @ {requirement.url}" if requirement.url else str(requirement.specifier)
+    if requirement.marker is not None:
+        line += f"; {requirement.marker}" if not requirement.url else f" ; {requirement.marker}"
+    return line
 
 
 def canonical_name(name: str) -> str:
     """PEP 503: "Foo_Bar" and "foo-bar" are one project, so one cached environment."""
     base, bracket, extras = name.partition("[")
-    base = re.sub(r"[-_.]+", "-", base).lower()
+    base = canonicalize_name(base.strip())
     if not bracket:
         return base
     names = sorted(canonical_name(e.strip()) for e in extras.rstrip("]").split(",") if e.strip())
@@ -268,7 +291,10 @@ def canonical_name(name: str) -> str:
 
 def is_twilio(name: str) -> bool:
     """Whether a dependency names the twilio library the runtime provides (extras or not)."""
-    return canonical_name(name).partition("[")[0] == TWILIO
+    try:
+        return canonicalize_name(Requirement(name).name) == TWILIO
+    except InvalidRequirement:
+        return False
 
 
 def twilio_version() -> str | None:

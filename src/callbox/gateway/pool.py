@@ -20,6 +20,7 @@ from typing import Any
 from callbox.config import Config
 from callbox.errors import BadRequest, FunctionError, TimedOut
 from callbox.gateway.supervisor import SpawnError, Supervisor, Worker, WorkerLost
+from callbox.worker.protocol import RUNTIME_NODE
 
 log = logging.getLogger("callbox.pool")
 
@@ -48,6 +49,10 @@ class Pool:
         self.supervisor = supervisor
         self.spec = spec
         self.config = config
+        # A Node.js build gets one process: its event loop serves every invocation at once
+        # (no handler threads to spread). A Python build, one per core.
+        node = spec.get("runtime") == RUNTIME_NODE
+        self.max_workers = 1 if node else config.max_workers
         self.workers: list[Worker] = []
         self.closed = False
         self._spawning = 0
@@ -147,7 +152,7 @@ class Pool:
         self._changed.set()
 
     def _on_idle(self, worker: Worker) -> None:
-        surplus = sum(1 for w in self.workers if w.usable) > self.config.max_workers
+        surplus = sum(1 for w in self.workers if w.usable) > self.max_workers
         if worker.retired or self.closed or (surplus and worker.usable):
             self._drop(worker)
         self._changed.set()
@@ -165,7 +170,7 @@ class Pool:
         # Suspect workers (an unanswered cancel) do not take a place: a replacement may start
         # while they prove healthy or get retired.
         healthy = sum(1 for w in self.workers if not w.suspect)
-        return healthy + self._spawning < self.config.max_workers
+        return healthy + self._spawning < self.max_workers
 
     def _ready(self) -> Worker | None:
         """The worker to use now: an idle one, or the least loaded when no other may start."""

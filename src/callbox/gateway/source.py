@@ -42,6 +42,8 @@ class Deployment:
     log_tags: dict[str, str | None] = field(default_factory=dict)
     # The sandbox slot of the service: its workers' uid (slot 0 is `callbox start`'s).
     slot: int = 0
+    # The language its workers run: "python" or "node" (``protocol.RUNTIME_*``).
+    runtime: str = "python"
 
     def route_for(self, path: str) -> Route | None:
         route = self.routes.get(path)
@@ -71,7 +73,7 @@ class Deployment:
             "local": self.local,
             "threads": threads,
             "slot": self.slot,
-            "runtime": "python",
+            "runtime": self.runtime,
         }
 
 

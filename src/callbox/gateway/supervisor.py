@@ -231,11 +231,17 @@ class Supervisor:
         spec's ``slot`` picks its uid, its root and site_packages are what it may read."""
         worker_id = uuid.uuid4().hex
         slot = int(spec.get("slot") or 0)
+        readable = [spec.get("root") or "", *spec.get("site_packages", [])]
+        if spec.get("runtime") == protocol.RUNTIME_NODE:
+            node = self.node()
+            spec = {**spec, "executable": node}
+            # Node's installation (the folder above its bin/): what it loads next to itself.
+            readable.append(os.path.dirname(os.path.dirname(node)))
         try:
             fences = self.sandbox.fences(
                 slot=slot,
                 group=f"s{slot}",
-                readable=[spec.get("root") or "", *spec.get("site_packages", [])],
+                readable=readable,
                 memory_mb=int(spec.get("memory_limit_mb") or 0),
             )
         except SandboxUnavailable as exc:
@@ -258,6 +264,16 @@ class Supervisor:
             raise SpawnError(f"a worker process did not start: {exc!r}") from exc
         finally:
             self._pending.pop(worker_id, None)
+
+    def node(self) -> str:
+        """The server's ``node`` (found on its PATH when a Node.js worker starts)."""
+        found = shutil.which("node")
+        if found is None:
+            raise SpawnError(
+                "this build runs on Node.js, and the server has no `node` on its PATH; "
+                "install Node.js 18 or newer on the server and restart it"
+            )
+        return os.path.realpath(found)
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -3,9 +3,12 @@
 // src/callbox/worker/loop.py does. Every failure of user code becomes a result; only a broken
 // connection to the gateway ends the process. Invocations run concurrently on the event loop.
 
+// Not the global: timers.js makes that one belong to the invocation that calls it.
+const { setImmediate } = require('node:timers');
 const { makeContext } = require('./context');
 const { LoadError } = require('./loader');
 const logs = require('./logs');
+const reaper = require('./reaper');
 const { renderError, renderSuccess } = require('./response');
 const timers = require('./timers');
 
@@ -66,7 +69,7 @@ class Invocation {
         this.worker.debug,
       );
     }
-    this.worker.invocations.delete(this.id);
+    this.worker.forget(this.id);
     if (this.sink.sent) return; // cancelled meanwhile: the gateway already has its answer
     const header = {
       type: 'result',
@@ -139,6 +142,7 @@ class WorkerLoop {
     this.debug = Boolean(spec.debug_errors);
     this.contextOptions = { local: Boolean(spec.local), loadTwilio };
     this.invocations = new Map();
+    this.sweeping = false;
   }
 
   send(header, body) {
@@ -158,10 +162,25 @@ class WorkerLoop {
       });
     } else if (frame.type === 'cancel') {
       const invocation = this.invocations.get(String(frame.id));
-      this.invocations.delete(String(frame.id));
+      this.forget(String(frame.id));
       if (invocation !== undefined) invocation.cancel();
       // Finished meanwhile: say so, or the gateway thinks the loop is blocked.
       else this.send({ type: 'cancelled', id: frame.id, logs: [] });
+    }
+  }
+
+  /** The invocation is over; with none left, no process any of them started may live on. */
+  forget(id) {
+    this.invocations.delete(id);
+    if (this.invocations.size === 0 && !this.sweeping) {
+      this.sweeping = true;
+      // After the result has left: the sweep is the worker's business, not the answer's.
+      logs.invocations.exit(() =>
+        setImmediate(() => {
+          this.sweeping = false;
+          if (this.invocations.size === 0) reaper.sweep();
+        }),
+      );
     }
   }
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import InvalidRequirement, Requirement
+
 from callbox.gateway.source import Route
 from callbox.rules import (
     MAX_ASSET_BYTES,
@@ -53,7 +55,6 @@ from callbox.toolkit.resources import (
     wait_for_build,
 )
 
-_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*?)\s*$")
 UPLOAD_CONCURRENCY = 10  # as Twilio's toolkit
 CONTENT_TYPES: dict[Language, str] = {"python": "text/x-python", "js": "application/javascript"}
 
@@ -391,7 +392,9 @@ def read_requirements(layout: Layout) -> list[dict[str, str]]:
         ) from None
     found = []
     for number, line in enumerate(text.splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
+        # "#" starts a comment at a line's start or after a space only (pip's rule), so a URL's
+        # "#sha256=..." fragment stays.
+        line = re.sub(r"(^|\s)#.*$", "", line).strip()
         if not line:
             continue
         if line.startswith("-"):
@@ -399,13 +402,20 @@ def read_requirements(layout: Layout) -> list[dict[str, str]]:
                 f"requirements.txt line {number}: {line!r} is a pip option; a build takes "
                 "package requirements only (the server chooses the index: CALLBOX_INDEX_URL)."
             )
-        match = _REQUIREMENT.match(line)
-        if match is None:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement as exc:
             raise DeployError(
-                f"requirements.txt line {number}: cannot read {line!r}; write one "
-                "'name' or 'name<specifier>' per line (e.g. requests>=2.31)."
-            )
-        name, _extras, spec = match.groups()
+                f"requirements.txt line {number}: cannot read {line!r} ({exc}); write one "
+                "'name' or 'name<specifier>' per line (e.g. requests[socks]>=2.31)."
+            ) from None
+        # The build takes {name, version}: extras stay with the name, the rest (specifier,
+        # "@ URL", "; marker") is the version, as the server's parser reads it back.
+        extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+        name = requirement.name + extras
+        spec = f"@ {requirement.url}" if requirement.url else str(requirement.specifier)
+        if requirement.marker is not None:
+            spec += f"{' ' if requirement.url else ''}; {requirement.marker}"
         found.append({"name": name, "version": spec})
     return found
 

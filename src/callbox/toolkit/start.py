@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from callbox.builds import npm
 from callbox.builds.dependencies import DependencyError, install
+from callbox.builds.runtimes import node_executable
+from callbox.builds.validate import BuildFailure
 from callbox.config import Config
 from callbox.errors import FunctionError
 from callbox.gateway.app import Gateway, Receive, Scope, Send
@@ -19,10 +23,11 @@ from callbox.gateway.pool import PoolSet
 from callbox.gateway.source import Deployment
 from callbox.gateway.supervisor import Supervisor
 from callbox.sandbox.policy import Sandbox
-from callbox.toolkit.project import Layout, ProjectError, discover, read_env
+from callbox.toolkit.project import Layout, ProjectError, discover, project_language, read_env
 from callbox.toolkit.watch import ChangeDetector
 
 SITE_PACKAGES = Path(".callbox") / "site-packages"
+NODE_PACKAGES = Path(".callbox")  # npm installs package.json's dependencies into node_modules/
 
 
 class DevConsole:
@@ -73,8 +78,9 @@ class LocalProject:
         self.console = console
         self.on_replaced = on_replaced
         self.requirements = layout.root / "requirements.txt"
+        self.package_json = layout.root / "package.json"
         self._generation = 0
-        self.changes = ChangeDetector(layout, [env_file, self.requirements])
+        self.changes = ChangeDetector(layout, [env_file, self.requirements, self.package_json])
         self._deployment: Deployment | None = None
         self._error: str | None = None
         self._lock = asyncio.Lock()
@@ -90,8 +96,12 @@ class LocalProject:
         self.changes.reset()
 
     def _read(self) -> Deployment:
-        routes = discover(self.layout)
-        site_packages = self._install_requirements()
+        routes = discover(self.layout)  # functions of both languages: a ProjectError
+        language = "node" if project_language(self.layout, routes.values()) == "js" else "python"
+        if language == "node":
+            site_packages = self._install_packages()
+        else:
+            site_packages = self._install_requirements()
         variables = {**self.base_variables, **read_env(self.env_file)}
         self._generation += 1
         return Deployment(
@@ -103,6 +113,7 @@ class LocalProject:
             auth_token=variables.get("AUTH_TOKEN") or None,
             site_packages=site_packages,
             local=True,
+            runtime=language,
         )
 
     def _activate(self, deployment: Deployment) -> Deployment:
@@ -124,6 +135,29 @@ class LocalProject:
         if install(self.requirements.read_text(), target, self.config):
             self.console.say(f"Installed requirements.txt into {target}")
         return [str(target)] if target.is_dir() else []
+
+    def _install_packages(self) -> list[str]:
+        """package.json's dependencies (with Twilio's defaults, under the API's rules, so what
+        runs here deploys) installed with npm into .callbox/node_modules."""
+        node = node_executable()
+        if node is None:
+            raise ProjectError(
+                "This project's functions are JavaScript, and there is no `node` on the PATH: "
+                "install Node.js 18 or newer."
+            )
+        entries = [
+            {"name": name, "version": str(version).strip()}
+            for name, version in _package_dependencies(self.package_json).items()
+        ]
+        try:
+            specs, provided = npm.parse(npm.defaults(entries))
+        except BuildFailure as exc:
+            raise ProjectError(f"{self.package_json.name}: {exc}") from None
+        target = self.layout.root / NODE_PACKAGES
+        dependencies = npm.Dependencies(specs, provided, entries)
+        if npm.install(dependencies, target, self.config, node, cache=None):
+            self.console.say(f"Installed {', '.join(specs)} into {target / 'node_modules'}")
+        return [str(target / "node_modules")]
 
     async def resolve(self, host: str) -> Deployment | None:
         if self.changes.changed() or self._lock.locked():
@@ -153,6 +187,21 @@ class LocalProject:
         )
 
 
+def _package_dependencies(manifest: Path) -> dict[str, object]:
+    if not manifest.is_file():
+        return {}
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"{manifest} is not valid JSON: {exc}") from None
+    found = data.get("dependencies") if isinstance(data, dict) else None
+    if found is None:
+        return {}
+    if not isinstance(found, dict):
+        raise ProjectError(f"{manifest}: dependencies must be an object of name: version.")
+    return found
+
+
 def route_listing(deployment: Deployment, base_url: str) -> list[str]:
     """The start-up summary: every function and asset URL with its visibility."""
     lines: list[str] = []
@@ -163,10 +212,14 @@ def route_listing(deployment: Deployment, base_url: str) -> list[str]:
         lines.append(f"{title}:" if routes else f"No {title.lower()} found")
         for route in routes:
             if route.visibility == "private":
+                node = deployment.runtime == "node"
+                assets, functions = (
+                    ("getAssets", "getFunctions") if node else ("get_assets", "get_functions")
+                )
                 hint = (
-                    f"Runtime.get_assets()['{route.path}']"
+                    f"Runtime.{assets}()['{route.path}']"
                     if kind == "asset"
-                    else f"Runtime.get_functions()['{route.path.lstrip('/')}']"
+                    else f"Runtime.{functions}()['{route.path.lstrip('/')}']"
                 )
                 lines.append(f"  [private]   {route.path}  ({hint})")
             else:

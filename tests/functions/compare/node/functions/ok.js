@@ -1,0 +1,3 @@
+exports.handler = (context, event, callback) => {
+  callback(null, { hello: event.name || 'world', path: context.PATH });
+};

@@ -1,0 +1,5 @@
+exports.handler = () => {
+  for (;;) {
+    // never yields: the worker's event loop is blocked
+  }
+};

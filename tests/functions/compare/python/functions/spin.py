@@ -1,0 +1,3 @@
+async def handler(context, event, callback):
+    while True:  # never yields: the worker's event loop is blocked
+        pass

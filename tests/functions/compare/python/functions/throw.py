@@ -1,0 +1,6 @@
+class BadValue(Exception):
+    pass
+
+
+def handler(context, event, callback):
+    raise BadValue("boom")

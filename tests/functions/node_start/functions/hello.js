@@ -1,0 +1,3 @@
+exports.handler = (context, event, callback) => {
+  callback(null, 'version 1');
+};

@@ -1,0 +1,4 @@
+exports.handler = function(context, event, callback) {
+console.log("Invoked with: ", event);
+return callback(null, "OK");
+};
