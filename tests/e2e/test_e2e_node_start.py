@@ -45,6 +45,5 @@ def test_a_project_mixing_python_and_javascript_is_refused(tmp_path, callbox_cli
     (tmp_path / "functions" / "b.py").write_text("def handler(c, e, cb):\n    cb(None)\n")
     done = callbox_cli(["start", str(tmp_path), "--port", "0"], timeout=30)
     assert done.returncode != 0
-    assert "mixes Python functions (functions/b.py) and JavaScript functions (functions/a.js)" in (
-        done.stdout + done.stderr
-    )
+    output = done.stdout + done.stderr
+    assert "Found JavaScript: functions/a.js; Python: functions/b.py" in output, output

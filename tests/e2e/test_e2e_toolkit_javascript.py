@@ -8,9 +8,6 @@ assets, package.json (twilio 5.0.3, an exact @twilio/runtime-handler, twilio-run
 devDependency), the default .twilioserverlessrc with `"runtime": "node22"`, .env with the
 Twilio credentials, .nvmrc, .gitignore (Twilio's two lines, then an excerpt of GitHub's Node
 template, which init downloads), and the .twiliodeployinfo a deploy to Twilio leaves.
-
-Serving JavaScript needs the server's Node.js runtime (builds/, gateway/, the other half of
-this issue): the tests that need it are marked xfail until it lands on this branch.
 """
 
 from __future__ import annotations
@@ -32,7 +29,6 @@ from callbox.toolkit.cli import cli
 
 TWILIO_INIT = Path(__file__).resolve().parents[1] / "functions" / "twilio_init"
 TWILIO_ACCOUNT = "AC0123456789abcdef0123456789abcdef"  # the fixture's Twilio account
-NEEDS_NODE_RUNTIME = pytest.mark.xfail(reason="needs the server-side Node runtime", strict=False)
 
 
 def node_major() -> int:
@@ -80,7 +76,7 @@ def test_a_twilio_init_project_is_uploaded_as_twilios_toolkit_sends_it(
     server = servers.serve()
     root = copy_fixture(tmp_path)
     with Recorder(server.base_url) as recorder:
-        deploy_via(recorder, server, root)  # the build itself: see the xfail test below
+        deploy_via(recorder, server, root)  # serving it: the test below
 
     [service] = recorder.of("POST", "/v1/Services")
     assert service.form()["UniqueName"] == ["my-twilio-app"]  # package.json's name
@@ -211,7 +207,6 @@ def test_project_problems_stop_the_deploy_before_any_request(
 # --- deployed and served (needs the server's Node.js runtime) -----------------------------
 
 
-@NEEDS_NODE_RUNTIME
 def test_a_twilio_init_project_deploys_unchanged_and_serves(toolkit: Any, tmp_path: Path) -> None:
     root = copy_fixture(tmp_path)
     # The folder is used as it is. Its config asks for node22 (Twilio's default); a server with
@@ -253,7 +248,6 @@ def test_a_twilio_init_project_deploys_unchanged_and_serves(toolkit: Any, tmp_pa
     assert variables == []
 
 
-@NEEDS_NODE_RUNTIME
 def test_callbox_init_javascript_with_a_template_deploys_and_serves(
     toolkit: Any, tmp_path: Path
 ) -> None:

@@ -250,7 +250,6 @@ def test_the_proxy_serves_nothing_but_the_serverless_api(
     assert oct((tmp_path / "ca" / "ca-key.pem").stat().st_mode & 0o777) == "0o600"
 
 
-@pytest.mark.xfail(reason="needs the server-side Node runtime", strict=False)
 def test_twilio_run_deploys_a_twilio_init_project_unchanged(
     servers: Any, twilio_run: Path, tmp_path: Path
 ) -> None:
