@@ -41,6 +41,8 @@ MEMORY_MB = 128
 TMP_MB = 8
 PIDS = 64
 ALLOWED_ENV = {"PATH", "HOME", "TMPDIR", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ"}
+# A Node.js worker adds where its build's packages are (its own paths, nothing of the server's).
+ALLOWED_ENV_NODE = ALLOWED_ENV | {"NODE_PATH"}
 SERVER_ENV = {
     "CALLBOX_MEMORY_LIMIT_MB": str(MEMORY_MB),
     "CALLBOX_TMP_QUOTA_MB": str(TMP_MB),
@@ -61,6 +63,16 @@ FUNCTIONS = {
     path: (source(path.lstrip("/")), "public")
     for path in ("/attack", "/hold", "/die", "/works", "/evil-build")
 }
+NODE_FUNCTIONS = {"/attack": ((HOSTILE / "js" / "functions" / "attack.js").read_bytes(), "public")}
+LANGUAGES = ["python", "node"]
+
+
+def node_runtime() -> str:
+    """The newest Node.js runtime this machine has (node18 .. node22)."""
+    version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout
+    return f"node{min(22, int(version.strip().lstrip('v').split('.')[0]))}"
+
+
 NOTE = {"/note.txt": ((HOSTILE / "assets" / "note.private.txt").read_bytes(), "private")}
 
 
@@ -210,6 +222,7 @@ class Lab:
         self.log_file = tmp / "serve.log"  # where an operator might have sent the output
         self.alpha: Deployed
         self.beta: Deployed
+        self.gamma: Deployed  # JavaScript
         self.victim: Deployed
         self.evil: Deployed
         self.victim_account = ""
@@ -220,6 +233,10 @@ class Lab:
     def call(self, domain: str, path: str, **params: str) -> httpx.Response:
         with self.domain_client(domain) as client:
             return client.get(path, params=params)
+
+    def domain(self, language: str) -> str:
+        """The attacking service of ``language``."""
+        return self.alpha["domain"] if language == "python" else self.gamma["domain"]
 
     def attack(self, domain: str, attack: str, **params: str) -> dict:
         response = self.call(domain, "/attack", attack=attack, **params)
@@ -239,6 +256,7 @@ def lab(module_servers, tmp_path_factory, local_services, remote_host) -> Lab:
     tinydep = [{"name": "tinydep", "version": "0.1"}]
     lab.alpha = deploy(server, FUNCTIONS, NOTE, service="alpha", dependencies=tinydep)
     lab.beta = deploy(server, FUNCTIONS, NOTE, service="beta", dependencies=tinydep)
+    lab.gamma = deploy(server, NODE_FUNCTIONS, service="gamma", runtime=node_runtime())
     # A second account (a tenant of its own) with the same dependency set.
     created = server.client.post(
         "/2010-04-01/Accounts.json", data={"FriendlyName": "victim"}
@@ -339,17 +357,22 @@ def zygote_of(server) -> int:
 def test_workers_run_as_an_unprivileged_uid_of_their_own_service(lab: Lab) -> None:
     alpha = lab.attack(lab.alpha["domain"], "identity")
     beta = lab.attack(lab.beta["domain"], "identity")
-    for seen in (alpha, beta):
+    gamma = lab.attack(lab.gamma["domain"], "identity")  # a Node.js worker: the same fences
+    for seen in (alpha, beta, gamma):
         assert seen["uid"] == seen["euid"] == seen["gid"] >= UID_BASE
-        assert seen["groups"] == []
-    assert alpha["uid"] != beta["uid"]  # two services never share one
+        # No supplementary group (Node's getgroups() always adds the effective gid).
+        assert set(seen["groups"]) <= {seen["gid"]}
+    assert len({alpha["uid"], beta["uid"], gamma["uid"]}) == 3  # services never share one
     assert os.getuid() == 0 and alpha["uid"] != os.getuid()
 
 
 # -- files ----------------------------------------------------------------------------------
 
 
-def test_files_of_the_server_the_machine_and_other_tenants_are_out_of_reach(lab: Lab) -> None:
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_files_of_the_server_the_machine_and_other_tenants_are_out_of_reach(
+    lab: Lab, language: str
+) -> None:
     callbox_dir = Path(callbox.__file__).resolve().parent
     site_packages = Path(sysconfig.get_paths()["purelib"])
     other_build = lab.data / "builds" / lab.beta["build_sid"] / "functions" / "attack.py"
@@ -374,7 +397,7 @@ def test_files_of_the_server_the_machine_and_other_tenants_are_out_of_reach(lab:
     }
     before = {path: path.stat().st_size for path in writes.values() if path.exists()}
     seen = lab.attack(
-        lab.alpha["domain"],
+        lab.domain(language),
         "files",
         read=json.dumps({k: str(v) for k, v in reads.items()}),
         write=json.dumps({k: str(v) for k, v in writes.items()}),
@@ -388,8 +411,9 @@ def test_files_of_the_server_the_machine_and_other_tenants_are_out_of_reach(lab:
     assert seen["proc"] == [1]  # its own PID namespace: no other process to look at
 
 
-def test_the_temporary_folder_has_a_quota(lab: Lab) -> None:
-    seen = lab.attack(lab.alpha["domain"], "quota")
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_temporary_folder_has_a_quota(lab: Lab, language: str) -> None:
+    seen = lab.attack(lab.domain(language), "quota")
     assert seen["outcome"] == "ENOSPC"
     assert TMP_MB - 2 <= seen["written_mb"] <= TMP_MB
 
@@ -418,6 +442,13 @@ def test_a_fork_bomb_is_refused_and_the_server_keeps_serving(lab: Lab) -> None:
     assert 0 < seen["started"] < PIDS
     assert lab.call(lab.alpha["domain"], "/works").status_code == 200  # other services serve
     assert lab.call(lab.beta["domain"], "/works").status_code == 200  # and so does its own
+
+
+def test_a_fork_bomb_from_javascript_is_refused_too(lab: Lab) -> None:
+    seen = lab.attack(lab.gamma["domain"], "forkbomb", count="500")
+    assert seen["outcome"] == "EAGAIN"
+    assert 0 < seen["started"] < PIDS
+    assert lab.attack(lab.gamma["domain"], "identity")["uid"] >= UID_BASE  # it still serves
 
 
 def test_no_process_an_invocation_started_is_left_once_its_worker_is_idle(lab: Lab) -> None:
@@ -453,20 +484,29 @@ def test_a_dead_worker_is_noticed_at_once_even_if_its_child_holds_the_socket(lab
 # -- memory ----------------------------------------------------------------------------------
 
 
-def test_the_memory_limit_holds_within_ten_percent(lab: Lab) -> None:
-    fits = lab.call(lab.alpha["domain"], "/attack", attack="memory", mb=str(MEMORY_MB * 3 // 4))
+# What a function may allocate on top of its runtime: a Python worker shares the warm parent's
+# pages; a Node.js worker is a process of its own whose runtime and twilio library (about
+# 50 MB) count within the limit too.
+FITS = {"python": MEMORY_MB * 3 // 4, "node": MEMORY_MB // 2}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_memory_limit_holds_within_ten_percent(lab: Lab, language: str) -> None:
+    domain = lab.domain(language)
+    fits = lab.call(domain, "/attack", attack="memory", mb=str(FITS[language]))
     assert fits.status_code == 200, fits.text
-    over = lab.call(lab.alpha["domain"], "/attack", attack="memory", mb=str(MEMORY_MB * 11 // 10))
+    over = lab.call(domain, "/attack", attack="memory", mb=str(MEMORY_MB * 11 // 10))
     assert over.status_code == 500
     assert f"over its {MEMORY_MB} MB limit" in over.json()["message"]
-    assert lab.call(lab.alpha["domain"], "/works").status_code == 200
+    assert lab.attack(domain, "identity")["uid"] >= UID_BASE  # a new worker serves
 
 
 # -- network ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_local_ports_are_unreachable_but_the_world_and_callbox_are(
-    lab: Lab, remote_host: dict[str, str]
+    lab: Lab, remote_host: dict[str, str], language: str
 ) -> None:
     targets = {
         f"127.0.0.1:{lab.server.port}": "connected",  # callbox's own HTTP port
@@ -479,7 +519,7 @@ def test_local_ports_are_unreachable_but_the_world_and_callbox_are(
     if "loopback6" in lab.local:
         targets[f"[::1]:{lab.local['loopback6']}"] = "EPERM"
         targets[f"[::ffff:127.0.0.1]:{lab.local['loopback']}"] = "EPERM"
-    seen = lab.attack(lab.alpha["domain"], "network", targets=json.dumps(list(targets)))
+    seen = lab.attack(lab.domain(language), "network", targets=json.dumps(list(targets)))
     assert seen == targets
 
 
@@ -514,14 +554,19 @@ def test_system_calls_a_function_never_needs_are_refused(lab: Lab) -> None:
 # -- environment and signals -----------------------------------------------------------------
 
 
-def test_function_code_sees_only_the_allowed_variables(lab: Lab) -> None:
-    env = lab.attack(lab.alpha["domain"], "environment")
-    assert set(env) <= ALLOWED_ENV, set(env) - ALLOWED_ENV
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_function_code_sees_only_the_allowed_variables(lab: Lab, language: str) -> None:
+    env = lab.attack(lab.domain(language), "environment")
+    allowed = ALLOWED_ENV if language == "python" else ALLOWED_ENV_NODE
+    assert set(env) <= allowed, set(env) - allowed
     assert env["HOME"] == env["TMPDIR"] == "/tmp"
     assert env["PATH"] == "/usr/local/bin:/usr/bin:/bin"
 
 
-def test_it_cannot_signal_the_server_the_warm_parent_or_another_service(lab: Lab) -> None:
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_it_cannot_signal_the_server_the_warm_parent_or_another_service(
+    lab: Lab, language: str
+) -> None:
     beta_uid = lab.attack(lab.beta["domain"], "identity")["uid"]
     beta_worker = processes_of(beta_uid)
     assert beta_worker, "beta's worker is running"
@@ -530,7 +575,7 @@ def test_it_cannot_signal_the_server_the_warm_parent_or_another_service(lab: Lab
         "zygote": zygote_of(lab.server),
         "another service's worker": beta_worker[0],
     }
-    seen = lab.attack(lab.alpha["domain"], "signals", pids=json.dumps(pids))
+    seen = lab.attack(lab.domain(language), "signals", pids=json.dumps(pids))
     for name in pids:
         assert seen[name] in ("ESRCH", "EPERM"), (name, seen)
     assert lab.server.process.poll() is None
