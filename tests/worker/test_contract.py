@@ -353,7 +353,18 @@ def test_errors_are_500_json_without_a_stack(
 ) -> None:
     frame = worker.invoke(path)
     assert error_of(frame) == error
-    assert frame[0]["logs"] == []
+    # The body carries no stack, the log does: one ERROR line naming the function and the error.
+    (line,) = frame[0]["logs"]
+    assert line["level"] == "ERROR" and line["message"].startswith(f"{path} failed: ")
+    assert str(error.get("message", "object error")) in line["message"]
+
+
+@pytest.mark.parametrize("path", ["/raise-sync", "/raise-async"])
+def test_an_exception_line_has_the_functions_own_stack(worker: WorkerProcess, path: str) -> None:
+    (line,) = worker.invoke(path)[0]["logs"]
+    assert "raise" in line["message"].split(" failed: ", 1)[1]  # a line of the function's code
+    assert "callbox/worker" not in line["message"]  # none of callbox's own frames
+    assert str(worker.spec["root"]) not in line["message"]  # paths relative to the build
 
 
 @pytest.mark.parametrize(
@@ -638,7 +649,8 @@ def test_a_rejection_after_the_callback_is_a_late_error_line(worker: WorkerProce
 def test_a_returned_promise_that_rejects_is_a_500(worker: WorkerProcess) -> None:
     frame = worker.invoke("/node-only/returned-promise")
     assert error_of(frame) == {"message": "rejected chain", "name": "TypeError"}
-    assert frame[0]["logs"] == []
+    (line,) = frame[0]["logs"]
+    assert line["level"] == "ERROR" and "TypeError: rejected chain" in line["message"]
 
 
 @node_only

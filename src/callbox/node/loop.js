@@ -27,6 +27,8 @@ class Invocation {
     this.timers = [];
     this.loading = false; // its function file is being loaded (timers.js)
     this.variables = {};
+    this.path = '';
+    this.reported = false; // its failure has its ERROR line
     this.callback = this.callback.bind(this);
   }
 
@@ -51,12 +53,26 @@ class Invocation {
   /** An exception or rejection the handler did not catch: an ERROR line and, if first, a 500. */
   fail(kind, error) {
     this.sink.emit(logs.ERROR, `${kind}: ${describe(error)}`);
+    this.reported = true;
     this.settle(error || new Error(`${kind} (${String(error)})`), undefined);
   }
 
   render(error, payload) {
-    if (isError(error)) return renderError(error, this.worker.debug);
+    if (isError(error)) {
+      this.report(error);
+      return renderError(error, this.worker.debug);
+    }
     return renderSuccess(payload, String(this.variables.DOMAIN_NAME || ''));
+  }
+
+  /** A failed invocation leaves an ERROR line with the stack, whatever the error body says. */
+  report(error) {
+    if (this.reported) return;
+    this.reported = true;
+    const text = error instanceof Error ? describe(error) : `callback() was given an error: ${describe(error)}`;
+    const root = String(this.worker.spec.root || '');
+    const shown = root ? text.split(`${root.replace(/\/$/, '')}/`).join('') : text;
+    this.sink.emit(logs.ERROR, `${this.path} failed: ${shown}`);
   }
 
   finish(render) {
@@ -85,6 +101,7 @@ class Invocation {
 
   run(route, variables, event) {
     this.variables = variables;
+    this.path = route;
     let handler;
     this.loading = true;
     try {
@@ -92,6 +109,7 @@ class Invocation {
     } catch (error) {
       if (!(error instanceof LoadError)) throw error;
       this.settled = true;
+      this.report(error);
       this.finish(() => renderError(error, this.worker.debug));
       return;
     } finally {

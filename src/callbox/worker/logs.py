@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextvars
 import io
 import logging
+import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -106,6 +108,25 @@ def install() -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    # A library's warnings.warn() is a WARN line, not an ERROR one (it would go to stderr).
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    text = f"{category.__name__}: {message} ({os.path.basename(filename)}:{lineno})"
+    invocation = current.get(None)
+    if invocation is None:
+        if sys.__stderr__:
+            sys.__stderr__.write(text + "\n")
+        return
+    invocation.sink.emit(WARN, text)
 
 
 def flush(invocation: Any) -> None:

@@ -10,14 +10,32 @@ import socket
 import sys
 import threading
 import time
+import traceback
 from typing import Any
 
 from callbox.runtime.context import Context
 from callbox.runtime.response import HttpResult, render_error, render_success
 from callbox.worker import logs, protocol, reaper
 from callbox.worker.loader import LoadError, load_handler
-from callbox.worker.logs import WARN, LineSink
+from callbox.worker.logs import ERROR, WARN, LineSink
 from callbox.worker.threads import HandlerThreads, Job
+
+
+_OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the callbox package
+
+
+def _user_traceback(error: BaseException) -> str:
+    """The traceback of the function's code, without callbox's own frames."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(_OWN)]
+    head = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
+    return (head if frames else "") + "".join(traceback.format_exception_only(error)).rstrip()
+
+
+def _describe(value: Any) -> str:
+    try:
+        return repr(value) if not isinstance(value, str) else value
+    except Exception:  # noqa: BLE001 - a repr that fails is user code too
+        return f"<{type(value).__name__}>"
 
 
 def _is_error(value: Any) -> bool:
@@ -99,6 +117,7 @@ class Invocation:
         try:
             handler = await self.worker.handler(path)
         except LoadError as exc:
+            self._report(exc, path)
             return render_error(exc, include_stack=debug)
         self._start(handler, Context(context, local=bool(spec.get("local"))), event)
         # Settled by the first callback(), a returned value or an exception, whichever is
@@ -108,8 +127,23 @@ class Invocation:
         if isinstance(error, MemoryError):
             raise error
         if _is_error(error):
+            self._report(error, path)
             return render_error(error, include_stack=debug)
         return render_success(response, domain=str(context.get("DOMAIN_NAME") or ""))
+
+    def _report(self, error: Any, path: str) -> None:
+        """A failed invocation leaves an ERROR line: what failed and where, with the traceback
+        (paths shown relative to the build), whatever the error body says."""
+        if isinstance(error, LoadError):
+            text = error.message + (f"\n{error.stack.rstrip()}" if error.stack else "")
+        elif isinstance(error, BaseException):
+            text = _user_traceback(error)
+        else:
+            text = f"callback() was given an error: {_describe(error)}"
+        root = str(self.worker.spec.get("root") or "")
+        if root:
+            text = text.replace(root.rstrip("/") + "/", "")
+        self.sink.emit(ERROR, f"{path} failed: {text}")
 
     def _start(self, handler: Any, ctx: Context, event: dict[str, Any]) -> None:
         if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
