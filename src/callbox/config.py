@@ -57,6 +57,13 @@ class Config:
     # Addresses whose X-Forwarded-Proto / X-Forwarded-Host are believed (comma-separated).
     trusted_proxies: str = ""
     log_retention_days: float = 30.0
+    # The Debugger's alerts (WARN/ERROR lines and failed invocations) are kept this long.
+    alert_retention_days: float = 30.0
+    # One line per request of `callbox serve` on its output (monitor/access.py's format).
+    access_log: bool = True
+    # GET /metrics (Prometheus): "off" (404), "open", or "token" (Bearer CALLBOX_METRICS_TOKEN).
+    metrics: str = "off"
+    metrics_token: str = ""
     # How many builds install and validate at once; more wait their turn, still "building".
     build_concurrency: int = 2
     # The key sealing secrets at rest; empty: <data_dir>/secret.key (created on first start).

@@ -33,6 +33,9 @@ class CallboxError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        # The invocation it ended, when it ended one (tags its log line, alert and metric;
+        # never rendered).
+        self.meta: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -9,23 +9,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import ipaddress
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from callbox.api.app import Api, create_api
 from callbox.builds.builder import Builder
 from callbox.config import Config
-from callbox.errors import CallboxError, HeadersTooLarge
-from callbox.gateway.app import Gateway, header, header_bytes, only_host, refuse_websocket
+from callbox.errors import CallboxError, HeadersTooLarge, NotFound, Unauthorized
+from callbox.gateway.app import (
+    Gateway,
+    Served,
+    header,
+    header_bytes,
+    only_host,
+    raw_path,
+    refuse_websocket,
+)
 from callbox.gateway.pool import PoolSet
 from callbox.gateway.supervisor import Supervisor
 from callbox.hosting import Environments
 from callbox.logs.book import LogBook
+from callbox.monitor.access import AccessLog
+from callbox.monitor.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from callbox.monitor.metrics import Metrics
 from callbox.sandbox.policy import Sandbox
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store
@@ -39,16 +52,21 @@ log = logging.getLogger("callbox.server")
 
 
 class ServerEvents:
-    """What the gateway reports: function log lines go to the log book."""
+    """What the gateway reports: function log lines and failures go to the log book (and the
+    Debugger's alerts), every answer to the metrics."""
 
-    def __init__(self, logbook: LogBook) -> None:
+    def __init__(self, logbook: LogBook, metrics: Metrics) -> None:
         self.logbook = logbook
+        self.metrics = metrics
 
-    def request_done(self, method: str, path: str, status: int, duration_ms: float) -> None:
-        pass  # no line per request on a server: it would cost more than the request itself
+    def request_done(self, served: Served) -> None:
+        self.metrics.answered(served.status, served.duration_ms / 1000, served.meta)
 
     def function_logs(self, meta: dict[str, Any], lines: list[dict[str, Any]]) -> None:
         self.logbook.record(meta, lines)
+
+    def invocation_failed(self, meta: dict[str, Any], code: int, text: str) -> None:
+        self.logbook.record_failure(meta, code, text)
 
 
 @dataclass
@@ -65,6 +83,8 @@ class Server:
     gateway: Gateway
     api: ASGIApp
     trusted: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+    metrics: Metrics = field(default_factory=Metrics)
+    access_log: AccessLog | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -74,6 +94,36 @@ class Server:
             await refuse_websocket(scope, receive, send)  # neither plane speaks it
         if scope["type"] != "http":
             return
+        if self.access_log is None:
+            await self._route(scope, receive, send)
+            return
+        started = time.perf_counter()
+        answered = {"status": 0, "size": 0}
+
+        async def logged(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                answered["status"] = message["status"]
+            elif message["type"] == "http.response.body":
+                answered["size"] += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self._route(scope, receive, logged)
+        finally:
+            client = scope.get("client")
+            self.access_log.write(
+                client=client[0] if client else "-",
+                method=scope["method"],
+                path=raw_path(scope),
+                version=scope.get("http_version", "1.1"),
+                status=answered["status"],
+                size=answered["size"],
+                host=header(scope["headers"], b"host") or "-",
+                duration_ms=(time.perf_counter() - started) * 1000,
+                request_sid=scope.get("callbox.request_sid", ""),
+            )
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             only_host(scope["headers"])
         except CallboxError as exc:
@@ -84,10 +134,34 @@ class Server:
         host = _host(scope)
         if self.is_environment_domain(host):
             await self.gateway(scope, receive, send)  # it checks the header limits itself
+        elif scope["path"] == "/metrics":
+            await self._metrics(scope, send)
         elif header_bytes(scope["headers"]) > self.config.max_header_bytes:
             await _answer(send, HeadersTooLarge("Request headers too long"))
         else:
             await self.api(scope, receive, send)
+
+    async def _metrics(self, scope: Scope, send: Send) -> None:
+        """``GET /metrics`` (Prometheus): off (404), open, or behind a bearer token."""
+        setting = self.config.metrics
+        if setting == "off":
+            await _answer(send, NotFound("The requested resource /metrics was not found"))
+            return
+        if setting == "token":
+            given = header(scope["headers"], b"authorization") or ""
+            expected = f"Bearer {self.config.metrics_token}"
+            if not self.config.metrics_token or not hmac.compare_digest(
+                given.encode(), expected.encode()
+            ):
+                await _answer(send, Unauthorized("GET /metrics needs the metrics bearer token."))
+                return
+        body = await asyncio.to_thread(self.metrics.render)
+        headers = [
+            (b"content-type", METRICS_CONTENT_TYPE.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     def is_environment_domain(self, host: str) -> bool:
         """``<name>-<4 digits>[-<suffix>].<base domain>``; other names (api.<base>) are not."""
@@ -150,6 +224,8 @@ class Server:
         self.builder.close()
         await asyncio.to_thread(self.sandbox.close)  # after every worker and install ended
         self.logbook.close()
+        if self.access_log is not None:
+            self.access_log.flush()
         self.store.close()
 
 
@@ -159,14 +235,18 @@ def create_server(config: Config, own_ports: Sequence[int] = ()) -> Server:
     store = Store.open(Path(config.data_dir), config.database_url, config.secret_key)
     sandbox = Sandbox(config.sandbox_settings(), hidden=[store.data], own_ports=own_ports)
     accounts = Accounts(store)
-    builder = Builder(store, config, sandbox)
-    logbook = LogBook(store, config.log_retention_days)
+    metrics = Metrics()
+    builder = Builder(store, config, sandbox, on_finished=metrics.build_finished)
+    logbook = LogBook(store, config.log_retention_days, config.alert_retention_days)
     supervisor = Supervisor(max_body=config.max_response_bytes, sandbox=sandbox)
     pools = PoolSet(supervisor, config, logbook.record)
     environments = Environments(
         store, accounts, builder, pools.serve_only, warm=lambda d: pools.pool_for(d).warm()
     )
-    gateway = Gateway(config, environments, pools, ServerEvents(logbook))
+    gateway = Gateway(config, environments, pools, ServerEvents(logbook, metrics))
+    metrics.live.workers = supervisor.workers_by_runtime
+    metrics.live.starts = lambda: dict(supervisor.started)
+    metrics.live.subscribers = logbook.subscriber_count
     api = Api(
         config=config,
         store=store,
@@ -189,6 +269,8 @@ def create_server(config: Config, own_ports: Sequence[int] = ()) -> Server:
         gateway=gateway,
         api=create_api(api),
         trusted=trusted,
+        metrics=metrics,
+        access_log=AccessLog() if config.access_log else None,
     )
 
 

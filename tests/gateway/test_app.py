@@ -19,7 +19,7 @@ import pytest_asyncio
 
 from callbox.config import Config
 from callbox.errors import FunctionError
-from callbox.gateway.app import Gateway
+from callbox.gateway.app import Gateway, Served
 from callbox.gateway.pool import PoolSet
 from callbox.gateway.source import Deployment
 from callbox.gateway.supervisor import Supervisor
@@ -55,12 +55,18 @@ class Source:
 class Events:
     done: list[tuple[str, str, int, float]] = field(default_factory=list)
     logs: list[tuple[dict[str, Any], list[dict[str, Any]]]] = field(default_factory=list)
+    served: list[Served] = field(default_factory=list)
+    failures: list[tuple[dict[str, Any], int, str]] = field(default_factory=list)
 
-    def request_done(self, method: str, path: str, status: int, duration_ms: float) -> None:
-        self.done.append((method, path, status, duration_ms))
+    def request_done(self, served: Served) -> None:
+        self.done.append((served.method, served.path, served.status, served.duration_ms))
+        self.served.append(served)
 
     def function_logs(self, meta: dict[str, Any], lines: list[dict[str, Any]]) -> None:
         self.logs.append((meta, lines))
+
+    def invocation_failed(self, meta: dict[str, Any], code: int, text: str) -> None:
+        self.failures.append((meta, code, text))
 
 
 @dataclass

@@ -20,7 +20,7 @@ from twilio.jwt import Jwt
 from twilio.request_validator import RequestValidator
 
 from callbox.config import Config
-from callbox.gateway.app import Gateway
+from callbox.gateway.app import Gateway, Served
 from callbox.gateway.pool import PoolSet
 from callbox.gateway.source import Deployment
 from callbox.gateway.supervisor import Supervisor
@@ -58,10 +58,13 @@ class Source:
 
 
 class Events:
-    def request_done(self, method: str, path: str, status: int, duration_ms: float) -> None:
+    def request_done(self, served: Served) -> None:
         pass
 
     def function_logs(self, meta: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+        pass
+
+    def invocation_failed(self, meta: dict[str, Any], code: int, text: str) -> None:
         pass
 
 

@@ -13,6 +13,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -59,10 +60,18 @@ def _internal(exc: BaseException) -> str:
 class Builder:
     """Runs builds in the background, ``build_concurrency`` at a time; answers for their files."""
 
-    def __init__(self, store: Store, config: Config, sandbox: Sandbox | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        sandbox: Sandbox | None = None,
+        on_finished: Callable[[str, str, float], None] | None = None,
+    ) -> None:
         self.store = store
         self.config = config
         self.sandbox = sandbox
+        # (runtime, "completed" | "failed", seconds) once a build is recorded: the metrics.
+        self.on_finished = on_finished
         fences = self._install_fences if sandbox is not None else None
         self.folders = Folders(store.data, store.blobs, config, fences)
         self._executor = ThreadPoolExecutor(
@@ -162,6 +171,8 @@ class Builder:
             return
         status = "failed" if error is not None else "completed"
         logger.info("Build %s finished: %s.", build_sid, status)
+        if self.on_finished is not None:
+            self.on_finished(str(row.runtime), status, time.monotonic() - started)
 
     def _build(self, row: Any, log: list[str]) -> None:
         runs_on = check_runtime(row.runtime)

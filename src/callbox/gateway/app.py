@@ -8,6 +8,7 @@ failure is a ``CallboxError`` rendered as JSON by the guard around it all.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -57,12 +58,34 @@ CORS_HEADERS = [
 ]
 
 
+@dataclass
+class Served:
+    """One request the gateway answered (an access log line, a metric)."""
+
+    method: str
+    path: str
+    host: str
+    client: str
+    status: int
+    duration_ms: float
+    size: int
+    request_sid: str = ""  # an invocation's (RQ...), else ""
+    meta: dict[str, Any] | None = None  # an invocation's: service, environment, function...
+
+
+# Twilio's error codes for what failed (docs/debugging.md lists them).
+FAILED_INVOCATION = 82002  # "Error on Twilio Function response": it answered 5xx
+RESPONSE_HEADERS_TOO_LONG = 82008
+
+
 class GatewayEvents(Protocol):
     """Where the gateway reports what happened (the dev server prints; a server stores)."""
 
-    def request_done(self, method: str, path: str, status: int, duration_ms: float) -> None: ...
+    def request_done(self, served: Served) -> None: ...
 
     def function_logs(self, meta: dict[str, Any], lines: list[dict[str, Any]]) -> None: ...
+
+    def invocation_failed(self, meta: dict[str, Any], code: int, text: str) -> None: ...
 
 
 class PoolRegistry(Protocol):
@@ -75,6 +98,7 @@ class Answer:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     length: int | None = None  # the Content-Length of a HEAD answer (it has no body)
+    meta: dict[str, Any] | None = None  # an invocation's (its answer may still fail to encode)
 
 
 class Gateway:
@@ -97,11 +121,16 @@ class Gateway:
         if scope["type"] != "http":
             return
         started = time.perf_counter()
+        answer: Answer | None = None
         try:
             answer = await self.handle(scope, receive)
             headers = _encode_headers(answer)
         except CallboxError as exc:
+            if answer is not None and answer.meta is not None:  # the function's own headers
+                self._failed(answer.meta, exc)
+            meta = exc.meta or (answer.meta if answer is not None else None)
             answer = error_answer(exc)
+            answer.meta = meta
             headers = _encode_headers(answer)
         except Exception:  # the guard: no input may crash the server or leak a traceback
             log.exception("Unexpected error while answering %s %s", scope["method"], scope["path"])
@@ -112,8 +141,20 @@ class Gateway:
             await send({"type": "http.response.body", "body": answer.body})
         except OSError:
             pass  # the client went away; nothing left to tell it
+        client = scope.get("client")
+        meta = answer.meta
         self.events.request_done(
-            scope["method"], scope["path"], answer.status, (time.perf_counter() - started) * 1000
+            Served(
+                method=scope["method"],
+                path=scope["path"],
+                host=header(scope["headers"], b"host") or "",
+                client=client[0] if client else "-",
+                status=answer.status,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                size=len(answer.body),
+                request_sid=meta.get("request_sid", "") if meta else "",
+                meta=meta,
+            )
         )
 
     async def handle(self, scope: Scope, receive: Receive) -> Answer:
@@ -173,7 +214,7 @@ class Gateway:
                 "Unauthorized Request. Signature is missing or is invalid: this resource is "
                 "protected and no AUTH_TOKEN is configured to check signatures."
             )
-        url = f"{scope.get('scheme', 'http')}://{host}{_raw_path(scope)}"
+        url = f"{scope.get('scheme', 'http')}://{host}{raw_path(scope)}"
         valid = signature.is_valid(
             auth_token=deployment.auth_token,
             url=url,
@@ -204,6 +245,7 @@ class Gateway:
                 "per service."
             )
         request_sid = "RQ" + os.urandom(16).hex()
+        scope["callbox.request_sid"] = request_sid  # for the server's access log
         context = {
             "PATH": route.path,
             "DOMAIN_NAME": _domain_name(deployment.domain, host),
@@ -214,6 +256,8 @@ class Gateway:
         meta = {
             "path": route.path,
             "request_sid": request_sid,
+            "request_method": scope["method"],
+            "request_url": f"{scope.get('scheme', 'http')}://{host}{raw_path(scope)}",
             "build": deployment.build_key,
             "function_sid": route.sid,
             **deployment.log_tags,
@@ -222,11 +266,31 @@ class Gateway:
         try:
             pool = self.pools.pool_for(deployment)
             reply = await pool.invoke(request_sid, route.path, context, event, meta)
+        except CallboxError as exc:  # timed out, crashed, out of memory, could not start
+            self._failed(meta, exc)
+            raise
         finally:
             self._in_flight[service] -= 1
         if reply.logs:
             self.events.function_logs(meta, reply.logs)
-        return self._check_response(reply.status, reply.headers, reply.body, reply.oversize)
+        try:
+            answer = self._check_response(reply.status, reply.headers, reply.body, reply.oversize)
+        except CallboxError as exc:
+            self._failed(meta, exc)
+            raise
+        answer.meta = meta
+        if answer.status >= 500:  # the function's own error: its worker wrote the ERROR line
+            self.events.invocation_failed(meta, FAILED_INVOCATION, _failure_text(answer))
+        return answer
+
+    def _failed(self, meta: dict[str, Any], exc: CallboxError) -> None:
+        """A failure the gateway saw (not the function's code): an ERROR line and a failure."""
+        exc.meta = meta
+        text = f"{meta.get('path', '?')} failed: {exc.message}"
+        line = {"level": "ERROR", "message": text, "time": time.time()}
+        self.events.function_logs(meta, [line])
+        code = RESPONSE_HEADERS_TOO_LONG if isinstance(exc, HeadersTooLarge) else FAILED_INVOCATION
+        self.events.invocation_failed(meta, code, text)
 
     def _check_response(
         self, status: int, headers: list[tuple[str, str]], body: bytes, oversize: int | None
@@ -253,6 +317,15 @@ class Gateway:
         ):
             raise HeadersTooLarge("Response headers or cookies too long")
         return Answer(status, headers, body)
+
+
+def _failure_text(answer: Answer) -> str:
+    """What a 5xx answer of a function said (its JSON error's message, else its status)."""
+    try:
+        message = json.loads(answer.body).get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return str(message) if message else f"The function answered {answer.status}."
 
 
 def error_answer(exc: CallboxError) -> Answer:
@@ -368,7 +441,7 @@ def _domain_name(domain: str | None, host: str) -> str:
     return f"{domain}:{port}" if colon and port.isdigit() else domain
 
 
-def _raw_path(scope: Scope) -> str:
+def raw_path(scope: Scope) -> str:
     path = scope.get("raw_path") or scope["path"].encode()
     query = scope.get("query_string") or b""
     return (path + (b"?" + query if query else b"")).decode("latin-1")

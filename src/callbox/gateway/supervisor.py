@@ -46,6 +46,7 @@ class Worker:
     ) -> None:
         self.id = worker_id
         self.pid = pid
+        self.runtime = protocol.RUNTIME_PYTHON  # as its hello says
         self.reader = reader
         self.writer = writer
         self.outbox = protocol.Outbox(writer)
@@ -188,6 +189,7 @@ class Supervisor:
         self._reports: asyncio.Task[None] | None = None
         self._pending: dict[str, asyncio.Future[Worker]] = {}
         self._workers: dict[str, Worker] = {}
+        self.started: dict[str, int] = {}  # workers started, by runtime (metrics: cold starts)
         self._stopping = False
         self._zygote_lock = asyncio.Lock()
 
@@ -289,9 +291,19 @@ class Supervisor:
         worker = Worker(
             worker_id, int(hello["pid"]), reader, writer, self.max_body, kill=self._kill
         )
+        worker.runtime = str(hello.get("runtime") or protocol.RUNTIME_PYTHON)
         self._workers[worker_id] = worker
+        self.started[worker.runtime] = self.started.get(worker.runtime, 0) + 1
         worker.start_reading()
         future.set_result(worker)
+
+    def workers_by_runtime(self) -> dict[str, int]:
+        """Worker processes alive now, by runtime (read by the metrics when scraped)."""
+        counts: dict[str, int] = {}
+        for worker in list(self._workers.values()):
+            if not worker.dead:
+                counts[worker.runtime] = counts.get(worker.runtime, 0) + 1
+        return counts
 
     async def _read_reports(self, zygote: asyncio.subprocess.Process) -> None:
         assert zygote.stdout is not None

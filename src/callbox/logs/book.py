@@ -1,4 +1,6 @@
-"""The log book: every line a function writes becomes a Log row (``NO...``) and a live event.
+"""The log book: every line a function writes becomes a Log row (``NO...``) and a live event;
+every WARN or ERROR line and every failed invocation also becomes an alert (the Debugger,
+``monitor/alerts.py``), written in the same transaction as the lines.
 
 The gateway calls ``record()`` on the event loop after each invocation, so it only builds rows,
 appends them to a list and hands them to live subscribers: it never touches the database. One
@@ -17,15 +19,16 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from callbox.monitor import alerts as monitor_alerts
 from callbox.store.db import Store, utcnow
 from callbox.store.sids import LOG, new_sid
-from callbox.store.tables import environments, logs
+from callbox.store.tables import alerts, environments, logs
 
 log = logging.getLogger("callbox.logs")
 
@@ -137,12 +140,25 @@ class LogBook:
     ``retention_days`` <= 0 keeps lines forever.
     """
 
-    def __init__(self, store: Store, retention_days: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        retention_days: float,
+        alert_retention_days: float | None = None,
+        on_alerts: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
         self.store = store
         self.retention_days = retention_days
+        self.alert_retention_days = (
+            retention_days if alert_retention_days is None else alert_retention_days
+        )
+        # Called by the writer thread with every batch of alerts once they are stored (the
+        # Debugger's webhook); it must not block.
+        self.on_alerts = on_alerts
         self.lost = 0  # lines dropped because the database fell too far behind
         self._cond = threading.Condition()
         self._pending: list[dict[str, Any]] = []
+        self._pending_alerts: list[dict[str, Any]] = []
         self._first_pending_at = 0.0
         self._queued = 0  # lines ever queued; flush() waits until ``_written`` catches up
         self._written = 0
@@ -199,18 +215,37 @@ class LogBook:
         if not rows:
             return
         if not self._closed:
-            self._enqueue(rows)
+            flagged = [
+                monitor_alerts.row(
+                    meta,
+                    "error" if r["level"] == "ERROR" else "warning",
+                    monitor_alerts.LEVEL_CODES[r["level"]],
+                    r["message"],
+                    r["date_created"],
+                )
+                for r in rows
+                if r["level"] in monitor_alerts.LEVEL_CODES
+            ]
+            self._enqueue(rows, flagged)
         for subscription in self._subscribers.get(environment_sid, ()):
             subscription.deliver(rows)
 
-    def _enqueue(self, rows: list[dict[str, Any]]) -> None:
+    def record_failure(self, meta: dict[str, Any], code: int, text: str) -> None:
+        """Queue the alert of a failed invocation (its ERROR line came through ``record``)."""
+        if not meta.get("environment_sid") or self._closed:
+            return
+        self._enqueue([], [monitor_alerts.row(meta, "error", code, text, utcnow())])
+
+    def _enqueue(self, rows: list[dict[str, Any]], flagged: list[dict[str, Any]]) -> None:
         with self._cond:
-            if not self._pending:
+            if not self._pending and not self._pending_alerts:
                 self._first_pending_at = time.monotonic()
                 self._cond.notify_all()
             elif len(self._pending) + len(rows) >= BATCH_ROWS:
                 self._cond.notify_all()
             self._pending.extend(rows)
+            if len(self._pending_alerts) < MAX_PENDING:
+                self._pending_alerts.extend(flagged)
             self._queued += len(rows)
             excess = len(self._pending) - MAX_PENDING
             if excess > 0:
@@ -227,6 +262,10 @@ class LogBook:
             current = self._subscribers.get(environment_sid, ())
             self._subscribers = {**self._subscribers, environment_sid: (*current, subscription)}
         return subscription
+
+    def subscriber_count(self) -> int:
+        """Live streams open, over every environment."""
+        return sum(len(subs) for subs in self._subscribers.values())
 
     def subscribers(self, environment_sid: str) -> int:
         return len(self._subscribers.get(environment_sid, ()))
@@ -262,6 +301,8 @@ class LogBook:
                 self._flushing -= 1
         if not done:
             log.warning("Log lines were not all written within %.1f seconds.", timeout)
+        if self._pending_alerts:  # alerts queued without lines (failures): written now too
+            self._write([], self._take_alerts())
 
     def close(self) -> None:
         """Write what is queued, stop the writer and end every live subscription."""
@@ -274,7 +315,7 @@ class LogBook:
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        self._write(self._take())  # anything recorded while stopping
+        self._write(self._take(), self._take_alerts())  # anything recorded while stopping
         self.end_streams()
 
     def end_streams(self) -> None:
@@ -284,13 +325,18 @@ class LogBook:
                 subscription.close()
 
     def purge(self, now: datetime | None = None) -> int:
-        """Delete lines older than the retention period; returns how many went."""
-        if self.retention_days <= 0:
-            return 0
-        cutoff = (now or utcnow()) - timedelta(days=self.retention_days)
+        """Delete lines (and alerts) older than their retention periods; returns how many
+        lines went."""
+        now = now or utcnow()
+        deleted = 0
         with self.store.begin() as conn:
-            result = conn.execute(logs.delete().where(logs.c.date_created < cutoff))
-        return result.rowcount or 0
+            if self.retention_days > 0:
+                cutoff = now - timedelta(days=self.retention_days)
+                deleted = conn.execute(logs.delete().where(logs.c.date_created < cutoff)).rowcount
+            if self.alert_retention_days > 0:
+                cutoff = now - timedelta(days=self.alert_retention_days)
+                monitor_alerts.purge(conn, cutoff)
+        return deleted or 0
 
     def _run(self) -> None:
         next_purge = time.monotonic()
@@ -299,7 +345,7 @@ class LogBook:
                 while not self._stopping and not self._due(next_purge):
                     self._cond.wait(self._wait_time(next_purge))
                 stopping = self._stopping
-            self._write(self._take())
+            self._write(self._take(), self._take_alerts())
             if time.monotonic() >= next_purge:
                 next_purge = time.monotonic() + PURGE_EVERY
                 try:
@@ -317,6 +363,8 @@ class LogBook:
     def _due(self, next_purge: float) -> bool:
         # Called with the lock held.
         now = time.monotonic()
+        if self._pending_alerts and now - self._first_pending_at >= BATCH_INTERVAL:
+            return True
         if self._pending and (
             self._flushing
             or len(self._pending) >= BATCH_ROWS
@@ -328,7 +376,7 @@ class LogBook:
     def _wait_time(self, next_purge: float) -> float:
         now = time.monotonic()
         until = next_purge - now
-        if self._pending:
+        if self._pending or self._pending_alerts:
             until = min(until, self._first_pending_at + BATCH_INTERVAL - now)
         return max(until, 0.001)
 
@@ -337,20 +385,39 @@ class LogBook:
             rows, self._pending = self._pending, []
             return rows
 
-    def _write(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
+    def _take_alerts(self) -> list[dict[str, Any]]:
+        with self._cond:
+            rows, self._pending_alerts = self._pending_alerts, []
+            return rows
+
+    def _write(
+        self, rows: list[dict[str, Any]], flagged: list[dict[str, Any]] | None = None
+    ) -> None:
+        if not rows and not flagged:
             return
+        stored_alerts: list[dict[str, Any]] = []
         try:
             with self.store.begin() as conn:
                 stored = self._complete(conn, rows)
                 for start in range(0, len(stored), BATCH_ROWS):
                     conn.execute(logs.insert(), stored[start : start + BATCH_ROWS])
+                stored_alerts = self._complete(conn, flagged or [])
+                if stored_alerts:
+                    conn.execute(alerts.insert(), stored_alerts)
         except Exception:
             log.exception("Writing %d log lines failed; they are lost.", len(rows))
+            stored_alerts = []
         finally:
             with self._cond:
                 self._written += len(rows)
                 self._cond.notify_all()
+        if stored_alerts and self.on_alerts is not None:
+            try:
+                self.on_alerts(stored_alerts)
+            except Exception:
+                log.exception(
+                    "Handing %d alerts to the Debugger's webhook failed.", len(stored_alerts)
+                )
 
     def _complete(
         self, conn: sa.Connection, rows: Iterable[dict[str, Any]]

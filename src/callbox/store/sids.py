@@ -16,6 +16,8 @@ RESOURCE, VERSION, BUILD, DEPLOYMENT, VARIABLE, LOG, REQUEST = (
     "RQ",
 )
 
+ALERT = "NO"  # Monitor's alerts, as on Twilio
+
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 
 

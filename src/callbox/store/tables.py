@@ -176,3 +176,33 @@ sandbox_slots = sa.Table(
     sa.Column("owner_sid", SID, nullable=False, unique=True),
     sqlite_autoincrement=True,  # never reuse a slot, even the highest one's
 )
+
+# The Debugger: an alert per WARN/ERROR line and per failed invocation (Monitor v1 Alerts).
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("sid", SID, primary_key=True),
+    sa.Column("account_sid", SID, nullable=False),
+    sa.Column("service_sid", SID, nullable=True),
+    sa.Column("environment_sid", SID, nullable=True),
+    sa.Column("build_sid", SID, nullable=True),
+    sa.Column("deployment_sid", SID, nullable=True),
+    sa.Column("function_sid", SID, nullable=True),
+    sa.Column("request_sid", SID, nullable=True),
+    sa.Column("log_level", sa.String(8), nullable=False),  # error | warning
+    sa.Column("error_code", sa.Integer, nullable=False),
+    sa.Column("alert_text", sa.Text, nullable=False),
+    sa.Column("request_url", sa.Text, nullable=True),
+    sa.Column("request_method", sa.String(16), nullable=True),
+    sa.Column("date_created", sa.DateTime, nullable=False),
+    sa.Index("ix_alerts_account_date", "account_sid", "date_created"),
+)
+
+# An account's Debugger webhook: every alert is posted there (signed), retried on failure.
+debugger_webhooks = sa.Table(
+    "debugger_webhooks",
+    metadata,
+    sa.Column("account_sid", SID, primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    *_dates(),
+)

@@ -18,7 +18,7 @@ from callbox.builds.runtimes import node_executable
 from callbox.builds.validate import BuildFailure
 from callbox.config import Config
 from callbox.errors import FunctionError
-from callbox.gateway.app import Gateway, Receive, Scope, Send
+from callbox.gateway.app import Gateway, Receive, Scope, Send, Served
 from callbox.gateway.pool import PoolSet
 from callbox.gateway.source import Deployment
 from callbox.gateway.supervisor import Supervisor
@@ -46,9 +46,12 @@ class DevConsole:
         self.out.write(text + "\n")
         self.out.flush()
 
-    def request_done(self, method: str, path: str, status: int, duration_ms: float) -> None:
+    def request_done(self, served: Served) -> None:
         if self.logs and self.threshold == 0:
-            self.say(f"{status} {method} {path} {duration_ms:.1f} ms")
+            self.say(f"{served.status} {served.method} {served.path} {served.duration_ms:.1f} ms")
+
+    def invocation_failed(self, meta: dict[str, Any], code: int, text: str) -> None:
+        pass  # its ERROR line, with the traceback, is printed among the function's lines
 
     def function_logs(self, meta: dict[str, Any], lines: list[dict[str, Any]]) -> None:
         for line in lines:

@@ -20,13 +20,14 @@ from callbox.worker.loader import LoadError, load_handler
 from callbox.worker.logs import ERROR, WARN, LineSink
 from callbox.worker.threads import HandlerThreads, Job
 
-
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the callbox package
 
 
 def _user_traceback(error: BaseException) -> str:
     """The traceback of the function's code, without callbox's own frames."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(_OWN)]
+    frames = [
+        f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(_OWN)
+    ]
     head = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
     return (head if frames else "") + "".join(traceback.format_exception_only(error)).rstrip()
 

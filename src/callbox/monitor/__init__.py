@@ -1,0 +1,1 @@
+"""Failures you can see: alerts (the Debugger), its webhook, metrics."""
