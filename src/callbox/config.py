@@ -64,6 +64,8 @@ class Config:
     # GET /metrics (Prometheus): "off" (404), "open", or "token" (Bearer CALLBOX_METRICS_TOKEN).
     metrics: str = "off"
     metrics_token: str = ""
+    # Seconds before each new attempt to post an alert to a Debugger webhook that failed.
+    webhook_retry_delays: str = "1,5,25"
     # How many builds install and validate at once; more wait their turn, still "building".
     build_concurrency: int = 2
     # The key sealing secrets at rest; empty: <data_dir>/secret.key (created on first start).
@@ -123,6 +125,15 @@ class Config:
             deny=_items(self.network_deny),
             install_memory_mb=self.install_memory_mb,
         )
+
+    def webhook_delays(self) -> tuple[float, ...]:
+        try:
+            return tuple(float(item) for item in _items(self.webhook_retry_delays))
+        except ValueError:
+            raise ValueError(
+                "CALLBOX_WEBHOOK_RETRY_DELAYS must be seconds separated by commas; found "
+                f"{self.webhook_retry_delays!r}"
+            ) from None
 
     def index_args(self) -> list[str]:
         """Arguments telling uv where packages come from."""

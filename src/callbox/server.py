@@ -39,6 +39,7 @@ from callbox.logs.book import LogBook
 from callbox.monitor.access import AccessLog
 from callbox.monitor.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from callbox.monitor.metrics import Metrics
+from callbox.monitor.webhook import WebhookSender
 from callbox.sandbox.policy import Sandbox
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store
@@ -85,6 +86,7 @@ class Server:
     trusted: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
     metrics: Metrics = field(default_factory=Metrics)
     access_log: AccessLog | None = None
+    webhook: WebhookSender | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -214,6 +216,8 @@ class Server:
                 ", ".join(interrupted),
             )
         self.logbook.start()
+        if self.webhook is not None:
+            self.webhook.start()
         await self.supervisor.start()
         self.environments.attach()
 
@@ -224,6 +228,8 @@ class Server:
         self.builder.close()
         await asyncio.to_thread(self.sandbox.close)  # after every worker and install ended
         self.logbook.close()
+        if self.webhook is not None:
+            self.webhook.close()
         if self.access_log is not None:
             self.access_log.flush()
         self.store.close()
@@ -237,7 +243,10 @@ def create_server(config: Config, own_ports: Sequence[int] = ()) -> Server:
     accounts = Accounts(store)
     metrics = Metrics()
     builder = Builder(store, config, sandbox, on_finished=metrics.build_finished)
-    logbook = LogBook(store, config.log_retention_days, config.alert_retention_days)
+    webhook = WebhookSender(store, accounts.auth_token, delays=config.webhook_delays())
+    logbook = LogBook(
+        store, config.log_retention_days, config.alert_retention_days, on_alerts=webhook.submit
+    )
     supervisor = Supervisor(max_body=config.max_response_bytes, sandbox=sandbox)
     pools = PoolSet(supervisor, config, logbook.record)
     environments = Environments(
@@ -271,6 +280,7 @@ def create_server(config: Config, own_ports: Sequence[int] = ()) -> Server:
         trusted=trusted,
         metrics=metrics,
         access_log=AccessLog() if config.access_log else None,
+        webhook=webhook,
     )
 
 
