@@ -736,3 +736,11 @@ def test_a_build_without_twilio_serves_and_says_what_is_missing(start: Start) ->
     error = error_of(worker.invoke("/node-only/no-twilio"))
     assert error["message"].startswith("The twilio package is not installed for this build")
     assert worker.invoke("/uses-package")[1] == b'{"package":"contractdep","runtime":"node"}'
+
+
+def test_context_tells_the_time_left_before_the_execution_limit(worker: WorkerProcess) -> None:
+    frame = worker.invoke("/remaining")
+    seen = json.loads(frame[1])
+    limit_ms = 10_000  # the harness's invoke frames say "timeout": 10
+    assert limit_ms - 2000 < seen["remaining"] <= limit_ms  # measured from the invoke frame
+    assert seen["alias"] <= seen["remaining"]

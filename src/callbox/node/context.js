@@ -17,9 +17,11 @@ class TwilioClientError extends Error {
 
 /**
  * @param {object} values the variables the gateway sent (invoke frame's `context`)
- * @param {{local: boolean, loadTwilio: () => any}} options
+ * @param {{local: boolean, loadTwilio: () => any, deadline?: number}} options deadline:
+ *   performance.now() at the execution limit
  */
-function makeContext(values, { local, loadTwilio }) {
+function makeContext(values, options) {
+  const { local, loadTwilio } = options;
   const context = { ...values };
   for (const key of LOCAL_ONLY_UNSET) {
     if (context[key] !== null && context[key] !== undefined) continue;
@@ -49,6 +51,11 @@ function makeContext(values, { local, loadTwilio }) {
       },
     });
   }
+  const deadline = options.deadline;
+  context.getRemainingTime = function getRemainingTime() {
+    // Milliseconds left before the execution limit ends this invocation (0 once past).
+    return deadline ? Math.max(0, Math.floor(deadline - performance.now())) : 0;
+  };
   context.getTwilioClient = function getTwilioClient(options) {
     return twilioClient(context.ACCOUNT_SID, context.AUTH_TOKEN, options, loadTwilio);
   };

@@ -28,6 +28,8 @@ class Invocation {
     this.loading = false; // its function file is being loaded (timers.js)
     this.variables = {};
     this.path = '';
+    this.startedAt = performance.now();
+    this.timeout = 0; // seconds: the invoke frame's execution limit
     this.reported = false; // its failure has its ERROR line
     this.callback = this.callback.bind(this);
   }
@@ -115,7 +117,8 @@ class Invocation {
     } finally {
       this.loading = false;
     }
-    const context = makeContext(variables, this.worker.contextOptions);
+    const deadline = this.timeout ? this.startedAt + this.timeout * 1000 : undefined;
+    const context = makeContext(variables, { ...this.worker.contextOptions, deadline });
     let returned;
     try {
       returned = handler(context, event, this.callback);
@@ -170,6 +173,7 @@ class WorkerLoop {
   dispatch(frame) {
     if (frame.type === 'invoke') {
       const invocation = new Invocation(this, String(frame.id));
+      invocation.timeout = Number(frame.timeout) || 0;
       this.invocations.set(invocation.id, invocation);
       logs.invocations.run(invocation, () => {
         try {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 _log = logging.getLogger("callbox.context")
@@ -23,9 +24,20 @@ class Context(dict[str, Any]):
     AttributeError / KeyError, and ``context.get("NAME", default)`` works as on any dict.
     """
 
-    def __init__(self, values: dict[str, Any], *, local: bool = False) -> None:
+    def __init__(
+        self, values: dict[str, Any], *, local: bool = False, deadline: float | None = None
+    ) -> None:
         super().__init__(values)
         self._local = local
+        self._deadline = deadline  # time.monotonic() at the execution limit
+
+    def get_remaining_time(self) -> int:
+        """Milliseconds left before the execution limit ends this invocation (0 once past)."""
+        if self._deadline is None:
+            return 0
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+    getRemainingTime = get_remaining_time  # noqa: N815 - the JavaScript spelling
 
     def __getattr__(self, name: str) -> Any:
         try:

@@ -120,7 +120,9 @@ class Invocation:
         except LoadError as exc:
             self._report(exc, path)
             return render_error(exc, include_stack=debug)
-        self._start(handler, Context(context, local=bool(spec.get("local"))), event)
+        deadline = self.started + self.timeout if self.timeout else None
+        ctx = Context(context, local=bool(spec.get("local")), deadline=deadline)
+        self._start(handler, ctx, event)
         # Settled by the first callback(), a returned value or an exception, whichever is
         # first; a handler that returns None keeps waiting for callback() (the deadline bounds
         # the wait).

@@ -1,0 +1,2 @@
+def handler(context, event, callback):
+    return callback(None, {"remaining": context.get_remaining_time(), "alias": context.getRemainingTime()})
