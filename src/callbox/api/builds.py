@@ -30,18 +30,63 @@ from typing import Any
 import sqlalchemy as sa
 
 from callbox.api import lookup
-from callbox.api.endpoint import Call, Reply
-from callbox.api.render import page, timestamp
-from callbox.api.versions import asset_limit, size_text
+from callbox.api.endpoint import Call, Reply, operation
+from callbox.api.params import Param
+from callbox.api.render import PAGING, page, timestamp
+from callbox.api.shapes import SID_DIGITS, Shape, array, date, links, one_of, sid_of, string, url
+from callbox.api.versions import VISIBILITIES, asset_limit, size_text
 from callbox.builds import validate
 from callbox.builds.validate import RUNTIMES, BuildFailure
 from callbox.errors import BadRequest, Conflict
 from callbox.rules import MAX_ASSETS  # per build, per visibility (seed)
 from callbox.store.db import utcnow
-from callbox.store.sids import BUILD, VERSION, is_sid, new_sid
+from callbox.store.sids import ACCOUNT, BUILD, RESOURCE, SERVICE, VERSION, new_sid
 from callbox.store.tables import build_versions, builds, environments, versions
 
 DEFAULT_RUNTIME = "python3.11"
+STATUS = one_of("building", "completed", "failed")
+
+
+def _member(parent: str) -> Shape:
+    """A version as a build lists it."""
+    return Shape(
+        "",
+        sid=sid_of(VERSION),
+        account_sid=sid_of(ACCOUNT),
+        service_sid=sid_of(SERVICE),
+        **{f"{parent}_sid": sid_of(RESOURCE)},
+        date_created=date(),
+        path=string(),
+        visibility=one_of(*VISIBILITIES),
+        content_sha256=string(),
+    )
+
+
+BUILD_JSON = Shape(
+    "Build",
+    sid=sid_of(BUILD),
+    account_sid=sid_of(ACCOUNT),
+    service_sid=sid_of(SERVICE),
+    status=STATUS,
+    asset_versions=array(_member("asset")),
+    function_versions=array(_member("function")),
+    dependencies=array(Shape("", name=string(), version=string())),
+    runtime=string(),
+    error=string(nullable=True, description="Beyond Twilio: why a failed build failed."),
+    log=string(description="Beyond Twilio: the build log."),
+    date_created=date(),
+    date_updated=date(),
+    url=url(),
+    links=links("build_status"),
+)
+BUILD_STATUS_JSON = Shape(
+    "BuildStatus",
+    sid=sid_of(BUILD),
+    account_sid=sid_of(ACCOUNT),
+    service_sid=sid_of(SERVICE),
+    status=STATUS,
+    url=url(),
+)
 
 
 def build_url(call: Call, row: Any) -> str:
@@ -97,6 +142,7 @@ def _members(conn: sa.Connection, build_sids: list[str]) -> dict[str, list[Any]]
     return found
 
 
+@operation(*PAGING, returns=BUILD_JSON)
 def list_builds(call: Call) -> Reply:
     with call.api.store.read() as conn:
         service = lookup.service(call, conn)
@@ -121,17 +167,69 @@ def list_builds(call: Call) -> Reply:
     return Reply(200, body)
 
 
+def _version_sids(name: str) -> Param:
+    return Param(
+        name,
+        "list",
+        pattern=f"{VERSION}{SID_DIGITS}",
+        empty="absent",  # an empty item is left out
+        unique=True,
+        invalid="Parameter {name} must hold version SIDs (ZN and 32 hex digits); found {value!r}",
+        description="Version SIDs, one key per version.",
+    )
+
+
+def parse_dependencies(raw: str | None) -> list[dict[str, str]]:
+    """``Dependencies`` as the list stored and echoed, with ``twilio`` added when missing.
+
+    The builder's own parser checks it, so an entry the build would refuse is a 400 here. The
+    npm client wraps the JSON text in one extra pair of double quotes (``"[...]"``), so one
+    surrounding pair is removed before parsing.
+    """
+    text = (raw or "").strip()
+    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
+        text = text[1:-1]
+    try:
+        entries = validate.parse_dependencies(text).entries
+    except BuildFailure as exc:
+        raise BadRequest(str(exc)) from None
+    if not any(validate.is_twilio(entry["name"]) for entry in entries):
+        entries.append({"name": validate.TWILIO, "version": validate.twilio_version() or "*"})
+    return entries
+
+
+def check_runtime(raw: str | None) -> str:
+    runtime = (raw or "").strip() or DEFAULT_RUNTIME
+    if runtime in RUNTIMES:
+        return runtime
+    if runtime.startswith("node"):
+        raise BadRequest(
+            f"Runtime {runtime} is not available in callbox yet; use one of "
+            f"{', '.join(RUNTIMES)} (default {DEFAULT_RUNTIME})"
+        )
+    raise BadRequest(f"Parameter Runtime must be one of {', '.join(RUNTIMES)}; found {runtime!r}")
+
+
+@operation(
+    _version_sids("FunctionVersions"),
+    _version_sids("AssetVersions"),
+    Param(
+        "Dependencies",
+        check=parse_dependencies,
+        description='A JSON array of {"name": ..., "version": ...} objects (pip requirements).',
+    ),
+    Param("Runtime", max_length=32, enum=RUNTIMES, empty="absent", check=check_runtime),
+    any_of=("FunctionVersions", "AssetVersions"),
+    any_of_message=(
+        "At least one function version or asset version is required: send "
+        "FunctionVersions and/or AssetVersions (ZN... SIDs, one key per version)."
+    ),
+    returns=BUILD_JSON,
+)
 def create_build(call: Call) -> Reply:
     """Build the given function and asset versions; poll ``/Status`` until it is done."""
-    function_sids = call.form.many("FunctionVersions")
-    asset_sids = call.form.many("AssetVersions")
-    if not function_sids and not asset_sids:
-        raise BadRequest(
-            "At least one function version or asset version is required: send "
-            "FunctionVersions and/or AssetVersions (ZN... SIDs, one key per version)."
-        )
-    dependencies = parse_dependencies(call.form.text("Dependencies"))
-    runtime = check_runtime(call.form.text("Runtime", max_length=32))
+    function_sids, asset_sids = call.args["FunctionVersions"], call.args["AssetVersions"]
+    dependencies, runtime = call.args["Dependencies"], call.args["Runtime"]
     now = utcnow()
     sid = new_sid(BUILD)
     with call.api.store.begin() as conn:
@@ -178,11 +276,7 @@ def _versions(
     wanted = [("FunctionVersions", "function", s) for s in function_sids]
     wanted += [("AssetVersions", "asset", s) for s in asset_sids]
     seen: set[str] = set()
-    for param, _kind, sid in wanted:
-        if not is_sid(sid, VERSION):
-            raise BadRequest(
-                f"Parameter {param} must hold version SIDs (ZN and 32 hex digits); found {sid!r}"
-            )
+    for _param, _kind, sid in wanted:
         if sid in seen:
             raise BadRequest(f"Version {sid} is listed twice; list each version once.")
         seen.add(sid)
@@ -243,42 +337,12 @@ def _check_asset_limits(chosen: list[Any]) -> None:
             )
 
 
-def parse_dependencies(raw: str | None) -> list[dict[str, str]]:
-    """``Dependencies`` as the list stored and echoed, with ``twilio`` added when missing.
-
-    The builder's own parser checks it, so an entry the build would refuse is a 400 here. The
-    npm client wraps the JSON text in one extra pair of double quotes (``"[...]"``), so one
-    surrounding pair is removed before parsing.
-    """
-    text = (raw or "").strip()
-    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
-        text = text[1:-1]
-    try:
-        entries = validate.parse_dependencies(text).entries
-    except BuildFailure as exc:
-        raise BadRequest(str(exc)) from None
-    if not any(validate.is_twilio(entry["name"]) for entry in entries):
-        entries.append({"name": validate.TWILIO, "version": validate.twilio_version() or "*"})
-    return entries
-
-
-def check_runtime(raw: str | None) -> str:
-    runtime = (raw or "").strip() or DEFAULT_RUNTIME
-    if runtime in RUNTIMES:
-        return runtime
-    if runtime.startswith("node"):
-        raise BadRequest(
-            f"Runtime {runtime} is not available in callbox yet; use one of "
-            f"{', '.join(RUNTIMES)} (default {DEFAULT_RUNTIME})"
-        )
-    raise BadRequest(f"Parameter Runtime must be one of {', '.join(RUNTIMES)}; found {runtime!r}")
-
-
 def _find(call: Call, conn: sa.Connection) -> Any:
     service = lookup.service(call, conn)
     return lookup.child(call, conn, builds, BUILD, service_sid=service.sid)
 
 
+@operation(returns=BUILD_JSON)
 def fetch_build(call: Call) -> Reply:
     with call.api.store.read() as conn:
         row = _find(call, conn)
@@ -286,6 +350,7 @@ def fetch_build(call: Call) -> Reply:
     return Reply(200, render(call, row, members))
 
 
+@operation(returns=BUILD_STATUS_JSON)
 def fetch_status(call: Call) -> Reply:
     """Where the build is: building, completed or failed (clients poll this once a second)."""
     with call.api.store.read() as conn:
@@ -302,6 +367,7 @@ def fetch_status(call: Call) -> Reply:
     )
 
 
+@operation()
 def delete_build(call: Call) -> Reply:
     """Delete a build, unless an environment serves it (deploy another build there first).
 
