@@ -18,7 +18,6 @@ from typing import Any, Literal, Protocol
 
 from callbox.errors import BadRequest
 
-_TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 _WHOLE = re.compile(r"-?[0-9]+")
 
 Type = Literal["string", "boolean", "integer", "date-time", "list", "file"]
@@ -168,10 +167,11 @@ class Param:
             raise BadRequest(self._say(self.too_long, raw, size, self.max_bytes, "bytes"))
 
     def _boolean(self, raw: str) -> bool:
-        word = raw.strip().lower()
-        if word in _TRUE:
+        # As the SDKs send them (Python's requests writes True as "True").
+        word = raw.lower()
+        if word == "true":
             return True
-        if word in _FALSE:
+        if word == "false":
             return False
         raise BadRequest(f"Parameter {self.name} must be true or false; found {raw!r}")
 

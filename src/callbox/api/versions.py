@@ -36,7 +36,8 @@ FORBIDDEN = set("#;,?:@+&$()'\" \\")
 # "." or "..", at most MAX_SEGMENT_BYTES long (in characters here: the bytes are checked too).
 _NAME_CHAR = "[^/#;,?:@+&$()'\" \\\\\\x00-\\x1f\\x7f]"
 _SEGMENT = f"(?!\\.\\.?(?:/|$)){_NAME_CHAR}{{1,{MAX_SEGMENT_BYTES}}}"
-PATH_PATTERN = f"/?{_SEGMENT}(?:/{_SEGMENT})*"
+# With the "/" added in front, at most MAX_PATH characters: 254 when the client sent none.
+PATH_PATTERN = f"(?=/?[\\s\\S]{{1,{MAX_PATH - 1}}}$)/?{_SEGMENT}(?:/{_SEGMENT})*"
 # Without a part Content-Type (or with the generic one every client falls back to) the type
 # is guessed: function sources are Python here, whatever the toolkit's .js habits.
 FUNCTION_TYPE = "text/x-python"
