@@ -79,6 +79,7 @@ class Param:
     check: Callable[[Any], Any] | None = None
     invalid: str | None = None
     too_long: str | None = None
+    refused: str | None = None  # the parameter may not be sent at all: this is the error
     description: str = ""
 
     @property
@@ -89,6 +90,10 @@ class Param:
 
     def read(self, source: Params) -> Any:
         """This parameter's value in ``source``, checked; its default when not sent."""
+        if self.refused is not None:
+            if self.name in source:
+                raise BadRequest(self.refused)
+            return None
         if self.type == "list":
             return self._read_list(source)
         raw = source.values.get(self.name)
@@ -205,6 +210,8 @@ class Param:
 
     def schema(self) -> dict[str, Any]:
         """The JSON Schema of this parameter's value (a form property or a query parameter)."""
+        if self.refused is not None:
+            return {"not": {}, "description": self.refused}
         if self.type == "file":
             return {"type": "string", "format": "binary"}
         if self.type == "list":

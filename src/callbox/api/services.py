@@ -156,14 +156,13 @@ def fetch_service(call: Call) -> Reply:
 
 
 @operation(
+    Param("UniqueName", refused="UniqueName cannot be changed once a service is created."),
     Param("FriendlyName", max_length=255, empty="missing"),
     Param("IncludeCredentials", "boolean"),
     Param("UiEditable", "boolean"),
     returns=SERVICE_JSON,
 )
 def update_service(call: Call) -> Reply:
-    if "UniqueName" in call.form:
-        raise BadRequest("UniqueName cannot be changed once a service is created.")
     changes: dict[str, Any] = {}
     for param, column in (
         ("FriendlyName", "friendly_name"),
