@@ -36,7 +36,7 @@ from conftest import ACCOUNT
 SAMPLES = Path(__file__).resolve().parent.parent / "functions" / "serve_api"
 SEED = 20260513
 PLACEHOLDER = "http://fuzz.invalid"
-MAX_EXAMPLES = 12  # per operation, in the fuzzing phase (the coverage phase has its own count)
+MAX_EXAMPLES = 25  # per operation, in the fuzzing phase (the coverage phase has its own count)
 
 # Requests the document calls valid that Twilio, too, refuses with a 400: what decides is the
 # state of the account or a grammar the document can only name. Each is (message, reason).
