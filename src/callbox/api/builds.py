@@ -179,46 +179,21 @@ def _version_sids(name: str) -> Param:
     )
 
 
-def parse_dependencies(raw: str | None) -> list[dict[str, str]]:
-    """``Dependencies`` as the list stored and echoed, with ``twilio`` added when missing.
-
-    The builder's own parser checks it, so an entry the build would refuse is a 400 here. The
-    npm client wraps the JSON text in one extra pair of double quotes (``"[...]"``), so one
-    surrounding pair is removed before parsing.
-    """
-    text = (raw or "").strip()
-    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
-        text = text[1:-1]
-    try:
-        entries = validate.parse_dependencies(text).entries
-    except BuildFailure as exc:
-        raise BadRequest(str(exc)) from None
-    if not any(validate.is_twilio(entry["name"]) for entry in entries):
-        entries.append({"name": validate.TWILIO, "version": validate.twilio_version() or "*"})
-    return entries
-
-
-def check_runtime(raw: str | None) -> str:
-    runtime = (raw or "").strip() or DEFAULT_RUNTIME
-    if runtime in RUNTIMES:
-        return runtime
-    if runtime.startswith("node"):
-        raise BadRequest(
-            f"Runtime {runtime} is not available in callbox yet; use one of "
-            f"{', '.join(RUNTIMES)} (default {DEFAULT_RUNTIME})"
-        )
-    raise BadRequest(f"Parameter Runtime must be one of {', '.join(RUNTIMES)}; found {runtime!r}")
-
-
 @operation(
     _version_sids("FunctionVersions"),
     _version_sids("AssetVersions"),
     Param(
         "Dependencies",
-        check=parse_dependencies,
+        check=lambda raw: parse_dependencies(raw),  # defined below, with the runtime rules
         description='A JSON array of {"name": ..., "version": ...} objects (pip requirements).',
     ),
-    Param("Runtime", max_length=32, enum=RUNTIMES, empty="absent", check=check_runtime),
+    Param(
+        "Runtime",
+        max_length=32,
+        enum=RUNTIMES,
+        empty="absent",
+        check=lambda raw: check_runtime(raw),
+    ),
     any_of=("FunctionVersions", "AssetVersions"),
     any_of_message=(
         "At least one function version or asset version is required: send "
@@ -335,6 +310,37 @@ def _check_asset_limits(chosen: list[Any]) -> None:
                 f"A build may include at most {MAX_ASSETS[visibility]} {visibility} assets; "
                 f"found {count}. Split them across builds in different environments."
             )
+
+
+def parse_dependencies(raw: str | None) -> list[dict[str, str]]:
+    """``Dependencies`` as the list stored and echoed, with ``twilio`` added when missing.
+
+    The builder's own parser checks it, so an entry the build would refuse is a 400 here. The
+    npm client wraps the JSON text in one extra pair of double quotes (``"[...]"``), so one
+    surrounding pair is removed before parsing.
+    """
+    text = (raw or "").strip()
+    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
+        text = text[1:-1]
+    try:
+        entries = validate.parse_dependencies(text).entries
+    except BuildFailure as exc:
+        raise BadRequest(str(exc)) from None
+    if not any(validate.is_twilio(entry["name"]) for entry in entries):
+        entries.append({"name": validate.TWILIO, "version": validate.twilio_version() or "*"})
+    return entries
+
+
+def check_runtime(raw: str | None) -> str:
+    runtime = (raw or "").strip() or DEFAULT_RUNTIME
+    if runtime in RUNTIMES:
+        return runtime
+    if runtime.startswith("node"):
+        raise BadRequest(
+            f"Runtime {runtime} is not available in callbox yet; use one of "
+            f"{', '.join(RUNTIMES)} (default {DEFAULT_RUNTIME})"
+        )
+    raise BadRequest(f"Parameter Runtime must be one of {', '.join(RUNTIMES)}; found {runtime!r}")
 
 
 def _find(call: Call, conn: sa.Connection) -> Any:

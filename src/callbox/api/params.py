@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 from callbox.errors import BadRequest
 
 _WHOLE = re.compile(r"-?[0-9]+")
+_DUPLICATE = "{value} is listed twice in {name}; list each one once."
 
 Type = Literal["string", "boolean", "integer", "date-time", "list", "file"]
 # What an empty value ("Name=") means: the parameter is missing (an error when required),
@@ -142,11 +143,9 @@ class Param:
         for item in items:
             self._checked(item)
             if self.unique and item in seen:
-                raise BadRequest(self._say(self.invalid_duplicate, item, len(items), None))
+                raise BadRequest(self._say(_DUPLICATE, item, len(items), None))
             seen.add(item)
         return items if self.check is None else self.check(items)
-
-    invalid_duplicate = "{value} is listed twice in {name}; list each one once."
 
     def _checked(self, raw: str) -> Any:
         self._check_length(raw)
