@@ -17,7 +17,7 @@ from factories import BASE, connect
 
 from callbox.api import app as app_module
 from callbox.api.app import Api, resource_routes
-from callbox.api.endpoint import Call, Reply
+from callbox.api.endpoint import Call, Reply, declared
 from callbox.api.openapi import FORMS, SCHEMAS, openapi_document, operation_id
 from callbox.store.db import Store, utcnow
 from callbox.store.sids import LOG, REQUEST, new_sid
@@ -472,3 +472,61 @@ async def test_error_answers_match_the_error_schema(
     assert r.status_code == 400 and not check(doc, error, r.json(), "400")
     r = await anonymous.get("/v1/Services")
     assert r.status_code == 401 and not check(doc, error, r.json(), "401")
+
+
+# -- one declaration: what checks requests is what the document says -------------------------
+
+
+def test_parameters_are_the_declarations(doc: dict[str, Any]) -> None:
+    for path, method, handler in resource_routes():
+        declaration = declared(handler)
+        operation = doc["paths"][path][method.lower()]
+        if method == "POST":
+            (media,) = operation["requestBody"]["content"].values()
+            properties = media["schema"]["properties"]
+            assert properties == {p.name: p.schema() for p in declaration.params}, path
+        else:
+            query = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "query"}
+            assert query == {p.name: p.schema() for p in declaration.params}, (method, path)
+        returns = declaration.returns
+        if returns is not None and method != "DELETE":
+            assert SCHEMAS[returns.name] == returns.schema()
+
+
+def test_path_parameters_carry_the_sid_pattern_of_their_resource(doc: dict[str, Any]) -> None:
+    variable = doc["paths"][
+        "/v1/Services/{ServiceSid}/Environments/{EnvironmentSid}/Variables/{Sid}"
+    ]
+    schemas = {p["name"]: p["schema"] for p in variable["get"]["parameters"]}
+    assert schemas["ServiceSid"] == {"type": "string"}  # a SID or a unique name
+    assert schemas["EnvironmentSid"]["pattern"] == "^ZE[0-9a-fA-F]{32}$"
+    assert schemas["Sid"]["pattern"] == "^ZV[0-9a-fA-F]{32}$"
+    key = doc["paths"]["/2010-04-01/Accounts/{AccountSid}/Keys/{Sid}.json"]["get"]
+    schemas = {p["name"]: p["schema"] for p in key["parameters"]}
+    assert schemas["AccountSid"]["pattern"].startswith("^AC")
+    assert schemas["Sid"]["pattern"].startswith("^SK")
+
+
+def test_rules_the_issue_found_missing_are_documented(doc: dict[str, Any]) -> None:
+    # From issue 13: a fuzzer found PageSize=1001 accepted and valid values refused because the
+    # document left out lengths and formats.
+    services = doc["paths"]["/v1/Services"]
+    size = next(p for p in services["get"]["parameters"] if p["name"] == "PageSize")
+    assert size["schema"]["minimum"] == 1 and "read as 1000" in size["schema"]["description"]
+    form = services["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+    unique = form["schema"]["properties"]["UniqueName"]
+    assert unique["maxLength"] == 49 and unique["pattern"].startswith("^")
+    variables = doc["paths"]["/v1/Services/{ServiceSid}/Environments/{EnvironmentSid}/Variables"]
+    fields = variables["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+    value = fields["schema"]["properties"]["Value"]
+    assert value["maxLength"] == 450 and "450 bytes" in value["description"]
+    builds = doc["paths"]["/v1/Services/{ServiceSid}/Builds"]["post"]["requestBody"]
+    body = builds["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert [branch["required"] for branch in body["anyOf"]] == [
+        ["FunctionVersions"],
+        ["AssetVersions"],
+    ]
+    assert builds["required"] is True
+    update = doc["paths"]["/v1/Services/{Sid}"]["post"]["requestBody"]
+    refused = update["content"]["application/x-www-form-urlencoded"]["schema"]["properties"]
+    assert refused["UniqueName"]["not"] == {}

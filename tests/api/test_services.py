@@ -218,3 +218,18 @@ async def test_unknown_path_and_method(client: httpx.AsyncClient) -> None:
     assert r.status_code == 404 and r.json()["code"] == 20404
     r = await client.put("/v1/Services")
     assert r.status_code == 405
+
+
+async def test_booleans_are_true_or_false(client: httpx.AsyncClient) -> None:
+    # The schema-driven fuzz run found UiEditable=0 accepted where the document says boolean:
+    # the SDKs send true or false (Python's requests writes True as "True").
+    for word in ("1", "0", "yes", "on"):
+        r = await client.post(
+            "/v1/Services", data={"UniqueName": "b", "FriendlyName": "b", "UiEditable": word}
+        )
+        assert r.status_code == 400, word
+        assert r.json()["message"] == f"Parameter UiEditable must be true or false; found {word!r}"
+    r = await client.post(
+        "/v1/Services", data={"UniqueName": "b", "FriendlyName": "b", "UiEditable": "True"}
+    )
+    assert r.status_code == 201 and r.json()["ui_editable"] is True

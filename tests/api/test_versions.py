@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from factories import SOURCE, TIMESTAMP, function, service, upload, walk
 
 from callbox.api import versions as module
+from callbox.api.openapi import openapi_document
 from callbox.errors import BadRequest
 from callbox.store.db import Store
 from callbox.store.tables import versions
@@ -290,3 +291,53 @@ async def test_path_segments_are_limited_in_utf8_bytes(client: httpx.AsyncClient
         assert r.json()["code"] == 20001
         message = r.json()["message"]
         assert "is 201 bytes long" in message and "at most 200 bytes (UTF-8)" in message
+
+
+PATH_SAMPLES = [
+    "/a",
+    "a",
+    "/dir/sub-dir/ok_name.v2~é",
+    "/" + "a" * 200 + "/" + "b" * 53,  # 255
+    "a" * 200 + "/" + "b" * 53,  # 254, and 255 once the slash is added
+    "a" * 200 + "/" + "b" * 54,  # 256 once the slash is added
+    "/" + "a" * 200 + "/" + "b" * 54,
+    "/" + "a" * 201,  # a segment of 201 characters
+    "/a//b",
+    "/a/",
+    "/./a",
+    "/a/..",
+    "/..a",
+    "/a b",
+    "/a#b",
+    "/a\\b",
+    "/a\tb",
+    "/a\x7fb",
+    "/a\x85b",  # a C1 control character is allowed
+]
+
+
+@pytest.fixture
+def doc_path_rule() -> dict:
+    """The Path property of the upload form, as /v1/openapi.json publishes it."""
+    post = openapi_document("http://api.test")["paths"][
+        "/v1/Services/{ServiceSid}/Functions/{FunctionSid}/Versions"
+    ]["post"]
+    return post["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]["Path"]
+
+
+async def test_the_documented_path_rule_is_the_upload_rule(
+    client: httpx.AsyncClient, doc_path_rule: dict
+) -> None:
+    service, function = await make_function(client)
+    base = f"/v1/Services/{service}/Functions/{function}/Versions"
+    for path in PATH_SAMPLES:
+        admitted = len(path) <= doc_path_rule["maxLength"] and bool(
+            re.search(doc_path_rule["pattern"], path)
+        )
+        r = await upload(client, base, path=path)
+        assert (r.status_code == 201) == admitted, (path, r.text)
+    # What the pattern cannot say: a segment's limit is in UTF-8 bytes (100 "é" are 200).
+    assert re.search(doc_path_rule["pattern"], "/" + "é" * 101)
+    r = await upload(client, base, path="/" + "é" * 101)
+    assert r.status_code == 400 and "202 bytes long" in r.json()["message"]
+    assert (await upload(client, base, path="/" + "é" * 100)).status_code == 201

@@ -12,11 +12,36 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from callbox.api.endpoint import Call, Reply
+from callbox.api.endpoint import Call, Reply, operation
+from callbox.api.params import Param
+from callbox.api.shapes import Shape, nested, one_of, sid_of, string
 from callbox.errors import NotFound, NotPermitted
 from callbox.store.sids import ACCOUNT, API_KEY, is_sid
 
 PREFIX = "/2010-04-01"
+
+# The 2010 API's JSON: RFC 2822 dates, relative uris.
+ACCOUNT_JSON = Shape(
+    "Account",
+    sid=sid_of(ACCOUNT),
+    friendly_name=string(),
+    owner_account_sid=sid_of(ACCOUNT),
+    auth_token=string(nullable=True),
+    status=string(),
+    type=one_of("Full"),
+    date_created=string(),
+    date_updated=string(),
+    uri=string(),
+    subresource_uris=nested(Shape("", keys=string())),
+)
+KEY_JSON = Shape(
+    "Key",
+    sid=sid_of(API_KEY),
+    friendly_name=string(),
+    date_created=string(),
+    date_updated=string(),
+    secret=string(optional=True, description="Only in the answer that creates the key."),
+)
 
 
 def rfc2822(value: datetime) -> str:
@@ -76,17 +101,21 @@ def _token_only(call: Call) -> None:
         )
 
 
+@operation(
+    Param("FriendlyName", max_length=255, empty="absent", default="Account"),
+    returns=ACCOUNT_JSON,
+)
 def create_account(call: Call) -> Reply:
     _token_only(call)
     accounts = call.api.accounts
     me = accounts.account(call.account_sid)
     if me is None or me.owner_account_sid is not None:
         raise NotPermitted("Only the owner account may create accounts.")
-    name = call.form.text("FriendlyName", max_length=255) or "Account"
-    sid, token = accounts.create_account(name, call.account_sid)
+    sid, token = accounts.create_account(call.args["FriendlyName"], call.account_sid)
     return Reply(201, render_account(call, accounts.account(sid), token))
 
 
+@operation(returns=ACCOUNT_JSON)
 def list_accounts(call: Call) -> Reply:
     accounts = call.api.accounts
     if call.via_key:
@@ -106,21 +135,23 @@ def _visible_account(call: Call, sid: str) -> Any:
     return row
 
 
+@operation(returns=ACCOUNT_JSON)
 def fetch_account(call: Call) -> Reply:
     _token_only(call)
     row = _visible_account(call, call.path["Sid"])
     return Reply(200, render_account(call, row, call.api.accounts.auth_token(row.sid)))
 
 
+@operation(Param("FriendlyName", max_length=255, empty="absent", default=""), returns=KEY_JSON)
 def create_key(call: Call) -> Reply:
     _token_only(call)
     account = _visible_account(call, call.path["AccountSid"])
-    name = call.form.text("FriendlyName", max_length=255) or ""
-    sid, secret = call.api.accounts.create_key(account.sid, name)
+    sid, secret = call.api.accounts.create_key(account.sid, call.args["FriendlyName"])
     row = next(k for k in call.api.accounts.keys(account.sid) if k.sid == sid)
     return Reply(201, render_key(row, secret))
 
 
+@operation(returns=KEY_JSON)
 def list_keys(call: Call) -> Reply:
     _token_only(call)
     account = _visible_account(call, call.path["AccountSid"])
@@ -137,11 +168,13 @@ def _key(call: Call) -> tuple[Any, Any]:
     raise NotFound(f"The requested resource {call.uri} was not found")
 
 
+@operation(returns=KEY_JSON)
 def fetch_key(call: Call) -> Reply:
     _token_only(call)
     return Reply(200, render_key(_key(call)[1]))
 
 
+@operation()
 def delete_key(call: Call) -> Reply:
     _token_only(call)
     account, row = _key(call)

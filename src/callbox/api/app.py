@@ -1,8 +1,8 @@
 """The API application: every resource module's routes, behind Basic auth, in one Starlette app.
 
 Each resource module (services.py, environments.py, ...) lists its ``ROUTES`` as
-(path, method, handler); this module turns them into endpoints and answers everything else
-(unknown paths, wrong methods, CORS preflight) in Twilio's error shape.
+(path, method, handler), gathered in routes.py; this module turns them into endpoints and
+answers everything else (unknown paths, wrong methods, CORS preflight) in Twilio's error shape.
 """
 
 from __future__ import annotations
@@ -17,19 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from callbox.api import accounts as account_routes
-from callbox.api import (
-    builds,
-    deployments,
-    environments,
-    functions,
-    logs,
-    services,
-    variables,
-    versions,
-)
+from callbox.api import logs
 from callbox.api.endpoint import API_CORS, Handler, endpoint, error_response, json_response
 from callbox.api.openapi import openapi_document
+from callbox.api.routes import RouteSpec, resource_routes
 from callbox.config import Config
 from callbox.errors import MethodNotAllowed, NotFound
 from callbox.store.accounts import Accounts
@@ -61,21 +52,7 @@ class Api:
         self.on_activate(environment_sid)
 
 
-RouteSpec = tuple[str, str, Handler]
-
-
-def resource_routes() -> list[RouteSpec]:
-    return [
-        *services.ROUTES,
-        *environments.ROUTES,
-        *variables.ROUTES,
-        *deployments.ROUTES,
-        *functions.ROUTES,
-        *versions.ROUTES,
-        *builds.ROUTES,
-        *account_routes.ROUTES,
-        *logs.ROUTES,
-    ]
+__all__ = ["Api", "RouteSpec", "create_api", "resource_routes"]
 
 
 # Async endpoints that hold their response open, so not (call) -> Reply handlers. They are

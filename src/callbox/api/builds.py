@@ -35,9 +35,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from callbox.api import lookup
-from callbox.api.endpoint import Call, Reply
-from callbox.api.render import page, timestamp
-from callbox.api.versions import asset_limit, size_text
+from callbox.api.endpoint import Call, Reply, operation
+from callbox.api.params import Param
+from callbox.api.render import PAGING, page, timestamp
+from callbox.api.shapes import SID_DIGITS, Shape, array, date, links, one_of, sid_of, string, url
+from callbox.api.versions import VISIBILITIES, asset_limit, size_text
 from callbox.builds import npm, validate
 from callbox.builds.runtimes import (
     DEFAULT_PYTHON,
@@ -51,10 +53,53 @@ from callbox.builds.validate import BuildFailure
 from callbox.errors import BadRequest, Conflict
 from callbox.rules import MAX_ASSETS  # per build, per visibility (seed)
 from callbox.store.db import utcnow
-from callbox.store.sids import BUILD, VERSION, is_sid, new_sid
+from callbox.store.sids import ACCOUNT, BUILD, RESOURCE, SERVICE, VERSION, new_sid
 from callbox.store.tables import build_versions, builds, environments, versions
 
 DEFAULT_RUNTIME = DEFAULT_PYTHON
+STATUS = one_of("building", "completed", "failed")
+
+
+def _member(parent: str) -> Shape:
+    """A version as a build lists it."""
+    return Shape(
+        "",
+        sid=sid_of(VERSION),
+        account_sid=sid_of(ACCOUNT),
+        service_sid=sid_of(SERVICE),
+        **{f"{parent}_sid": sid_of(RESOURCE)},
+        date_created=date(),
+        path=string(),
+        visibility=one_of(*VISIBILITIES),
+        content_sha256=string(),
+    )
+
+
+BUILD_JSON = Shape(
+    "Build",
+    sid=sid_of(BUILD),
+    account_sid=sid_of(ACCOUNT),
+    service_sid=sid_of(SERVICE),
+    status=STATUS,
+    asset_versions=array(_member("asset")),
+    function_versions=array(_member("function")),
+    dependencies=array(Shape("", name=string(), version=string())),
+    runtime=string(),
+    error=string(nullable=True, description="Beyond Twilio: why a failed build failed."),
+    log=string(description="Beyond Twilio: the build log."),
+    date_created=date(),
+    date_updated=date(),
+    url=url(),
+    links=links("build_status"),
+)
+BUILD_STATUS_JSON = Shape(
+    "BuildStatus",
+    sid=sid_of(BUILD),
+    account_sid=sid_of(ACCOUNT),
+    service_sid=sid_of(SERVICE),
+    status=STATUS,
+    url=url(),
+)
 
 
 def build_url(call: Call, row: Any) -> str:
@@ -110,6 +155,7 @@ def _members(conn: sa.Connection, build_sids: list[str]) -> dict[str, list[Any]]
     return found
 
 
+@operation(*PAGING, returns=BUILD_JSON)
 def list_builds(call: Call) -> Reply:
     with call.api.store.read() as conn:
         service = lookup.service(call, conn)
@@ -134,17 +180,45 @@ def list_builds(call: Call) -> Reply:
     return Reply(200, body)
 
 
+def _version_sids(name: str) -> Param:
+    return Param(
+        name,
+        "list",
+        pattern=f"{VERSION}{SID_DIGITS}",
+        empty="absent",  # an empty item is left out
+        unique=True,
+        invalid="Parameter {name} must hold version SIDs (ZN and 32 hex digits); found {value!r}",
+        description="Version SIDs, one key per version.",
+    )
+
+
+@operation(
+    _version_sids("FunctionVersions"),
+    _version_sids("AssetVersions"),
+    Param(
+        "Dependencies",
+        # Read whole once the runtime is known (pip or npm rules): create_build.
+        description='A JSON array of {"name": ..., "version": ...} objects (pip requirements '
+        "for a Python runtime, npm packages for a Node.js one).",
+    ),
+    Param(
+        "Runtime",
+        max_length=32,
+        enum=RUNTIMES,
+        empty="absent",
+        check=lambda raw: check_runtime(raw),
+    ),
+    any_of=("FunctionVersions", "AssetVersions"),
+    any_of_message=(
+        "At least one function version or asset version is required: send "
+        "FunctionVersions and/or AssetVersions (ZN... SIDs, one key per version)."
+    ),
+    returns=BUILD_JSON,
+)
 def create_build(call: Call) -> Reply:
     """Build the given function and asset versions; poll ``/Status`` until it is done."""
-    function_sids = call.form.many("FunctionVersions")
-    asset_sids = call.form.many("AssetVersions")
-    if not function_sids and not asset_sids:
-        raise BadRequest(
-            "At least one function version or asset version is required: send "
-            "FunctionVersions and/or AssetVersions (ZN... SIDs, one key per version)."
-        )
-    raw_dependencies = call.form.text("Dependencies")
-    runtime = check_runtime(call.form.text("Runtime", max_length=32))
+    function_sids, asset_sids = call.args["FunctionVersions"], call.args["AssetVersions"]
+    raw_dependencies, runtime = call.args["Dependencies"], call.args["Runtime"]
     # Checked before the versions are read when the runtime is known.
     dependencies = parse_dependencies(raw_dependencies, language_of(runtime)) if runtime else []
     now = utcnow()
@@ -152,11 +226,11 @@ def create_build(call: Call) -> Reply:
     with call.api.store.begin() as conn:
         service = lookup.service(call, conn)
         chosen = _versions(call, conn, service.sid, function_sids, asset_sids)
-        _check_paths(chosen)
-        _check_asset_limits(chosen)
         if not runtime:
             runtime = default_runtime(chosen)
             dependencies = parse_dependencies(raw_dependencies, language_of(runtime))
+        _check_paths(chosen)
+        _check_asset_limits(chosen)
         conn.execute(
             builds.insert().values(
                 sid=sid,
@@ -196,11 +270,7 @@ def _versions(
     wanted = [("FunctionVersions", "function", s) for s in function_sids]
     wanted += [("AssetVersions", "asset", s) for s in asset_sids]
     seen: set[str] = set()
-    for param, _kind, sid in wanted:
-        if not is_sid(sid, VERSION):
-            raise BadRequest(
-                f"Parameter {param} must hold version SIDs (ZN and 32 hex digits); found {sid!r}"
-            )
+    for _param, _kind, sid in wanted:
         if sid in seen:
             raise BadRequest(f"Version {sid} is listed twice; list each version once.")
         seen.add(sid)
@@ -304,6 +374,7 @@ def _find(call: Call, conn: sa.Connection) -> Any:
     return lookup.child(call, conn, builds, BUILD, service_sid=service.sid)
 
 
+@operation(returns=BUILD_JSON)
 def fetch_build(call: Call) -> Reply:
     with call.api.store.read() as conn:
         row = _find(call, conn)
@@ -311,6 +382,7 @@ def fetch_build(call: Call) -> Reply:
     return Reply(200, render(call, row, members))
 
 
+@operation(returns=BUILD_STATUS_JSON)
 def fetch_status(call: Call) -> Reply:
     """Where the build is: building, completed or failed (clients poll this once a second)."""
     with call.api.store.read() as conn:
@@ -327,6 +399,7 @@ def fetch_status(call: Call) -> Reply:
     )
 
 
+@operation()
 def delete_build(call: Call) -> Reply:
     """Delete a build, unless an environment serves it (deploy another build there first).
 

@@ -11,12 +11,26 @@ from typing import Any
 import sqlalchemy as sa
 
 from callbox.api import lookup
-from callbox.api.endpoint import Call, Reply
-from callbox.api.render import page, timestamp
+from callbox.api.endpoint import Call, Reply, operation
+from callbox.api.params import Param
+from callbox.api.render import PAGING, page, timestamp
+from callbox.api.shapes import SID_DIGITS, Shape, date, sid_of, url
 from callbox.errors import BadRequest, Conflict
 from callbox.store.db import utcnow
-from callbox.store.sids import BUILD, DEPLOYMENT, is_sid, new_sid
+from callbox.store.sids import ACCOUNT, BUILD, DEPLOYMENT, ENVIRONMENT, SERVICE, new_sid
 from callbox.store.tables import build_versions, builds, deployments, environments, versions
+
+DEPLOYMENT_JSON = Shape(
+    "Deployment",
+    sid=sid_of(DEPLOYMENT),
+    account_sid=sid_of(ACCOUNT),
+    service_sid=sid_of(SERVICE),
+    environment_sid=sid_of(ENVIRONMENT),
+    build_sid=sid_of(BUILD),
+    date_created=date(),
+    date_updated=date(),
+    url=url(),
+)
 
 
 def render(call: Call, row: Any) -> dict[str, Any]:
@@ -35,6 +49,7 @@ def render(call: Call, row: Any) -> dict[str, Any]:
     }
 
 
+@operation(*PAGING, returns=DEPLOYMENT_JSON)
 def list_deployments(call: Call) -> Reply:
     with call.api.store.read() as conn:
         env = lookup.environment(call, conn)
@@ -51,6 +66,17 @@ def list_deployments(call: Call) -> Reply:
     return Reply(200, body)
 
 
+@operation(
+    Param(
+        "BuildSid",
+        required=True,
+        pattern=f"{BUILD}{SID_DIGITS}",
+        invalid="Parameter BuildSid must be a Build SID (ZB and 32 hex digits); found {value!r}",
+        description="The completed build to serve.",
+    ),
+    Param("IsPlugin", "boolean", description="Accepted and ignored (Flex plugins)."),
+    returns=DEPLOYMENT_JSON,
+)
 def create_deployment(call: Call) -> Reply:
     """Serve a completed build in this environment from the next request on.
 
@@ -58,12 +84,7 @@ def create_deployment(call: Call) -> Reply:
     undocumented): without a build there is nothing to deploy. ``IsPlugin`` (Flex) is accepted
     and ignored.
     """
-    build_sid = call.form.required("BuildSid")
-    if not is_sid(build_sid, BUILD):
-        raise BadRequest(
-            f"Parameter BuildSid must be a Build SID (ZB and 32 hex digits); found {build_sid!r}"
-        )
-    call.form.boolean("IsPlugin")  # checked like any boolean, then ignored
+    build_sid = call.args["BuildSid"]
     now = utcnow()
     with call.api.store.begin() as conn:
         env = lookup.environment(call, conn)
@@ -117,6 +138,7 @@ def create_deployment(call: Call) -> Reply:
     return Reply(201, render(call, row))
 
 
+@operation(returns=DEPLOYMENT_JSON)
 def fetch_deployment(call: Call) -> Reply:
     with call.api.store.read() as conn:
         env = lookup.environment(call, conn)

@@ -1,8 +1,11 @@
-"""How a REST handler is called: authenticate, read parameters, run, render.
+"""How a REST handler is called: authenticate, read and check parameters, run, render.
 
 Handlers are plain functions ``(call) -> Reply`` run on a worker thread (the store is
-synchronous SQL), so a slow query never stalls the gateway on the event loop. Every failure
-becomes Twilio's error body; an unexpected one is logged with its trace and answers 500/20500.
+synchronous SQL), so a slow query never stalls the gateway on the event loop. Each is declared
+an ``Operation`` (``@operation(...)``): the parameters it takes and the JSON it answers with.
+The parameters are checked here, before the handler runs, which finds them in ``call.args``;
+openapi.py describes the same declaration. Every failure becomes Twilio's error body; an
+unexpected one is logged with its trace and answers 500/20500.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import binascii
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
@@ -21,7 +25,8 @@ from starlette.datastructures import FormData, QueryParams
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from callbox.api.params import MultiMapping, Params
+from callbox.api.params import MultiMapping, Param, Params, read_args
+from callbox.api.shapes import Shape
 from callbox.errors import (
     BadRequest,
     CallboxError,
@@ -60,6 +65,7 @@ class Call:
     uri: str  # the request path without /v1, for "not found" messages
     files: dict[str, Any] = field(default_factory=dict)
     credentials: tuple[str, str] = ("", "")  # as sent: a long stream checks them again
+    args: dict[str, Any] = field(default_factory=dict)  # the declared parameters, checked
 
     @property
     def via_key(self) -> bool:
@@ -82,12 +88,71 @@ class Reply:
 Handler = Callable[[Call], Reply]
 
 
+@dataclass(frozen=True)
+class Operation:
+    """A handler with what it takes and what it answers: the one declaration that both the
+    parameter checks (``endpoint``) and the OpenAPI document read."""
+
+    handler: Callable[..., Reply]
+    params: tuple[Param, ...] = ()  # form parameters of a POST, query parameters otherwise
+    returns: Shape | None = None  # the resource's JSON (a list: a page of them)
+    any_of: tuple[str, ...] = ()  # at least one of these parameters must be given ...
+    any_of_message: str = ""  # ... or this is the error
+
+    def __call__(self, *args: Any) -> Reply:
+        return self.handler(*args)
+
+    def bind(self, *args: Any, returns: Shape | None = None) -> Operation:
+        """This operation with its first arguments given: one handler for two kinds."""
+        handler = partial(self.handler, *args)
+        return replace(self, handler=handler, returns=returns or self.returns)
+
+    @property
+    def function(self) -> Callable[..., Any]:
+        """The function underneath (its docstring describes the operation)."""
+        target: Any = self.handler
+        while isinstance(target, partial):
+            target = target.func
+        return cast(Callable[..., Any], target)
+
+    def read(self, source: Params) -> dict[str, Any]:
+        args = read_args(self.params, source)
+        if self.any_of and not any(args[name] for name in self.any_of):
+            raise BadRequest(self.any_of_message)
+        return args
+
+
+def operation(
+    *params: Param,
+    returns: Shape | None = None,
+    any_of: tuple[str, ...] = (),
+    any_of_message: str = "",
+) -> Callable[[Callable[..., Reply]], Operation]:
+    """Declare a handler: ``@operation(Param(...), ..., returns=SHAPE)``."""
+
+    def declare(handler: Callable[..., Reply]) -> Operation:
+        return Operation(handler, params, returns, any_of, any_of_message)
+
+    return declare
+
+
+def declared(handler: Handler) -> Operation:
+    """A route's handler as an Operation (one declared nothing takes nothing)."""
+    target: Any = handler
+    while isinstance(target, partial):
+        target = target.func
+    return target if isinstance(target, Operation) else Operation(handler)
+
+
 def endpoint(
     api: Api, handler: Handler, *, max_body: int = 1024 * 1024
 ) -> Callable[[Request], Awaitable[Response]]:
+    declaration = declared(handler)
+
     async def run(request: Request) -> Response:
         try:
             call = await prepare(api, request, max_body)
+            call.args = declaration.read(call.form if request.method == "POST" else call.query)
             reply = await run_in_threadpool(handler, call)
         except CallboxError as exc:
             return error_response(exc)
@@ -120,10 +185,8 @@ async def prepare(api: Api, request: Request, max_body: int = 0) -> Call:
         body = await _read_body(request, max_body)
         form_values = await _parse_form(request, body, max_body)
         files = {k: v for k, v in form_values.multi_items() if not isinstance(v, str)}
-    _refuse_nul(
-        [*request.path_params.values(), *request.query_params.values()]
-        + [v for v in form_values.values() if isinstance(v, str)]
-    )
+    # (Parameters are checked by their declarations, which refuse a NUL: params.py.)
+    _refuse_nul(list(request.path_params.values()))
     path = request.url.path
     return Call(
         api=api,
@@ -141,7 +204,7 @@ async def prepare(api: Api, request: Request, max_body: int = 0) -> Call:
 def _refuse_nul(values: list[Any]) -> None:
     """No value callbox stores may hold a NUL character (PostgreSQL's text cannot)."""
     if any("\x00" in str(value) for value in values):
-        raise BadRequest("A parameter or path segment contains a NUL character (\\x00); remove it.")
+        raise BadRequest("A path segment contains a NUL character (\\x00); remove it.")
 
 
 def basic_credentials(header: str | None) -> tuple[str, str]:
@@ -158,8 +221,8 @@ def basic_credentials(header: str | None) -> tuple[str, str]:
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
         raise PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes.")
     chunks, size = [], 0
     try:

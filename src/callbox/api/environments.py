@@ -6,17 +6,18 @@ callbox serves on its own base domain (``Config.base_domain``) where Twilio uses
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import sqlalchemy as sa
 
 from callbox.api import lookup
-from callbox.api.endpoint import Call, Reply
-from callbox.api.render import page, timestamp
+from callbox.api.endpoint import Call, Reply, operation
+from callbox.api.params import Param
+from callbox.api.render import PAGING, page, timestamp
+from callbox.api.shapes import Shape, date, links, sid_of, string, url
 from callbox.errors import BadRequest, Conflict
 from callbox.store.db import utcnow
-from callbox.store.sids import ENVIRONMENT, new_sid
+from callbox.store.sids import ACCOUNT, BUILD, ENVIRONMENT, SERVICE, new_sid
 from callbox.store.tables import deployments, environments, logs, variables
 
 MAX_UNIQUE_NAME, MAX_SUFFIX = 100, 16
@@ -24,8 +25,27 @@ MAX_LABEL = 63  # one DNS label: <unique name>-<4 digits>-<suffix>
 # The suffix becomes a DNS label inside the domain name, so it takes what a label takes:
 # lowercase letters, digits and inner dashes. Upper case is refused rather than folded, so the
 # domain_suffix a client reads back is the one it sent (the npm client matches on it).
-SUFFIX = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SUFFIX = "[a-z0-9]+(?:-[a-z0-9]+)*"
+BAD_SUFFIX = (
+    f"DomainSuffix {{value!r}} is invalid: use at most {MAX_SUFFIX} lowercase letters, digits "
+    "and dashes (no dash at either end); it becomes part of the domain name."
+)
 DUPLICATE = "Environment with this UniqueName or DomainSuffix already exists."
+
+ENVIRONMENT_JSON = Shape(
+    "Environment",
+    sid=sid_of(ENVIRONMENT),
+    account_sid=sid_of(ACCOUNT),
+    service_sid=sid_of(SERVICE),
+    build_sid=sid_of(BUILD, nullable=True),
+    unique_name=string(),
+    domain_suffix=string(nullable=True),
+    domain_name=string(),
+    date_created=date(),
+    date_updated=date(),
+    url=url(),
+    links=links("variables", "deployments", "logs"),
+)
 
 
 def render(call: Call, row: Any) -> dict[str, Any]:
@@ -49,6 +69,7 @@ def render(call: Call, row: Any) -> dict[str, Any]:
     }
 
 
+@operation(*PAGING, returns=ENVIRONMENT_JSON)
 def list_environments(call: Call) -> Reply:
     with call.api.store.read() as conn:
         service = lookup.service(call, conn)
@@ -65,12 +86,22 @@ def list_environments(call: Call) -> Reply:
     return Reply(200, body)
 
 
+@operation(
+    Param("UniqueName", required=True, max_length=MAX_UNIQUE_NAME),
+    Param(
+        "DomainSuffix",
+        max_length=MAX_SUFFIX,
+        pattern=SUFFIX,
+        empty="absent",  # an empty suffix means none
+        invalid=BAD_SUFFIX,
+        too_long=BAD_SUFFIX,
+        description="Lowercase letters, digits and inner dashes, added to the domain's label.",
+    ),
+    returns=ENVIRONMENT_JSON,
+)
 def create_environment(call: Call) -> Reply:
     """Create an environment; FriendlyName (sent by the npm client) and other extras are ignored."""
-    unique_name = call.form.required("UniqueName", max_length=MAX_UNIQUE_NAME)
-    suffix = call.form.text("DomainSuffix") or None  # an empty suffix means none, like absent
-    if suffix is not None:
-        check_suffix(suffix)
+    unique_name, suffix = call.args["UniqueName"], call.args["DomainSuffix"]
     now = utcnow()
     with call.api.store.begin() as conn:
         service = lookup.service(call, conn)
@@ -121,20 +152,14 @@ def create_environment(call: Call) -> Reply:
     return Reply(201, render(call, row))
 
 
-def check_suffix(suffix: str) -> None:
-    if len(suffix) > MAX_SUFFIX or not SUFFIX.match(suffix):
-        raise BadRequest(
-            f"DomainSuffix {suffix!r} is invalid: use at most {MAX_SUFFIX} lowercase letters, "
-            "digits and dashes (no dash at either end); it becomes part of the domain name."
-        )
-
-
+@operation(returns=ENVIRONMENT_JSON)
 def fetch_environment(call: Call) -> Reply:
     with call.api.store.read() as conn:
         row = lookup.environment(call, conn, "Sid")
     return Reply(200, render(call, row))
 
 
+@operation()
 def delete_environment(call: Call) -> Reply:
     """Deleting an environment deletes its variables, deployments and logs; it stops serving."""
     with call.api.store.begin() as conn:

@@ -8,17 +8,18 @@ parameterised by a ``Kind``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
 
 from callbox.api import lookup
-from callbox.api.endpoint import Call, Handler, Reply
-from callbox.api.render import page, timestamp
+from callbox.api.endpoint import Call, Handler, Reply, operation
+from callbox.api.params import FRIENDLY_NAME
+from callbox.api.render import PAGING, page, timestamp
+from callbox.api.shapes import Shape, date, links, sid_of, string, url
 from callbox.errors import Conflict
 from callbox.store.db import utcnow
-from callbox.store.sids import RESOURCE, new_sid
+from callbox.store.sids import ACCOUNT, RESOURCE, SERVICE, new_sid
 from callbox.store.tables import build_versions, environments, resources, versions
 
 
@@ -53,6 +54,21 @@ class Kind:
         path = f"/v1/Services/{service_sid}/{self.collection}"
         return path if sid is None else f"{path}/{sid}"
 
+    @property
+    def shape(self) -> Shape:
+        """Its JSON: a Function or an Asset."""
+        return Shape(
+            self.label,
+            sid=sid_of(RESOURCE),
+            account_sid=sid_of(ACCOUNT),
+            service_sid=sid_of(SERVICE),
+            friendly_name=string(),
+            date_created=date(),
+            date_updated=date(),
+            url=url(),
+            links=links(self.versions_key),
+        )
+
 
 FUNCTION = Kind("function", "Functions")
 ASSET = Kind("asset", "Assets")
@@ -80,6 +96,7 @@ def find(call: Call, conn: sa.Connection, kind: Kind, name: str = "Sid") -> Any:
     )
 
 
+@operation(*PAGING)
 def list_resources(kind: Kind, call: Call) -> Reply:
     with call.api.store.begin() as conn:
         service = lookup.service(call, conn)
@@ -98,10 +115,11 @@ def list_resources(kind: Kind, call: Call) -> Reply:
     return Reply(200, body)
 
 
+@operation(FRIENDLY_NAME)
 def create_resource(kind: Kind, call: Call) -> Reply:
     # FriendlyName need not be unique: Twilio does not say it is, and the npm client looks an
     # existing one up by name before it creates, so duplicates are the caller's choice.
-    friendly_name = call.form.required("FriendlyName", max_length=255)
+    friendly_name = call.args["FriendlyName"]
     now = utcnow()
     with call.api.store.begin() as conn:
         service = lookup.service(call, conn)
@@ -121,14 +139,16 @@ def create_resource(kind: Kind, call: Call) -> Reply:
     return Reply(201, render(call, kind, row))
 
 
+@operation()
 def fetch_resource(kind: Kind, call: Call) -> Reply:
     with call.api.store.begin() as conn:
         row = find(call, conn, kind)
     return Reply(200, render(call, kind, row))
 
 
+@operation(FRIENDLY_NAME)
 def update_resource(kind: Kind, call: Call) -> Reply:
-    friendly_name = call.form.required("FriendlyName", max_length=255)
+    friendly_name = call.args["FriendlyName"]
     with call.api.store.begin() as conn:
         row = find(call, conn, kind)
         conn.execute(
@@ -140,6 +160,7 @@ def update_resource(kind: Kind, call: Call) -> Reply:
     return Reply(200, render(call, kind, row))
 
 
+@operation()
 def delete_resource(kind: Kind, call: Call) -> Reply:
     """Delete a function or asset with its versions, unless a live build still serves it.
 
@@ -169,12 +190,13 @@ def delete_resource(kind: Kind, call: Call) -> Reply:
 
 def _routes(kind: Kind) -> list[tuple[str, str, Handler]]:
     collection = f"/v1/Services/{{ServiceSid}}/{kind.collection}"
+    shape = kind.shape
     return [
-        (collection, "GET", partial(list_resources, kind)),
-        (collection, "POST", partial(create_resource, kind)),
-        (f"{collection}/{{Sid}}", "GET", partial(fetch_resource, kind)),
-        (f"{collection}/{{Sid}}", "POST", partial(update_resource, kind)),
-        (f"{collection}/{{Sid}}", "DELETE", partial(delete_resource, kind)),
+        (collection, "GET", list_resources.bind(kind, returns=shape)),
+        (collection, "POST", create_resource.bind(kind, returns=shape)),
+        (f"{collection}/{{Sid}}", "GET", fetch_resource.bind(kind, returns=shape)),
+        (f"{collection}/{{Sid}}", "POST", update_resource.bind(kind, returns=shape)),
+        (f"{collection}/{{Sid}}", "DELETE", delete_resource.bind(kind)),
     ]
 
 

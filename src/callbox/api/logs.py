@@ -20,12 +20,23 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from callbox.api import lookup
-from callbox.api.endpoint import API_CORS, Call, Reply, error_response, prepare
-from callbox.api.params import Params
-from callbox.api.render import page, timestamp
+from callbox.api.endpoint import API_CORS, Call, Reply, error_response, operation, prepare
+from callbox.api.params import Param, read_args
+from callbox.api.render import PAGING, page, timestamp
+from callbox.api.shapes import SID_DIGITS, Shape, date, one_of, sid_of, string, url
 from callbox.errors import BadRequest, CallboxError, InternalError
 from callbox.store.db import utcnow
-from callbox.store.sids import LOG, RESOURCE, is_sid
+from callbox.store.sids import (
+    ACCOUNT,
+    BUILD,
+    DEPLOYMENT,
+    ENVIRONMENT,
+    LOG,
+    REQUEST,
+    RESOURCE,
+    SERVICE,
+    is_sid,
+)
 from callbox.store.tables import logs
 
 if TYPE_CHECKING:
@@ -37,6 +48,40 @@ STREAM_PATH = PATH + "/Stream"
 DEFAULT_WINDOW = timedelta(hours=24)  # Twilio's StartDate default: a day before now
 KEEP_ALIVE = 15.0  # seconds of silence before a comment line keeps proxies from timing out
 MAX_REPLAY = 1000  # stored lines a reconnecting stream is sent at most (the newest ones)
+
+
+LOG_JSON = Shape(
+    "Log",
+    sid=sid_of(LOG),
+    account_sid=sid_of(ACCOUNT),
+    service_sid=sid_of(SERVICE),
+    environment_sid=sid_of(ENVIRONMENT),
+    build_sid=sid_of(BUILD, nullable=True),
+    deployment_sid=sid_of(DEPLOYMENT, nullable=True),
+    function_sid=sid_of(RESOURCE, nullable=True),
+    request_sid=sid_of(REQUEST, nullable=True),
+    level=one_of("INFO", "WARN", "ERROR"),
+    message=string(),
+    date_created=date(),
+    url=url(),
+)
+FUNCTION_SID = Param(
+    "FunctionSid",
+    pattern=f"{RESOURCE}{SID_DIGITS}",
+    empty="absent",
+    invalid="FunctionSid must be a Function SID (ZH followed by 32 hex digits); found {value!r}",
+    description="Only the lines of this function.",
+)
+# The live stream's query parameters (its Last-Event-ID header is read by the stream itself).
+STREAM_PARAMS = (
+    FUNCTION_SID,
+    Param(
+        "Since",
+        "date-time",
+        empty="absent",
+        description="First replay the stored lines newer than this.",
+    ),
+)
 
 
 def render(call: Call, row: Any) -> dict[str, Any]:
@@ -61,27 +106,23 @@ def render(call: Call, row: Any) -> dict[str, Any]:
     }
 
 
-def _function_sid(params: Params) -> str | None:
-    value = params.text("FunctionSid")
-    if not value:
-        return None
-    if not is_sid(value, RESOURCE):
-        raise BadRequest(
-            f"FunctionSid must be a Function SID (ZH followed by 32 hex digits); found {value!r}"
-        )
-    return value
-
-
+@operation(
+    *PAGING,
+    FUNCTION_SID,
+    Param("StartDate", "date-time", empty="absent", description="Lines from this time on."),
+    Param("EndDate", "date-time", empty="absent", description="Lines up to this time."),
+    returns=LOG_JSON,
+)
 def list_logs(call: Call) -> Reply:
     """Lines of one environment, newest first, between StartDate (default: a day before now,
     or before EndDate when that is earlier) and EndDate (default: now), optionally of one
     function."""
-    function_sid = _function_sid(call.query)
+    function_sid = call.args["FunctionSid"]
     now = utcnow()
-    end = call.query.date("EndDate") or now
+    end = call.args["EndDate"] or now
     # Twilio's default is a day before now; before an EndDate in the past, a day before that.
     window_end = max(min(now, end), datetime.min + DEFAULT_WINDOW)
-    start = call.query.date("StartDate") or window_end - DEFAULT_WINDOW
+    start = call.args["StartDate"] or window_end - DEFAULT_WINDOW
     if start > end:
         raise BadRequest(
             f"StartDate must not be after EndDate; found StartDate {timestamp(start)} "
@@ -117,6 +158,7 @@ def list_logs(call: Call) -> Reply:
     return Reply(200, body)
 
 
+@operation(returns=LOG_JSON)
 def fetch_log(call: Call) -> Reply:
     with call.api.store.read() as conn:
         environment = lookup.environment(call, conn)
@@ -149,8 +191,8 @@ def stream_route(api: Api) -> Route:
         ``FunctionSid`` keeps one function's lines."""
         try:
             call = await prepare(api, request)
-            function_sid = _function_sid(call.query)
-            since = call.query.date("Since")
+            args = read_args(STREAM_PARAMS, call.query)
+            function_sid, since = args["FunctionSid"], args["Since"]
             environment = await run_in_threadpool(_stream_environment, call)
             if api.logbook is None:
                 raise InternalError("The live log stream is not running on this server.")

@@ -3,8 +3,10 @@
 Paths and methods come from the route table (``app.resource_routes()`` and the Logs stream),
 so a route added or removed there shows up here with no edit. Names follow Twilio's own spec
 (``CreateService``, ``ListFunctionVersion``, ``FetchBuildStatus``) and are read off the path.
-What a path cannot tell — each resource's JSON fields and each write's form parameters — is
-written down once per resource below; tests compare the fields with real responses.
+What a path cannot tell comes from each handler's declaration (``endpoint.Operation``): its
+parameters (``params.Param``, the same objects that check requests) and the JSON it answers
+with (``shapes.Shape``, next to the resource's ``render()``). Nothing is restated here, so the
+document cannot drift from the server; a schema-driven fuzz run holds the two together.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from __future__ import annotations
 import copy
 import inspect
 import re
-from functools import partial
 from typing import Any
 
 from callbox import __version__
 from callbox.api import logs
-from callbox.api.endpoint import Handler
-from callbox.builds.runtimes import RUNTIMES
+from callbox.api import routes as routes_module
+from callbox.api.endpoint import Handler, Operation, declared
+from callbox.api.params import Param
+from callbox.api.routes import RouteSpec
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # Collections named after their parent, as Twilio does: a Function's Versions are
@@ -34,164 +37,36 @@ VERBS = {
     ("singleton", "POST"): "Update",
 }
 
-# -- JSON-schema shorthands ----------------------------------------------------------------
-
 STR: dict[str, Any] = {"type": "string"}
 STR_OR_NULL: dict[str, Any] = {"type": ["string", "null"]}
-BOOL: dict[str, Any] = {"type": "boolean"}
 INT: dict[str, Any] = {"type": "integer"}
 DATE: dict[str, Any] = {"type": "string", "format": "date-time"}
 URL: dict[str, Any] = {"type": "string", "format": "uri"}
 URL_OR_NULL: dict[str, Any] = {"type": ["string", "null"], "format": "uri"}
-VISIBILITY: dict[str, Any] = {"type": "string", "enum": ["public", "protected", "private"]}
-STATUS: dict[str, Any] = {"type": "string", "enum": ["building", "completed", "failed"]}
 
 
-def _object(fields: dict[str, Any], optional: tuple[str, ...] = ()) -> dict[str, Any]:
-    required = [name for name in fields if name not in optional]
-    return {"type": "object", "properties": fields, "required": required}
+def _object(fields: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": fields, "required": list(fields)}
 
 
-def _links(*names: str) -> dict[str, Any]:
-    return _object(dict.fromkeys(names, URL))
+def schemas(routes: list[RouteSpec]) -> dict[str, dict[str, Any]]:
+    """Each resource's JSON schema, by name, from the shapes its operations answer with."""
+    found: dict[str, dict[str, Any]] = {}
+    for _path, _method, handler in routes:
+        shape = declared(handler).returns
+        if shape is not None:
+            found.setdefault(shape.name, shape.schema())
+    return found
 
 
-def _version(parent: str) -> dict[str, Any]:
-    """A version as embedded in a build."""
-    return _object(
-        {
-            "sid": STR,
-            "account_sid": STR,
-            "service_sid": STR,
-            f"{parent}_sid": STR,
-            "date_created": DATE,
-            "path": STR,
-            "visibility": VISIBILITY,
-            "content_sha256": STR,
-        }
-    )
+def forms(routes: list[RouteSpec]) -> dict[str, dict[str, Any]]:
+    """Each write's form parameters (properties, required), by operationId."""
+    return {
+        operation_id(path, method): _form_fields(declared(handler))
+        for path, method, handler in routes
+        if method == "POST"
+    }
 
-
-# -- each resource's JSON (spec section 2), written down once -------------------------------
-
-OWNED = {"sid": STR, "account_sid": STR, "service_sid": STR}
-DATES = {"date_created": DATE, "date_updated": DATE}
-
-SCHEMAS: dict[str, dict[str, Any]] = {
-    "Service": _object(
-        {
-            "sid": STR,
-            "account_sid": STR,
-            "friendly_name": STR,
-            "unique_name": STR,
-            "include_credentials": BOOL,
-            "ui_editable": BOOL,
-            "domain_base": STR,
-            **DATES,
-            "url": URL,
-            "links": _links("environments", "functions", "assets", "builds"),
-        }
-    ),
-    "Environment": _object(
-        {
-            **OWNED,
-            "build_sid": STR_OR_NULL,
-            "unique_name": STR,
-            "domain_suffix": STR_OR_NULL,
-            "domain_name": STR,
-            **DATES,
-            "url": URL,
-            "links": _links("variables", "deployments", "logs"),
-        }
-    ),
-    "Function": _object(
-        {**OWNED, "friendly_name": STR, **DATES, "url": URL, "links": _links("function_versions")}
-    ),
-    "FunctionVersion": _object(
-        {
-            **OWNED,
-            "function_sid": STR,
-            "path": STR,
-            "visibility": VISIBILITY,
-            "content_sha256": STR,
-            "date_created": DATE,
-            "url": URL,
-            "links": _links("function_version_content"),
-        }
-    ),
-    "FunctionVersionContent": _object({**OWNED, "function_sid": STR, "content": STR, "url": URL}),
-    "Asset": _object(
-        {**OWNED, "friendly_name": STR, **DATES, "url": URL, "links": _links("asset_versions")}
-    ),
-    "AssetVersion": _object(
-        {
-            **OWNED,
-            "asset_sid": STR,
-            "path": STR,
-            "visibility": VISIBILITY,
-            "content_sha256": STR,
-            "date_created": DATE,
-            "url": URL,
-        }
-    ),
-    "Build": _object(
-        {
-            **OWNED,
-            "status": STATUS,
-            "asset_versions": {"type": "array", "items": _version("asset")},
-            "function_versions": {"type": "array", "items": _version("function")},
-            "dependencies": {
-                "type": "array",
-                "items": _object({"name": STR, "version": STR}),
-            },
-            "runtime": STR,
-            # Not Twilio's: why a failed build failed (null otherwise), and the build log.
-            "error": STR_OR_NULL,
-            "log": STR,
-            **DATES,
-            "url": URL,
-            "links": _links("build_status"),
-        }
-    ),
-    "BuildStatus": _object({**OWNED, "status": STATUS, "url": URL}),
-    "Deployment": _object({**OWNED, "environment_sid": STR, "build_sid": STR, **DATES, "url": URL}),
-    "Variable": _object(
-        {**OWNED, "environment_sid": STR, "key": STR, "value": STR, **DATES, "url": URL}
-    ),
-    "Log": _object(
-        {
-            **OWNED,
-            "environment_sid": STR,
-            "build_sid": STR_OR_NULL,
-            "deployment_sid": STR_OR_NULL,
-            "function_sid": STR_OR_NULL,
-            "request_sid": STR_OR_NULL,
-            "level": {"type": "string", "enum": ["INFO", "WARN", "ERROR"]},
-            "message": STR,
-            "date_created": DATE,
-            "url": URL,
-        }
-    ),
-    # The 2010 API's accounts and keys: RFC 2822 dates, relative uris.
-    "Account": _object(
-        {
-            "sid": STR,
-            "friendly_name": STR,
-            "owner_account_sid": STR,
-            "auth_token": STR_OR_NULL,
-            "status": STR,
-            "type": STR,
-            "date_created": STR,
-            "date_updated": STR,
-            "uri": STR,
-            "subresource_uris": _object({"keys": STR}),
-        }
-    ),
-    "Key": _object(
-        {"sid": STR, "friendly_name": STR, "date_created": STR, "date_updated": STR, "secret": STR},
-        optional=("secret",),  # only in the create answer
-    ),
-}
 
 SHARED: dict[str, dict[str, Any]] = {
     "Error": _object({"code": INT, "message": STR, "more_info": URL, "status": INT}),
@@ -217,69 +92,6 @@ ENVELOPE_2010 = {
     "end": INT,
     "uri": STR,
 }
-
-# -- each write's form parameters (PascalCase, application/x-www-form-urlencoded) -----------
-
-FRIENDLY = {"FriendlyName": {**STR, "maxLength": 255}}
-SID_LIST = {"type": "array", "items": STR}
-
-FORMS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
-    "CreateService": (
-        {
-            "UniqueName": {**STR, "maxLength": 49, "pattern": "^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$"},
-            **FRIENDLY,
-            "IncludeCredentials": {**BOOL, "default": True},
-            "UiEditable": {**BOOL, "default": False},
-        },
-        ("UniqueName", "FriendlyName"),
-    ),
-    "UpdateService": ({**FRIENDLY, "IncludeCredentials": BOOL, "UiEditable": BOOL}, ()),
-    "CreateEnvironment": (
-        {
-            "UniqueName": {**STR, "maxLength": 100},
-            "DomainSuffix": {**STR, "maxLength": 16, "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$"},
-        },
-        ("UniqueName",),
-    ),
-    "CreateFunction": (FRIENDLY, ("FriendlyName",)),
-    "UpdateFunction": (FRIENDLY, ("FriendlyName",)),
-    "CreateAsset": (FRIENDLY, ("FriendlyName",)),
-    "UpdateAsset": (FRIENDLY, ("FriendlyName",)),
-    "CreateBuild": (
-        {
-            "FunctionVersions": SID_LIST,
-            "AssetVersions": SID_LIST,
-            "Dependencies": {**STR, "description": 'JSON: [{"name": ..., "version": ...}]'},
-            "Runtime": {**STR, "enum": list(RUNTIMES)},
-        },
-        (),
-    ),
-    "CreateDeployment": ({"BuildSid": STR, "IsPlugin": BOOL}, ("BuildSid",)),
-    "CreateVariable": (
-        {"Key": {**STR, "maxLength": 128}, "Value": {**STR, "description": "At most 450 bytes"}},
-        ("Key", "Value"),
-    ),
-    "UpdateVariable": ({"Key": {**STR, "maxLength": 128}, "Value": STR}, ()),
-    "CreateAccount": (FRIENDLY, ()),
-    "CreateKey": (FRIENDLY, ()),
-}
-UPLOAD_FORM = (
-    {
-        "Path": {**STR, "maxLength": 255},
-        "Visibility": VISIBILITY,
-        "Content": {"type": "string", "format": "binary"},
-    },
-    ("Path", "Visibility", "Content"),
-)
-
-PAGING = [
-    ("PageSize", {**INT, "minimum": 1, "maximum": 1000, "default": 50}),
-    ("Page", {**INT, "minimum": 0}),
-    ("PageToken", STR),
-]
-LIST_FILTERS: dict[str, list[tuple[str, dict[str, Any]]]] = {
-    "Log": [("FunctionSid", STR), ("StartDate", DATE), ("EndDate", DATE)],
-}
 ERRORS = {
     "400": "BadRequest",
     "401": "Unauthorized",
@@ -294,12 +106,12 @@ def openapi_document(base_url: str) -> dict[str, Any]:
     # app.py serves this document, so its route table is read when called, not at import.
     from callbox.api.app import resource_routes
 
+    routes = resource_routes()
+    found = schemas(routes)
     paths: dict[str, dict[str, Any]] = {}
-    for path, method, handler in resource_routes():
-        paths.setdefault(path, {})[method.lower()] = _operation(path, method, handler)
-    stream = getattr(logs, "STREAM_PATH", None)
-    if stream:
-        paths.setdefault(stream, {})["get"] = _stream_operation(stream)
+    for path, method, handler in routes:
+        paths.setdefault(path, {})[method.lower()] = _operation(path, method, handler, found)
+    paths.setdefault(logs.STREAM_PATH, {})["get"] = _stream_operation(logs.STREAM_PATH, found)
     paths["/health"] = {"get": _public("FetchHealth", "Whether the server is up.")}
     paths["/v1/openapi.json"] = {"get": _public("FetchOpenApi", "This document.")}
     # The shorthand schemas above are shared by many operations: hand out a copy of its own.
@@ -322,7 +134,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         "description": "Account SID and auth token, or API key SID and secret.",
                     }
                 },
-                "schemas": {**SCHEMAS, **SHARED},
+                "schemas": {**found, **SHARED},
                 "responses": {
                     name: {
                         "description": name,
@@ -359,40 +171,61 @@ def _plural(segment: str) -> bool:
     return segment.endswith("s") and not segment.endswith(("ss", "us"))
 
 
-def _operation(path: str, method: str, handler: Handler) -> dict[str, Any]:
+def _operation(
+    path: str, method: str, handler: Handler, found: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     shape, name = describe(path)
+    declaration = declared(handler)
     op_id = operation_id(path, method)
-    summary, description = _doc(handler, op_id, name)
-    parameters = _path_parameters(path)
+    summary, description = _doc(declaration, op_id, name)
+    parameters = _path_parameters(path, found)
     listing = shape == "collection" and method == "GET"
-    if listing and path.startswith("/v1/"):
-        parameters += [_query(n, s) for n, s in [*PAGING, *LIST_FILTERS.get(name, [])]]
     operation: dict[str, Any] = {"operationId": op_id, "summary": summary}
     if description:
         operation["description"] = description
-    operation["parameters"] = parameters
-    upload = method == "POST" and path.endswith("/Versions")
+    upload = False
     if method == "POST":
-        fields, required = UPLOAD_FORM if upload else FORMS.get(op_id, ({}, ()))
-        media = "multipart/form-data" if upload else "application/x-www-form-urlencoded"
-        body = {"type": "object", "properties": fields, "required": list(required)}
-        operation["requestBody"] = {
-            "required": bool(required),
-            "content": {media: {"schema": body}},
-        }
+        media, body, required = _form(declaration)
+        upload = media == "multipart/form-data"
+        operation["parameters"] = parameters
+        needed = bool(required or declaration.any_of)
+        operation["requestBody"] = {"required": needed, "content": {media: {"schema": body}}}
+    else:
+        operation["parameters"] = parameters + [_query(p) for p in declaration.params]
     operation["responses"] = {
-        **_success(path, method, shape, name),
-        **_errors(path, method, listing, upload),
+        **_success(path, method, shape, declaration),
+        **_errors(path, method, listing or bool(declaration.params), upload),
     }
     return operation
 
 
-def _doc(handler: Handler, op_id: str, name: str) -> tuple[str, str]:
+def _form(declaration: Operation) -> tuple[str, dict[str, Any], list[str]]:
+    """(media type, schema, required names) of a write's form body."""
+    params = declaration.params
+    upload = any(p.type == "file" for p in params)
+    media = "multipart/form-data" if upload else "application/x-www-form-urlencoded"
+    required = [p.name for p in params if p.required]
+    body: dict[str, Any] = {
+        "type": "object",
+        "properties": {p.name: p.schema() for p in params},
+        "required": required,
+    }
+    if declaration.any_of:
+        # At least one of them, with at least one non-empty item (empty items are left out).
+        body["anyOf"] = [
+            {"required": [name], "properties": {name: {"contains": {"minLength": 1}}}}
+            for name in declaration.any_of
+        ]
+    return media, body, required
+
+
+def _form_fields(declaration: Operation) -> dict[str, Any]:
+    return _form(declaration)[1]
+
+
+def _doc(declaration: Operation, op_id: str, name: str) -> tuple[str, str]:
     """The docstring's first paragraph as summary, the rest as description; or a made-up one."""
-    target: Any = handler
-    while isinstance(target, partial):
-        target = target.func
-    doc = inspect.getdoc(target) or ""
+    doc = inspect.getdoc(declaration.function) or ""
     first, _, rest = doc.partition("\n\n")
     if first:
         return " ".join(first.split()), rest.strip()
@@ -403,22 +236,30 @@ def _doc(handler: Handler, op_id: str, name: str) -> tuple[str, str]:
     return f"{verb} {'an' if words[:1] in 'AEIOU' else 'a'} {words}", ""
 
 
-def _path_parameters(path: str) -> list[dict[str, Any]]:
+def _path_parameters(path: str, found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     result = []
     parts = path.split("/")
     for index, part in enumerate(parts):
-        found = PLACEHOLDER.search(part)
-        if found is None:
+        placeholder = PLACEHOLDER.search(part)
+        if placeholder is None:
             continue
-        # A placeholder names an instance of the collection just before it.
+        # A placeholder names an instance of the collection just before it: its SID pattern is
+        # that resource's own (a Service is named by SID or unique name, so it has none).
         owner = describe("/".join(parts[: index + 1]))[1]
-        about = (
-            "The SID or unique name of the Service"
-            if owner == "Service"
-            else f"The SID of the {_words(owner)}"
-        )
+        sid = found.get(owner, {}).get("properties", {}).get("sid", {})
+        schema = {**STR, "pattern": sid["pattern"]} if "pattern" in sid else dict(STR)
+        if owner == "Service":
+            about, schema = "The SID or unique name of the Service", dict(STR)
+        else:
+            about = f"The SID of the {_words(owner)}"
         result.append(
-            {"name": found[1], "in": "path", "required": True, "schema": STR, "description": about}
+            {
+                "name": placeholder[1],
+                "in": "path",
+                "required": True,
+                "schema": schema,
+                "description": about,
+            }
         )
     return result
 
@@ -427,8 +268,16 @@ def _words(name: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r" \1", name)
 
 
-def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema}
+def _query(param: Param) -> dict[str, Any]:
+    query = {
+        "name": param.name,
+        "in": "query",
+        "required": param.required,
+        "schema": param.schema(),
+    }
+    if param.when_empty == "absent":
+        query["allowEmptyValue"] = True
+    return query
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -439,14 +288,16 @@ def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _success(path: str, method: str, shape: str, name: str) -> dict[str, Any]:
-    item = _ref(name) if name in SCHEMAS else {"type": "object"}
+def _success(path: str, method: str, shape: str, declaration: Operation) -> dict[str, Any]:
+    returns = declaration.returns
+    item = _ref(returns.name) if returns is not None else {"type": "object"}
     if method == "DELETE":
         return {"204": {"description": "Deleted; the body is empty."}}
+    name = returns.name if returns is not None else describe(path)[1]
     if method == "POST" and shape == "collection":
         return {"201": {"description": f"The new {name}.", "content": _json(item)}}
     if shape == "collection":
-        key = re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower() + "s"
+        key = returns.key if returns is not None else _words(name).lower().replace(" ", "_") + "s"
         page = {key: {"type": "array", "items": item}}
         if path.startswith("/v1/"):
             envelope = _object({**page, "meta": _ref("ListMeta")})
@@ -456,9 +307,9 @@ def _success(path: str, method: str, shape: str, name: str) -> dict[str, Any]:
     return {"200": {"description": f"The {name}.", "content": _json(item)}}
 
 
-def _errors(path: str, method: str, listing: bool, upload: bool) -> dict[str, Any]:
+def _errors(path: str, method: str, checked: bool, upload: bool) -> dict[str, Any]:
     codes = ["401"]
-    if method == "POST" or listing:
+    if method == "POST" or checked:
         codes.append("400")
     if PLACEHOLDER.search(path):
         codes.append("404")
@@ -469,7 +320,7 @@ def _errors(path: str, method: str, listing: bool, upload: bool) -> dict[str, An
     return {code: {"$ref": f"#/components/responses/{ERRORS[code]}"} for code in sorted(codes)}
 
 
-def _stream_operation(path: str) -> dict[str, Any]:
+def _stream_operation(path: str, found: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {
         "operationId": operation_id(path, "GET"),
         "summary": "Live log lines of an environment, as server-sent events.",
@@ -479,9 +330,8 @@ def _stream_operation(path: str) -> dict[str, Any]:
             "than it, so a reconnecting client misses nothing."
         ),
         "parameters": [
-            *_path_parameters(path),
-            _query("FunctionSid", STR),
-            _query("Since", DATE),
+            *_path_parameters(path, found),
+            *(_query(p) for p in logs.STREAM_PARAMS),
             {"name": "Last-Event-ID", "in": "header", "required": False, "schema": STR},
         ],
         "responses": {
@@ -502,3 +352,8 @@ def _public(op_id: str, summary: str) -> dict[str, Any]:
         "parameters": [],
         "responses": {"200": {"description": summary, "content": _json({"type": "object"})}},
     }
+
+
+# The route table's own, for tests and readers (the document reads the table when served).
+SCHEMAS = schemas(routes_module.resource_routes())
+FORMS = forms(routes_module.resource_routes())

@@ -11,14 +11,46 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 
-from callbox.api.params import Params
+from callbox.api.params import Param
 
 if TYPE_CHECKING:
     from callbox.api.endpoint import Call
 from callbox.errors import BadRequest
 
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
-_MAX_OFFSET = 2**62  # SQL integers are 64-bit
+# The offset Page * PageSize must fit a 64-bit SQL integer, whatever the PageSize.
+MAX_PAGE = 2**62 // MAX_PAGE_SIZE
+
+# Every list takes these (query parameters).
+PAGING = (
+    Param(
+        "PageSize",
+        "integer",
+        minimum=1,
+        at_most=MAX_PAGE_SIZE,  # the SDK sends list(limit=N) as PageSize=N: read as at most 1000
+        default=DEFAULT_PAGE_SIZE,
+        empty="absent",
+        invalid=f"PageSize must be between 1 and {MAX_PAGE_SIZE}; found {{value}}",
+        description="How many items a page holds.",
+    ),
+    Param(
+        "Page",
+        "integer",
+        minimum=0,
+        maximum=MAX_PAGE,
+        default=0,
+        empty="absent",
+        invalid="Page {value} is out of range: at most {limit}",
+        description="The page number; without a PageToken, the page counted from the first.",
+    ),
+    Param(
+        "PageToken",
+        pattern="PP?T[A-Za-z0-9_-]+",
+        empty="absent",
+        invalid="PageToken {value!r} is not one this server issued",
+        description="Where the page starts: the token of a next_page_url or previous_page_url.",
+    ),
+)
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -44,11 +76,9 @@ def page(
     client walks the pages (new log lines) neither repeat nor shift what it sees. ``Page`` alone
     (no token) is an offset of ``Page * PageSize`` rows.
     """
-    params, base = call.query, call.base
-    size = _page_size(params)
-    number = _int(params, "Page", 0)
+    base = call.base
+    size, number, token = call.args["PageSize"], call.args["Page"], call.args["PageToken"]
     date, sid = table.c.date_created, table.c.sid
-    token = params.text("PageToken")
     backwards = bool(token and token.startswith("PP"))
     ascending = newest_first == backwards
     if token:
@@ -62,8 +92,6 @@ def page(
     if not token and number > 0:
         # A page asked for by number alone (no token to continue from): counted from the start,
         # so its items are the ones its "page" label says.
-        if number * size > _MAX_OFFSET:
-            raise BadRequest(f"Page {number} is out of range for PageSize {size}")
         query = query.offset(number * size)
     fetched = list(conn.execute(query).all())
     more, rows = len(fetched) > size, fetched[:size]
@@ -93,26 +121,6 @@ def page(
             "url": link(number, token),
         },
     }
-
-
-def _page_size(params: Params) -> int:
-    size = _int(params, "PageSize", DEFAULT_PAGE_SIZE)
-    if size < 1:
-        raise BadRequest(f"PageSize must be between 1 and {MAX_PAGE_SIZE}; found {size}")
-    return min(size, MAX_PAGE_SIZE)  # the SDK sends list(limit=N) as PageSize=N: clamp
-
-
-def _int(params: Params, name: str, default: int) -> int:
-    raw = params.text(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a whole number; found {raw!r}") from None
-    if value < 0:
-        raise BadRequest(f"{name} must not be negative; found {value}")
-    return value
 
 
 def _encode(date: datetime, sid: str) -> str:

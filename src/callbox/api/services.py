@@ -8,13 +8,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from callbox.api import lookup
-from callbox.api.endpoint import Call, Reply
-from callbox.api.render import page, timestamp
+from callbox.api.endpoint import Call, Reply, operation
+from callbox.api.params import FRIENDLY_NAME, Param
+from callbox.api.render import PAGING, page, timestamp
+from callbox.api.shapes import Shape, boolean, date, links, sid_of, string, url
 from callbox.errors import BadRequest, Conflict
-from callbox.rules import is_service_name
+from callbox.rules import MAX_SERVICE_NAME, SERVICE_NAME
 from callbox.store import slots
 from callbox.store.db import utcnow
-from callbox.store.sids import SERVICE, new_sid
+from callbox.store.sids import ACCOUNT, SERVICE, new_sid
 from callbox.store.tables import (
     build_versions,
     builds,
@@ -28,6 +30,34 @@ from callbox.store.tables import (
 )
 
 MAX_SERVICES = 50
+
+SERVICE_JSON = Shape(
+    "Service",
+    sid=sid_of(SERVICE),
+    account_sid=sid_of(ACCOUNT),
+    friendly_name=string(),
+    unique_name=string(),
+    include_credentials=boolean(),
+    ui_editable=boolean(),
+    domain_base=string(),
+    date_created=date(),
+    date_updated=date(),
+    url=url(),
+    links=links("environments", "functions", "assets", "builds"),
+)
+BAD_NAME = (
+    "UniqueName {value!r} is invalid: use fewer than 50 letters, digits and dashes (no dash at "
+    "either end); it becomes part of the service's domain."
+)
+UNIQUE_NAME = Param(
+    "UniqueName",
+    required=True,
+    max_length=MAX_SERVICE_NAME,
+    pattern=SERVICE_NAME.pattern,
+    invalid=BAD_NAME,
+    too_long=BAD_NAME,
+    description="Letters, digits and inner dashes; the first label of the service's domains.",
+)
 
 
 def render(call: Call, row: Any) -> dict[str, Any]:
@@ -52,6 +82,7 @@ def render(call: Call, row: Any) -> dict[str, Any]:
     }
 
 
+@operation(*PAGING, returns=SERVICE_JSON)
 def list_services(call: Call) -> Reply:
     with call.api.store.read() as conn:
         query = sa.select(services).where(services.c.account_sid == call.account_sid)
@@ -67,12 +98,16 @@ def list_services(call: Call) -> Reply:
     return Reply(200, body)
 
 
+@operation(
+    UNIQUE_NAME,
+    FRIENDLY_NAME,
+    Param("IncludeCredentials", "boolean", default=True),
+    Param("UiEditable", "boolean", default=False),
+    returns=SERVICE_JSON,
+)
 def create_service(call: Call) -> Reply:
-    unique_name = call.form.required("UniqueName")
-    check_unique_name(unique_name)
-    friendly_name = call.form.required("FriendlyName", max_length=255)
-    include_credentials = call.form.boolean("IncludeCredentials", True)
-    ui_editable = call.form.boolean("UiEditable", False)
+    unique_name, friendly_name = call.args["UniqueName"], call.args["FriendlyName"]
+    include_credentials, ui_editable = call.args["IncludeCredentials"], call.args["UiEditable"]
     now = utcnow()
     with call.api.store.begin() as conn:
         mine = services.c.account_sid == call.account_sid
@@ -103,14 +138,6 @@ def create_service(call: Call) -> Reply:
     return Reply(201, render(call, row))
 
 
-def check_unique_name(name: str) -> None:
-    if not is_service_name(name):
-        raise BadRequest(
-            f"UniqueName {name!r} is invalid: use fewer than 50 letters, digits and dashes "
-            "(no dash at either end); it becomes part of the service's domain."
-        )
-
-
 def _free_domain_base(conn: sa.Connection, unique_name: str) -> str:
     # The four digits are random and fixed for the life of the service; domains are global.
     for _ in range(100):
@@ -121,25 +148,29 @@ def _free_domain_base(conn: sa.Connection, unique_name: str) -> str:
     raise Conflict(f"No free domain is left for UniqueName {unique_name}; choose another name.")
 
 
+@operation(returns=SERVICE_JSON)
 def fetch_service(call: Call) -> Reply:
     with call.api.store.read() as conn:
         row = lookup.service(call, conn, "Sid")
     return Reply(200, render(call, row))
 
 
+@operation(
+    Param("UniqueName", refused="UniqueName cannot be changed once a service is created."),
+    Param("FriendlyName", max_length=255, empty="missing"),
+    Param("IncludeCredentials", "boolean"),
+    Param("UiEditable", "boolean"),
+    returns=SERVICE_JSON,
+)
 def update_service(call: Call) -> Reply:
-    if "UniqueName" in call.form:
-        raise BadRequest("UniqueName cannot be changed once a service is created.")
     changes: dict[str, Any] = {}
-    if "FriendlyName" in call.form:
-        changes["friendly_name"] = call.form.required("FriendlyName", max_length=255)
     for param, column in (
+        ("FriendlyName", "friendly_name"),
         ("IncludeCredentials", "include_credentials"),
         ("UiEditable", "ui_editable"),
     ):
-        value = call.form.boolean(param)
-        if value is not None:
-            changes[column] = value
+        if call.args[param] is not None:
+            changes[column] = call.args[param]
     with call.api.store.begin() as conn:
         row = lookup.service(call, conn, "Sid")
         if changes:
@@ -150,6 +181,7 @@ def update_service(call: Call) -> Reply:
     return Reply(200, render(call, row))
 
 
+@operation()
 def delete_service(call: Call) -> Reply:
     """Deleting a service deletes everything in it: environments stop serving at once."""
     with call.api.store.begin() as conn:

@@ -13,17 +13,60 @@ from typing import Any
 import sqlalchemy as sa
 
 from callbox.api import lookup
-from callbox.api.endpoint import Call, Reply
-from callbox.api.render import page, timestamp
+from callbox.api.endpoint import Call, Reply, operation
+from callbox.api.params import Param
+from callbox.api.render import PAGING, page, timestamp
+from callbox.api.shapes import Shape, date, sid_of, string, url
 from callbox.errors import BadRequest, Conflict
 from callbox.rules import MAX_VARIABLE_BYTES as MAX_VALUE_BYTES
 from callbox.rules import MAX_VARIABLE_KEY as MAX_KEY
 from callbox.rules import MAX_VARIABLES_BYTES as MAX_TOTAL_BYTES
 from callbox.rules import VARIABLE_KEY as KEY
 from callbox.store.db import utcnow
-from callbox.store.sids import VARIABLE, new_sid
+from callbox.store.sids import ACCOUNT, ENVIRONMENT, SERVICE, VARIABLE, new_sid
 from callbox.store.tables import variables
 from callbox.store.variables import read_variables
+
+VARIABLE_JSON = Shape(
+    "Variable",
+    sid=sid_of(VARIABLE),
+    account_sid=sid_of(ACCOUNT),
+    service_sid=sid_of(SERVICE),
+    environment_sid=sid_of(ENVIRONMENT),
+    key=string(),
+    value=string(),
+    date_created=date(),
+    date_updated=date(),
+    url=url(),
+)
+
+
+def _key(required: bool) -> Param:
+    return Param(
+        "Key",
+        required=required,
+        empty="missing" if required else "value",
+        max_length=MAX_KEY,
+        pattern=KEY.pattern,
+        invalid=(
+            "Key {value!r} is invalid: use letters, digits and underscores, not starting with "
+            "a digit (e.g. API_KEY); it becomes a name in the function's context."
+        ),
+        description="A name in the function's context: letters, digits, underscores.",
+    )
+
+
+def _value(required: bool) -> Param:
+    return Param(
+        "Value",
+        required=required,
+        empty="value",  # an empty value is allowed (Twilio accepts one)
+        max_bytes=MAX_VALUE_BYTES,
+        too_long=(
+            "Variable value is {found:,} bytes; at most {limit} (UTF-8). Store a larger secret "
+            "in a private Asset and read it with Runtime.getAssets."
+        ),
+    )
 
 
 def render(call: Call, row: Any) -> dict[str, Any]:
@@ -42,6 +85,7 @@ def render(call: Call, row: Any) -> dict[str, Any]:
     }
 
 
+@operation(*PAGING, returns=VARIABLE_JSON)
 def list_variables(call: Call) -> Reply:
     with call.api.store.read() as conn:
         env = lookup.environment(call, conn)
@@ -58,11 +102,9 @@ def list_variables(call: Call) -> Reply:
     return Reply(200, body)
 
 
+@operation(_key(required=True), _value(required=True), returns=VARIABLE_JSON)
 def create_variable(call: Call) -> Reply:
-    key = _check_key(call.form.required("Key"))
-    value = _value(call)
-    if value is None:
-        raise BadRequest("Missing required parameter Value in the post body")
+    key, value = call.args["Key"], call.args["Value"]
     now = utcnow()
     with call.api.store.begin() as conn:
         env = lookup.environment(call, conn)
@@ -91,16 +133,16 @@ def create_variable(call: Call) -> Reply:
     return Reply(201, render(call, row))
 
 
+@operation(returns=VARIABLE_JSON)
 def fetch_variable(call: Call) -> Reply:
     with call.api.store.read() as conn:
         row = _variable(call, conn, lookup.environment(call, conn))
     return Reply(200, render(call, row))
 
 
+@operation(_key(required=False), _value(required=False), returns=VARIABLE_JSON)
 def update_variable(call: Call) -> Reply:
-    raw_key = call.form.text("Key")
-    key = None if raw_key is None else _check_key(raw_key)
-    value = _value(call)
+    key, value = call.args["Key"], call.args["Value"]
     with call.api.store.begin() as conn:
         env = lookup.environment(call, conn)
         row = _variable(call, conn, env)
@@ -127,6 +169,7 @@ def update_variable(call: Call) -> Reply:
     return Reply(200, render(call, row))
 
 
+@operation()
 def delete_variable(call: Call) -> Reply:
     with call.api.store.begin() as conn:
         env = lookup.environment(call, conn)
@@ -134,32 +177,6 @@ def delete_variable(call: Call) -> Reply:
         conn.execute(variables.delete().where(variables.c.sid == row.sid))
     call.api.changed(env.sid)
     return Reply(204)
-
-
-def _check_key(key: str) -> str:
-    if len(key) > MAX_KEY:
-        raise BadRequest(
-            f"Parameter Key is too long: at most {MAX_KEY} characters, found {len(key)}"
-        )
-    if not KEY.fullmatch(key):
-        raise BadRequest(
-            f"Key {key!r} is invalid: use letters, digits and underscores, not starting with a "
-            "digit (e.g. API_KEY); it becomes a name in the function's context."
-        )
-    return key
-
-
-def _value(call: Call) -> str | None:
-    """The Value parameter; an empty value is allowed (Twilio accepts one)."""
-    value = call.form.text("Value")
-    if value is not None:
-        size = len(value.encode())
-        if size > MAX_VALUE_BYTES:
-            raise BadRequest(
-                f"Variable value is {size:,} bytes; at most {MAX_VALUE_BYTES} (UTF-8). "
-                "Store a larger secret in a private Asset and read it with Runtime.getAssets."
-            )
-    return value
 
 
 def _check_total(after: dict[str, str]) -> None:

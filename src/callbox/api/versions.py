@@ -9,22 +9,23 @@ delete; a function or asset's versions go when it does. Only function versions h
 from __future__ import annotations
 
 import mimetypes
-from functools import partial
 from pathlib import PurePosixPath
 from typing import Any
 
 import sqlalchemy as sa
 
 from callbox.api import lookup
-from callbox.api.endpoint import Call, Handler, Reply
+from callbox.api.endpoint import Call, Handler, Reply, operation
 from callbox.api.functions import ASSET, FUNCTION, Kind, find
-from callbox.api.render import page, timestamp
+from callbox.api.params import Param
+from callbox.api.render import PAGING, page, timestamp
+from callbox.api.shapes import Shape, date, links, one_of, sid_of, string, url
 from callbox.builds.validate import MAX_SEGMENT_BYTES
 from callbox.errors import BadRequest, PayloadTooLarge
 from callbox.rules import MAX_ASSET_BYTES, MAX_FUNCTION_BYTES, MAX_PRIVATE_ASSET_BYTES
 from callbox.rules import size_text as size_text
 from callbox.store.db import utcnow
-from callbox.store.sids import VERSION, new_sid
+from callbox.store.sids import ACCOUNT, RESOURCE, SERVICE, VERSION, new_sid
 from callbox.store.tables import versions
 
 MAX_PATH = 255
@@ -32,11 +33,46 @@ VISIBILITIES = ("public", "protected", "private")
 # The npm client's checkForValidPath forbids these; backslash and control characters are
 # refused too, since a path becomes both a URL and a file name in the build.
 FORBIDDEN = set("#;,?:@+&$()'\" \\")
+# The same rules as a pattern, for the document: segments of allowed characters, none of them
+# "." or "..", at most MAX_SEGMENT_BYTES long (in characters here: the bytes are checked too).
+_NAME_CHAR = "[^/#;,?:@+&$()'\" \\\\\\x00-\\x1f\\x7f]"
+_SEGMENT = f"(?!\\.\\.?(?:/|$)){_NAME_CHAR}{{1,{MAX_SEGMENT_BYTES}}}"
+# With the "/" added in front, at most MAX_PATH characters: 254 when the client sent none.
+PATH_PATTERN = f"(?=/?[\\s\\S]{{1,{MAX_PATH - 1}}}$)/?{_SEGMENT}(?:/{_SEGMENT})*"
 # Without a part Content-Type (or with the generic one every client falls back to) a
 # function's type comes from the part's file name: .js is JavaScript, .py Python; otherwise it
 # stays generic, and the build's runtime decides its language (callbox.builds.runtimes).
 FUNCTION_TYPES = {".js": "application/javascript", ".py": "text/x-python"}
 GENERIC_TYPE = "application/octet-stream"
+
+
+def shape(kind: Kind) -> Shape:
+    """A version's JSON: a FunctionVersion (with a link to its content) or an AssetVersion."""
+    extra = {"links": links("function_version_content")} if kind is FUNCTION else {}
+    return Shape(
+        f"{kind.label}Version",
+        sid=sid_of(VERSION),
+        account_sid=sid_of(ACCOUNT),
+        service_sid=sid_of(SERVICE),
+        **{kind.parent_field: sid_of(RESOURCE)},
+        path=string(),
+        visibility=one_of(*VISIBILITIES),
+        content_sha256=string(description="Beyond Twilio: the SHA-256 of the content, in hex."),
+        date_created=date(),
+        url=url(),
+        **extra,
+    )
+
+
+CONTENT_JSON = Shape(
+    "FunctionVersionContent",
+    sid=sid_of(VERSION),
+    account_sid=sid_of(ACCOUNT),
+    service_sid=sid_of(SERVICE),
+    function_sid=sid_of(RESOURCE),
+    content=string(),
+    url=url(),
+)
 
 
 def render(call: Call, kind: Kind, row: Any) -> dict[str, Any]:
@@ -57,6 +93,7 @@ def render(call: Call, kind: Kind, row: Any) -> dict[str, Any]:
     return body
 
 
+@operation(*PAGING)
 def list_versions(kind: Kind, call: Call) -> Reply:
     with call.api.store.begin() as conn:
         parent = find(call, conn, kind, kind.parent_param)
@@ -73,12 +110,14 @@ def list_versions(kind: Kind, call: Call) -> Reply:
     return Reply(200, body)
 
 
+@operation()
 def fetch_version(kind: Kind, call: Call) -> Reply:
     with call.api.store.begin() as conn:
         row = _find_version(call, conn, kind)
     return Reply(200, render(call, kind, row))
 
 
+@operation(returns=CONTENT_JSON)
 def fetch_content(call: Call) -> Reply:
     """The uploaded source of a function version, as text."""
     with call.api.store.read() as conn:
@@ -102,54 +141,6 @@ def fetch_content(call: Call) -> Reply:
 def _find_version(call: Call, conn: sa.Connection, kind: Kind) -> Any:
     parent = find(call, conn, kind, kind.parent_param)
     return lookup.child(call, conn, versions, VERSION, resource_sid=parent.sid)
-
-
-def create_version(kind: Kind, call: Call) -> Reply:
-    """Upload a version: multipart/form-data with Path, Visibility and a Content file."""
-    path = check_path(call.form.required("Path"))
-    visibility = check_visibility(call.form.required("Visibility"))
-    upload = call.files.get("Content")
-    if upload is None:
-        if "Content" in call.form:
-            raise BadRequest(
-                "Parameter Content must be a file part of a multipart/form-data body "
-                "(with a filename), not a text field; send the file as Content."
-            )
-        raise BadRequest(
-            "Missing required parameter Content: send the file as a multipart/form-data part "
-            "named Content."
-        )
-    data: bytes = upload.file.read()
-    _check_size(kind, visibility, len(data))
-    content_type = _content_type(kind, path, upload.content_type, upload.filename)
-    if kind is FUNCTION:
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise BadRequest(
-                f"Function source must be UTF-8 text; found byte {data[exc.start]:#04x} at "
-                f"offset {exc.start}. Save the file as UTF-8."
-            ) from None
-    with call.api.store.begin() as conn:
-        parent = find(call, conn, kind, kind.parent_param)
-        sid = new_sid(VERSION)
-        conn.execute(
-            versions.insert().values(
-                sid=sid,
-                account_sid=call.account_sid,
-                service_sid=parent.service_sid,
-                resource_sid=parent.sid,
-                kind=kind.name,
-                path=path,
-                visibility=visibility,
-                content_sha256=call.api.store.blobs.put(data),
-                size=len(data),
-                content_type=content_type,
-                date_created=utcnow(),
-            )
-        )
-        row = conn.execute(sa.select(versions).where(versions.c.sid == sid)).one()
-    return Reply(201, render(call, kind, row))
 
 
 def check_path(raw: str) -> str:
@@ -191,6 +182,61 @@ def check_visibility(raw: str) -> str:
     return value
 
 
+@operation(
+    Param(
+        "Path",
+        required=True,
+        max_length=MAX_PATH,
+        pattern=PATH_PATTERN,
+        check=check_path,
+        too_long="Path is too long: at most {limit} characters, found {found}.",
+        description="Where it is served; a leading '/' is added when missing (and counts).",
+    ),
+    Param(
+        "Visibility",
+        required=True,
+        enum=VISIBILITIES,
+        check=check_visibility,
+        description="In any letter case.",
+    ),
+    Param("Content", "file", required=True),
+)
+def create_version(kind: Kind, call: Call) -> Reply:
+    """Upload a version: multipart/form-data with Path, Visibility and a Content file."""
+    path, visibility, upload = call.args["Path"], call.args["Visibility"], call.args["Content"]
+    data: bytes = upload.file.read()
+    _check_size(kind, visibility, len(data))
+    content_type = _content_type(kind, path, upload.content_type, upload.filename)
+    if kind is FUNCTION:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequest(
+                f"Function source must be UTF-8 text; found byte {data[exc.start]:#04x} at "
+                f"offset {exc.start}. Save the file as UTF-8."
+            ) from None
+    with call.api.store.begin() as conn:
+        parent = find(call, conn, kind, kind.parent_param)
+        sid = new_sid(VERSION)
+        conn.execute(
+            versions.insert().values(
+                sid=sid,
+                account_sid=call.account_sid,
+                service_sid=parent.service_sid,
+                resource_sid=parent.sid,
+                kind=kind.name,
+                path=path,
+                visibility=visibility,
+                content_sha256=call.api.store.blobs.put(data),
+                size=len(data),
+                content_type=content_type,
+                date_created=utcnow(),
+            )
+        )
+        row = conn.execute(sa.select(versions).where(versions.c.sid == sid)).one()
+    return Reply(201, render(call, kind, row))
+
+
 def _check_size(kind: Kind, visibility: str, size: int) -> None:
     if kind is FUNCTION:
         limit, what = MAX_FUNCTION_BYTES, "Function source"
@@ -221,10 +267,11 @@ def _content_type(kind: Kind, path: str, sent: str | None, filename: str | None)
 
 def _routes(kind: Kind) -> list[tuple[str, str, Handler]]:
     collection = f"/v1/Services/{{ServiceSid}}/{kind.collection}/{{{kind.parent_param}}}/Versions"
+    json = shape(kind)
     routes: list[tuple[str, str, Handler]] = [
-        (collection, "GET", partial(list_versions, kind)),
-        (collection, "POST", partial(create_version, kind)),
-        (f"{collection}/{{Sid}}", "GET", partial(fetch_version, kind)),
+        (collection, "GET", list_versions.bind(kind, returns=json)),
+        (collection, "POST", create_version.bind(kind, returns=json)),
+        (f"{collection}/{{Sid}}", "GET", fetch_version.bind(kind, returns=json)),
     ]
     if kind is FUNCTION:
         routes.append((f"{collection}/{{Sid}}/Content", "GET", fetch_content))
