@@ -262,6 +262,7 @@ def create_server(config: Config, own_ports: Sequence[int] = ()) -> Server:
         accounts=accounts,
         builder=builder,
         logbook=logbook,
+        webhooks=webhook,
         on_change=environments.changed,
         on_activate=environments.activated,
     )

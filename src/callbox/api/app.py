@@ -39,6 +39,7 @@ class Api:
     accounts: Accounts
     builder: Builder | None = None
     logbook: Any = None  # callbox.logs.LogBook: stored lines and the live stream
+    webhooks: Any = None  # callbox.monitor.webhook.WebhookSender: forget() a changed webhook
     # Called with a service or environment SID after a change that alters what is served.
     on_change: Callable[[str], None] = field(default=lambda _sid: None)
     # Called (on the handler's thread) after a deployment: returns once the environment's

@@ -24,6 +24,7 @@ from callbox.api.params import Param
 from callbox.api.routes import RouteSpec
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_VERSION = re.compile(r"v\d+|\d{4}-\d{2}-\d{2}")
 # Collections named after their parent, as Twilio does: a Function's Versions are
 # FunctionVersions (a bare "Version" would name two resources).
 QUALIFIED = {"Versions"}
@@ -149,7 +150,10 @@ def openapi_document(base_url: str) -> dict[str, Any]:
 
 def describe(path: str) -> tuple[str, str]:
     """(shape, resource name) of a path: ``collection``, ``instance`` or ``singleton``."""
-    segments = [s.removesuffix(".json") for s in path.split("/") if s][1:]  # after /v1
+    segments = [s.removesuffix(".json") for s in path.split("/") if s]
+    # After the version: /v1/..., /monitor/v1/..., /2010-04-01/...
+    versions = [i for i, s in enumerate(segments) if _VERSION.fullmatch(s)]
+    segments = segments[versions[0] + 1 :] if versions else segments[1:]
     name, shape = "", "singleton"
     for segment in segments:
         if PLACEHOLDER.fullmatch(segment):
@@ -299,7 +303,7 @@ def _success(path: str, method: str, shape: str, declaration: Operation) -> dict
     if shape == "collection":
         key = returns.key if returns is not None else _words(name).lower().replace(" ", "_") + "s"
         page = {key: {"type": "array", "items": item}}
-        if path.startswith("/v1/"):
+        if "/v1/" in path:  # Serverless v1 and Monitor v1: a meta envelope
             envelope = _object({**page, "meta": _ref("ListMeta")})
         else:
             envelope = _object({**page, **ENVELOPE_2010})

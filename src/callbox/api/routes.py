@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from callbox.api import (
     accounts,
+    alerts,
     builds,
     deployments,
     environments,
@@ -33,4 +34,5 @@ def resource_routes() -> list[RouteSpec]:
         *builds.ROUTES,
         *accounts.ROUTES,
         *logs.ROUTES,
+        *alerts.ROUTES,
     ]

@@ -1,0 +1,2 @@
+def handler(context, event, callback):
+    callback(None, "x" * (5 * 1024 * 1024))

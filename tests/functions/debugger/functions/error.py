@@ -1,0 +1,2 @@
+def handler(context, event, callback):
+    callback("the order service said no")

@@ -1,0 +1,6 @@
+import time
+
+
+def handler(context, event, callback):
+    time.sleep(30)
+    callback(None, "too late")
