@@ -41,6 +41,11 @@ class Config:
     handler_threads: int = 32
     # How long a cancelled async invocation may take to stop before its worker is retired.
     cancel_grace: float = 1.0
+    # Local development only: a debugger may attach to workers at "HOST:PORT" (Python: debugpy,
+    # the Debug Adapter Protocol; Node.js: node --inspect); with inspect_wait each worker waits
+    # for one before serving.
+    inspect: str = ""
+    inspect_wait: bool = False
     # Local development only: include stack traces in error bodies; skip signature checks.
     debug_errors: bool = False
     skip_signature_check: bool = False
@@ -121,7 +126,8 @@ class Config:
             memory_mb=self.memory_limit_mb,
             pids=pids,
             env_names=_items(self.sandbox_env),
-            allow=_items(self.network_allow),
+            # A debugger's adapter talks to its worker over loopback (callbox start --inspect).
+            allow=_items(self.network_allow) + (("127.0.0.0/8", "[::1]") if self.inspect else ()),
             deny=_items(self.network_deny),
             install_memory_mb=self.install_memory_mb,
         )

@@ -243,6 +243,10 @@ class PoolSet:
                 debug_errors=self.config.debug_errors,
                 threads=self.config.handler_threads,
             )
+            if self.config.inspect:  # one worker, so a debugger finds the invocations there
+                host, _, port = self.config.inspect.rpartition(":")
+                wait = self.config.inspect_wait
+                spec["inspect"] = {"host": host or "127.0.0.1", "port": int(port), "wait": wait}
             pool = Pool(self.supervisor, spec, self.config, self.on_late_logs)
             if deployment.build_key in self._retired:
                 # A request that began before its build was replaced: serve it, keep nothing.

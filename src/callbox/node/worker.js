@@ -73,6 +73,13 @@ function main() {
   });
   const workerId = String(spec.worker_id);
   worker.send({ type: 'hello', worker_id: workerId, pid: process.pid, runtime: 'node' });
+  if (spec.inspect && spec.inspect.wait) {
+    // --inspect-brk: once hello is out, nothing runs until a debugger attaches and resumes.
+    setImmediate(() => {
+      worker.outbox.flush();
+      require('node:inspector').waitForDebugger();
+    });
+  }
 }
 
 main();

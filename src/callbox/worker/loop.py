@@ -306,6 +306,8 @@ class WorkerLoop:
 
     def _idle(self) -> None:
         """Nothing runs: no process an invocation started may be left (``reaper``)."""
+        if self.spec.get("inspect"):
+            return  # debugpy's adapter is a process of this worker's: it must live on
         if reaper.sweep():
             self.loop.call_later(0.1, self._reap_if_idle)
 
@@ -345,6 +347,12 @@ async def _main(spec: dict[str, Any], sock: socket.socket, worker_id: str) -> No
             "runtime": protocol.RUNTIME_PYTHON,
         }
     )
+    inspect = spec.get("inspect")
+    if inspect and inspect.get("wait"):  # --inspect-brk: nothing runs before a debugger is here
+        import debugpy
+
+        await worker.writer.drain()
+        await asyncio.to_thread(debugpy.wait_for_client)
     await worker.serve(reader)
 
 

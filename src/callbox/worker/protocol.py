@@ -33,11 +33,14 @@ first frame is ``hello`` with the spec's ``worker_id``. Commands: ``python -m ca
 
 WORKER_SPEC = {worker_id, runtime, root, functions: {path: {file, visibility}},
                assets: {path: {file, visibility}}, site_packages: [dir], memory_limit_mb,
-               debug_errors, local, threads, slot, executable}
+               debug_errors, local, threads, slot, executable, inspect?: {host, port, wait}}
     runtime: "python" | "node" (the build's language); executable: the node binary, set by the
     gateway's supervisor for Node.js workers (the server's `node`)
     site_packages: folders holding the build's dependencies (Python: put on sys.path; Node.js:
     folders that contain packages, searched by require() after the function's own folders)
+    inspect: local development with a debugger: listen for one at host:port (Python: debugpy's
+    Debug Adapter Protocol; Node.js: the inspector); with wait, once hello is sent, serve
+    nothing until one is attached
 """
 
 from __future__ import annotations

@@ -99,6 +99,8 @@ def _become_worker(worker_id: str, socket_path: str, spec: dict[str, Any], fence
         _exec_node(spec, sock, worker_id)
     launcher.enter(fences, worker_id)
     tempfile.tempdir = None  # TMPDIR changed
+    if spec.get("inspect"):
+        _listen_for_debugger(spec["inspect"])
     sys.dont_write_bytecode = True  # the build and its dependencies are read-only
     worker_loop.run(spec, sock, worker_id)
 
@@ -116,11 +118,21 @@ def _exec_node(spec: dict[str, Any], sock: socket.socket, worker_id: str) -> Non
         os.set_inheritable(fd, True)
     node = str(spec["executable"])
     argv = [node]
+    inspect = spec.get("inspect")
+    if inspect:  # waiting, if asked, is the worker's: after its hello (worker.js)
+        argv.append(f"--inspect={inspect['host']}:{inspect['port']}")
     memory = int(spec.get("memory_limit_mb") or 0)
     if memory > 0:  # the heap gets most of the budget; buffers and code take the rest
         argv.append(f"--max-old-space-size={max(16, memory * 3 // 4)}")
     argv.append(str(Path(callbox_node_folder(), "worker.js")))
     os.execve(node, argv, dict(os.environ))
+
+
+def _listen_for_debugger(inspect: dict[str, Any]) -> None:
+    """``callbox start --inspect``: debugpy listens for a Debug Adapter Protocol client."""
+    import debugpy
+
+    debugpy.listen((str(inspect["host"]), int(inspect["port"])))
 
 
 def callbox_node_folder() -> str:

@@ -12,7 +12,7 @@ from callbox import __version__
 from callbox.builds.dependencies import DependencyError
 from callbox.config import Config
 from callbox.toolkit.options import base_options
-from callbox.toolkit.project import Layout, ProjectError
+from callbox.toolkit.project import Layout, ProjectError, project_language
 from callbox.toolkit.session import env_file, project_options
 from callbox.toolkit.start import DevConsole
 
@@ -52,6 +52,23 @@ from callbox.toolkit.start import DevConsole
 @click.option(
     "--execution-timeout", type=float, default=None, help="Execution limit in seconds (default 10)."
 )
+@click.option(
+    "--inspect",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[HOST:PORT]",
+    help="Let a debugger attach: Python over the Debug Adapter Protocol (debugpy, default "
+    "127.0.0.1:5678), JavaScript with node --inspect (default 127.0.0.1:9229).",
+)
+@click.option(
+    "--inspect-brk",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[HOST:PORT]",
+    help="As --inspect, and functions run only once a debugger is attached.",
+)
 @click.pass_context
 def start(ctx: click.Context, **_flags: Any) -> None:
     """Serve the project in DIRECTORY (or --cwd) locally; edits apply on the next request.
@@ -64,6 +81,7 @@ def start(ctx: click.Context, **_flags: Any) -> None:
       callbox start                    # the project in this folder, on port 3000
       callbox start my-project --port 8000 --env .env.dev
       callbox start --no-logs -l warn  # only the functions' warnings and errors
+      callbox start --inspect          # attach VS Code (Python: debugpy, port 5678)
     """
     options, _rc = project_options(ctx, "start", Path(ctx.params["directory"]))
     # --cwd (flag or config) beats DIRECTORY, as in Twilio's toolkit (case 71).
@@ -78,9 +96,37 @@ def start(ctx: click.Context, **_flags: Any) -> None:
         assets_folder=options.get("assets_folder"),
         allow_unsigned=bool(options.get("allow_unsigned")),
         execution_timeout=options.get("execution_timeout"),
+        inspect=_inspect_address(options, root),
+        inspect_wait=options.get("inspect_brk") is not None,
         console=DevConsole(str(options.get("log_level") or "info"), bool(options.get("logs"))),
         base_variables=dict(os.environ) if options.get("load_local_env") else None,
     )
+
+
+# With a debugger attached the execution limit is an hour unless --execution-timeout says.
+INSPECT_TIMEOUT = 3600.0
+_DEFAULT_PORTS = {"js": 9229, "python": 5678}
+
+
+def _inspect_address(options: dict[str, Any], root: Path) -> str:
+    """HOST:PORT of --inspect / --inspect-brk ("" when neither was given)."""
+    given = options.get("inspect_brk")
+    if given is None:
+        given = options.get("inspect")
+    if given is None:
+        return ""
+    if given:
+        host, colon, port = str(given).rpartition(":")
+        if not port.isdigit():
+            raise click.BadParameter(
+                f"expected HOST:PORT or PORT; found {given!r}", param_hint="--inspect"
+            )
+        return f"{host or '127.0.0.1'}:{port}" if colon else f"127.0.0.1:{port}"
+    try:
+        language = project_language(Layout.find(root, options.get("functions_folder"), None))
+    except ProjectError:
+        language = None
+    return f"127.0.0.1:{_DEFAULT_PORTS.get(language or 'python', 5678)}"
 
 
 def serve_project(
@@ -95,6 +141,8 @@ def serve_project(
     execution_timeout: float | None,
     console: DevConsole,
     base_variables: dict[str, str] | None = None,
+    inspect: str = "",
+    inspect_wait: bool = False,
 ) -> None:
     import uvicorn
 
@@ -102,10 +150,15 @@ def serve_project(
     from callbox.sandbox.policy import SandboxUnavailable
     from callbox.toolkit.start import DevServer, route_listing
 
+    if inspect and execution_timeout is None:
+        execution_timeout = INSPECT_TIMEOUT  # a paused breakpoint must not time out
     config = Config.load(
         debug_errors=True,
         skip_signature_check=allow_unsigned,
         execution_timeout=execution_timeout,
+        inspect=inspect or None,
+        inspect_wait=inspect_wait,
+        max_workers=1 if inspect else None,  # one worker: the one the debugger is attached to
     )
     port = 3000 if port is None else port
     try:

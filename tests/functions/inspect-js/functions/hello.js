@@ -1,0 +1,4 @@
+exports.handler = (context, event, callback) => {
+  const greeting = `Hello, ${event.name || 'there'}!`;
+  return callback(null, greeting); // BREAK HERE
+};
