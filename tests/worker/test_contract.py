@@ -744,3 +744,12 @@ def test_context_tells_the_time_left_before_the_execution_limit(worker: WorkerPr
     limit_ms = 10_000  # the harness's invoke frames say "timeout": 10
     assert limit_ms - 2000 < seen["remaining"] <= limit_ms  # measured from the invoke frame
     assert seen["alias"] <= seen["remaining"]
+
+
+@node_only
+def test_a_process_warning_is_a_warn_line(worker: WorkerProcess) -> None:
+    header, body = worker.invoke("/node-only/emit-warning")
+    assert body == b"warned"
+    assert [(line["level"], line["message"]) for line in header["logs"]] == [
+        ("WARN", "DeprecationWarning: this API is deprecated")
+    ]

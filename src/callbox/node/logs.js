@@ -93,6 +93,14 @@ function install() {
       return true;
     };
   }
+  // A library's process.emitWarning() (a deprecation, say) is a WARN line, not stderr's ERROR.
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => {
+    const invocation = current();
+    const text = `${warning.name}: ${warning.message}`;
+    if (invocation === undefined) process.stderr.write(`${text}\n`);
+    else invocation.sink.emit(WARN, text);
+  });
 }
 
 function traceOf(skip) {
