@@ -19,9 +19,10 @@ from callbox.api import app as app_module
 from callbox.api.app import Api, resource_routes
 from callbox.api.endpoint import Call, Reply, declared
 from callbox.api.openapi import FORMS, SCHEMAS, openapi_document, operation_id
+from callbox.monitor.alerts import row as alert_row
 from callbox.store.db import Store, utcnow
 from callbox.store.sids import LOG, REQUEST, new_sid
-from callbox.store.tables import builds, logs
+from callbox.store.tables import alerts, builds, logs
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 METHODS = ("get", "post", "put", "patch", "delete", "options", "head", "trace")
@@ -377,6 +378,22 @@ async def make_world(client: httpx.AsyncClient, store: Store, owner: tuple[str, 
             )
         await world.send("GET", under + "/Logs", at=e)
         await world.send("GET", under + "/Logs/{Sid}", at={**e, "Sid": log_sid})
+        meta = {
+            "account_sid": svc["account_sid"],
+            "service_sid": svc["sid"],
+            "environment_sid": env["sid"],
+            "request_sid": new_sid(REQUEST),
+            "request_url": "http://docs-1234.localhost/hello",
+            "request_method": "GET",
+        }
+        alert = alert_row(meta, "error", 82002, "/hello failed: boom", utcnow())
+        with store.begin() as conn:  # alerts are written by the log book, not through the API
+            conn.execute(alerts.insert().values(**alert))
+        await world.send("GET", "/monitor/v1/Alerts")
+        await world.send("GET", "/monitor/v1/Alerts/{Sid}", at={"Sid": alert["sid"]})
+        await world.send("GET", "/monitor/v1/Alerts/Grouped", params={"By": "url"})
+    await world.send("POST", "/monitor/v1/Webhook", data={"Url": "https://example.com/hook"})
+    await world.send("GET", "/monitor/v1/Webhook")
     accounts = "/2010-04-01/Accounts"
     me = {"Sid": owner[0], "AccountSid": owner[0]}
     await world.send("POST", accounts + ".json", data={"FriendlyName": "Child"})

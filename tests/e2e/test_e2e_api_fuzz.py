@@ -85,6 +85,11 @@ def world(server: Any) -> dict[str, str]:
         time.sleep(0.1)
     assert lines, "the function's log lines never arrived"
     variable = server.client.get(f"{env}/Variables").json()["variables"][0]
+    alerts: list[dict[str, Any]] = []  # hello's WARN and ERROR lines made alerts of the Debugger
+    while not alerts and time.monotonic() < deadline + 10:
+        alerts = server.client.get("/monitor/v1/Alerts").json()["alerts"]
+        time.sleep(0.1)
+    assert alerts, "the failed invocation's alerts never arrived"
     account = server.account_sid
     key = server.client.post(f"/2010-04-01/Accounts/{account}/Keys.json").json()
     return {
@@ -100,6 +105,7 @@ def world(server: Any) -> dict[str, str]:
         "Logs": lines[0]["sid"],
         "Accounts": account,
         "Keys": key["sid"],
+        "Alerts": alerts[0]["sid"],
     }
 
 

@@ -16,6 +16,8 @@ PACKAGE = Path(callbox.__file__).resolve().parent
 FOLDERS = ("runtime", "worker", "sandbox")
 MODULES = sorted(path for folder in FOLDERS for path in (PACKAGE / folder).rglob("*.py"))
 ALLOWED_CALLBOX = ("callbox.runtime", "callbox.worker", "callbox.sandbox")
+# Imported only when used: the twilio library (by functions), debugpy (callbox start --inspect).
+LAZY = ("twilio", "debugpy")
 OUTSIDE = "only callbox.runtime, callbox.worker and callbox.sandbox may be imported here"
 
 
@@ -66,8 +68,8 @@ def judge(imported: str, in_function: bool) -> str:
         imported == allowed or imported.startswith(allowed + ".") for allowed in ALLOWED_CALLBOX
     ):
         return ""
-    if top == "twilio":
-        return "" if in_function else "twilio must be imported inside a function"
+    if top in LAZY:
+        return "" if in_function else f"{top} must be imported inside a function"
     if top == "callbox":
         return OUTSIDE
     return "not the standard library"

@@ -303,9 +303,17 @@ def fetch_webhook(call: Call) -> Reply:
         return Reply(200, _webhook_json(call, _read_webhook(call, conn)))
 
 
+# An optional port, 0 to 65535 (the document says so with the URL's pattern).
+_PORT = r"(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+
+
 def _check_url(raw: str) -> str:
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise BadRequest(f"Url must be an http:// or https:// URL; found {raw!r}")
     return raw
 
@@ -315,6 +323,7 @@ def _check_url(raw: str) -> str:
         "Url",
         required=True,
         max_length=2048,
+        pattern=r"https?://[A-Za-z0-9.-]+" + _PORT + r"(?:[/?#]\S*)?",
         check=_check_url,
         description="Where alerts are posted (http or https).",
     ),
