@@ -31,7 +31,8 @@ from callbox.errors import (
 from callbox.gateway import signature
 from callbox.gateway.assets import serve_asset
 from callbox.gateway.pool import Pool
-from callbox.gateway.source import Deployment, DeploymentSource, Route
+from callbox.gateway.source import Deployment, DeploymentSource
+from callbox.routes import Route
 from callbox.runtime.event import EventError, build_event
 
 Scope = MutableMapping[str, Any]

@@ -25,7 +25,7 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from callbox.gateway.source import Route
+from callbox.routes import Route
 from callbox.rules import (
     MAX_ASSET_BYTES,
     MAX_ASSETS,

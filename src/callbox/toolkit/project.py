@@ -20,7 +20,7 @@ from typing import Literal
 
 from dotenv import dotenv_values
 
-from callbox.gateway.source import Kind, Route, Visibility
+from callbox.routes import Kind, Route, Visibility
 
 FUNCTION_FOLDERS = ("functions", "src")
 ASSET_FOLDERS = ("assets", "static")
