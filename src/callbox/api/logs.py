@@ -17,12 +17,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
 from callbox.api import lookup
 from callbox.api.endpoint import API_CORS, Call, Reply, error_response, prepare
 from callbox.api.params import Params
 from callbox.api.render import page, timestamp
+from callbox.asgi import Receive, Scope, Send
 from callbox.errors import BadRequest, CallboxError, InternalError
 from callbox.store.db import utcnow
 from callbox.store.sids import LOG, RESOURCE, is_sid

@@ -12,13 +12,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from callbox.asgi import Receive, Scope, Send, run_lifespan
 from callbox.builds import npm
 from callbox.builds.dependencies import DependencyError, install
 from callbox.builds.runtimes import node_executable
 from callbox.builds.validate import BuildFailure
 from callbox.config import Config
 from callbox.errors import FunctionError
-from callbox.gateway.app import Gateway, Receive, Scope, Send
+from callbox.gateway.app import Gateway
 from callbox.gateway.pool import PoolSet
 from callbox.gateway.source import Deployment
 from callbox.gateway.supervisor import Supervisor
@@ -254,27 +255,18 @@ class DevServer:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await run_lifespan(receive, send, self.startup, self.shutdown)
         else:
             await self.gateway(scope, receive, send)
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.supervisor.start()
-                    deployment = self.source.current
-                    if deployment is not None:
-                        await self.pools.pool_for(deployment).warm()
-                except Exception as exc:  # noqa: BLE001 - reported to uvicorn, which exits
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                self.pools.close()
-                with contextlib.suppress(Exception):
-                    await self.supervisor.stop()
-                await asyncio.to_thread(self.supervisor.sandbox.close)
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    async def startup(self) -> None:
+        await self.supervisor.start()
+        deployment = self.source.current
+        if deployment is not None:
+            await self.pools.pool_for(deployment).warm()
+
+    async def shutdown(self) -> None:
+        self.pools.close()
+        with contextlib.suppress(Exception):
+            await self.supervisor.stop()
+        await asyncio.to_thread(self.supervisor.sandbox.close)
