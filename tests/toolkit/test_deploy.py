@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from callbox.builds.validate import dependencies_field
 from callbox.toolkit.deploy import (
     DeployRequest,
     check_runtime,
-    dependencies_field,
     deploy_project,
     read_dependencies,
     runtime_language,

@@ -14,25 +14,18 @@ build) is not uploaded again; an unchanged project redeploys with no upload at a
 from __future__ import annotations
 
 import hashlib
-import json
 import mimetypes
-import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-
+from callbox import rules
+from callbox.builds import validate
+from callbox.builds.validate import BuildFailure
 from callbox.routes import Route
-from callbox.rules import (
-    MAX_ASSET_BYTES,
-    MAX_ASSETS,
-    MAX_FUNCTION_BYTES,
-    MAX_PRIVATE_ASSET_BYTES,
-    size_text,
-)
+from callbox.rules import MAX_ASSETS, max_bytes, size_text, too_many_assets
 from callbox.toolkit import packagejson
 from callbox.toolkit.client import ApiClient, ApiError
 from callbox.toolkit.printer import Printer
@@ -199,12 +192,10 @@ def _shown(layout: Layout, file: Path) -> str:
 
 
 def runtime_language(runtime: str) -> Language | None:
-    """The language a runtime name runs (node22 -> js, python3.12 -> python), if it says."""
-    if runtime.startswith("node"):
-        return "js"
-    if runtime.startswith("python"):
-        return "python"
-    return None
+    """The project language a runtime runs (node22 -> js, python3.12 -> python), if its name
+    says (``rules.runtime_language``)."""
+    runs = rules.runtime_language(runtime)
+    return "js" if runs == "node" else runs
 
 
 def check_runtime(runtime: str | None, language: Language | None, layout: Layout) -> None:
@@ -227,26 +218,22 @@ def _example_runtime(language: Language) -> str:
 
 def _check_limits(files: list[_File]) -> None:
     """The server's size and count rules, said before anything is created or uploaded."""
-    counts = dict.fromkeys(MAX_ASSETS, 0)
     for file in files:
         route = file.route
-        if route.kind == "function":
-            limit = MAX_FUNCTION_BYTES
-        else:
-            private = route.visibility == "private"
-            limit = MAX_PRIVATE_ASSET_BYTES if private else MAX_ASSET_BYTES
-            counts[route.visibility] += 1
+        limit = max_bytes(route.kind, route.visibility)
         if file.size > limit:
             raise DeployError(
                 f"{route.file} is {file.size:,} bytes; a {route.visibility} {route.kind} may be "
                 f"at most {size_text(limit)}. Make it smaller or serve it from elsewhere."
             )
-    for visibility, count in counts.items():
-        if count > MAX_ASSETS[visibility]:
-            raise DeployError(
-                f"The project has {count} {visibility} assets; a build may hold at most "
-                f"{MAX_ASSETS[visibility]}."
-            )
+    assets = (file.route.visibility for file in files if file.route.kind == "asset")
+    excess = too_many_assets(assets)
+    if excess is not None:
+        visibility, count = excess
+        raise DeployError(
+            f"The project has {count} {visibility} assets; a build may hold at most "
+            f"{MAX_ASSETS[visibility]}."
+        )
 
 
 def _why_nothing(request: DeployRequest) -> str:
@@ -372,12 +359,6 @@ def dependencies_source(language: Language | None) -> str:
     return packagejson.FILE_NAME if language == "js" else "requirements.txt"
 
 
-def dependencies_field(entries: list[dict[str, str]]) -> str:
-    """``Dependencies`` as Twilio's toolkit sends it: the compact JSON list wrapped in one
-    literal pair of double quotes (the API takes it with or without them)."""
-    return '"' + json.dumps(entries, separators=(",", ":"), ensure_ascii=False) + '"'
-
-
 def read_requirements(layout: Layout) -> list[dict[str, str]]:
     """requirements.txt as the build's Dependencies: name and version specifier."""
     file = layout.root / "requirements.txt"
@@ -390,34 +371,10 @@ def read_requirements(layout: Layout) -> list[dict[str, str]]:
             f"{file} is not a UTF-8 text file ({exc.reason} at byte {exc.start}); write one "
             "requirement per line."
         ) from None
-    found = []
-    for number, line in enumerate(text.splitlines(), 1):
-        # "#" starts a comment at a line's start or after a space only (pip's rule), so a URL's
-        # "#sha256=..." fragment stays.
-        line = re.sub(r"(^|\s)#.*$", "", line).strip()
-        if not line:
-            continue
-        if line.startswith("-"):
-            raise DeployError(
-                f"requirements.txt line {number}: {line!r} is a pip option; a build takes "
-                "package requirements only (the server chooses the index: CALLBOX_INDEX_URL)."
-            )
-        try:
-            requirement = Requirement(line)
-        except InvalidRequirement as exc:
-            raise DeployError(
-                f"requirements.txt line {number}: cannot read {line!r} ({exc}); write one "
-                "'name' or 'name<specifier>' per line (e.g. requests[socks]>=2.31)."
-            ) from None
-        # The build takes {name, version}: extras stay with the name, the rest (specifier,
-        # "@ URL", "; marker") is the version, as the server's parser reads it back.
-        extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
-        name = requirement.name + extras
-        spec = f"@ {requirement.url}" if requirement.url else str(requirement.specifier)
-        if requirement.marker is not None:
-            spec += f"{' ' if requirement.url else ''}; {requirement.marker}"
-        found.append({"name": name, "version": spec})
-    return found
+    try:
+        return validate.requirements_entries(text)
+    except BuildFailure as exc:
+        raise DeployError(str(exc)) from None
 
 
 def _build(
@@ -435,7 +392,7 @@ def _build(
     if chosen["asset"]:
         data["AssetVersions"] = chosen["asset"]
     if dependencies:
-        data["Dependencies"] = dependencies_field(dependencies)
+        data["Dependencies"] = validate.dependencies_field(dependencies)
     # Without a runtime the server chooses: the newest Node.js it has for JavaScript
     # functions, its default Python for Python ones.
     if request.runtime:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,6 +23,7 @@ from callbox.gateway.pool import PoolSet
 from callbox.gateway.source import Deployment
 from callbox.gateway.supervisor import Supervisor
 from callbox.sandbox.policy import Sandbox
+from callbox.toolkit import packagejson
 from callbox.toolkit.project import Layout, ProjectError, discover, project_language, read_env
 from callbox.toolkit.watch import ChangeDetector
 
@@ -146,10 +146,7 @@ class LocalProject:
                 "This project's functions are JavaScript, and there is no `node` on the PATH: "
                 "install Node.js 18 or newer."
             )
-        entries = [
-            {"name": name, "version": str(version).strip()}
-            for name, version in _package_dependencies(self.package_json).items()
-        ]
+        entries = packagejson.dependencies(self.layout.root)  # deploy's reading, and check
         try:
             specs, provided = npm.parse(npm.defaults(entries))
         except BuildFailure as exc:
@@ -186,21 +183,6 @@ class LocalProject:
             f"Project changed: serving {functions} functions and "
             f"{len(deployment.routes) - functions} assets."
         )
-
-
-def _package_dependencies(manifest: Path) -> dict[str, object]:
-    if not manifest.is_file():
-        return {}
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ProjectError(f"{manifest} is not valid JSON: {exc}") from None
-    found = data.get("dependencies") if isinstance(data, dict) else None
-    if found is None:
-        return {}
-    if not isinstance(found, dict):
-        raise ProjectError(f"{manifest}: dependencies must be an object of name: version.")
-    return found
 
 
 def route_listing(deployment: Deployment, base_url: str) -> list[str]:
