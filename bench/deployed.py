@@ -430,7 +430,7 @@ def measure(
     servers: Servers,
     busy_start: tuple[float, float],
 ) -> int:
-    from callbox.toolkit.deploy import DeployRequest, deploy_project
+    from callbox.toolkit.deployer import DeployRequest, deploy_project
     from callbox.toolkit.project import Layout
 
     bare, serve, start = servers.bare, servers.serve, servers.start

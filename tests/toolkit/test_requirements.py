@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from callbox.builds.validate import parse_dependencies
-from callbox.toolkit.deploy import DeployError, read_requirements
+from callbox.toolkit.deployer import DeployError, read_requirements
 from callbox.toolkit.project import Layout
 
 

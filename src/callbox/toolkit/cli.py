@@ -22,9 +22,9 @@ from callbox import __version__
 COMMANDS = {
     "init": "callbox.toolkit.commands.init:init",
     "start": "callbox.toolkit.commands.start:start",
-    "serve": "callbox.toolkit.admin:serve",
-    "accounts": "callbox.toolkit.admin:accounts",
-    "keys": "callbox.toolkit.admin:keys",
+    "serve": "callbox.toolkit.commands.serve:serve",
+    "accounts": "callbox.toolkit.commands.accounts:accounts",
+    "keys": "callbox.toolkit.commands.accounts:keys",
     "deploy": "callbox.toolkit.commands.deploy:deploy",
     "promote": "callbox.toolkit.commands.promote:promote",
     "activate": "callbox.toolkit.commands.promote:promote",
@@ -61,10 +61,10 @@ def user_errors() -> tuple[type[Exception], ...]:
     """Failures a user can act on: one line, never a traceback (that is what --debug is for)."""
     from callbox.toolkit.client import ApiError
     from callbox.toolkit.credentials import CredentialsError
-    from callbox.toolkit.init import InitError
     from callbox.toolkit.project import ProjectError
     from callbox.toolkit.rcfile import RcError
     from callbox.toolkit.resources import DeployError
+    from callbox.toolkit.scaffolding import InitError
 
     return (ApiError, DeployError, CredentialsError, RcError, ProjectError, InitError)
 

@@ -93,3 +93,13 @@ environment_options = _stack(
         "--production", is_flag=True, default=False, help="The production environment (no suffix)."
     ),
 )
+
+
+data_option = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    envvar="CALLBOX_DATA_DIR",
+    help="Data folder: database, blobs, builds, secret key (default ~/.local/share/callbox).",
+)

@@ -14,7 +14,7 @@ import click
 import httpx
 
 from callbox.toolkit.client import ApiClient
-from callbox.toolkit.deploy import DeployRequest, deploy_project
+from callbox.toolkit.deployer import DeployRequest, deploy_project
 from callbox.toolkit.project import Layout, read_env
 from callbox.toolkit.resources import check_variables, service_name_from, uploadable
 

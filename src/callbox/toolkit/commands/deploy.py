@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from callbox.toolkit import deployinfo, packagejson, rcfile
-from callbox.toolkit.deploy import (
+from callbox.toolkit.deployer import (
     Deployed,
     DeployRequest,
     dependencies_source,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from callbox.toolkit.init import InitError, init_project
 from callbox.toolkit.project import LANGUAGE_NAMES, Language
+from callbox.toolkit.scaffolding import InitError, init_project
 
 
 @click.command()

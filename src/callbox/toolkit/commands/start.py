@@ -11,10 +11,10 @@ import click
 from callbox import __version__
 from callbox.builds.dependencies import DependencyError
 from callbox.config import Config
+from callbox.toolkit.devserver import DevConsole
 from callbox.toolkit.options import base_options
 from callbox.toolkit.project import Layout, ProjectError
 from callbox.toolkit.session import env_file, project_options
-from callbox.toolkit.start import DevConsole
 
 
 @click.command()
@@ -100,7 +100,7 @@ def serve_project(
 
     from callbox.listener import ListenError, listen, uvicorn_settings
     from callbox.sandbox.policy import SandboxUnavailable
-    from callbox.toolkit.start import DevServer, route_listing
+    from callbox.toolkit.devserver import DevServer, route_listing
 
     config = Config.load(
         debug_errors=True,

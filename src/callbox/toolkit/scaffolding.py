@@ -1,6 +1,7 @@
-"""`callbox init`: create a new project from a bundled scaffold: Python (scaffold/, also
+"""A new project from a bundled scaffold (what ``callbox init`` makes): Python (scaffold/, also
 examples/quickstart) or JavaScript (scaffold-js/: the layout of Twilio's ``twilio
-serverless:init``, with package.json, .twilioserverlessrc, .env and .gitignore)."""
+serverless:init``, with package.json, .twilioserverlessrc, .env and .gitignore), and the
+default .twilioserverlessrc the scaffolds hold."""
 
 from __future__ import annotations
 

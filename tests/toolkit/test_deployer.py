@@ -1,4 +1,4 @@
-"""What ``deploy_project`` (toolkit/deploy.py) decides from the project alone, before any
+"""What ``deploy_project`` (toolkit/deployer.py) decides from the project alone, before any
 request: the build's Dependencies and their wire form, and the runtime a project may ask for.
 The deploy itself, against a real server, is in tests/e2e/test_e2e_toolkit_deploy.py and
 tests/e2e/test_e2e_toolkit_javascript.py."""
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from callbox.builds.validate import dependencies_field
-from callbox.toolkit.deploy import (
+from callbox.toolkit.deployer import (
     DeployRequest,
     check_runtime,
     deploy_project,

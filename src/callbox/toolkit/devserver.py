@@ -1,5 +1,5 @@
-"""``callbox start``: serve a project folder through the same gateway, pool and workers that
-deployed environments use. Every request first checks whether the project changed on disk, so an
+"""The local development server (what ``callbox start`` runs): a project folder served through
+the same gateway, pool and workers that deployed environments use. Every request first checks whether the project changed on disk, so an
 edit, a new file or a deleted one takes effect on the very next request."""
 
 from __future__ import annotations
