@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from callbox.toolkit.client import REFUSED, ApiClient, ApiError, api_error, server_url
+from callbox.toolkit.client import REFUSED, ApiClient, api_error, server_url
+from callbox.toolkit.errors import ApiError
 
 BASE = "http://callbox.test:8080"
 Handler = Callable[[httpx.Request], httpx.Response]

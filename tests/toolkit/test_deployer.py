@@ -18,8 +18,8 @@ from callbox.toolkit.deployer import (
     read_dependencies,
     runtime_language,
 )
-from callbox.toolkit.project import Layout, ProjectError
-from callbox.toolkit.resources import DeployError
+from callbox.toolkit.errors import DeployError, ProjectError
+from callbox.toolkit.project import Layout
 
 
 def write(root: Path, relative: str, text: str = "") -> None:

@@ -17,10 +17,10 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from callbox.toolkit.client import ApiClient, ApiError
+from callbox.toolkit.client import ApiClient
+from callbox.toolkit.errors import ApiError, DeployError
 from callbox.toolkit.printer import Printer
 from callbox.toolkit.resources import (
-    DeployError,
     check_variables,
     find_environment,
     set_variables,

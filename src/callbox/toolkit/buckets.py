@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from callbox.toolkit import credentials
-from callbox.toolkit.client import ApiError
+from callbox.toolkit.errors import ApiError
 
 if TYPE_CHECKING:
     from callbox.toolkit.session import Session

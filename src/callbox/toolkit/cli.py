@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from callbox import __version__
+from callbox.toolkit.errors import USER_ERRORS
 
 # name -> "module:attribute"; aliases (Twilio's) point at the same command.
 COMMANDS = {
@@ -57,18 +58,6 @@ def split_colon_name(args: list[str]) -> list[str]:
     return [*words, *args[1:]]
 
 
-def user_errors() -> tuple[type[Exception], ...]:
-    """Failures a user can act on: one line, never a traceback (that is what --debug is for)."""
-    from callbox.toolkit.client import ApiError
-    from callbox.toolkit.credentials import CredentialsError
-    from callbox.toolkit.project import ProjectError
-    from callbox.toolkit.rcfile import RcError
-    from callbox.toolkit.resources import DeployError
-    from callbox.toolkit.scaffolding import InitError
-
-    return (ApiError, DeployError, CredentialsError, RcError, ProjectError, InitError)
-
-
 class Interrupted(BaseException):
     """Ctrl+C (SIGINT) reached a command: the process ends quietly, as killed by that signal."""
 
@@ -100,7 +89,7 @@ class ToolkitGroup(click.Group):
         except KeyboardInterrupt:
             raise Interrupted from None  # past click, which would print "Aborted."
         except Exception as exc:
-            if not isinstance(exc, user_errors()):
+            if not isinstance(exc, USER_ERRORS):
                 raise
             if self.debug:
                 traceback.print_exc()

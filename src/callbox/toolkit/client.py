@@ -11,22 +11,7 @@ from typing import Any, BinaryIO
 
 import httpx
 
-
-class ApiError(Exception):
-    def __init__(self, message: str, status: int = 0, code: int = 0) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code  # Twilio's error code; 0 when the answer was not the API's
-
-    @property
-    def not_found(self) -> bool:
-        """The API said the resource does not exist (not: some other server answered 404)."""
-        return self.status == 404 and self.code == 20404
-
-    @property
-    def from_the_api(self) -> bool:
-        return self.code != 0
-
+from callbox.toolkit.errors import ApiError
 
 REFUSED = (
     "The server refused the credentials (401): check the account SID and auth token, or the "

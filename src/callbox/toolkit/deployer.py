@@ -27,7 +27,8 @@ from callbox.builds.validate import BuildFailure
 from callbox.routes import Route
 from callbox.rules import MAX_ASSETS, max_bytes, size_text, too_many_assets
 from callbox.toolkit import packagejson
-from callbox.toolkit.client import ApiClient, ApiError
+from callbox.toolkit.client import ApiClient
+from callbox.toolkit.errors import ApiError, DeployError, PackageJsonError
 from callbox.toolkit.printer import Printer
 from callbox.toolkit.project import (
     FUNCTION_LANGUAGES,
@@ -40,7 +41,6 @@ from callbox.toolkit.project import (
 )
 from callbox.toolkit.resources import (
     ENVIRONMENT_SID,
-    DeployError,
     create_environment,
     create_service,
     find_environment,
@@ -350,7 +350,7 @@ def read_dependencies(layout: Layout, language: Language | None) -> list[dict[st
     if language == "js":
         try:
             return packagejson.dependencies(layout.root)
-        except packagejson.PackageJsonError as exc:
+        except PackageJsonError as exc:
             raise DeployError(str(exc)) from None
     return read_requirements(layout)
 

@@ -1,6 +1,7 @@
 """The local development server (what ``callbox start`` runs): a project folder served through
-the same gateway, pool and workers that deployed environments use. Every request first checks whether the project changed on disk, so an
-edit, a new file or a deleted one takes effect on the very next request."""
+the same gateway, pool and workers that deployed environments use. Every request first checks
+whether the project changed on disk, so an edit, a new file or a deleted one takes effect on the
+very next request."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from callbox.gateway.source import Deployment
 from callbox.gateway.supervisor import Supervisor
 from callbox.sandbox.policy import Sandbox
 from callbox.toolkit import packagejson
-from callbox.toolkit.project import Layout, ProjectError, discover, project_language, read_env
+from callbox.toolkit.errors import ProjectError
+from callbox.toolkit.project import Layout, discover, project_language, read_env
 from callbox.toolkit.watch import ChangeDetector
 
 SITE_PACKAGES = Path(".callbox") / "site-packages"

@@ -11,16 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from callbox.rules import EXACT_NPM_VERSION, RUNTIME_HANDLER
-from callbox.toolkit.project import ProjectError
+from callbox.toolkit.errors import PackageJsonError
 
 FILE_NAME = "package.json"
 # The exact version suggested for a range (what `callbox init --language js` writes).
 RUNTIME_HANDLER_VERSION = "2.0.3"
 _COERCE = re.compile(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?")
-
-
-class PackageJsonError(ProjectError):
-    """package.json cannot be used as it is; the message says what to change."""
 
 
 def read(root: Path) -> dict[str, Any] | None:

@@ -21,6 +21,7 @@ from typing import Literal
 from dotenv import dotenv_values
 
 from callbox.routes import Kind, Route, Visibility
+from callbox.toolkit.errors import ProjectError
 
 FUNCTION_FOLDERS = ("functions", "src")
 ASSET_FOLDERS = ("assets", "static")
@@ -32,10 +33,6 @@ FUNCTION_LANGUAGES: dict[str, Language] = {".py": "python", ".js": "js"}
 LANGUAGE_NAMES: dict[Language, str] = {"python": "Python", "js": "JavaScript"}
 _BAD_CHARS = set(";,?:@+&$()'\" ")
 _MAX_PATH = 255
-
-
-class ProjectError(ValueError):
-    """The project folder cannot be served as it is; the message says what to change."""
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,12 @@ from callbox.rules import (
     VARIABLE_KEY,
     is_service_name,
 )
-from callbox.toolkit.client import ApiClient, ApiError
+from callbox.toolkit.client import ApiClient
+from callbox.toolkit.errors import ApiError, DeployError
 from callbox.toolkit.printer import Printer
 
 ENVIRONMENT_SID = re.compile(r"ZE[0-9a-f]{32}")
 # The server's variable rules (api/variables.py), checked before anything is uploaded.
-
-
-class DeployError(Exception):
-    """The deploy stopped; the message says where, why and what to do."""
 
 
 NEVER_UPLOADED = frozenset({"ACCOUNT_SID", "AUTH_TOKEN"})

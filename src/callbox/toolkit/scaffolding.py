@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from callbox.toolkit.errors import InitError
 from callbox.toolkit.project import Language
 from callbox.toolkit.rcfile import SECTIONS
 
@@ -22,10 +23,6 @@ PLACEHOLDER = "{{name}}"
 _TEMPLATED_FILES = ("README.md", "package.json")
 _NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
 _IGNORED_NAMES = frozenset({"__pycache__"})
-
-
-class InitError(ValueError):
-    """The project cannot be created; the message says why and what to do."""
 
 
 def validate_name(name: str) -> None:

@@ -20,7 +20,7 @@ import click
 
 from callbox.rules import MAX_SERVICE_NAME, is_service_name
 from callbox.toolkit.buckets import Bucket, BucketStore, fetch, fetch_or_fail, require
-from callbox.toolkit.client import ApiError
+from callbox.toolkit.errors import ApiError
 from callbox.toolkit.options import api_options, output_option
 from callbox.toolkit.resources import (
     create_environment,

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from callbox.toolkit.client import ApiError
+from callbox.toolkit.errors import ApiError
 from callbox.toolkit.options import (
     api_options,
     environment_options,

@@ -12,8 +12,9 @@ from callbox import __version__
 from callbox.builds.dependencies import DependencyError
 from callbox.config import Config
 from callbox.toolkit.devserver import DevConsole
+from callbox.toolkit.errors import ProjectError
 from callbox.toolkit.options import base_options
-from callbox.toolkit.project import Layout, ProjectError
+from callbox.toolkit.project import Layout
 from callbox.toolkit.session import env_file, project_options
 
 

@@ -10,12 +10,11 @@ from typing import Any
 import click
 
 from callbox.toolkit import rcfile, templating
+from callbox.toolkit.errors import RcError, TemplateError
 from callbox.toolkit.options import base_options, output_option
 from callbox.toolkit.printer import Printer
 from callbox.toolkit.project import LANGUAGE_NAMES, Language
-from callbox.toolkit.rcfile import RcError
 from callbox.toolkit.session import env_file, project_options
-from callbox.toolkit.templating import TemplateError
 
 
 def _namespace(raw: str) -> str:

@@ -50,8 +50,9 @@ def twilio_proxy(url: str, host: str, port: int, ca_dir: Path | None) -> None:
         npx twilio-run deploy --username AC... --password ...
     """
     from callbox.toolkit import twilio_ca
-    from callbox.toolkit.client import ApiError, server_url
+    from callbox.toolkit.client import server_url
     from callbox.toolkit.credentials import config_dir
+    from callbox.toolkit.errors import ApiError
     from callbox.toolkit.twilio_proxy import TwilioProxy
 
     try:
