@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,10 +25,10 @@ from typing import Any
 from callbox import rules
 from callbox.builds import validate
 from callbox.builds.validate import BuildFailure
-from callbox.routes import Route
-from callbox.rules import MAX_ASSETS, max_bytes, size_text, too_many_assets
+from callbox.routes import Kind, Route
+from callbox.rules import MAX_ASSETS, is_service_name, max_bytes, size_text, too_many_assets
 from callbox.toolkit import packagejson
-from callbox.toolkit.client import ApiClient
+from callbox.toolkit.client import ENVIRONMENT_SID, ApiClient
 from callbox.toolkit.errors import ApiError, DeployError, PackageJsonError
 from callbox.toolkit.printer import Printer
 from callbox.toolkit.project import (
@@ -39,16 +40,9 @@ from callbox.toolkit.project import (
     not_functions,
     project_language,
 )
-from callbox.toolkit.resources import (
-    ENVIRONMENT_SID,
-    create_environment,
-    create_service,
-    find_environment,
-    set_variables,
-    wait_for_build,
-)
 
 UPLOAD_CONCURRENCY = 10  # as Twilio's toolkit
+KINDS: tuple[Kind, ...] = ("function", "asset")  # functions are uploaded first
 CONTENT_TYPES: dict[Language, str] = {"python": "text/x-python", "js": "application/javascript"}
 
 
@@ -109,12 +103,11 @@ def deploy_project(
     service = _service(client, request, say)
     if on_service is not None:
         on_service(service["sid"])
-    base = f"/v1/Services/{service['sid']}"
-    environment = _environment(client, base, request.environment, say)
+    environment = _environment(client, service["sid"], request.environment, say)
     known = _known_versions(
-        client, base, {request.previous_build, environment.get("build_sid")}, service["sid"]
+        client, {request.previous_build, environment.get("build_sid")}, service["sid"]
     )
-    chosen: dict[str, list[str]] = {"function": [], "asset": []}
+    chosen: dict[Kind, list[str]] = {"function": [], "asset": []}
     missing = []
     for file in files:
         if file.key in known:
@@ -124,16 +117,15 @@ def deploy_project(
     reused = len(files) - len(missing)
     if reused:
         say.info(f"{reused} unchanged file(s) reuse their uploaded versions")
-    for kind in ("function", "asset"):
+    for kind in KINDS:
         todo = [f for f in missing if f.route.kind == kind]
-        chosen[kind].extend(_upload(client, base, kind, todo, say))
-    build = _build(client, base, request, dependencies, chosen, say, on_build)
-    env_base = f"{base}/Environments/{environment['sid']}"
+        chosen[kind].extend(_upload(client, service["sid"], kind, todo, say))
+    build = _build(client, service["sid"], request, dependencies, chosen, say, on_build)
     if request.variables:
         say.info("Setting environment variables")
-        set_variables(client, env_base, request.variables)
+        client.set_variables(service["sid"], environment["sid"], request.variables)
     say.info("Activating deployment")
-    client.post(f"{env_base}/Deployments", {"BuildSid": build["sid"]})
+    client.activate(service["sid"], environment["sid"], build["sid"])
     return Deployed(
         service_sid=service["sid"],
         service_name=service["unique_name"],
@@ -182,6 +174,13 @@ def _gather(request: DeployRequest, say: Printer) -> tuple[list[_File], Language
     if not files:
         raise DeployError(f"Nothing to deploy in {layout.root}: {_why_nothing(request)}")
     return files, language
+
+
+def service_name_from(text: str) -> str:
+    """A service unique name from a folder or package name: runs of other characters become
+    one dash (my_project -> my-project), at most 49 characters; '' when nothing is left."""
+    cleaned = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:49].strip("-")
+    return cleaned if is_service_name(cleaned) else ""
 
 
 def _shown(layout: Layout, file: Path) -> str:
@@ -248,7 +247,7 @@ def _why_nothing(request: DeployRequest) -> str:
 def _service(client: ApiClient, request: DeployRequest, say: Printer) -> dict[str, Any]:
     if request.service_sid:
         try:
-            return client.get(f"/v1/Services/{request.service_sid}")
+            return client.service(request.service_sid)
         except ApiError as exc:
             if exc.not_found:
                 raise DeployError(
@@ -258,10 +257,10 @@ def _service(client: ApiClient, request: DeployRequest, say: Printer) -> dict[st
             raise
     name = request.service_name or ""
     say.info(f'Creating service "{name}"')
-    created = create_service(client, name)
+    created = client.create_service(name)
     if created is not None:
         return created
-    existing = client.get(f"/v1/Services/{name}")
+    existing = client.service(name)
     if request.override_existing:
         return existing
     raise DeployError(
@@ -271,31 +270,31 @@ def _service(client: ApiClient, request: DeployRequest, say: Printer) -> dict[st
     )
 
 
-def _environment(client: ApiClient, base: str, target: str, say: Printer) -> dict[str, Any]:
+def _environment(client: ApiClient, service: str, target: str, say: Printer) -> dict[str, Any]:
     say.info(f'Configuring "{target or "bare"}" environment')
-    found = find_environment(client, base, target)
+    found = client.find_environment(service, target)
     if found is not None:
         return found
     if ENVIRONMENT_SID.fullmatch(target):
         raise DeployError(f"Environment {target} was not found in this service.")
-    return create_environment(client, base, target)
+    return client.create_environment(service, target)
 
 
 def _known_versions(
-    client: ApiClient, base: str, build_sids: set[Any], service_sid: str
+    client: ApiClient, build_sids: set[Any], service_sid: str
 ) -> dict[tuple[str, str, str, str], str]:
     """Versions already uploaded, by (kind, path, visibility, content hash)."""
     known: dict[tuple[str, str, str, str], str] = {}
     for sid in sorted(s for s in build_sids if s):
         try:
-            build = client.get(f"{base}/Builds/{sid}")
+            build = client.build(service_sid, sid)
         except ApiError as exc:
             if exc.not_found:  # deleted, or a build of another service
                 continue
             raise
         if build.get("service_sid") != service_sid:
             continue
-        for kind in ("function", "asset"):
+        for kind in KINDS:
             for version in build.get(f"{kind}_versions", []):
                 digest = version.get("content_sha256")
                 if digest:
@@ -304,27 +303,30 @@ def _known_versions(
     return known
 
 
-def _upload(client: ApiClient, base: str, kind: str, files: list[_File], say: Printer) -> list[str]:
+def _upload(
+    client: ApiClient, service: str, kind: Kind, files: list[_File], say: Printer
+) -> list[str]:
     """Create what is missing and upload one version of each file; returns the version SIDs."""
     if not files:
         return []
-    collection, key = ("Functions", "functions") if kind == "function" else ("Assets", "assets")
-    existing = {r["friendly_name"]: r["sid"] for r in client.each(f"{base}/{collection}", key)}
+    existing = {r["friendly_name"]: r["sid"] for r in client.resources(service, kind)}
     label = "Functions" if kind == "function" else "Assets"
 
     def upload(file: _File) -> str:
         path = file.route.path
         sid = existing.get(path)
         if sid is None:
-            sid = client.post(f"{base}/{collection}", {"FriendlyName": path})["sid"]
+            sid = client.create_resource(service, kind, path)["sid"]
         if kind == "function":
             content_type = CONTENT_TYPES[FUNCTION_LANGUAGES[file.route.file.suffix]]
         else:
             content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
         with file.route.file.open("rb") as handle:  # streamed: memory stays small
-            version = client.upload(
-                f"{base}/{collection}/{sid}/Versions",
-                route=path,
+            version = client.upload_version(
+                service,
+                kind,
+                sid,
+                path=path,
                 visibility=file.route.visibility,
                 content=handle,
                 content_type=content_type,
@@ -379,25 +381,22 @@ def read_requirements(layout: Layout) -> list[dict[str, str]]:
 
 def _build(
     client: ApiClient,
-    base: str,
+    service: str,
     request: DeployRequest,
     dependencies: list[dict[str, str]],
-    chosen: dict[str, list[str]],
+    chosen: dict[Kind, list[str]],
     say: Printer,
     on_build: Callable[[str, str], None] | None = None,
 ) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    if chosen["function"]:
-        data["FunctionVersions"] = chosen["function"]
-    if chosen["asset"]:
-        data["AssetVersions"] = chosen["asset"]
-    if dependencies:
-        data["Dependencies"] = validate.dependencies_field(dependencies)
-    # Without a runtime the server chooses: the newest Node.js it has for JavaScript
-    # functions, its default Python for Python ones.
-    if request.runtime:
-        data["Runtime"] = request.runtime
-    build = client.post(f"{base}/Builds", data)
+    build = client.create_build(
+        service,
+        function_versions=chosen["function"],
+        asset_versions=chosen["asset"],
+        dependencies=validate.dependencies_field(dependencies) if dependencies else None,
+        # Without a runtime the server chooses: the newest Node.js it has for JavaScript
+        # functions, its default Python for Python ones.
+        runtime=request.runtime or None,
+    )
     if on_build is not None:
         on_build(build["service_sid"], build["sid"])
-    return wait_for_build(client, base, build["sid"], say, request.build_timeout)
+    return client.wait_for_build(service, build["sid"], say, request.build_timeout)

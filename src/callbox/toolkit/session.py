@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import httpx
 
 from callbox.rules import is_service_name
 from callbox.toolkit import deployinfo, rcfile
@@ -23,7 +22,8 @@ from callbox.toolkit.client import ApiClient
 from callbox.toolkit.credentials import Credentials, ProfileStore, resolve
 from callbox.toolkit.printer import Printer
 from callbox.toolkit.project import read_env
-from callbox.toolkit.resources import account_of_key, find_environment, uploadable
+from callbox.toolkit.urls import domain_url
+from callbox.toolkit.variables import uploadable
 
 SERVICE_SID = re.compile(r"ZS[0-9a-f]{32}")
 
@@ -65,7 +65,7 @@ class Session:
             self._account_asked = True
             self._account = self.credentials.account_sid
             if self._account is None:
-                self._account = account_of_key(self.client)
+                self._account = self.client.account_of_key()
         return self._account
 
     def deployed_service(self) -> deployinfo.DeployInfo | None:
@@ -106,7 +106,7 @@ class Session:
 
     def find_environment(self, service: str) -> dict[str, Any]:
         """The target environment of ``service``, or one readable error naming it."""
-        found = find_environment(self.client, f"/v1/Services/{service}", self.environment)
+        found = self.client.find_environment(service, self.environment)
         if found is None:
             name = f'"{self.environment}"' if self.environment else "production"
             raise click.ClickException(
@@ -117,10 +117,7 @@ class Session:
 
     def domain_url(self, domain: str) -> str:
         """The public URL of a deployed domain: the server's scheme and port, the domain's name."""
-        server = httpx.URL(self.credentials.url)
-        default_port = {"http": 80, "https": 443}.get(server.scheme)
-        port = "" if server.port in (None, default_port) else f":{server.port}"
-        return f"{server.scheme}://{domain}{port}"
+        return domain_url(self.credentials.url, domain)
 
     def close(self) -> None:
         self.client.close()
@@ -230,7 +227,7 @@ def open_session(ctx: click.Context, command: str) -> Session:
     account = credentials.account_sid
     if account is None and rc.data.get("projects"):  # an API key: ask whose it is
         try:
-            account = account_of_key(client)
+            account = client.account_of_key()
         except BaseException:
             client.close()
             raise

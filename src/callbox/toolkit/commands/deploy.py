@@ -16,6 +16,7 @@ from callbox.toolkit.deployer import (
     dependencies_source,
     deploy_project,
     read_dependencies,
+    service_name_from,
 )
 from callbox.toolkit.options import (
     api_options,
@@ -30,14 +31,9 @@ from callbox.toolkit.project import (
     discover,
     project_language,
 )
-from callbox.toolkit.resources import (
-    by_access,
-    check_variables,
-    logs_hint,
-    reached_at,
-    service_name_from,
-)
 from callbox.toolkit.session import Session, open_session
+from callbox.toolkit.urls import by_access, logs_hint, reached_at
+from callbox.toolkit.variables import check_variables
 
 
 @click.command()

@@ -18,8 +18,8 @@ from callbox.toolkit.options import (
     output_option,
     service_sid_option,
 )
-from callbox.toolkit.resources import by_access, reached_at
 from callbox.toolkit.session import Session, open_session
+from callbox.toolkit.urls import by_access, reached_at
 
 TYPES = ("services", "environments", "builds", "functions", "assets", "variables")
 
@@ -107,10 +107,6 @@ class _Lister:
         self.service = service
         self._environment: dict[str, Any] | None = None
 
-    @property
-    def base(self) -> str:
-        return f"/v1/Services/{self.service}"
-
     def environment(self) -> dict[str, Any]:
         if self._environment is None:
             self._environment = self.session.find_environment(str(self.service))
@@ -119,22 +115,22 @@ class _Lister:
     def rows(self, kind: str) -> list[dict[str, Any]]:
         client = self.session.client
         if kind == "services":
-            return list(client.each("/v1/Services", "services"))
+            return client.services()
+        service = str(self.service)
         if kind == "environments":
-            return list(client.each(f"{self.base}/Environments", "environments"))
+            return client.environments(service)
         if kind == "builds":
-            return list(client.each(f"{self.base}/Builds", "builds"))
+            return client.builds(service)
         environment = self.environment()
         if kind == "variables":
-            path = f"{self.base}/Environments/{environment['sid']}/Variables"
-            return list(client.each(path, "variables"))
+            return client.variables(service, environment["sid"])
         return self._versions(kind, environment)
 
     def _versions(self, kind: str, environment: dict[str, Any]) -> list[dict[str, Any]]:
         build_sid = environment.get("build_sid")
         if not build_sid:
             return []  # nothing deployed on this environment yet
-        build = self.session.client.get(f"{self.base}/Builds/{build_sid}")
+        build = self.session.client.build(str(self.service), build_sid)
         base_url = self.session.domain_url(environment["domain_name"])
         single = kind[:-1]  # function, asset
         found = []

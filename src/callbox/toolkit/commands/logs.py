@@ -66,13 +66,10 @@ def _logs(session: Session) -> None:
     opts = session.options
     environment = session.find_environment(str(session.service()))
     service_sid = environment["service_sid"]
-    path = f"/v1/Services/{service_sid}/Environments/{environment['sid']}/Logs"
+    client = session.client
     function_sid = _function_sid(session, service_sid, opts.get("function_sid"))
-    params: dict[str, Any] = {"PageSize": RECENT}
-    if function_sid:
-        params["FunctionSid"] = function_sid
     started = datetime.now(UTC)
-    recent = session.client.get(path, **params).get("logs", [])
+    recent = client.logs(service_sid, environment["sid"], page_size=RECENT, function=function_sid)
     emit = print_json_line if session.printer.json else print_text_line
     seen = SeenSids(int(opts.get("log_cache_size") or 1000))
     for item in reversed(recent):  # the API gives newest first
@@ -81,15 +78,15 @@ def _logs(session: Session) -> None:
     if not opts.get("tail"):
         return
     follower = Follower(
-        session.client.http,
-        f"{path}/Stream",
+        client.http,
+        f"{client.logs_path(service_sid, environment['sid'])}/Stream",
         emit=emit,
         seen=seen,
         last_event_id=recent[0]["sid"] if recent else None,
         since=None if recent else _iso(started - WINDOW),
         function_sid=function_sid,
         say=session.printer.info,
-        source=session.client.source,
+        source=client.source,
     )
     follower.run()
 
@@ -114,7 +111,7 @@ def _function_sid(session: Session, service_sid: str, value: Any) -> str | None:
     if text.startswith("ZH"):
         return text
     wanted = "/" + text.lstrip("/")
-    for function in session.client.each(f"/v1/Services/{service_sid}/Functions", "functions"):
+    for function in session.client.resources(service_sid, "function"):
         if function.get("friendly_name") == wanted:
             return str(function["sid"])
     raise click.ClickException(

@@ -14,13 +14,8 @@ from callbox.toolkit.options import (
     output_option,
     service_sid_option,
 )
-from callbox.toolkit.resources import (
-    create_environment,
-    find_environment,
-    logs_hint,
-    set_variables,
-)
 from callbox.toolkit.session import Session, open_session
+from callbox.toolkit.urls import logs_hint
 
 
 @click.command()
@@ -60,9 +55,9 @@ def promote(ctx: click.Context, **_flags: Any) -> None:
 
 def _promote(session: Session) -> None:
     opts = session.options
-    service = session.service()
-    base = f"/v1/Services/{service}"
-    target = find_environment(session.client, base, session.environment)
+    service = str(session.service())
+    client = session.client
+    target = client.find_environment(service, session.environment)
     if target is None:
         if not (opts.get("create_environment") or opts.get("force")):
             name = f'"{session.environment}"' if session.environment else "production"
@@ -70,7 +65,7 @@ def _promote(session: Session) -> None:
                 f"Could not find environment {name} in service {service}: pass "
                 "--create-environment to create it, or check --environment."
             )
-        target = create_environment(session.client, base, session.environment)
+        target = client.create_environment(service, session.environment)
     build_sid = opts.get("build_sid")
     source = opts.get("source_environment")
     if not build_sid:
@@ -79,7 +74,7 @@ def _promote(session: Session) -> None:
                 "You need to specify either a build SID (--build-sid) or source environment "
                 "(--source-environment) to activate."
             )
-        found = find_environment(session.client, base, source)
+        found = client.find_environment(service, source)
         build_sid = found.get("build_sid") if found else None
         if not build_sid:
             where = f'"{source}"' if source else "production"
@@ -88,12 +83,11 @@ def _promote(session: Session) -> None:
                 + ("does not exist" if found is None else "has no deployment yet")
                 + f" in service {service}."
             )
-    env_base = f"{base}/Environments/{target['sid']}"
     variables = session.uploadable_env()
     if variables:
-        set_variables(session.client, env_base, variables, source=session.env_file)
+        client.set_variables(service, target["sid"], variables, source=session.env_file)
     try:
-        deployment = session.client.post(f"{env_base}/Deployments", {"BuildSid": build_sid})
+        deployment = client.activate(service, target["sid"], build_sid)
     except ApiError as exc:
         if exc.code == 20409:
             raise click.ClickException(
