@@ -71,7 +71,7 @@ def assets() -> None:
 )
 @output_option
 @click.pass_context
-def init_command(ctx: click.Context, **_flags: Any) -> None:
+def init_command(ctx: click.Context, service_name: str | None, force: bool, **_flags: Any) -> None:
     """Create the assets service (with a production environment) and remember it.
 
     Run again, it shows the service already set up; --force makes a new one.
@@ -81,11 +81,10 @@ def init_command(ctx: click.Context, **_flags: Any) -> None:
       callbox assets init
       callbox assets init --service-name my-cool-assets-service -o json
     """
-    name = ctx.params.get("service_name")
-    if name is not None:
-        check_name(name)
+    if service_name is not None:
+        check_name(service_name)
     with open_session(ctx, "assets") as session:
-        _init(session, name, bool(ctx.params.get("force")))
+        _init(session, service_name, force)
 
 
 def check_name(name: str) -> None:
@@ -184,7 +183,14 @@ def _print_bucket(session: Session, service: dict[str, Any], environment: dict[s
 )
 @output_option
 @click.pass_context
-def upload_command(ctx: click.Context, file: Path, **_flags: Any) -> None:
+def upload_command(
+    ctx: click.Context,
+    file: Path,
+    protected: bool,
+    private: bool,
+    route: str | None,
+    **_flags: Any,
+) -> None:
     """Upload the file PATH as an asset and put it live (public unless told otherwise).
 
     A file already uploaded at the same path is replaced; every other asset stays.
@@ -195,13 +201,11 @@ def upload_command(ctx: click.Context, file: Path, **_flags: Any) -> None:
       callbox assets upload greeting.mp3 --protected  # only for Twilio's signed requests
       callbox assets upload data.json --private --path /config/data.json
     """
-    params = ctx.params
-    if params.get("protected") and params.get("private"):
+    if protected and private:
         raise click.ClickException("Choose one of --protected and --private, not both.")
-    visibility = "protected" if params.get("protected") else "public"
-    visibility = "private" if params.get("private") else visibility
+    visibility = "private" if private else "protected" if protected else "public"
     content = _read(file)
-    route = params.get("route") or f"/{file.name}"
+    route = route or f"/{file.name}"
     route = route if route.startswith("/") else f"/{route}"
     with open_session(ctx, "assets") as session:
         _upload(session, file, route, visibility, content)
@@ -311,7 +315,7 @@ def _build_with(
 )
 @output_option
 @click.pass_context
-def list_command(ctx: click.Context, **_flags: Any) -> None:
+def list_command(ctx: click.Context, properties: str, **_flags: Any) -> None:
     """List the assets that are live: SID, path, URL and visibility.
 
     \b
@@ -320,7 +324,7 @@ def list_command(ctx: click.Context, **_flags: Any) -> None:
       callbox assets list --properties sid,url,date_created
       callbox assets list -o json
     """
-    columns = [p.strip() for p in str(ctx.params.get("properties") or "").split(",") if p.strip()]
+    columns = [p.strip() for p in (properties or "").split(",") if p.strip()]
     unknown = [c for c in columns if c not in PROPERTIES]
     if unknown:
         raise click.ClickException(

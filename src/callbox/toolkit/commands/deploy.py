@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import click
 
-from callbox.toolkit import deployinfo, packagejson, rcfile
+from callbox.toolkit import deployinfo, packagejson
 from callbox.toolkit.deployer import (
     Deployed,
     DeployRequest,
@@ -19,6 +20,7 @@ from callbox.toolkit.deployer import (
     service_name_from,
 )
 from callbox.toolkit.options import (
+    ApiFlags,
     api_options,
     environment_options,
     output_option,
@@ -80,29 +82,41 @@ def deploy(ctx: click.Context, **_flags: Any) -> None:
       callbox deploy -n my-service --override-existing-project --env .env.prod
       callbox deploy --runtime node20        # a JavaScript project on Node.js 20
     """
-    with open_session(ctx, "deploy") as session:
+    with open_session(ctx, "deploy", DeployFlags) as session:
         _deploy(session)
 
 
-def _deploy(session: Session) -> None:
-    opts = session.options
-    if opts.get("project_name"):
+@dataclass(frozen=True)
+class DeployFlags(ApiFlags):
+    project_name: str | None = None  # deprecated: --service-name
+    functions_env: str | None = None  # deprecated: --environment
+    override_existing_project: bool = False
+    force: bool = False
+    functions: bool = True
+    assets: bool = True
+    functions_folder: str | None = None
+    assets_folder: str | None = None
+    runtime: str | None = None
+
+
+def _deploy(session: Session[DeployFlags]) -> None:
+    flags = session.flags
+    if flags.project_name:
         session.printer.warn("--project-name is deprecated; use --service-name.")
-    if opts.get("functions_env"):
+    if flags.functions_env:
         session.printer.warn("--functions-env is deprecated; use --environment.")
-        if opts.get("environment") == "dev":
-            opts["environment"] = opts["functions_env"]  # the deprecated spelling, when alone
-    layout = Layout.find(session.root, opts.get("functions_folder"), opts.get("assets_folder"))
+        if flags.environment == "dev":  # the deprecated spelling, when alone
+            flags = session.flags = replace(flags, environment=flags.functions_env)
+    layout = Layout.find(session.root, flags.functions_folder, flags.assets_folder)
     language = project_language(layout)  # functions of both languages stop the deploy here
     variables = session.uploadable_env()
     check_variables(variables, session.env_file)
     info = session.deployed_service()
-    service_sid = opts.get("service_sid") or (info.service_sid if info else None)
+    service_sid = flags.service_sid or (info.service_sid if info else None)
     service_name = None if service_sid else _service_name(session, language)
-    given = rcfile.given_names(click.get_current_context())
-    if service_sid and "service_name" in given and not opts.get("service_sid"):
+    if service_sid and "service_name" in session.given and not flags.service_sid:
         session.printer.warn(
-            f"--service-name {opts['service_name']} is not used: this project deploys to "
+            f"--service-name {flags.service_name} is not used: this project deploys to "
             f"{service_sid} (.twiliodeployinfo). Pass --service-sid, or delete the file, to "
             "deploy elsewhere."
         )
@@ -127,14 +141,14 @@ def _deploy(session: Session) -> None:
             service_sid=service_sid,
             service_name=service_name,
             environment=session.environment,
-            runtime=opts.get("runtime"),
+            runtime=flags.runtime,
             variables=variables,
-            override_existing=bool(opts.get("override_existing_project") or opts.get("force")),
+            override_existing=bool(flags.override_existing_project or flags.force),
             previous_build=(
                 info.latest_build or None if info and info.service_sid == service_sid else None
             ),
-            functions=bool(opts.get("functions", True)),
-            assets=bool(opts.get("assets", True)),
+            functions=bool(flags.functions),
+            assets=bool(flags.assets),
         ),
         printer,
         on_build=remember,
@@ -151,9 +165,8 @@ def _deploy(session: Session) -> None:
     _print_summary(session, summary)
 
 
-def _service_name(session: Session, language: Language | None = None) -> str:
-    opts = session.options
-    explicit = opts.get("service_name") or opts.get("project_name")
+def _service_name(session: Session[DeployFlags], language: Language | None = None) -> str:
+    explicit = session.flags.service_name or session.flags.project_name
     if explicit:
         return str(explicit)  # as given: the server says what is wrong with a bad name
     root = session.root
@@ -183,7 +196,7 @@ def _as_unique_name(name: str) -> str:
 
 
 def _print_plan(
-    session: Session,
+    session: Session[DeployFlags],
     layout: Layout,
     language: Language | None,
     service_sid: str | None,
@@ -196,7 +209,7 @@ def _print_plan(
     password = session.credentials.password
     names = [d["name"] for d in read_dependencies(layout, language)]
     dependencies = f"{', '.join(names)} ({dependencies_source(language)})" if names else "none"
-    runtime = session.options.get("runtime")
+    runtime = session.flags.runtime
     if not runtime:
         functions = any(route.kind == "function" for route in discover(layout).values())
         javascript = language == "js" and functions

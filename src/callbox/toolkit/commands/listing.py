@@ -7,12 +7,14 @@ warning line on stderr, the other types are still printed, and the exit code is 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
 from callbox.toolkit.errors import ApiError
 from callbox.toolkit.options import (
+    ApiFlags,
     api_options,
     environment_options,
     output_option,
@@ -95,8 +97,15 @@ def list_command(ctx: click.Context, **_flags: Any) -> None:
       callbox list variables --environment stage -o json
       callbox list services --properties sid,friendly_name
     """
-    with open_session(ctx, "list") as session:
-        _list(session, parse_types(session.options.get("types")))
+    with open_session(ctx, "list", ListFlags) as session:
+        _list(session, parse_types(session.flags.types))
+
+
+@dataclass(frozen=True)
+class ListFlags(ApiFlags):
+    types: str | list[str] | None = None  # a list, from the config file
+    extended_output: bool = False
+    properties: str | list[str] | None = None
 
 
 class _Lister:
@@ -140,7 +149,7 @@ class _Lister:
         return by_access(found)  # the order of the deploy summary (Twilio's)
 
 
-def _list(session: Session, types: list[str]) -> None:
+def _list(session: Session[ListFlags], types: list[str]) -> None:
     needs_service = any(t != "services" for t in types)
     service = session.service() if needs_service else None
     lister = _Lister(session, service)
@@ -155,7 +164,7 @@ def _list(session: Session, types: list[str]) -> None:
                 raise  # unreachable or refused: every other type would fail the same way
             click.echo(f"WARNING Could not list {kind}: {message}", err=True)
             failed.append(kind)
-    properties = _properties(session.options.get("properties"))
+    properties = _properties(session.flags.properties)
     if session.printer.json:
         session.printer.emit_json({kind: _only(rows, properties) for kind, rows in results.items()})
     else:
@@ -183,13 +192,13 @@ def _only(rows: list[dict[str, Any]], properties: list[str] | None) -> list[dict
 
 
 def _print_tables(
-    session: Session,
+    session: Session[ListFlags],
     lister: _Lister,
     results: dict[str, list[dict[str, Any]]],
     properties: list[str] | None,
 ) -> None:
     printer = session.printer
-    extended = bool(session.options.get("extended_output"))
+    extended = bool(session.flags.extended_output)
     for number, (kind, rows) in enumerate(results.items()):
         if number:
             printer.out()

@@ -22,6 +22,7 @@ import httpx
 
 from callbox.toolkit.client import api_error
 from callbox.toolkit.options import (
+    ApiFlags,
     api_options,
     environment_options,
     output_option,
@@ -58,24 +59,34 @@ def logs(ctx: click.Context, **_flags: Any) -> None:
       callbox logs --function-sid /hello --environment stage
       callbox logs --service-sid ZS0123... --tail -o json | jq .message
     """
-    with open_session(ctx, "logs") as session, contextlib.suppress(KeyboardInterrupt):
+    with (
+        open_session(ctx, "logs", LogsFlags) as session,
+        contextlib.suppress(KeyboardInterrupt),
+    ):
         _logs(session)  # Ctrl+C is how a tail ends: not an error
 
 
-def _logs(session: Session) -> None:
-    opts = session.options
+@dataclass(frozen=True)
+class LogsFlags(ApiFlags):
+    function_sid: str | None = None  # a SID (ZH...) or a path
+    tail: bool = False
+    log_cache_size: int = 1000
+
+
+def _logs(session: Session[LogsFlags]) -> None:
+    flags = session.flags
     environment = session.find_environment(str(session.service()))
     service_sid = environment["service_sid"]
     client = session.client
-    function_sid = _function_sid(session, service_sid, opts.get("function_sid"))
+    function_sid = _function_sid(session, service_sid, flags.function_sid)
     started = datetime.now(UTC)
     recent = client.logs(service_sid, environment["sid"], page_size=RECENT, function=function_sid)
     emit = print_json_line if session.printer.json else print_text_line
-    seen = SeenSids(int(opts.get("log_cache_size") or 1000))
+    seen = SeenSids(int(flags.log_cache_size or 1000))
     for item in reversed(recent):  # the API gives newest first
         seen.add(item["sid"])
         emit(item)
-    if not opts.get("tail"):
+    if not flags.tail:
         return
     follower = Follower(
         client.http,

@@ -3,12 +3,14 @@ another environment (``--source-environment``) or a given one (``--build-sid``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
 from callbox.toolkit.errors import ApiError
 from callbox.toolkit.options import (
+    ApiFlags,
     api_options,
     environment_options,
     output_option,
@@ -49,25 +51,33 @@ def promote(ctx: click.Context, **_flags: Any) -> None:
       callbox promote --from dev --to stage --create-environment
       callbox activate --build-sid ZB0123... --environment stage
     """
-    with open_session(ctx, "promote") as session:
+    with open_session(ctx, "promote", PromoteFlags) as session:
         _promote(session)
 
 
-def _promote(session: Session) -> None:
-    opts = session.options
+@dataclass(frozen=True)
+class PromoteFlags(ApiFlags):
+    build_sid: str | None = None
+    source_environment: str | None = None  # '' is production
+    create_environment: bool = False
+    force: bool = False
+
+
+def _promote(session: Session[PromoteFlags]) -> None:
+    flags = session.flags
     service = str(session.service())
     client = session.client
     target = client.find_environment(service, session.environment)
     if target is None:
-        if not (opts.get("create_environment") or opts.get("force")):
+        if not (flags.create_environment or flags.force):
             name = f'"{session.environment}"' if session.environment else "production"
             raise click.ClickException(
                 f"Could not find environment {name} in service {service}: pass "
                 "--create-environment to create it, or check --environment."
             )
         target = client.create_environment(service, session.environment)
-    build_sid = opts.get("build_sid")
-    source = opts.get("source_environment")
+    build_sid = flags.build_sid
+    source = flags.source_environment
     if not build_sid:
         if source is None:
             raise click.ClickException(

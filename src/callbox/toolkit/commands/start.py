@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,9 @@ from callbox.builds.dependencies import DependencyError
 from callbox.config import Config
 from callbox.toolkit.devserver import DevConsole
 from callbox.toolkit.errors import ProjectError
-from callbox.toolkit.options import base_options
+from callbox.toolkit.options import BaseFlags, base_options
 from callbox.toolkit.project import Layout
-from callbox.toolkit.session import env_file, project_options
+from callbox.toolkit.session import configure, env_file
 
 
 @click.command()
@@ -54,7 +55,7 @@ from callbox.toolkit.session import env_file, project_options
     "--execution-timeout", type=float, default=None, help="Execution limit in seconds (default 10)."
 )
 @click.pass_context
-def start(ctx: click.Context, **_flags: Any) -> None:
+def start(ctx: click.Context, directory: Path, **_flags: Any) -> None:
     """Serve the project in DIRECTORY (or --cwd) locally; edits apply on the next request.
 
     Flags may also come from the config file (top level or commands.start); .env is read from
@@ -66,53 +67,46 @@ def start(ctx: click.Context, **_flags: Any) -> None:
       callbox start my-project --port 8000 --env .env.dev
       callbox start --no-logs -l warn  # only the functions' warnings and errors
     """
-    options, _rc = project_options(ctx, "start", Path(ctx.params["directory"]))
+    flags = configure(ctx, "start", StartFlags, directory).flags
     # --cwd (flag or config) beats DIRECTORY, as in Twilio's toolkit (case 71).
-    root = Path(options.get("cwd") or options["directory"]).resolve()
-    env_path = env_file(root, options.get("env"))
-    serve_project(
-        root,
-        env_path,
-        port=options.get("port"),
-        host=str(options.get("host") or "127.0.0.1"),
-        functions_folder=options.get("functions_folder"),
-        assets_folder=options.get("assets_folder"),
-        allow_unsigned=bool(options.get("allow_unsigned")),
-        execution_timeout=options.get("execution_timeout"),
-        console=DevConsole(str(options.get("log_level") or "info"), bool(options.get("logs"))),
-        base_variables=dict(os.environ) if options.get("load_local_env") else None,
-    )
+    root = Path(flags.cwd or flags.directory).resolve()
+    serve_project(root, env_file(root, flags.env), flags)
 
 
-def serve_project(
-    root: Path,
-    env_path: Path,
-    *,
-    port: int | None,
-    host: str,
-    functions_folder: str | None,
-    assets_folder: str | None,
-    allow_unsigned: bool,
-    execution_timeout: float | None,
-    console: DevConsole,
-    base_variables: dict[str, str] | None = None,
-) -> None:
+@dataclass(frozen=True)
+class StartFlags(BaseFlags):
+    directory: Path = Path(".")
+    port: int | None = None  # None: 3000
+    host: str = "127.0.0.1"
+    functions_folder: str | None = None
+    assets_folder: str | None = None
+    logs: bool = True  # a line per request
+    load_local_env: bool = False
+    allow_unsigned: bool = False
+    execution_timeout: float | None = None
+
+
+def serve_project(root: Path, env_path: Path, flags: StartFlags) -> None:
     import uvicorn
 
     from callbox.listener import ListenError, listen, uvicorn_settings
     from callbox.sandbox.policy import SandboxUnavailable
     from callbox.toolkit.devserver import DevServer, route_listing
 
+    allow_unsigned = bool(flags.allow_unsigned)
+    host = str(flags.host or "127.0.0.1")
+    console = DevConsole(str(flags.log_level or "info"), bool(flags.logs))
+    base_variables = dict(os.environ) if flags.load_local_env else None
     config = Config.load(
         debug_errors=True,
         skip_signature_check=allow_unsigned,
-        execution_timeout=execution_timeout,
+        execution_timeout=flags.execution_timeout,
     )
-    port = 3000 if port is None else port
+    port = 3000 if flags.port is None else flags.port
     try:
         server = DevServer(
             config,
-            lambda: Layout.find(root, functions_folder, assets_folder),
+            lambda: Layout.find(root, flags.functions_folder, flags.assets_folder),
             env_path,
             console,
             base_variables,
