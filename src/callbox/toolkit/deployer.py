@@ -34,6 +34,7 @@ from callbox.toolkit.printer import Printer
 from callbox.toolkit.project import (
     FUNCTION_LANGUAGES,
     LANGUAGE_NAMES,
+    RUNTIME_LANGUAGES,
     Language,
     Layout,
     discover,
@@ -194,7 +195,7 @@ def runtime_language(runtime: str) -> Language | None:
     """The project language a runtime runs (node22 -> js, python3.12 -> python), if its name
     says (``rules.runtime_language``)."""
     runs = rules.runtime_language(runtime)
-    return "js" if runs == "node" else runs
+    return next((lang for lang, name in RUNTIME_LANGUAGES.items() if name == runs), None)
 
 
 def check_runtime(runtime: str | None, language: Language | None, layout: Layout) -> None:

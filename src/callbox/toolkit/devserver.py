@@ -26,7 +26,13 @@ from callbox.gateway.supervisor import Supervisor
 from callbox.sandbox.policy import Sandbox
 from callbox.toolkit import packagejson
 from callbox.toolkit.errors import ProjectError
-from callbox.toolkit.project import Layout, discover, project_language, read_env
+from callbox.toolkit.project import (
+    RUNTIME_LANGUAGES,
+    Layout,
+    discover,
+    project_language,
+    read_env,
+)
 from callbox.toolkit.watch import ChangeDetector
 
 SITE_PACKAGES = Path(".callbox") / "site-packages"
@@ -100,7 +106,7 @@ class LocalProject:
 
     def _read(self) -> Deployment:
         routes = discover(self.layout)  # functions of both languages: a ProjectError
-        language = "node" if project_language(self.layout, routes.values()) == "js" else "python"
+        language = RUNTIME_LANGUAGES[project_language(self.layout, routes.values()) or "python"]
         if language == "node":
             site_packages = self._install_packages()
         else:

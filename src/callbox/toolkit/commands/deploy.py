@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from callbox.rules import DEFAULT_PYTHON_RUNTIME, NODE_RUNTIMES, PYTHON_RUNTIMES
 from callbox.toolkit import deployinfo, packagejson
 from callbox.toolkit.deployer import (
     Deployed,
@@ -38,6 +39,10 @@ from callbox.toolkit.urls import by_access, logs_hint, reached_at
 from callbox.toolkit.variables import check_variables
 
 
+def _either(names: tuple[str, ...]) -> str:
+    return f"{', '.join(names[:-1])} or {names[-1]}"
+
+
 @click.command()
 @api_options
 @service_sid_option
@@ -59,9 +64,9 @@ from callbox.toolkit.variables import check_variables
 @click.option(
     "--runtime",
     default=None,
-    help="node18, node20 or node22 for JavaScript; python3.11, python3.12 or python3.13 for "
-    "Python. Default: the server's newest Node.js for a JavaScript project, python3.11 for a "
-    "Python one.",
+    help=f"{_either(NODE_RUNTIMES)} for JavaScript; {_either(PYTHON_RUNTIMES)} for Python. "
+    "Default: the server's newest Node.js for a JavaScript project, "
+    f"{DEFAULT_PYTHON_RUNTIME} for a Python one.",
 )
 @output_option
 @click.pass_context
