@@ -1,5 +1,5 @@
-"""The variables a project sets (toolkit/variables.py): the server's limits, said before any
-change and naming where the values came from."""
+"""The variables a project sets (toolkit/variables.py; tests/api/test_variables.py is the
+API's): the server's limits, said before any change and naming where the values came from."""
 
 from __future__ import annotations
 
