@@ -112,25 +112,23 @@ class Service:
     def __init__(self, client: Any, port: int, name: str) -> None:
         self.client = client
         self.port = port
-        service = client.post(
-            "/v1/Services", {"UniqueName": name, "FriendlyName": name, "IncludeCredentials": "true"}
-        )
-        self.base = f"/v1/Services/{service['sid']}"
-        env = client.post(f"{self.base}/Environments", {"UniqueName": "production"})
-        self.env_base = f"{self.base}/Environments/{env['sid']}"
+        self.sid = client.create_service(name)["sid"]
+        env = client.create_environment(self.sid, "")  # production
+        self.environment_sid = env["sid"]
         self.host = f"{env['domain_name']}:{port}"
         self._resources: dict[tuple[str, str], str] = {}
 
     def upload(self, kind: str, path: str, content: bytes, content_type: str) -> str:
         """A new version of the function or asset at ``path``; returns the version SID."""
-        collection = "Functions" if kind == "function" else "Assets"
         sid = self._resources.get((kind, path))
         if sid is None:
-            sid = self.client.post(f"{self.base}/{collection}", {"FriendlyName": path})["sid"]
+            sid = self.client.create_resource(self.sid, kind, path)["sid"]
             self._resources[(kind, path)] = sid
-        version = self.client.upload(
-            f"{self.base}/{collection}/{sid}/Versions",
-            route=path,
+        version = self.client.upload_version(
+            self.sid,
+            kind,
+            sid,
+            path=path,
             visibility="public",
             content=content,
             content_type=content_type,
@@ -138,12 +136,14 @@ class Service:
         return str(version["sid"])
 
     def create_build(self, functions: list[str], assets: list[str], deps: list[Any]) -> str:
-        data: dict[str, Any] = {"FunctionVersions": functions, "Runtime": "python3.11"}
-        if assets:
-            data["AssetVersions"] = assets
-        if deps:
-            data["Dependencies"] = json.dumps(deps)
-        return str(self.client.post(f"{self.base}/Builds", data)["sid"])
+        build = self.client.create_build(
+            self.sid,
+            function_versions=functions,
+            asset_versions=assets,
+            dependencies=json.dumps(deps) if deps else None,
+            runtime="python3.11",
+        )
+        return str(build["sid"])
 
     def wait_built(self, build_sid: str, timeout: float = 120.0) -> int:
         """Poll the status every POLL_S until completed; returns the number of polls."""
@@ -151,18 +151,18 @@ class Service:
         polls = 0
         while True:
             polls += 1
-            status = self.client.get(f"{self.base}/Builds/{build_sid}/Status")["status"]
+            status = self.client.build_status(self.sid, build_sid)
             if status == "completed":
                 return polls
             if status == "failed":
-                build = self.client.get(f"{self.base}/Builds/{build_sid}")
+                build = self.client.build(self.sid, build_sid)
                 raise RuntimeError(f"build {build_sid} failed: {build.get('error')}")
             if time.perf_counter() > deadline:
                 raise RuntimeError(f"build {build_sid} still {status} after {timeout:.0f} s")
             time.sleep(POLL_S)
 
     def deploy(self, build_sid: str) -> None:
-        self.client.post(f"{self.env_base}/Deployments", {"BuildSid": build_sid})
+        self.client.activate(self.sid, self.environment_sid, build_sid)
 
     def first_answer(self, path: str, expected: str, timeout: float = 30.0) -> tuple[float, int]:
         """perf_counter() of the first 200 whose body contains ``expected``, and the tries."""
@@ -430,7 +430,7 @@ def measure(
     servers: Servers,
     busy_start: tuple[float, float],
 ) -> int:
-    from callbox.toolkit.deploy import DeployRequest, deploy_project
+    from callbox.toolkit.deployer import DeployRequest, deploy_project
     from callbox.toolkit.project import Layout
 
     bare, serve, start = servers.bare, servers.serve, servers.start
@@ -719,12 +719,12 @@ def build_to_serving(
         )
     t0 = time.perf_counter()
     for _ in range(20):
-        client.get(f"{service.base}/Builds")
+        client.builds(service.sid)
     list_ms = (time.perf_counter() - t0) / 20 * 1000
     t0 = time.perf_counter()
-    sid = client.get(f"{service.base}/Builds", PageSize=1)["builds"][0]["sid"]
+    sid = client.builds(service.sid)[0]["sid"]
     for _ in range(50):
-        client.get(f"{service.base}/Builds/{sid}/Status")
+        client.build_status(service.sid, sid)
     status_ms = (time.perf_counter() - t0) / 50 * 1000
     say(
         f"  for reference: one GET .../Status takes {status_ms:.1f} ms, one GET .../Builds "

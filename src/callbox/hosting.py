@@ -21,7 +21,8 @@ import sqlalchemy as sa
 
 from callbox.builds.runtimes import language_of
 from callbox.builds.validate import function_file
-from callbox.gateway.source import Deployment, Route
+from callbox.gateway.source import Deployment
+from callbox.routes import Route
 from callbox.store import slots
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store

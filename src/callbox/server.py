@@ -14,12 +14,13 @@ import ipaddress
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from callbox.api.app import Api, create_api
+from callbox.asgi import ASGIApp, Receive, Scope, Send, run_lifespan
 from callbox.builds.builder import Builder
 from callbox.config import Config
 from callbox.errors import CallboxError, HeadersTooLarge, NotFound, Unauthorized
@@ -43,11 +44,6 @@ from callbox.monitor.webhook import WebhookSender
 from callbox.sandbox.policy import Sandbox
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("callbox.server")
 
@@ -90,7 +86,7 @@ class Server:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await run_lifespan(receive, send, self.startup, self.shutdown, log)
             return
         if scope["type"] == "websocket":
             await refuse_websocket(scope, receive, send)  # neither plane speaks it
@@ -190,22 +186,6 @@ class Server:
             scope["headers"] = [(k, v) for k, v in headers if k.lower() != b"host"] + [
                 (b"host", value)
             ]
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.startup()
-                except Exception as exc:  # noqa: BLE001 - reported to uvicorn, which exits
-                    log.exception("callbox could not start.")
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.shutdown()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
 
     async def startup(self) -> None:
         interrupted = self.builder.recover()

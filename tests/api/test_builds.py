@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 from factories import SOURCE, TIMESTAMP, connect, environment, resource_of, service, version, walk
 
+from callbox import rules
 from callbox.api import builds as module
-from callbox.api import versions as uploads
 from callbox.api.app import Api
 from callbox.builds.builder import Builder
 from callbox.builds.validate import parse_dependencies
@@ -330,8 +330,8 @@ async def test_asset_limits_per_visibility(
     monkeypatch.setitem(module.MAX_ASSETS, "private", 2)
     monkeypatch.setitem(module.MAX_ASSETS, "public", 1)
     monkeypatch.setitem(module.MAX_ASSETS, "protected", 1)
-    monkeypatch.setattr(uploads, "MAX_PRIVATE_ASSET_BYTES", 10)
-    monkeypatch.setattr(uploads, "MAX_ASSET_BYTES", 20)
+    monkeypatch.setattr(rules, "MAX_PRIVATE_ASSET_BYTES", 10)
+    monkeypatch.setattr(rules, "MAX_ASSET_BYTES", 20)
     svc = await service(client)
     private = [version(store, svc, "asset", f"/p{i}", "private", b"x" * 10) for i in range(3)]
     r = await create(client, svc, AssetVersions=private)
@@ -354,7 +354,7 @@ async def test_asset_limits_per_visibility(
 def test_asset_limits_follow_the_seed() -> None:
     mb = 1024 * 1024
     sizes = {"public": 25 * mb, "protected": 25 * mb, "private": 10 * mb}
-    assert sizes == {visibility: uploads.asset_limit(visibility) for visibility in sizes}
+    assert sizes == {visibility: rules.max_bytes("asset", visibility) for visibility in sizes}
     assert module.MAX_ASSETS == {"public": 1000, "protected": 1000, "private": 50}
 
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from factories import TIMESTAMP, asset, deployed, service
 from factories import upload as upload_version
 
+from callbox import rules
 from callbox.api import versions as module
 from callbox.store.db import Store
 from callbox.store.tables import environments, versions
@@ -126,8 +127,8 @@ async def test_content_type_guessed_from_the_path(client: httpx.AsyncClient, sto
 async def test_size_limits_depend_on_visibility(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(module, "MAX_ASSET_BYTES", 25)
-    monkeypatch.setattr(module, "MAX_PRIVATE_ASSET_BYTES", 10)
+    monkeypatch.setattr(rules, "MAX_ASSET_BYTES", 25)
+    monkeypatch.setattr(rules, "MAX_PRIVATE_ASSET_BYTES", 10)
     service, asset = await make_asset(client)
     base = f"/v1/Services/{service}/Assets/{asset['sid']}/Versions"
     for visibility, limit in (("public", 25), ("protected", 25), ("private", 10)):
@@ -140,8 +141,8 @@ async def test_size_limits_depend_on_visibility(
 
 
 async def test_real_limits_are_the_documented_ones() -> None:
-    assert module.MAX_ASSET_BYTES == 25 * 1024 * 1024
-    assert module.MAX_PRIVATE_ASSET_BYTES == 10 * 1024 * 1024
+    assert rules.MAX_ASSET_BYTES == 25 * 1024 * 1024
+    assert rules.MAX_PRIVATE_ASSET_BYTES == 10 * 1024 * 1024
     with pytest.raises(Exception, match=r"A private asset may be at most 10 MB"):
         module._check_size(module.ASSET, "private", 10 * 1024 * 1024 + 1)
     module._check_size(module.ASSET, "protected", 25 * 1024 * 1024)

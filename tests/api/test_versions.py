@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from factories import SOURCE, TIMESTAMP, function, service, upload, walk
 
+from callbox import rules
 from callbox.api import versions as module
 from callbox.api.openapi import openapi_document
 from callbox.errors import BadRequest
@@ -183,7 +184,7 @@ async def test_path_length(client: httpx.AsyncClient) -> None:
 async def test_function_size_limit(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(module, "MAX_FUNCTION_BYTES", 10)
+    monkeypatch.setattr(rules, "MAX_FUNCTION_BYTES", 10)
     service, function = await make_function(client)
     base = f"/v1/Services/{service}/Functions/{function}/Versions"
     r = await upload(client, base, content=b"x" * 10)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from callbox.builds.runtimes import (
-    RUNTIMES,
     check_runtime,
     language_of,
     newest_node_runtime,
@@ -14,6 +13,7 @@ from callbox.builds.runtimes import (
     version_language,
 )
 from callbox.builds.validate import BuildFailure
+from callbox.rules import RUNTIMES
 
 
 def test_a_runtime_up_to_the_running_python_is_accepted() -> None:

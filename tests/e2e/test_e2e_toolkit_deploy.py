@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from callbox.toolkit.init import init_project
+from callbox.toolkit.scaffolding import init_project
 
 HELLO = 'def handler(context, event, callback):\n    callback(None, "hello {}")\n'
 

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from callbox.toolkit.commands.logs import Follower
+from callbox.toolkit.logstream import Follower
 
 LINE = re.compile(r"^\[(INFO|WARN|ERROR)\]\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\]: (.*)$")
 

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from callbox.toolkit import packagejson
-from callbox.toolkit.packagejson import PackageJsonError
-from callbox.toolkit.project import ProjectError
+from callbox.toolkit.errors import PackageJsonError, ProjectError
 
 
 def write(root: Path, data: Any) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from callbox.gateway.source import Route
+from callbox.routes import Route
 from callbox.toolkit.project import (
     Layout,
     ProjectError,

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from callbox.builds.validate import parse_dependencies
-from callbox.toolkit.deploy import DeployError, read_requirements
+from callbox.toolkit.deployer import read_requirements
+from callbox.toolkit.errors import DeployError
 from callbox.toolkit.project import Layout
 
 

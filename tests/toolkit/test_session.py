@@ -121,9 +121,9 @@ def test_defaults_without_config_or_env(probe: Probe, project: Path) -> None:
     assert session.env_values == {}
     assert session.environment == "dev"
     assert session.region is None
-    assert session.options["service_sid"] is None
-    assert session.options["output_format"] == ""
-    assert "_environment_scope" not in session.options
+    assert session.flags.service_sid is None
+    assert session.flags.output_format == ""
+    assert "_environment_scope" not in vars(session.flags)
     assert session.credentials == Credentials(
         DEFAULT_URL, AC, "flag-token", "--username/--password", AC
     )
@@ -311,8 +311,8 @@ def rc(project: Path) -> Path:
 def test_config_values_apply_when_no_flag_is_given(probe: Probe, rc: Path) -> None:
     session = probe(*FLAGS)
 
-    assert session.options["service_sid"] == "ZS-deploy"  # the command beats the top level
-    assert session.options["output_format"] == "json"
+    assert session.flags.service_sid == "ZS-deploy"  # the command beats the top level
+    assert session.flags.output_format == "json"
     assert session.printer.json
     assert session.environment == "dev"  # promote's scope is not deploy's
 
@@ -320,7 +320,7 @@ def test_config_values_apply_when_no_flag_is_given(probe: Probe, rc: Path) -> No
 def test_environment_scope(probe: Probe, rc: Path, project: Path) -> None:
     session = probe(*FLAGS, "--environment", "stage")
 
-    assert session.options["service_sid"] == "ZS-stage"
+    assert session.flags.service_sid == "ZS-stage"
     assert session.env_file == project.resolve() / ".env.stage"
     assert session.env_values == {"STAGE": "yes"}
 
@@ -328,7 +328,7 @@ def test_environment_scope(probe: Probe, rc: Path, project: Path) -> None:
 def test_production_scope_is_star(probe: Probe, rc: Path) -> None:
     session = probe(*FLAGS, "--production")
 
-    assert session.options["service_sid"] == "ZS-production"
+    assert session.flags.service_sid == "ZS-production"
     assert session.environment == ""
 
 
@@ -341,20 +341,20 @@ def test_production_from_the_config_also_picks_the_star_scope(probe: Probe, proj
     session = probe(*FLAGS)
 
     assert session.environment == ""
-    assert session.options["service_sid"] == "ZS-prod"
+    assert session.flags.service_sid == "ZS-prod"
 
 
 def test_projects_scope_applies_once_credentials_give_the_account(probe: Probe, rc: Path) -> None:
     session = probe("-u", AC_PROJECT, "--password", "t", "--environment", "stage")
 
-    assert session.options["service_sid"] == "ZS-project"  # beats the environment scope
+    assert session.flags.service_sid == "ZS-project"  # beats the environment scope
     assert session.env_values == {"STAGE": "yes"}
 
 
 def test_projects_scope_with_a_region(probe: Probe, rc: Path) -> None:
     session = probe("-u", AC_PROJECT, "--password", "t", "--region", "ie1")
 
-    assert session.options["service_sid"] == "ZS-project-ie1"
+    assert session.flags.service_sid == "ZS-project-ie1"
     assert session.region == "ie1"
 
 
@@ -366,7 +366,7 @@ def test_projects_scope_for_an_account_from_the_dotenv(
     session = probe()
 
     assert session.credentials.source == f".env ({project.resolve() / '.env'})"
-    assert session.options["service_sid"] == "ZS-project"
+    assert session.flags.service_sid == "ZS-project"
 
 
 def test_projects_scope_asks_the_server_whose_api_key_it_is(probe: Probe, rc: Path) -> None:
@@ -380,7 +380,7 @@ def test_an_api_key_without_a_projects_scope_asks_nothing(probe: Probe, project:
     write(project / ".twilioserverlessrc", '{ serviceSid: "ZS-top" }')
     session = probe("-u", SK, "--password", "key-secret", "--url", "http://127.0.0.1:9")
     assert session.credentials.account_sid is None
-    assert session.options["service_sid"] == "ZS-top"
+    assert session.flags.service_sid == "ZS-top"
 
 
 def test_flags_win_over_every_config_scope(probe: Probe, rc: Path) -> None:
@@ -388,8 +388,8 @@ def test_flags_win_over_every_config_scope(probe: Probe, rc: Path) -> None:
         "-u", AC_PROJECT, "--password", "t", "--service-sid", SERVICE, "-o", "", "--production"
     )
 
-    assert session.options["service_sid"] == SERVICE
-    assert session.options["output_format"] == ""
+    assert session.flags.service_sid == SERVICE
+    assert session.flags.output_format == ""
     assert not session.printer.json
 
 
@@ -422,7 +422,7 @@ def test_explicit_config_file(probe: Probe, project: Path, tmp_path: Path) -> No
     write(project / ".twilioserverlessrc", '{serviceSid: "ZS-found"}')
     other = write(tmp_path / "other.json5", '{serviceSid: "ZS-explicit"}')
 
-    assert probe(*FLAGS, "-c", str(other)).options["service_sid"] == "ZS-explicit"
+    assert probe(*FLAGS, "-c", str(other)).flags.service_sid == "ZS-explicit"
 
 
 def test_invalid_config_file_is_one_error_line_naming_it(probe: Probe, project: Path) -> None:
@@ -447,7 +447,7 @@ def test_config_file_is_found_from_a_subfolder(probe: Probe, project: Path) -> N
     sub = project / "functions"
     sub.mkdir()
 
-    assert probe(*FLAGS, "--cwd", str(sub)).options["service_sid"] == "ZS-up"
+    assert probe(*FLAGS, "--cwd", str(sub)).flags.service_sid == "ZS-up"
 
 
 def test_projects_scope_env_chooses_the_env_file(probe: Probe, project: Path) -> None:
@@ -457,7 +457,7 @@ def test_projects_scope_env_chooses_the_env_file(probe: Probe, project: Path) ->
 
     session = probe(*FLAGS)
 
-    assert session.options["env"] == ".env.acct"
+    assert session.flags.env == ".env.acct"
     assert session.env_file == project.resolve() / ".env.acct"
     assert session.env_values == {"FROM": "account"}
 
@@ -476,7 +476,7 @@ def test_cwd_flag_chooses_the_project(
 
     assert session.root == project.resolve()
     assert session.env_values == {"FROM": "project"}
-    assert session.options["service_sid"] == "ZS-project-rc"
+    assert session.flags.service_sid == "ZS-project-rc"
 
 
 def test_config_cwd_is_relative_to_the_config_file(probe: Probe, project: Path) -> None:

@@ -371,7 +371,7 @@ def test_cors_demo_page_is_an_asset(project: Path) -> None:
 def scaffold_worker(
     tmp_path_factory: pytest.TempPathFactory, node_modules: Path
 ) -> Iterator[WorkerProcess]:
-    from callbox.toolkit.init import init_project
+    from callbox.toolkit.scaffolding import init_project
 
     root = init_project("web", tmp_path_factory.mktemp("scaffold-js"), language="js")
     started = WorkerProcess("node", build_spec(root, "node", site_packages=[str(node_modules)]))

@@ -39,24 +39,24 @@ from callbox.api.endpoint import Call, Reply, operation
 from callbox.api.params import Param
 from callbox.api.render import PAGING, page, timestamp
 from callbox.api.shapes import SID_DIGITS, Shape, array, date, links, one_of, sid_of, string, url
-from callbox.api.versions import VISIBILITIES, asset_limit, size_text
-from callbox.builds import npm, validate
-from callbox.builds.runtimes import (
-    DEFAULT_PYTHON,
-    RUNTIMES,
-    Language,
-    language_of,
-    newest_node_runtime,
-    version_language,
-)
+from callbox.api.versions import VISIBILITIES
+from callbox.builds import validate
+from callbox.builds.runtimes import Language, language_of, newest_node_runtime, version_language
 from callbox.builds.validate import BuildFailure
 from callbox.errors import BadRequest, Conflict
-from callbox.rules import MAX_ASSETS  # per build, per visibility (seed)
+from callbox.rules import (
+    DEFAULT_PYTHON_RUNTIME,
+    MAX_ASSETS,  # per build, per visibility (seed)
+    RUNTIMES,
+    max_bytes,
+    size_text,
+    too_many_assets,
+)
 from callbox.store.db import utcnow
 from callbox.store.sids import ACCOUNT, BUILD, RESOURCE, SERVICE, VERSION, new_sid
 from callbox.store.tables import build_versions, builds, environments, versions
 
-DEFAULT_RUNTIME = DEFAULT_PYTHON
+DEFAULT_RUNTIME = DEFAULT_PYTHON_RUNTIME
 STATUS = one_of("building", "completed", "failed")
 
 
@@ -311,24 +311,22 @@ def _check_paths(chosen: list[Any]) -> None:
 
 
 def _check_asset_limits(chosen: list[Any]) -> None:
-    counts = dict.fromkeys(MAX_ASSETS, 0)
-    for row in chosen:
-        if row.kind != "asset":
-            continue
-        limit = asset_limit(row.visibility)
+    assets = [row for row in chosen if row.kind == "asset"]
+    for row in assets:
+        limit = max_bytes(row.kind, row.visibility)
         if row.size > limit:
             raise BadRequest(
                 f"{row.visibility.capitalize()} asset {row.path} (version {row.sid}) is "
                 f"{row.size} bytes; a build may include {row.visibility} assets of at most "
                 f"{size_text(limit)} each."
             )
-        counts[row.visibility] += 1
-    for visibility, count in counts.items():
-        if count > MAX_ASSETS[visibility]:
-            raise BadRequest(
-                f"A build may include at most {MAX_ASSETS[visibility]} {visibility} assets; "
-                f"found {count}. Split them across builds in different environments."
-            )
+    excess = too_many_assets(row.visibility for row in assets)
+    if excess is not None:
+        visibility, count = excess
+        raise BadRequest(
+            f"A build may include at most {MAX_ASSETS[visibility]} {visibility} assets; "
+            f"found {count}. Split them across builds in different environments."
+        )
 
 
 def default_runtime(chosen: list[Any]) -> str:
@@ -340,25 +338,12 @@ def default_runtime(chosen: list[Any]) -> str:
 
 
 def parse_dependencies(raw: str | None, language: Language = "python") -> list[dict[str, str]]:
-    """``Dependencies`` as the list stored and echoed, with Twilio's defaults added when
-    missing (``twilio``; for Node.js ``@twilio/runtime-handler`` too).
-
-    The builder's own parser checks it, so an entry the build would refuse is a 400 here. The
-    npm client wraps the JSON text in one extra pair of double quotes (``"[...]"``), so one
-    surrounding pair is removed before parsing.
-    """
-    text = (raw or "").strip()
-    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
-        text = text[1:-1]
+    """``Dependencies`` as the list stored and echoed (``validate.declared_dependencies``: the
+    builder's own parser, so an entry the build would refuse is a 400 here)."""
     try:
-        entries = validate.parse_dependencies(text, language).entries
+        return validate.declared_dependencies(raw, language)
     except BuildFailure as exc:
         raise BadRequest(str(exc)) from None
-    if language == "node":
-        return npm.defaults(entries)
-    if not any(validate.is_twilio(entry["name"]) for entry in entries):
-        entries.append({"name": validate.TWILIO, "version": validate.twilio_version() or "*"})
-    return entries
 
 
 def check_runtime(raw: str | None) -> str:

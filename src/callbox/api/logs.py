@@ -17,13 +17,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
 from callbox.api import lookup
 from callbox.api.endpoint import API_CORS, Call, Reply, error_response, operation, prepare
 from callbox.api.params import Param, read_args
 from callbox.api.render import PAGING, page, timestamp
 from callbox.api.shapes import SID_DIGITS, Shape, date, one_of, sid_of, string, url
+from callbox.asgi import Receive, Scope, Send
 from callbox.errors import BadRequest, CallboxError, InternalError
 from callbox.store.db import utcnow
 from callbox.store.sids import (

@@ -22,8 +22,7 @@ from callbox.api.render import PAGING, page, timestamp
 from callbox.api.shapes import Shape, date, links, one_of, sid_of, string, url
 from callbox.builds.validate import MAX_SEGMENT_BYTES
 from callbox.errors import BadRequest, PayloadTooLarge
-from callbox.rules import MAX_ASSET_BYTES, MAX_FUNCTION_BYTES, MAX_PRIVATE_ASSET_BYTES
-from callbox.rules import size_text as size_text
+from callbox.rules import max_bytes, size_text
 from callbox.store.db import utcnow
 from callbox.store.sids import ACCOUNT, RESOURCE, SERVICE, VERSION, new_sid
 from callbox.store.tables import versions
@@ -238,19 +237,12 @@ def create_version(kind: Kind, call: Call) -> Reply:
 
 
 def _check_size(kind: Kind, visibility: str, size: int) -> None:
-    if kind is FUNCTION:
-        limit, what = MAX_FUNCTION_BYTES, "Function source"
-    else:
-        limit, what = asset_limit(visibility), f"A {visibility} asset"
+    limit = max_bytes(kind.name, visibility)
+    what = "Function source" if kind is FUNCTION else f"A {visibility} asset"
     if size > limit:
         raise PayloadTooLarge(
             f"{what} may be at most {size_text(limit)}; this one is {size} bytes."
         )
-
-
-def asset_limit(visibility: str) -> int:
-    """The most bytes one asset version of this visibility may hold (at upload and in a build)."""
-    return MAX_PRIVATE_ASSET_BYTES if visibility == "private" else MAX_ASSET_BYTES
 
 
 def _content_type(kind: Kind, path: str, sent: str | None, filename: str | None) -> str:

@@ -12,13 +12,13 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+from callbox.builds.validate import without_comment
 from callbox.config import Config, child_environment
 from callbox.sandbox.fences import Fences
 
@@ -133,13 +133,9 @@ def _tree(root: int) -> set[int]:
     return found
 
 
-_COMMENT = re.compile(r"(^|\s)#.*$")
-
-
 def requirement_lines(text: str) -> list[str]:
-    # As pip reads them: "#" starts a comment at a line's start or after whitespace only, so
-    # URL fragments such as "pkg @ https://host/pkg.whl#sha256=..." survive.
-    lines = (_COMMENT.sub("", line).strip() for line in text.splitlines())
+    """The requirements of ``text`` as pip reads them: comments and blank lines left out."""
+    lines = (without_comment(line) for line in text.splitlines())
     return [line for line in lines if line]
 
 

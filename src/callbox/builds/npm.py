@@ -25,8 +25,9 @@ from callbox.builds.dependencies import (
     requirements_hash,
     sandboxed,
 )
-from callbox.builds.validate import RUNTIME_HANDLER, TWILIO, BuildFailure, Dependencies
+from callbox.builds.validate import TWILIO, BuildFailure, Dependencies
 from callbox.config import Config, child_environment
+from callbox.rules import EXACT_NPM_VERSION, RUNTIME_HANDLER
 from callbox.sandbox.fences import Fences
 
 # What a Node.js build gets when its Dependencies do not name them (Twilio's defaults).
@@ -40,7 +41,6 @@ MAX_NAME = 214
 # Versions, ranges ("^1.2", ">=1 <2", "1.x || 2.x", "1.0.0 - 2.0.0") and dist-tags ("latest",
 # "next"). No ':', '/' or '@': URLs, git, file: and aliases are not versions Twilio accepts.
 _VERSION = re.compile(r"^[A-Za-z0-9.*+^~<>=| _-]*$")
-_EXACT = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 EXAMPLE = '[{"name": "axios", "version": "^1.7.0"}]'
 
 
@@ -51,7 +51,7 @@ def parse(entries: list[dict[str, str]]) -> tuple[list[str], list[str]]:
     for entry in entries:
         name, version = entry["name"], entry["version"]
         if name == RUNTIME_HANDLER:
-            if not _EXACT.match(version):
+            if not EXACT_NPM_VERSION.match(version):
                 raise BuildFailure(
                     f"{RUNTIME_HANDLER} needs an exact version such as {DEFAULT_RUNTIME_HANDLER};"
                     f" found {version!r}."

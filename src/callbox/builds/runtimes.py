@@ -1,4 +1,5 @@
-"""The runtimes a build may ask for, the language each one means, and what this server has.
+"""Whether this server can run a build's runtime, and what it runs it on (the runtimes' names
+and their languages are ``callbox.rules``').
 
 Python runtimes run on the server's own interpreter; Node.js runtimes on the ``node`` found on
 the server's PATH. A build asking for a runtime newer than what runs here fails with a reason
@@ -12,16 +13,11 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import Literal
 
 from callbox.builds.validate import BuildFailure
+from callbox.rules import NODE_RUNTIMES, RUNTIMES, RuntimeLanguage, runtime_language
 
-Language = Literal["python", "node"]
-
-PYTHON_RUNTIMES = ("python3.11", "python3.12", "python3.13")
-NODE_RUNTIMES = ("node18", "node20", "node22")  # Twilio's names
-RUNTIMES = (*PYTHON_RUNTIMES, *NODE_RUNTIMES)
-DEFAULT_PYTHON = "python3.11"
+Language = RuntimeLanguage
 
 # A function version's language, from the Content-Type it was uploaded with; any other type
 # (octet-stream, none) says nothing, and the build's runtime decides.
@@ -37,7 +33,8 @@ EXTENSIONS: dict[Language, str] = {"python": ".py", "node": ".js"}
 
 
 def language_of(runtime: str) -> Language:
-    return "node" if runtime.startswith("node") else "python"
+    """The language a build of ``runtime`` runs; Python when the name says neither."""
+    return runtime_language(runtime) or "python"
 
 
 def version_language(content_type: str | None) -> Language | None:

@@ -3,6 +3,10 @@
 Everything here is pure: sources are parsed with ``ast`` and compiled, never imported or run
 (the server process must not execute user code). Each check raises ``BuildFailure`` whose
 message is the reason the user sees.
+
+Dependencies are read here and nowhere else: the API when a build is created, the builder, and
+the toolkit before it uploads anything (requirements.txt -> entries -> the ``Dependencies``
+field in Twilio's wire form).
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from typing import NamedTuple
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from callbox.rules import RUNTIME_HANDLER
+
 # Provided by the runtime, never installed: the worker's warm parent already imports the twilio
 # the server ships, and the Twilio toolkit always lists its Node runtime handler.
 TWILIO = "twilio"
-RUNTIME_HANDLER = "@twilio/runtime-handler"
 
 _ANY_VERSION = {"", "*", "latest"}
 _EXACT = re.compile(r"^\d+(\.\d+)*$")
@@ -202,6 +207,69 @@ def parse_dependencies(text: str, language: str = "python") -> Dependencies:
             continue
         lines.add(line)
     return Dependencies(sorted(lines), provided, written)
+
+
+def declared_dependencies(raw: str | None, language: str = "python") -> list[dict[str, str]]:
+    """A build's ``Dependencies`` field as it is stored and echoed: read with or without the
+    pair of double quotes Twilio's toolkit wraps it in, every entry checked as the build will
+    check it, and Twilio's defaults added where missing (``twilio``; for Node.js
+    ``@twilio/runtime-handler`` too)."""
+    text = (raw or "").strip()
+    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
+        text = text[1:-1]
+    entries = parse_dependencies(text, language).entries
+    if language == "node":
+        from callbox.builds import npm
+
+        return npm.defaults(entries)
+    if not any(is_twilio(entry["name"]) for entry in entries):
+        entries.append({"name": TWILIO, "version": twilio_version() or "*"})
+    return entries
+
+
+def dependencies_field(entries: list[dict[str, str]]) -> str:
+    """``Dependencies`` as Twilio's toolkit sends it: the compact JSON list wrapped in one
+    literal pair of double quotes (``declared_dependencies`` reads it with or without them)."""
+    return '"' + json.dumps(entries, separators=(",", ":"), ensure_ascii=False) + '"'
+
+
+_COMMENT = re.compile(r"(^|\s)#.*$")
+
+
+def without_comment(line: str) -> str:
+    """A requirements line as pip reads it: "#" starts a comment at the line's start or after
+    white space only, so a URL's fragment ("pkg @ https://host/pkg.whl#sha256=...") stays."""
+    return _COMMENT.sub("", line).strip()
+
+
+def requirements_entries(text: str) -> list[dict[str, str]]:
+    """requirements.txt as a build's Dependencies ``[{name, version}]``: extras stay with the
+    name; the rest (specifier, ``@ URL``, ``; marker``) is the version, which
+    ``requirement_line`` reads back as the line it was. A pip option or a line pip cannot read
+    is a BuildFailure naming the line."""
+    found = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = without_comment(raw)
+        if not line:
+            continue
+        if line.startswith("-"):
+            raise BuildFailure(
+                f"requirements.txt line {number}: {line!r} is a pip option; a build takes "
+                "package requirements only (the server chooses the index: CALLBOX_INDEX_URL)."
+            )
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement as exc:
+            raise BuildFailure(
+                f"requirements.txt line {number}: cannot read {line!r} ({exc}); write one "
+                "'name' or 'name<specifier>' per line (e.g. requests[socks]>=2.31)."
+            ) from None
+        extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+        spec = f"@ {requirement.url}" if requirement.url else str(requirement.specifier)
+        if requirement.marker is not None:
+            spec += f"{' ' if requirement.url else ''}; {requirement.marker}"
+        found.append({"name": requirement.name + extras, "version": spec})
+    return found
 
 
 def _entries(text: str) -> list[dict[str, str]]:

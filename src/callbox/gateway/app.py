@@ -13,10 +13,10 @@ import logging
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from callbox.asgi import Receive, Scope, Send
 from callbox.config import Config
 from callbox.errors import (
     BadRequest,
@@ -32,13 +32,9 @@ from callbox.errors import (
 from callbox.gateway import signature
 from callbox.gateway.assets import serve_asset
 from callbox.gateway.pool import Pool
-from callbox.gateway.source import Deployment, DeploymentSource, Route
+from callbox.gateway.source import Deployment, DeploymentSource
+from callbox.routes import Route
 from callbox.runtime.event import EventError, build_event
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 log = logging.getLogger("callbox.gateway")
 

@@ -8,19 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-Kind = Literal["function", "asset"]
-Visibility = Literal["public", "protected", "private"]
-
-
-@dataclass(frozen=True)
-class Route:
-    path: str
-    kind: Kind
-    visibility: Visibility
-    file: Path
-    sid: str | None = None  # the Function or Asset SID, when deployed (tags log lines)
+from callbox.routes import Kind, Route
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from callbox.toolkit import credentials
-from callbox.toolkit.client import ApiError
+from callbox.toolkit.errors import ApiError
 
 if TYPE_CHECKING:
     from callbox.toolkit.session import Session
@@ -30,10 +30,6 @@ class Bucket:
     service_sid: str
     environment_sid: str
     domain: str
-
-    @property
-    def base(self) -> str:
-        return f"/v1/Services/{self.service_sid}"
 
 
 class BucketStore:
@@ -103,8 +99,8 @@ def require(session: Session) -> Bucket:
 def fetch(session: Session, bucket: Bucket) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The stored service and environment, or None when the server no longer has them."""
     try:
-        service = session.client.get(bucket.base)
-        environment = session.client.get(f"{bucket.base}/Environments/{bucket.environment_sid}")
+        service = session.client.service(bucket.service_sid)
+        environment = session.client.environment(bucket.service_sid, bucket.environment_sid)
     except ApiError as exc:
         if exc.not_found:
             return None

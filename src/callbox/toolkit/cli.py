@@ -17,14 +17,15 @@ from typing import Any
 import click
 
 from callbox import __version__
+from callbox.toolkit.errors import USER_ERRORS
 
 # name -> "module:attribute"; aliases (Twilio's) point at the same command.
 COMMANDS = {
     "init": "callbox.toolkit.commands.init:init",
     "start": "callbox.toolkit.commands.start:start",
-    "serve": "callbox.toolkit.admin:serve",
-    "accounts": "callbox.toolkit.admin:accounts",
-    "keys": "callbox.toolkit.admin:keys",
+    "serve": "callbox.toolkit.commands.serve:serve",
+    "accounts": "callbox.toolkit.commands.accounts:accounts",
+    "keys": "callbox.toolkit.commands.accounts:keys",
     "deploy": "callbox.toolkit.commands.deploy:deploy",
     "promote": "callbox.toolkit.commands.promote:promote",
     "activate": "callbox.toolkit.commands.promote:promote",
@@ -55,18 +56,6 @@ def split_colon_name(args: list[str]) -> list[str]:
     name = args[0].removeprefix("serverless:")
     words = COLON_NAMES.get(name) or name.split(":")
     return [*words, *args[1:]]
-
-
-def user_errors() -> tuple[type[Exception], ...]:
-    """Failures a user can act on: one line, never a traceback (that is what --debug is for)."""
-    from callbox.toolkit.client import ApiError
-    from callbox.toolkit.credentials import CredentialsError
-    from callbox.toolkit.init import InitError
-    from callbox.toolkit.project import ProjectError
-    from callbox.toolkit.rcfile import RcError
-    from callbox.toolkit.resources import DeployError
-
-    return (ApiError, DeployError, CredentialsError, RcError, ProjectError, InitError)
 
 
 class Interrupted(BaseException):
@@ -100,7 +89,7 @@ class ToolkitGroup(click.Group):
         except KeyboardInterrupt:
             raise Interrupted from None  # past click, which would print "Aborted."
         except Exception as exc:
-            if not isinstance(exc, user_errors()):
+            if not isinstance(exc, USER_ERRORS):
                 raise
             if self.debug:
                 traceback.print_exc()

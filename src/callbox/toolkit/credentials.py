@@ -20,13 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from callbox.toolkit.errors import CredentialsError
 from callbox.toolkit.files import write_whole
 
 DEFAULT_URL = "http://127.0.0.1:8080"
-
-
-class CredentialsError(ValueError):
-    """No usable credentials or profile; the message says where they can come from."""
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from callbox.toolkit.project import ProjectError
+from callbox.rules import EXACT_NPM_VERSION, RUNTIME_HANDLER
+from callbox.toolkit.errors import PackageJsonError
 
 FILE_NAME = "package.json"
-RUNTIME_HANDLER = "@twilio/runtime-handler"
 # The exact version suggested for a range (what `callbox init --language js` writes).
 RUNTIME_HANDLER_VERSION = "2.0.3"
-# An exact semver version, as Twilio's check-runtime-handler accepts: 1.1.0, 1.1.0-rc.1.
-_EXACT = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 _COERCE = re.compile(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?")
-
-
-class PackageJsonError(ProjectError):
-    """package.json cannot be used as it is; the message says what to change."""
 
 
 def read(root: Path) -> dict[str, Any] | None:
@@ -89,7 +83,7 @@ def check_runtime_handler(root: Path, data: dict[str, Any]) -> None:
                 'in "devDependencies"; move it to "dependencies" (the build provides it).'
             )
         return
-    if isinstance(version, str) and _EXACT.match(version):
+    if isinstance(version, str) and EXACT_NPM_VERSION.match(version):
         return
     raise PackageJsonError(
         f"Invalid {RUNTIME_HANDLER} version in {root / FILE_NAME}: it must be an exact version; "

@@ -20,7 +20,9 @@ from typing import Literal
 
 from dotenv import dotenv_values
 
-from callbox.gateway.source import Kind, Route, Visibility
+from callbox.routes import Kind, Route, Visibility
+from callbox.rules import RuntimeLanguage
+from callbox.toolkit.errors import ProjectError
 
 FUNCTION_FOLDERS = ("functions", "src")
 ASSET_FOLDERS = ("assets", "static")
@@ -30,12 +32,10 @@ Language = Literal["python", "js"]
 # .cjs or .ts), callbox ".py" too. Any other file in the functions folder is not a function.
 FUNCTION_LANGUAGES: dict[str, Language] = {".py": "python", ".js": "js"}
 LANGUAGE_NAMES: dict[Language, str] = {"python": "Python", "js": "JavaScript"}
+# What a build's runtime calls the language (callbox.rules): JavaScript runs on Node.js.
+RUNTIME_LANGUAGES: dict[Language, RuntimeLanguage] = {"python": "python", "js": "node"}
 _BAD_CHARS = set(";,?:@+&$()'\" ")
 _MAX_PATH = 255
-
-
-class ProjectError(ValueError):
-    """The project folder cannot be served as it is; the message says what to change."""
 
 
 @dataclass(frozen=True)

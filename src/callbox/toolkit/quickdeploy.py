@@ -14,9 +14,9 @@ import click
 import httpx
 
 from callbox.toolkit.client import ApiClient
-from callbox.toolkit.deploy import DeployRequest, deploy_project
+from callbox.toolkit.deployer import DeployRequest, deploy_project, service_name_from
 from callbox.toolkit.project import Layout, read_env
-from callbox.toolkit.resources import check_variables, service_name_from, uploadable
+from callbox.toolkit.variables import check_variables, uploadable
 
 
 def deploy_in_background(server: Any, api_url: str, folders: list[Path]) -> threading.Thread:

@@ -28,6 +28,8 @@ import json5
 import yaml
 from click.core import ParameterSource
 
+from callbox.toolkit.errors import RcError
+
 SECTIONS = ("commands", "environments", "projects")
 # Never taken from a file: secrets belong in .env or flags, and the rest only make sense typed.
 DROPPED_KEYS = ("username", "password", "config", "key", "value", "show_values")
@@ -56,10 +58,6 @@ _JSON5_ERROR = re.compile(r"^<string>:(\d+) (.*) at column (\d+)$")
 # A config file holds flags: a few KB. Parsing is slow (JSON5 and YAML are pure Python; a 68 KB
 # file adds ~0.9 s to every command), so a bigger file is refused before it is parsed.
 MAX_BYTES = 256 * 1024
-
-
-class RcError(ValueError):
-    """The config file cannot be used; the message names the file, the fault and the fix."""
 
 
 @dataclass(frozen=True)

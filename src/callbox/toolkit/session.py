@@ -1,5 +1,6 @@
-"""What every API command starts from: its flags merged with the config file, the project's
-.env, the credentials and a client of the server.
+"""What every API command starts from: its flags merged with the config file (as the typed
+flags of ``options.py``; ``configure`` does that much for start and new), the project's .env,
+the credentials and a client of the server.
 
 The order Twilio's toolkit uses: the config file is specialised for the command and the target
 environment (and, once the account is known, the project), then merged with the flags — a flag
@@ -12,26 +13,29 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 import click
-import httpx
 
 from callbox.rules import is_service_name
 from callbox.toolkit import deployinfo, rcfile
 from callbox.toolkit.client import ApiClient
 from callbox.toolkit.credentials import Credentials, ProfileStore, resolve
+from callbox.toolkit.options import ApiFlags, BaseFlags
 from callbox.toolkit.printer import Printer
 from callbox.toolkit.project import read_env
-from callbox.toolkit.resources import account_of_key, find_environment, uploadable
+from callbox.toolkit.urls import domain_url
+from callbox.toolkit.variables import uploadable
 
 SERVICE_SID = re.compile(r"ZS[0-9a-f]{32}")
+B = TypeVar("B", bound=BaseFlags)
+A = TypeVar("A", bound=ApiFlags)
 
 
 @dataclass
-class Session:
+class Session(Generic[A]):
     command: str
-    options: dict[str, Any]
+    flags: A  # the command's flags merged with the config file
     root: Path
     env_file: Path
     env_values: dict[str, str]
@@ -45,12 +49,11 @@ class Session:
     @property
     def environment(self) -> str:
         """The target environment: '' for production, else a suffix or a ZE... SID."""
-        opts = self.options
-        return rcfile.environment_suffix(opts.get("environment"), bool(opts.get("production")))
+        return self.flags.target
 
     @property
     def region(self) -> str | None:
-        region = self.options.get("region")
+        region = self.flags.region
         return str(region) if region else None
 
     def uploadable_env(self) -> dict[str, str]:
@@ -65,7 +68,7 @@ class Session:
             self._account_asked = True
             self._account = self.credentials.account_sid
             if self._account is None:
-                self._account = account_of_key(self.client)
+                self._account = self.client.account_of_key()
         return self._account
 
     def deployed_service(self) -> deployinfo.DeployInfo | None:
@@ -77,10 +80,8 @@ class Session:
         """The service, as deploy finds it (spec 7.8): --service-sid (or serviceSid in the
         config), a --service-name given now, .twiliodeployinfo for this account, then a
         serviceName from the config. The API takes a unique name wherever a SID goes."""
-        named = self.options.get("service_name")
-        chosen = self.options.get("service_sid") or (
-            named if "service_name" in self.given else None
-        )
+        named = self.flags.service_name
+        chosen = self.flags.service_sid or (named if "service_name" in self.given else None)
         if not chosen:
             info = self.deployed_service()
             chosen = (info.service_sid if info else None) or named
@@ -106,7 +107,7 @@ class Session:
 
     def find_environment(self, service: str) -> dict[str, Any]:
         """The target environment of ``service``, or one readable error naming it."""
-        found = find_environment(self.client, f"/v1/Services/{service}", self.environment)
+        found = self.client.find_environment(service, self.environment)
         if found is None:
             name = f'"{self.environment}"' if self.environment else "production"
             raise click.ClickException(
@@ -117,15 +118,12 @@ class Session:
 
     def domain_url(self, domain: str) -> str:
         """The public URL of a deployed domain: the server's scheme and port, the domain's name."""
-        server = httpx.URL(self.credentials.url)
-        default_port = {"http": 80, "https": 443}.get(server.scheme)
-        port = "" if server.port in (None, default_port) else f":{server.port}"
-        return f"{server.scheme}://{domain}{port}"
+        return domain_url(self.credentials.url, domain)
 
     def close(self) -> None:
         self.client.close()
 
-    def __enter__(self) -> Session:
+    def __enter__(self) -> Session[A]:
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -162,23 +160,29 @@ def _camel(name: str) -> str:
     return head + "".join(part.capitalize() for part in rest)
 
 
-def project_options(
-    ctx: click.Context, command: str, project: Path | None = None
-) -> tuple[dict[str, Any], rcfile.RcFile]:
-    """Flags merged with the config file's top-level, command and environment scopes; the
-    file is searched from --cwd, else ``project`` (start's DIRECTORY), else the current folder."""
-    flags = dict(ctx.params)
-    start = Path(flags.get("cwd") or project or os.getcwd())
-    rc = rcfile.find_config(start.resolve(), flags.get("config"))
-    first = merged(ctx, rc, rcfile.specialize(rc, command))
+@dataclass(frozen=True)
+class Configured(Generic[B]):
+    """A command's flags merged with its config file."""
+
+    flags: B
+    rc: rcfile.RcFile
+    environment: str | None  # the environments scope applied; None: the command has none
+
+
+def configure(
+    ctx: click.Context, command: str, kind: type[B], project: Path | None = None
+) -> Configured[B]:
+    """Flags merged with the config file's top-level, command and environment scopes, as a
+    ``kind``; the file is searched from --cwd, else ``project`` (start's DIRECTORY), else the
+    current folder."""
+    typed = kind.of(ctx.params)  # the flags alone say where the file is
+    start = Path(typed.cwd or project or os.getcwd())
+    rc = rcfile.find_config(start.resolve(), typed.config)
     environment = None
-    if "environment" in flags:
-        environment = rcfile.environment_suffix(
-            first.get("environment"), bool(first.get("production"))
-        )
-    options = merged(ctx, rc, rcfile.specialize(rc, command, environment=environment))
-    options["_environment_scope"] = environment
-    return options, rc
+    if "environment" in ctx.params:  # a command with --environment: that scope applies too
+        environment = ApiFlags.of(merged(ctx, rc, rcfile.specialize(rc, command))).target
+    values = merged(ctx, rc, rcfile.specialize(rc, command, environment=environment))
+    return Configured(kind.of(values), rc, environment)
 
 
 def env_file(root: Path, env: str | None) -> Path:
@@ -207,18 +211,26 @@ def read_local_env(
     return path, values
 
 
-def open_session(ctx: click.Context, command: str) -> Session:
-    """Resolve everything an API command needs, or fail with one readable line."""
-    options, rc = project_options(ctx, command)
-    root = Path(options.get("cwd") or os.getcwd()).resolve()
-    env_file, env_values = read_local_env(
-        root, options.get("env"), bool(options.get("load_system_env"))
-    )
+@overload
+def open_session(ctx: click.Context, command: str) -> Session[ApiFlags]: ...
+
+
+@overload
+def open_session(ctx: click.Context, command: str, kind: type[A]) -> Session[A]: ...
+
+
+def open_session(ctx: click.Context, command: str, kind: type[ApiFlags] = ApiFlags) -> Session[Any]:
+    """Resolve everything an API command needs, or fail with one readable line; the command's
+    flags (merged with the config file) as a ``kind``."""
+    configured = configure(ctx, command, kind)
+    flags, rc = configured.flags, configured.rc
+    root = Path(flags.cwd or os.getcwd()).resolve()
+    env_file, env_values = read_local_env(root, flags.env, bool(flags.load_system_env))
     credentials = resolve(
-        url=options.get("url"),
-        username=ctx.params.get("username"),
-        password=ctx.params.get("password"),
-        profile=options.get("profile"),
+        url=flags.url,
+        username=flags.username,  # never from a config file (rcfile.DROPPED_KEYS)
+        password=flags.password,
+        profile=flags.profile,
         env_values=env_values,
         env_file=env_file,
         environ=os.environ,
@@ -230,7 +242,7 @@ def open_session(ctx: click.Context, command: str) -> Session:
     account = credentials.account_sid
     if account is None and rc.data.get("projects"):  # an API key: ask whose it is
         try:
-            account = account_of_key(client)
+            account = client.account_of_key()
         except BaseException:
             client.close()
             raise
@@ -239,22 +251,19 @@ def open_session(ctx: click.Context, command: str) -> Session:
         scoped = rcfile.specialize(
             rc,
             command,
-            environment=options["_environment_scope"],
+            environment=configured.environment,
             account_sid=account,
-            region=options.get("region"),
+            region=flags.region,
         )
-        before = (options.get("env"), bool(options.get("load_system_env")))
-        options = merged(ctx, rc, scoped)
-        after = (options.get("env"), bool(options.get("load_system_env")))
+        before = (flags.env, bool(flags.load_system_env))
+        flags = kind.of(merged(ctx, rc, scoped))
+        after = (flags.env, bool(flags.load_system_env))
         if after != before:  # projects.<account> chose another .env file
             env_file, env_values = read_local_env(root, *after)
-    options.pop("_environment_scope", None)
-    printer = Printer(
-        str(options.get("log_level") or "info"), options.get("output_format") == "json"
-    )
-    session = Session(
+    printer = Printer(str(flags.log_level or "info"), flags.output_format == "json")
+    return Session(
         command,
-        options,
+        flags,
         root,
         env_file,
         env_values,
@@ -265,4 +274,3 @@ def open_session(ctx: click.Context, command: str) -> Session:
         _account=account,  # known already when the projects scope needed it
         _account_asked=account is not None,
     )
-    return session

@@ -24,6 +24,7 @@ from typing import TypedDict
 from dotenv import dotenv_values
 
 from callbox.toolkit import packagejson
+from callbox.toolkit.errors import PackageJsonError, TemplateError
 from callbox.toolkit.project import (
     ASSET_FOLDERS,
     FUNCTION_FOLDERS,
@@ -44,10 +45,6 @@ _ENV_KEY_RE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=")
 _REQUIREMENT_NAME_RE = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _SKIPPED = frozenset({"__pycache__", ".DS_Store"})
 LANGUAGES: tuple[Language, ...] = ("python", "js")
-
-
-class TemplateError(ValueError):
-    """The template cannot be created; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -236,7 +233,7 @@ def create_from_template(
     if packages_source.is_file():
         try:
             packagejson.dependencies(root)  # the project's package.json must be usable
-        except packagejson.PackageJsonError as exc:
+        except PackageJsonError as exc:
             raise TemplateError(f"{exc} Fix it and run again; nothing was created.") from None
 
     created = Created(readme=readme.relative_to(root) if readme_source.is_file() else None)

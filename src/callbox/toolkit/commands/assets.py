@@ -20,15 +20,10 @@ import click
 
 from callbox.rules import MAX_SERVICE_NAME, is_service_name
 from callbox.toolkit.buckets import Bucket, BucketStore, fetch, fetch_or_fail, require
-from callbox.toolkit.client import ApiError
+from callbox.toolkit.errors import ApiError
 from callbox.toolkit.options import api_options, output_option
-from callbox.toolkit.resources import (
-    create_environment,
-    create_service,
-    reached_at,
-    wait_for_build,
-)
 from callbox.toolkit.session import Session, open_session
+from callbox.toolkit.urls import reached_at
 
 # Twilio's plugin checks service names with this pattern; the API wants fewer than 50 characters.
 RANDOM_ALPHABET = string.ascii_lowercase + string.digits
@@ -76,7 +71,7 @@ def assets() -> None:
 )
 @output_option
 @click.pass_context
-def init_command(ctx: click.Context, **_flags: Any) -> None:
+def init_command(ctx: click.Context, service_name: str | None, force: bool, **_flags: Any) -> None:
     """Create the assets service (with a production environment) and remember it.
 
     Run again, it shows the service already set up; --force makes a new one.
@@ -86,11 +81,10 @@ def init_command(ctx: click.Context, **_flags: Any) -> None:
       callbox assets init
       callbox assets init --service-name my-cool-assets-service -o json
     """
-    name = ctx.params.get("service_name")
-    if name is not None:
-        check_name(name)
+    if service_name is not None:
+        check_name(service_name)
     with open_session(ctx, "assets") as session:
-        _init(session, name, bool(ctx.params.get("force")))
+        _init(session, service_name, force)
 
 
 def check_name(name: str) -> None:
@@ -124,10 +118,9 @@ def _init(session: Session, name: str | None, force: bool) -> None:
             f"on {session.credentials.url}; creating a new one."
         )
     service = _create_service(session, name)
-    base = f"/v1/Services/{service['sid']}"
     # Production: the bucket has one environment, and its files get the shortest URLs (no
     # domain suffix) — as Twilio's plugin, which creates the environment with suffix ''.
-    environment = create_environment(session.client, base, "")
+    environment = session.client.create_environment(service["sid"], "")
     store.put(Bucket(service["sid"], environment["sid"], environment["domain_name"]))
     session.printer.info(f"Created assets service {service['unique_name']} ({service['sid']}).")
     _print_bucket(session, service, environment)
@@ -137,7 +130,7 @@ def _create_service(session: Session, name: str | None) -> dict[str, Any]:
     attempts = 1 if name else 5  # a random name that is taken is drawn again
     for _ in range(attempts):
         chosen = name or "assets-" + "".join(secrets.choice(RANDOM_ALPHABET) for _ in range(5))
-        created = create_service(session.client, chosen)
+        created = session.client.create_service(chosen)
         if created is not None:
             return created
     raise click.ClickException(
@@ -190,7 +183,14 @@ def _print_bucket(session: Session, service: dict[str, Any], environment: dict[s
 )
 @output_option
 @click.pass_context
-def upload_command(ctx: click.Context, file: Path, **_flags: Any) -> None:
+def upload_command(
+    ctx: click.Context,
+    file: Path,
+    protected: bool,
+    private: bool,
+    route: str | None,
+    **_flags: Any,
+) -> None:
     """Upload the file PATH as an asset and put it live (public unless told otherwise).
 
     A file already uploaded at the same path is replaced; every other asset stays.
@@ -201,13 +201,11 @@ def upload_command(ctx: click.Context, file: Path, **_flags: Any) -> None:
       callbox assets upload greeting.mp3 --protected  # only for Twilio's signed requests
       callbox assets upload data.json --private --path /config/data.json
     """
-    params = ctx.params
-    if params.get("protected") and params.get("private"):
+    if protected and private:
         raise click.ClickException("Choose one of --protected and --private, not both.")
-    visibility = "protected" if params.get("protected") else "public"
-    visibility = "private" if params.get("private") else visibility
+    visibility = "private" if private else "protected" if protected else "public"
     content = _read(file)
-    route = params.get("route") or f"/{file.name}"
+    route = route or f"/{file.name}"
     route = route if route.startswith("/") else f"/{route}"
     with open_session(ctx, "assets") as session:
         _upload(session, file, route, visibility, content)
@@ -230,9 +228,9 @@ def _upload(session: Session, file: Path, route: str, visibility: str, content: 
     client, printer = session.client, session.printer
     bucket = require(session)
     service, environment = fetch_or_fail(session, bucket)
-    base = bucket.base
-    existing = {a["friendly_name"]: a["sid"] for a in client.each(f"{base}/Assets", "assets")}
-    asset_sid = existing.get(route) or client.post(f"{base}/Assets", {"FriendlyName": route})["sid"]
+    service_sid, environment_sid = bucket.service_sid, bucket.environment_sid
+    existing = {a["friendly_name"]: a["sid"] for a in client.resources(service_sid, "asset")}
+    asset_sid = existing.get(route) or client.create_resource(service_sid, "asset", route)["sid"]
     content_type = (
         mimetypes.guess_type(route)[0]
         or mimetypes.guess_type(file.name)[0]
@@ -240,9 +238,11 @@ def _upload(session: Session, file: Path, route: str, visibility: str, content: 
     )
     printer.info(f"Uploading {file} as {route} ({visibility}, {len(content)} bytes)")
     try:
-        version = client.upload(
-            f"{base}/Assets/{asset_sid}/Versions",
-            route=route,
+        version = client.upload_version(
+            service_sid,
+            "asset",
+            asset_sid,
+            path=route,
             visibility=visibility,
             content=content,
             content_type=content_type,
@@ -254,11 +254,9 @@ def _upload(session: Session, file: Path, route: str, visibility: str, content: 
     # Read the live build, build on it, activate: one upload at a time on this machine, or
     # parallel uploads would each build on the same old build and all but one file be lost.
     with BucketStore.of(session).lock():
-        environment = client.get(f"{base}/Environments/{bucket.environment_sid}")
+        environment = client.environment(service_sid, environment_sid)
         build_sid = _build_with(session, bucket, environment, version)
-        client.post(
-            f"{base}/Environments/{bucket.environment_sid}/Deployments", {"BuildSid": build_sid}
-        )
+        client.activate(service_sid, environment_sid, build_sid)
     entry = _entry(session, version, environment["domain_name"])
     if printer.json:
         printer.emit_json(
@@ -286,24 +284,25 @@ def _build_with(
 ) -> str:
     """A build of the environment's current build with ``version`` added (or replacing the
     version at its path); returns its SID once completed."""
-    client = session.client
-    data: dict[str, Any] = {}
-    asset_sids = []
+    client, service = session.client, bucket.service_sid
+    asset_sids: list[str] = []
+    functions: list[str] = []
+    dependencies = runtime = None
     if environment.get("build_sid"):
-        previous = client.get(f"{bucket.base}/Builds/{environment['build_sid']}")
+        previous = client.build(service, environment["build_sid"])
         asset_sids = [v["sid"] for v in previous["asset_versions"] if v["path"] != version["path"]]
         functions = [v["sid"] for v in previous.get("function_versions", [])]
         if functions:  # not made by this plugin, but never silently dropped by an upload
-            data["FunctionVersions"] = functions
-            data["Dependencies"] = json.dumps(previous.get("dependencies") or [])
-            data["Runtime"] = previous.get("runtime") or ""
-    data["AssetVersions"] = [*asset_sids, version["sid"]]
-    build = client.post(f"{bucket.base}/Builds", data)
-    return str(
-        wait_for_build(session.client, bucket.base, build["sid"], session.printer, BUILD_TIMEOUT)[
-            "sid"
-        ]
+            dependencies = json.dumps(previous.get("dependencies") or [])
+            runtime = previous.get("runtime") or ""
+    build = client.create_build(
+        service,
+        function_versions=functions,
+        asset_versions=[*asset_sids, version["sid"]],
+        dependencies=dependencies,
+        runtime=runtime,
     )
+    return str(client.wait_for_build(service, build["sid"], session.printer, BUILD_TIMEOUT)["sid"])
 
 
 @assets.command("list")
@@ -316,7 +315,7 @@ def _build_with(
 )
 @output_option
 @click.pass_context
-def list_command(ctx: click.Context, **_flags: Any) -> None:
+def list_command(ctx: click.Context, properties: str, **_flags: Any) -> None:
     """List the assets that are live: SID, path, URL and visibility.
 
     \b
@@ -325,7 +324,7 @@ def list_command(ctx: click.Context, **_flags: Any) -> None:
       callbox assets list --properties sid,url,date_created
       callbox assets list -o json
     """
-    columns = [p.strip() for p in str(ctx.params.get("properties") or "").split(",") if p.strip()]
+    columns = [p.strip() for p in (properties or "").split(",") if p.strip()]
     unknown = [c for c in columns if c not in PROPERTIES]
     if unknown:
         raise click.ClickException(
@@ -341,7 +340,7 @@ def _list(session: Session, columns: list[str]) -> None:
     _service, environment = fetch_or_fail(session, bucket)
     versions: list[dict[str, Any]] = []
     if environment.get("build_sid"):
-        build = session.client.get(f"{bucket.base}/Builds/{environment['build_sid']}")
+        build = session.client.build(bucket.service_sid, environment["build_sid"])
         versions = build["asset_versions"]
     entries = [_entry(session, v, environment["domain_name"]) for v in versions]
     entries.sort(key=lambda e: str(e["path"]))

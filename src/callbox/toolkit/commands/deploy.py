@@ -4,20 +4,24 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import click
 
-from callbox.toolkit import deployinfo, packagejson, rcfile
-from callbox.toolkit.deploy import (
+from callbox.rules import DEFAULT_PYTHON_RUNTIME, NODE_RUNTIMES, PYTHON_RUNTIMES
+from callbox.toolkit import deployinfo, packagejson
+from callbox.toolkit.deployer import (
     Deployed,
     DeployRequest,
     dependencies_source,
     deploy_project,
     read_dependencies,
+    service_name_from,
 )
 from callbox.toolkit.options import (
+    ApiFlags,
     api_options,
     environment_options,
     output_option,
@@ -30,14 +34,13 @@ from callbox.toolkit.project import (
     discover,
     project_language,
 )
-from callbox.toolkit.resources import (
-    by_access,
-    check_variables,
-    logs_hint,
-    reached_at,
-    service_name_from,
-)
 from callbox.toolkit.session import Session, open_session
+from callbox.toolkit.urls import by_access, logs_hint, reached_at
+from callbox.toolkit.variables import check_variables
+
+
+def _either(names: tuple[str, ...]) -> str:
+    return f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 @click.command()
@@ -61,9 +64,9 @@ from callbox.toolkit.session import Session, open_session
 @click.option(
     "--runtime",
     default=None,
-    help="node18, node20 or node22 for JavaScript; python3.11, python3.12 or python3.13 for "
-    "Python. Default: the server's newest Node.js for a JavaScript project, python3.11 for a "
-    "Python one.",
+    help=f"{_either(NODE_RUNTIMES)} for JavaScript; {_either(PYTHON_RUNTIMES)} for Python. "
+    "Default: the server's newest Node.js for a JavaScript project, "
+    f"{DEFAULT_PYTHON_RUNTIME} for a Python one.",
 )
 @output_option
 @click.pass_context
@@ -84,29 +87,41 @@ def deploy(ctx: click.Context, **_flags: Any) -> None:
       callbox deploy -n my-service --override-existing-project --env .env.prod
       callbox deploy --runtime node20        # a JavaScript project on Node.js 20
     """
-    with open_session(ctx, "deploy") as session:
+    with open_session(ctx, "deploy", DeployFlags) as session:
         _deploy(session)
 
 
-def _deploy(session: Session) -> None:
-    opts = session.options
-    if opts.get("project_name"):
+@dataclass(frozen=True)
+class DeployFlags(ApiFlags):
+    project_name: str | None = None  # deprecated: --service-name
+    functions_env: str | None = None  # deprecated: --environment
+    override_existing_project: bool = False
+    force: bool = False
+    functions: bool = True
+    assets: bool = True
+    functions_folder: str | None = None
+    assets_folder: str | None = None
+    runtime: str | None = None
+
+
+def _deploy(session: Session[DeployFlags]) -> None:
+    flags = session.flags
+    if flags.project_name:
         session.printer.warn("--project-name is deprecated; use --service-name.")
-    if opts.get("functions_env"):
+    if flags.functions_env:
         session.printer.warn("--functions-env is deprecated; use --environment.")
-        if opts.get("environment") == "dev":
-            opts["environment"] = opts["functions_env"]  # the deprecated spelling, when alone
-    layout = Layout.find(session.root, opts.get("functions_folder"), opts.get("assets_folder"))
+        if flags.environment == "dev":  # the deprecated spelling, when alone
+            flags = session.flags = replace(flags, environment=flags.functions_env)
+    layout = Layout.find(session.root, flags.functions_folder, flags.assets_folder)
     language = project_language(layout)  # functions of both languages stop the deploy here
     variables = session.uploadable_env()
     check_variables(variables, session.env_file)
     info = session.deployed_service()
-    service_sid = opts.get("service_sid") or (info.service_sid if info else None)
+    service_sid = flags.service_sid or (info.service_sid if info else None)
     service_name = None if service_sid else _service_name(session, language)
-    given = rcfile.given_names(click.get_current_context())
-    if service_sid and "service_name" in given and not opts.get("service_sid"):
+    if service_sid and "service_name" in session.given and not flags.service_sid:
         session.printer.warn(
-            f"--service-name {opts['service_name']} is not used: this project deploys to "
+            f"--service-name {flags.service_name} is not used: this project deploys to "
             f"{service_sid} (.twiliodeployinfo). Pass --service-sid, or delete the file, to "
             "deploy elsewhere."
         )
@@ -131,14 +146,14 @@ def _deploy(session: Session) -> None:
             service_sid=service_sid,
             service_name=service_name,
             environment=session.environment,
-            runtime=opts.get("runtime"),
+            runtime=flags.runtime,
             variables=variables,
-            override_existing=bool(opts.get("override_existing_project") or opts.get("force")),
+            override_existing=bool(flags.override_existing_project or flags.force),
             previous_build=(
                 info.latest_build or None if info and info.service_sid == service_sid else None
             ),
-            functions=bool(opts.get("functions", True)),
-            assets=bool(opts.get("assets", True)),
+            functions=bool(flags.functions),
+            assets=bool(flags.assets),
         ),
         printer,
         on_build=remember,
@@ -155,9 +170,8 @@ def _deploy(session: Session) -> None:
     _print_summary(session, summary)
 
 
-def _service_name(session: Session, language: Language | None = None) -> str:
-    opts = session.options
-    explicit = opts.get("service_name") or opts.get("project_name")
+def _service_name(session: Session[DeployFlags], language: Language | None = None) -> str:
+    explicit = session.flags.service_name or session.flags.project_name
     if explicit:
         return str(explicit)  # as given: the server says what is wrong with a bad name
     root = session.root
@@ -187,7 +201,7 @@ def _as_unique_name(name: str) -> str:
 
 
 def _print_plan(
-    session: Session,
+    session: Session[DeployFlags],
     layout: Layout,
     language: Language | None,
     service_sid: str | None,
@@ -200,7 +214,7 @@ def _print_plan(
     password = session.credentials.password
     names = [d["name"] for d in read_dependencies(layout, language)]
     dependencies = f"{', '.join(names)} ({dependencies_source(language)})" if names else "none"
-    runtime = session.options.get("runtime")
+    runtime = session.flags.runtime
     if not runtime:
         functions = any(route.kind == "function" for route in discover(layout).values())
         javascript = language == "js" and functions

@@ -7,6 +7,7 @@ the ``env`` scope of the config file, as Twilio's toolkit does.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -17,7 +18,6 @@ from callbox.toolkit.options import (
     output_option,
     service_sid_option,
 )
-from callbox.toolkit.resources import set_variables
 from callbox.toolkit.session import Session, open_session
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,10 +37,15 @@ class _Target:
         self.environment = session.find_environment(str(session.service()))
         self.service_sid = str(self.environment["service_sid"])
         self.sid = str(self.environment["sid"])
-        self.base = f"/v1/Services/{self.service_sid}/Environments/{self.sid}"
 
     def variables(self) -> list[dict[str, Any]]:
-        return list(self.session.client.each(f"{self.base}/Variables", "variables"))
+        return self.session.client.variables(self.service_sid, self.sid)
+
+    def set(self, values: dict[str, str], source: Path | str, remove_others: bool = False) -> None:
+        client = self.session.client
+        client.set_variables(
+            self.service_sid, self.sid, values, source=source, remove_others=remove_others
+        )
 
     def variable(self, key: str) -> dict[str, Any]:
         for variable in self.variables():
@@ -99,7 +104,7 @@ def set_variable(ctx: click.Context, key: str, value: str, **_flags: Any) -> Non
     """
 
     def work(target: _Target) -> None:
-        set_variables(target.session.client, target.base, {key: value}, source="--key/--value")
+        target.set({key: value}, source="--key/--value")
         click.echo(f"{key} has been set")
 
     _run(ctx, work)
@@ -120,7 +125,7 @@ def unset_variable(ctx: click.Context, key: str, **_flags: Any) -> None:
 
     def work(target: _Target) -> None:
         variable = target.variable(key)
-        target.session.client.delete(f"{target.base}/Variables/{variable['sid']}")
+        target.session.client.delete_variable(target.service_sid, target.sid, variable["sid"])
         click.echo(f"{key} has been deleted")
 
     _run(ctx, work)
@@ -187,13 +192,7 @@ def import_variables(ctx: click.Context, **_flags: Any) -> None:
                 f'Failed to find .env file at "{session.env_file}": nothing to import (this '
                 "would delete every variable of the environment). Pass --env <file>."
             )
-        set_variables(
-            session.client,
-            target.base,
-            session.uploadable_env(),
-            source=session.env_file,
-            remove_others=True,
-        )
+        target.set(session.uploadable_env(), source=session.env_file, remove_others=True)
         click.echo("Environment variables updated")
 
     _run(ctx, work)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from callbox.toolkit.init import InitError, init_project
+from callbox.toolkit.errors import InitError
 from callbox.toolkit.project import LANGUAGE_NAMES, Language
+from callbox.toolkit.scaffolding import init_project
 
 
 @click.command()
@@ -64,12 +65,8 @@ def init(
       callbox init web --language js             # functions/*.js, package.json
       callbox init bot --template js/hello-messaging --empty
     """
-    from callbox.toolkit.templating import (
-        TemplateError,
-        create_from_template,
-        get_template,
-        split_id,
-    )
+    from callbox.toolkit.errors import TemplateError
+    from callbox.toolkit.templating import create_from_template, get_template, split_id
 
     if import_credentials:
         account_sid = account_sid or os.environ.get("TWILIO_ACCOUNT_SID")

@@ -7,19 +7,21 @@ warning line on stderr, the other types are still printed, and the exit code is 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from callbox.toolkit.client import ApiError
+from callbox.toolkit.errors import ApiError
 from callbox.toolkit.options import (
+    ApiFlags,
     api_options,
     environment_options,
     output_option,
     service_sid_option,
 )
-from callbox.toolkit.resources import by_access, reached_at
 from callbox.toolkit.session import Session, open_session
+from callbox.toolkit.urls import by_access, reached_at
 
 TYPES = ("services", "environments", "builds", "functions", "assets", "variables")
 
@@ -95,8 +97,15 @@ def list_command(ctx: click.Context, **_flags: Any) -> None:
       callbox list variables --environment stage -o json
       callbox list services --properties sid,friendly_name
     """
-    with open_session(ctx, "list") as session:
-        _list(session, parse_types(session.options.get("types")))
+    with open_session(ctx, "list", ListFlags) as session:
+        _list(session, parse_types(session.flags.types))
+
+
+@dataclass(frozen=True)
+class ListFlags(ApiFlags):
+    types: str | list[str] | None = None  # a list, from the config file
+    extended_output: bool = False
+    properties: str | list[str] | None = None
 
 
 class _Lister:
@@ -107,10 +116,6 @@ class _Lister:
         self.service = service
         self._environment: dict[str, Any] | None = None
 
-    @property
-    def base(self) -> str:
-        return f"/v1/Services/{self.service}"
-
     def environment(self) -> dict[str, Any]:
         if self._environment is None:
             self._environment = self.session.find_environment(str(self.service))
@@ -119,22 +124,22 @@ class _Lister:
     def rows(self, kind: str) -> list[dict[str, Any]]:
         client = self.session.client
         if kind == "services":
-            return list(client.each("/v1/Services", "services"))
+            return client.services()
+        service = str(self.service)
         if kind == "environments":
-            return list(client.each(f"{self.base}/Environments", "environments"))
+            return client.environments(service)
         if kind == "builds":
-            return list(client.each(f"{self.base}/Builds", "builds"))
+            return client.builds(service)
         environment = self.environment()
         if kind == "variables":
-            path = f"{self.base}/Environments/{environment['sid']}/Variables"
-            return list(client.each(path, "variables"))
+            return client.variables(service, environment["sid"])
         return self._versions(kind, environment)
 
     def _versions(self, kind: str, environment: dict[str, Any]) -> list[dict[str, Any]]:
         build_sid = environment.get("build_sid")
         if not build_sid:
             return []  # nothing deployed on this environment yet
-        build = self.session.client.get(f"{self.base}/Builds/{build_sid}")
+        build = self.session.client.build(str(self.service), build_sid)
         base_url = self.session.domain_url(environment["domain_name"])
         single = kind[:-1]  # function, asset
         found = []
@@ -144,7 +149,7 @@ class _Lister:
         return by_access(found)  # the order of the deploy summary (Twilio's)
 
 
-def _list(session: Session, types: list[str]) -> None:
+def _list(session: Session[ListFlags], types: list[str]) -> None:
     needs_service = any(t != "services" for t in types)
     service = session.service() if needs_service else None
     lister = _Lister(session, service)
@@ -159,7 +164,7 @@ def _list(session: Session, types: list[str]) -> None:
                 raise  # unreachable or refused: every other type would fail the same way
             click.echo(f"WARNING Could not list {kind}: {message}", err=True)
             failed.append(kind)
-    properties = _properties(session.options.get("properties"))
+    properties = _properties(session.flags.properties)
     if session.printer.json:
         session.printer.emit_json({kind: _only(rows, properties) for kind, rows in results.items()})
     else:
@@ -187,13 +192,13 @@ def _only(rows: list[dict[str, Any]], properties: list[str] | None) -> list[dict
 
 
 def _print_tables(
-    session: Session,
+    session: Session[ListFlags],
     lister: _Lister,
     results: dict[str, list[dict[str, Any]]],
     properties: list[str] | None,
 ) -> None:
     printer = session.printer
-    extended = bool(session.options.get("extended_output"))
+    extended = bool(session.flags.extended_output)
     for number, (kind, rows) in enumerate(results.items()):
         if number:
             printer.out()

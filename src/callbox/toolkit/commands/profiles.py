@@ -14,7 +14,6 @@ import click
 
 from callbox.toolkit.client import ApiClient, server_url
 from callbox.toolkit.credentials import DEFAULT_URL, Profile, ProfileStore, account_of
-from callbox.toolkit.resources import account_of_key
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -59,12 +58,12 @@ def login(
         client = ApiClient(url, username, password, timeout=10.0)
         try:
             # Any authenticated read proves the pair; a service list works for keys too.
-            listed = client.get("/v1/Services", PageSize=1)
+            listed = client.first_services()
             if not isinstance(listed.get("services"), list):
                 raise click.ClickException(
                     f"{url} answered, but not as callbox's API (no service list): check the URL."
                 )
-            account = account or account_of_key(client)  # an API key: the server says whose
+            account = account or client.account_of_key()  # an API key: the server says whose
         finally:
             client.close()
     store = ProfileStore.default()

@@ -3,24 +3,21 @@ another environment (``--source-environment``) or a given one (``--build-sid``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from callbox.toolkit.client import ApiError
+from callbox.toolkit.errors import ApiError
 from callbox.toolkit.options import (
+    ApiFlags,
     api_options,
     environment_options,
     output_option,
     service_sid_option,
 )
-from callbox.toolkit.resources import (
-    create_environment,
-    find_environment,
-    logs_hint,
-    set_variables,
-)
 from callbox.toolkit.session import Session, open_session
+from callbox.toolkit.urls import logs_hint
 
 
 @click.command()
@@ -54,32 +51,40 @@ def promote(ctx: click.Context, **_flags: Any) -> None:
       callbox promote --from dev --to stage --create-environment
       callbox activate --build-sid ZB0123... --environment stage
     """
-    with open_session(ctx, "promote") as session:
+    with open_session(ctx, "promote", PromoteFlags) as session:
         _promote(session)
 
 
-def _promote(session: Session) -> None:
-    opts = session.options
-    service = session.service()
-    base = f"/v1/Services/{service}"
-    target = find_environment(session.client, base, session.environment)
+@dataclass(frozen=True)
+class PromoteFlags(ApiFlags):
+    build_sid: str | None = None
+    source_environment: str | None = None  # '' is production
+    create_environment: bool = False
+    force: bool = False
+
+
+def _promote(session: Session[PromoteFlags]) -> None:
+    flags = session.flags
+    service = str(session.service())
+    client = session.client
+    target = client.find_environment(service, session.environment)
     if target is None:
-        if not (opts.get("create_environment") or opts.get("force")):
+        if not (flags.create_environment or flags.force):
             name = f'"{session.environment}"' if session.environment else "production"
             raise click.ClickException(
                 f"Could not find environment {name} in service {service}: pass "
                 "--create-environment to create it, or check --environment."
             )
-        target = create_environment(session.client, base, session.environment)
-    build_sid = opts.get("build_sid")
-    source = opts.get("source_environment")
+        target = client.create_environment(service, session.environment)
+    build_sid = flags.build_sid
+    source = flags.source_environment
     if not build_sid:
         if source is None:
             raise click.ClickException(
                 "You need to specify either a build SID (--build-sid) or source environment "
                 "(--source-environment) to activate."
             )
-        found = find_environment(session.client, base, source)
+        found = client.find_environment(service, source)
         build_sid = found.get("build_sid") if found else None
         if not build_sid:
             where = f'"{source}"' if source else "production"
@@ -88,12 +93,11 @@ def _promote(session: Session) -> None:
                 + ("does not exist" if found is None else "has no deployment yet")
                 + f" in service {service}."
             )
-    env_base = f"{base}/Environments/{target['sid']}"
     variables = session.uploadable_env()
     if variables:
-        set_variables(session.client, env_base, variables, source=session.env_file)
+        client.set_variables(service, target["sid"], variables, source=session.env_file)
     try:
-        deployment = session.client.post(f"{env_base}/Deployments", {"BuildSid": build_sid})
+        deployment = client.activate(service, target["sid"], build_sid)
     except ApiError as exc:
         if exc.code == 20409:
             raise click.ClickException(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,11 @@ import click
 from callbox import __version__
 from callbox.builds.dependencies import DependencyError
 from callbox.config import Config
-from callbox.toolkit.options import base_options
-from callbox.toolkit.project import Layout, ProjectError, project_language
-from callbox.toolkit.session import env_file, project_options
-from callbox.toolkit.start import DevConsole
+from callbox.toolkit.devserver import DevConsole
+from callbox.toolkit.errors import ProjectError
+from callbox.toolkit.options import BaseFlags, base_options
+from callbox.toolkit.project import Layout, project_language
+from callbox.toolkit.session import configure, env_file
 
 
 @click.command()
@@ -70,7 +72,7 @@ from callbox.toolkit.start import DevConsole
     help="As --inspect, and functions run only once a debugger is attached.",
 )
 @click.pass_context
-def start(ctx: click.Context, **_flags: Any) -> None:
+def start(ctx: click.Context, directory: Path, **_flags: Any) -> None:
     """Serve the project in DIRECTORY (or --cwd) locally; edits apply on the next request.
 
     Flags may also come from the config file (top level or commands.start); .env is read from
@@ -83,24 +85,25 @@ def start(ctx: click.Context, **_flags: Any) -> None:
       callbox start --no-logs -l warn  # only the functions' warnings and errors
       callbox start --inspect          # attach VS Code (Python: debugpy, port 5678)
     """
-    options, _rc = project_options(ctx, "start", Path(ctx.params["directory"]))
+    flags = configure(ctx, "start", StartFlags, directory).flags
     # --cwd (flag or config) beats DIRECTORY, as in Twilio's toolkit (case 71).
-    root = Path(options.get("cwd") or options["directory"]).resolve()
-    env_path = env_file(root, options.get("env"))
-    serve_project(
-        root,
-        env_path,
-        port=options.get("port"),
-        host=str(options.get("host") or "127.0.0.1"),
-        functions_folder=options.get("functions_folder"),
-        assets_folder=options.get("assets_folder"),
-        allow_unsigned=bool(options.get("allow_unsigned")),
-        execution_timeout=options.get("execution_timeout"),
-        inspect=_inspect_address(options, root),
-        inspect_wait=options.get("inspect_brk") is not None,
-        console=DevConsole(str(options.get("log_level") or "info"), bool(options.get("logs"))),
-        base_variables=dict(os.environ) if options.get("load_local_env") else None,
-    )
+    root = Path(flags.cwd or flags.directory).resolve()
+    serve_project(root, env_file(root, flags.env), flags)
+
+
+@dataclass(frozen=True)
+class StartFlags(BaseFlags):
+    directory: Path = Path(".")
+    port: int | None = None  # None: 3000
+    host: str = "127.0.0.1"
+    functions_folder: str | None = None
+    assets_folder: str | None = None
+    logs: bool = True  # a line per request
+    load_local_env: bool = False
+    allow_unsigned: bool = False
+    execution_timeout: float | None = None
+    inspect: str | None = None  # "" (the flag alone): the language's default address
+    inspect_brk: str | None = None
 
 
 # With a debugger attached the execution limit is an hour unless --execution-timeout says.
@@ -108,11 +111,9 @@ INSPECT_TIMEOUT = 3600.0
 _DEFAULT_PORTS = {"js": 9229, "python": 5678}
 
 
-def _inspect_address(options: dict[str, Any], root: Path) -> str:
+def _inspect_address(flags: StartFlags, root: Path) -> str:
     """HOST:PORT of --inspect / --inspect-brk ("" when neither was given)."""
-    given = options.get("inspect_brk")
-    if given is None:
-        given = options.get("inspect")
+    given = flags.inspect_brk if flags.inspect_brk is not None else flags.inspect
     if given is None:
         return ""
     if given:
@@ -123,33 +124,25 @@ def _inspect_address(options: dict[str, Any], root: Path) -> str:
             )
         return f"{host or '127.0.0.1'}:{port}" if colon else f"127.0.0.1:{port}"
     try:
-        language = project_language(Layout.find(root, options.get("functions_folder"), None))
+        language = project_language(Layout.find(root, flags.functions_folder, None))
     except ProjectError:
         language = None
     return f"127.0.0.1:{_DEFAULT_PORTS.get(language or 'python', 5678)}"
 
 
-def serve_project(
-    root: Path,
-    env_path: Path,
-    *,
-    port: int | None,
-    host: str,
-    functions_folder: str | None,
-    assets_folder: str | None,
-    allow_unsigned: bool,
-    execution_timeout: float | None,
-    console: DevConsole,
-    base_variables: dict[str, str] | None = None,
-    inspect: str = "",
-    inspect_wait: bool = False,
-) -> None:
+def serve_project(root: Path, env_path: Path, flags: StartFlags) -> None:
     import uvicorn
 
     from callbox.listener import ListenError, listen, uvicorn_settings
     from callbox.sandbox.policy import SandboxUnavailable
-    from callbox.toolkit.start import DevServer, route_listing
+    from callbox.toolkit.devserver import DevServer, route_listing
 
+    allow_unsigned = bool(flags.allow_unsigned)
+    host = str(flags.host or "127.0.0.1")
+    console = DevConsole(str(flags.log_level or "info"), bool(flags.logs))
+    base_variables = dict(os.environ) if flags.load_local_env else None
+    inspect = _inspect_address(flags, root)
+    execution_timeout = flags.execution_timeout
     if inspect and execution_timeout is None:
         execution_timeout = INSPECT_TIMEOUT  # a paused breakpoint must not time out
     config = Config.load(
@@ -157,14 +150,14 @@ def serve_project(
         skip_signature_check=allow_unsigned,
         execution_timeout=execution_timeout,
         inspect=inspect or None,
-        inspect_wait=inspect_wait,
+        inspect_wait=flags.inspect_brk is not None,
         max_workers=1 if inspect else None,  # one worker: the one the debugger is attached to
     )
-    port = 3000 if port is None else port
+    port = 3000 if flags.port is None else flags.port
     try:
         server = DevServer(
             config,
-            lambda: Layout.find(root, functions_folder, assets_folder),
+            lambda: Layout.find(root, flags.functions_folder, flags.assets_folder),
             env_path,
             console,
             base_variables,

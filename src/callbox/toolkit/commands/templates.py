@@ -4,18 +4,18 @@ callbox, copied into a project (the rules live in ``toolkit/templating.py``)."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
 from callbox.toolkit import rcfile, templating
-from callbox.toolkit.options import base_options, output_option
+from callbox.toolkit.errors import RcError, TemplateError
+from callbox.toolkit.options import BaseFlags, base_options, output_option
 from callbox.toolkit.printer import Printer
 from callbox.toolkit.project import LANGUAGE_NAMES, Language
-from callbox.toolkit.rcfile import RcError
-from callbox.toolkit.session import env_file, project_options
-from callbox.toolkit.templating import TemplateError
+from callbox.toolkit.session import configure, env_file
 
 
 def _namespace(raw: str) -> str:
@@ -26,15 +26,23 @@ def _namespace(raw: str) -> str:
         raise click.UsageError(str(exc)) from None
 
 
+@dataclass(frozen=True)
+class NewFlags(BaseFlags):
+    namespace: str | None = None
+    template: str | None = None
+    language: Language | None = None
+
+
 class _Options:
     """The flags merged with the config file (values checked by the flags' types); an error
     caused by a value from the file names the file."""
 
     def __init__(self, ctx: click.Context) -> None:
         try:
-            self.values, self.rc = project_options(ctx, "new")
+            configured = configure(ctx, "new", NewFlags)
         except RcError as exc:
             raise click.ClickException(str(exc)) from None
+        self.flags, self.rc = configured.flags, configured.rc
         self.ctx = ctx
         self.given = rcfile.given_names(ctx)
 
@@ -43,17 +51,9 @@ class _Options:
         from_file = (
             key not in self.given
             and self.rc.path is not None
-            and self.values.get(key) != self.ctx.params.get(key)
+            and getattr(self.flags, key) != self.ctx.params.get(key)
         )
         return f" The value comes from {self.rc.path}." if from_file else ""
-
-    def text(self, key: str) -> str | None:
-        # project_options checked the file's value with the flag's type: a string or None.
-        value = self.values.get(key)
-        return None if value is None else str(value)
-
-    def log_level(self) -> str:
-        return str(self.values.get("log_level") or "info")
 
 
 LANGUAGE_CHOICE = click.Choice(["js", "python"])
@@ -95,17 +95,16 @@ def new(ctx: click.Context, **_flags: Any) -> None:
       callbox list-templates                        # the templates to choose from
     """
     options = _Options(ctx)
-    chatty = Printer(options.log_level()).chatty
-    template_id = options.text("template")
-    namespace = options.text("namespace")
-    env = options.text("env")
-    cwd = options.values.get("cwd")
+    flags = options.flags
+    chatty = Printer(str(flags.log_level or "info")).chatty
+    # configure() checked the file's values with the flags' types: strings or None.
+    template_id, namespace, env, cwd = flags.template, flags.namespace, flags.env, flags.cwd
     root = templating.project_root(Path(cwd) if cwd is not None else Path.cwd())
     try:
         templating.project_folders(root)  # a wrong folder fails before any question
         target_env = env_file(root, env) if env else None
         project = templating.language_of_project(root)
-        language: Language = options.values.get("language") or project or "python"
+        language: Language = flags.language or project or "python"
         if template_id is None:
             choices = templating.list_templates(language=language)
             for choice in choices:

@@ -1,5 +1,5 @@
 """``callbox twilio-proxy``: let Twilio's own toolkit (twilio-run) deploy to a callbox server,
-unchanged (the proxy itself: toolkit/twilio_proxy.py)."""
+unchanged (the proxy itself: toolkit/proxy.py)."""
 
 from __future__ import annotations
 
@@ -50,9 +50,10 @@ def twilio_proxy(url: str, host: str, port: int, ca_dir: Path | None) -> None:
         npx twilio-run deploy --username AC... --password ...
     """
     from callbox.toolkit import twilio_ca
-    from callbox.toolkit.client import ApiError, server_url
+    from callbox.toolkit.client import server_url
     from callbox.toolkit.credentials import config_dir
-    from callbox.toolkit.twilio_proxy import TwilioProxy
+    from callbox.toolkit.errors import ApiError
+    from callbox.toolkit.proxy import TwilioProxy
 
     try:
         target = server_url(url)

@@ -1,9 +1,8 @@
-"""callbox accounts / keys / serve: administration of a data folder from the command line."""
+"""callbox accounts / keys: administration of a data folder from the command line."""
 
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -59,13 +58,3 @@ def test_secrets_are_not_in_the_database_in_clear(tmp_path: Path) -> None:
     database = b"".join(f.read_bytes() for f in data.glob("callbox.db*"))  # with the WAL
     assert len(database) > 0 and token.encode() not in database
     assert (data / "secret.key").stat().st_mode & 0o777 == 0o600
-
-
-def test_serve_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        code, out = run("serve", "--data", str(tmp_path), "--port", str(port))
-    assert code != 0
-    assert f"Cannot listen on 127.0.0.1:{port}" in out

@@ -10,9 +10,10 @@ import json5
 import pytest
 from dotenv import dotenv_values
 
-import callbox.toolkit.init as init_module
-from callbox.toolkit import packagejson
-from callbox.toolkit.init import (
+from callbox.toolkit import packagejson, scaffolding
+from callbox.toolkit.project import Layout, discover, project_language
+from callbox.toolkit.rcfile import find_config, normalise, snake_case, specialize
+from callbox.toolkit.scaffolding import (
     JS_SCAFFOLD_DIR,
     SCAFFOLD_DIR,
     InitError,
@@ -20,8 +21,6 @@ from callbox.toolkit.init import (
     default_rc_text,
     init_project,
 )
-from callbox.toolkit.project import Layout, discover, project_language
-from callbox.toolkit.rcfile import find_config, normalise, snake_case, specialize
 
 EXPECTED_FILES = {
     "functions/hello-world.py",
@@ -92,7 +91,7 @@ def test_init_skips_pycache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     cache = scaffold / "functions" / "__pycache__"
     cache.mkdir()
     (cache / "greet.cpython-311.pyc").write_bytes(b"\0")
-    monkeypatch.setattr(init_module, "SCAFFOLD_DIR", scaffold)
+    monkeypatch.setattr(scaffolding, "SCAFFOLD_DIR", scaffold)
 
     project = init_project("app", tmp_path / "out")
 
@@ -272,7 +271,7 @@ def test_scaffold_config_sets_no_flag_runtime_included(tmp_path: Path) -> None:
 
 def test_scaffold_config_lists_every_default_flag_commented_out() -> None:
     text = default_rc_text()
-    for flag in init_module.DEFAULT_FLAGS:
+    for flag in scaffolding.DEFAULT_FLAGS:
         assert f'  // "{flag.name}": ' in text
     assert '// "runtime": null' in text
     assert '// "environment": "dev"' in text
@@ -283,7 +282,7 @@ def test_uncommented_default_lines_set_their_defaults() -> None:
     # Uncommenting every line gives a valid file whose flags are the listed defaults.
     text = default_rc_text().replace("  // ", "  ")
     data = normalise(json5.loads(text))
-    flags = {snake_case(flag.name): flag.default for flag in init_module.DEFAULT_FLAGS}
+    flags = {snake_case(flag.name): flag.default for flag in scaffolding.DEFAULT_FLAGS}
     assert data == {"commands": {}, "environments": {}, "projects": {}, **flags}
 
 

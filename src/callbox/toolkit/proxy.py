@@ -1,5 +1,5 @@
-"""`callbox twilio-proxy`: Twilio's own toolkit (twilio-run, the Twilio CLI's serverless plugin)
-deploying to callbox, unchanged.
+"""The HTTPS proxy behind ``callbox twilio-proxy``: Twilio's own toolkit (twilio-run, the Twilio
+CLI's serverless plugin) deploying to callbox, unchanged.
 
 Its API client builds every URL as ``https://serverless[-upload].[edge.][region.]twilio.com/v1``
 and offers no setting for another host; what it does honour is ``HTTP_PROXY``: HTTPS requests

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from callbox.toolkit import twilio_ca
-from callbox.toolkit.twilio_proxy import API_HOST, TwilioProxy
+from callbox.toolkit.proxy import API_HOST, TwilioProxy
 
 TARGET = "http://callbox.test:8080"
 

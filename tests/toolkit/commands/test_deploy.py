@@ -11,7 +11,7 @@ from typing import cast
 import click
 import pytest
 
-from callbox.toolkit.commands.deploy import _service_name
+from callbox.toolkit.commands.deploy import DeployFlags, _service_name
 from callbox.toolkit.printer import Printer
 from callbox.toolkit.session import Session
 
@@ -23,9 +23,12 @@ def project(tmp_path: Path) -> Path:
     return folder
 
 
-def session(root: Path, **options: str) -> Session:
-    """What ``_service_name`` reads of a session: the options, the project folder, the printer."""
-    return cast(Session, SimpleNamespace(options=options, root=root, printer=Printer()))
+def session(root: Path, **flags: str) -> Session[DeployFlags]:
+    """What ``_service_name`` reads of a session: the flags, the project folder, the printer."""
+    return cast(
+        Session[DeployFlags],
+        SimpleNamespace(flags=DeployFlags(**flags), root=root, printer=Printer()),
+    )
 
 
 def write(path: Path, text: str) -> None:

@@ -1,4 +1,4 @@
-"""The pieces of ``callbox logs --tail`` that need no server (commands/logs.py): the stream's
+"""The pieces of ``callbox logs --tail`` that need no server (logstream.py): the stream's
 server-sent events and the bounded memory of printed lines. The follower against a real
 server is in tests/e2e/test_e2e_toolkit_logs.py."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from callbox.toolkit.commands.logs import SeenSids, parse_events
+from callbox.toolkit.logstream import SeenSids, parse_events
 
 
 def test_seen_sids_is_bounded() -> None:

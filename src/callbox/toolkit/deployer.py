@@ -14,7 +14,6 @@ build) is not uploaded again; an unchanged project redeploys with no upload at a
 from __future__ import annotations
 
 import hashlib
-import json
 import mimetypes
 import re
 from collections.abc import Callable
@@ -23,39 +22,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-
-from callbox.gateway.source import Route
-from callbox.rules import (
-    MAX_ASSET_BYTES,
-    MAX_ASSETS,
-    MAX_FUNCTION_BYTES,
-    MAX_PRIVATE_ASSET_BYTES,
-    size_text,
-)
+from callbox import rules
+from callbox.builds import validate
+from callbox.builds.validate import BuildFailure
+from callbox.routes import Kind, Route
+from callbox.rules import MAX_ASSETS, is_service_name, max_bytes, size_text, too_many_assets
 from callbox.toolkit import packagejson
-from callbox.toolkit.client import ApiClient, ApiError
+from callbox.toolkit.client import ENVIRONMENT_SID, ApiClient
+from callbox.toolkit.errors import ApiError, DeployError, PackageJsonError
 from callbox.toolkit.printer import Printer
 from callbox.toolkit.project import (
     FUNCTION_LANGUAGES,
     LANGUAGE_NAMES,
+    RUNTIME_LANGUAGES,
     Language,
     Layout,
     discover,
     not_functions,
     project_language,
 )
-from callbox.toolkit.resources import (
-    ENVIRONMENT_SID,
-    DeployError,
-    create_environment,
-    create_service,
-    find_environment,
-    set_variables,
-    wait_for_build,
-)
 
 UPLOAD_CONCURRENCY = 10  # as Twilio's toolkit
+KINDS: tuple[Kind, ...] = ("function", "asset")  # functions are uploaded first
 CONTENT_TYPES: dict[Language, str] = {"python": "text/x-python", "js": "application/javascript"}
 
 
@@ -116,12 +104,11 @@ def deploy_project(
     service = _service(client, request, say)
     if on_service is not None:
         on_service(service["sid"])
-    base = f"/v1/Services/{service['sid']}"
-    environment = _environment(client, base, request.environment, say)
+    environment = _environment(client, service["sid"], request.environment, say)
     known = _known_versions(
-        client, base, {request.previous_build, environment.get("build_sid")}, service["sid"]
+        client, {request.previous_build, environment.get("build_sid")}, service["sid"]
     )
-    chosen: dict[str, list[str]] = {"function": [], "asset": []}
+    chosen: dict[Kind, list[str]] = {"function": [], "asset": []}
     missing = []
     for file in files:
         if file.key in known:
@@ -131,16 +118,15 @@ def deploy_project(
     reused = len(files) - len(missing)
     if reused:
         say.info(f"{reused} unchanged file(s) reuse their uploaded versions")
-    for kind in ("function", "asset"):
+    for kind in KINDS:
         todo = [f for f in missing if f.route.kind == kind]
-        chosen[kind].extend(_upload(client, base, kind, todo, say))
-    build = _build(client, base, request, dependencies, chosen, say, on_build)
-    env_base = f"{base}/Environments/{environment['sid']}"
+        chosen[kind].extend(_upload(client, service["sid"], kind, todo, say))
+    build = _build(client, service["sid"], request, dependencies, chosen, say, on_build)
     if request.variables:
         say.info("Setting environment variables")
-        set_variables(client, env_base, request.variables)
+        client.set_variables(service["sid"], environment["sid"], request.variables)
     say.info("Activating deployment")
-    client.post(f"{env_base}/Deployments", {"BuildSid": build["sid"]})
+    client.activate(service["sid"], environment["sid"], build["sid"])
     return Deployed(
         service_sid=service["sid"],
         service_name=service["unique_name"],
@@ -191,6 +177,13 @@ def _gather(request: DeployRequest, say: Printer) -> tuple[list[_File], Language
     return files, language
 
 
+def service_name_from(text: str) -> str:
+    """A service unique name from a folder or package name: runs of other characters become
+    one dash (my_project -> my-project), at most 49 characters; '' when nothing is left."""
+    cleaned = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:49].strip("-")
+    return cleaned if is_service_name(cleaned) else ""
+
+
 def _shown(layout: Layout, file: Path) -> str:
     try:
         return file.relative_to(layout.root).as_posix()
@@ -199,12 +192,10 @@ def _shown(layout: Layout, file: Path) -> str:
 
 
 def runtime_language(runtime: str) -> Language | None:
-    """The language a runtime name runs (node22 -> js, python3.12 -> python), if it says."""
-    if runtime.startswith("node"):
-        return "js"
-    if runtime.startswith("python"):
-        return "python"
-    return None
+    """The project language a runtime runs (node22 -> js, python3.12 -> python), if its name
+    says (``rules.runtime_language``)."""
+    runs = rules.runtime_language(runtime)
+    return next((lang for lang, name in RUNTIME_LANGUAGES.items() if name == runs), None)
 
 
 def check_runtime(runtime: str | None, language: Language | None, layout: Layout) -> None:
@@ -227,26 +218,22 @@ def _example_runtime(language: Language) -> str:
 
 def _check_limits(files: list[_File]) -> None:
     """The server's size and count rules, said before anything is created or uploaded."""
-    counts = dict.fromkeys(MAX_ASSETS, 0)
     for file in files:
         route = file.route
-        if route.kind == "function":
-            limit = MAX_FUNCTION_BYTES
-        else:
-            private = route.visibility == "private"
-            limit = MAX_PRIVATE_ASSET_BYTES if private else MAX_ASSET_BYTES
-            counts[route.visibility] += 1
+        limit = max_bytes(route.kind, route.visibility)
         if file.size > limit:
             raise DeployError(
                 f"{route.file} is {file.size:,} bytes; a {route.visibility} {route.kind} may be "
                 f"at most {size_text(limit)}. Make it smaller or serve it from elsewhere."
             )
-    for visibility, count in counts.items():
-        if count > MAX_ASSETS[visibility]:
-            raise DeployError(
-                f"The project has {count} {visibility} assets; a build may hold at most "
-                f"{MAX_ASSETS[visibility]}."
-            )
+    assets = (file.route.visibility for file in files if file.route.kind == "asset")
+    excess = too_many_assets(assets)
+    if excess is not None:
+        visibility, count = excess
+        raise DeployError(
+            f"The project has {count} {visibility} assets; a build may hold at most "
+            f"{MAX_ASSETS[visibility]}."
+        )
 
 
 def _why_nothing(request: DeployRequest) -> str:
@@ -261,7 +248,7 @@ def _why_nothing(request: DeployRequest) -> str:
 def _service(client: ApiClient, request: DeployRequest, say: Printer) -> dict[str, Any]:
     if request.service_sid:
         try:
-            return client.get(f"/v1/Services/{request.service_sid}")
+            return client.service(request.service_sid)
         except ApiError as exc:
             if exc.not_found:
                 raise DeployError(
@@ -271,10 +258,10 @@ def _service(client: ApiClient, request: DeployRequest, say: Printer) -> dict[st
             raise
     name = request.service_name or ""
     say.info(f'Creating service "{name}"')
-    created = create_service(client, name)
+    created = client.create_service(name)
     if created is not None:
         return created
-    existing = client.get(f"/v1/Services/{name}")
+    existing = client.service(name)
     if request.override_existing:
         return existing
     raise DeployError(
@@ -284,31 +271,31 @@ def _service(client: ApiClient, request: DeployRequest, say: Printer) -> dict[st
     )
 
 
-def _environment(client: ApiClient, base: str, target: str, say: Printer) -> dict[str, Any]:
+def _environment(client: ApiClient, service: str, target: str, say: Printer) -> dict[str, Any]:
     say.info(f'Configuring "{target or "bare"}" environment')
-    found = find_environment(client, base, target)
+    found = client.find_environment(service, target)
     if found is not None:
         return found
     if ENVIRONMENT_SID.fullmatch(target):
         raise DeployError(f"Environment {target} was not found in this service.")
-    return create_environment(client, base, target)
+    return client.create_environment(service, target)
 
 
 def _known_versions(
-    client: ApiClient, base: str, build_sids: set[Any], service_sid: str
+    client: ApiClient, build_sids: set[Any], service_sid: str
 ) -> dict[tuple[str, str, str, str], str]:
     """Versions already uploaded, by (kind, path, visibility, content hash)."""
     known: dict[tuple[str, str, str, str], str] = {}
     for sid in sorted(s for s in build_sids if s):
         try:
-            build = client.get(f"{base}/Builds/{sid}")
+            build = client.build(service_sid, sid)
         except ApiError as exc:
             if exc.not_found:  # deleted, or a build of another service
                 continue
             raise
         if build.get("service_sid") != service_sid:
             continue
-        for kind in ("function", "asset"):
+        for kind in KINDS:
             for version in build.get(f"{kind}_versions", []):
                 digest = version.get("content_sha256")
                 if digest:
@@ -317,27 +304,30 @@ def _known_versions(
     return known
 
 
-def _upload(client: ApiClient, base: str, kind: str, files: list[_File], say: Printer) -> list[str]:
+def _upload(
+    client: ApiClient, service: str, kind: Kind, files: list[_File], say: Printer
+) -> list[str]:
     """Create what is missing and upload one version of each file; returns the version SIDs."""
     if not files:
         return []
-    collection, key = ("Functions", "functions") if kind == "function" else ("Assets", "assets")
-    existing = {r["friendly_name"]: r["sid"] for r in client.each(f"{base}/{collection}", key)}
+    existing = {r["friendly_name"]: r["sid"] for r in client.resources(service, kind)}
     label = "Functions" if kind == "function" else "Assets"
 
     def upload(file: _File) -> str:
         path = file.route.path
         sid = existing.get(path)
         if sid is None:
-            sid = client.post(f"{base}/{collection}", {"FriendlyName": path})["sid"]
+            sid = client.create_resource(service, kind, path)["sid"]
         if kind == "function":
             content_type = CONTENT_TYPES[FUNCTION_LANGUAGES[file.route.file.suffix]]
         else:
             content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
         with file.route.file.open("rb") as handle:  # streamed: memory stays small
-            version = client.upload(
-                f"{base}/{collection}/{sid}/Versions",
-                route=path,
+            version = client.upload_version(
+                service,
+                kind,
+                sid,
+                path=path,
                 visibility=file.route.visibility,
                 content=handle,
                 content_type=content_type,
@@ -363,19 +353,13 @@ def read_dependencies(layout: Layout, language: Language | None) -> list[dict[st
     if language == "js":
         try:
             return packagejson.dependencies(layout.root)
-        except packagejson.PackageJsonError as exc:
+        except PackageJsonError as exc:
             raise DeployError(str(exc)) from None
     return read_requirements(layout)
 
 
 def dependencies_source(language: Language | None) -> str:
     return packagejson.FILE_NAME if language == "js" else "requirements.txt"
-
-
-def dependencies_field(entries: list[dict[str, str]]) -> str:
-    """``Dependencies`` as Twilio's toolkit sends it: the compact JSON list wrapped in one
-    literal pair of double quotes (the API takes it with or without them)."""
-    return '"' + json.dumps(entries, separators=(",", ":"), ensure_ascii=False) + '"'
 
 
 def read_requirements(layout: Layout) -> list[dict[str, str]]:
@@ -390,57 +374,30 @@ def read_requirements(layout: Layout) -> list[dict[str, str]]:
             f"{file} is not a UTF-8 text file ({exc.reason} at byte {exc.start}); write one "
             "requirement per line."
         ) from None
-    found = []
-    for number, line in enumerate(text.splitlines(), 1):
-        # "#" starts a comment at a line's start or after a space only (pip's rule), so a URL's
-        # "#sha256=..." fragment stays.
-        line = re.sub(r"(^|\s)#.*$", "", line).strip()
-        if not line:
-            continue
-        if line.startswith("-"):
-            raise DeployError(
-                f"requirements.txt line {number}: {line!r} is a pip option; a build takes "
-                "package requirements only (the server chooses the index: CALLBOX_INDEX_URL)."
-            )
-        try:
-            requirement = Requirement(line)
-        except InvalidRequirement as exc:
-            raise DeployError(
-                f"requirements.txt line {number}: cannot read {line!r} ({exc}); write one "
-                "'name' or 'name<specifier>' per line (e.g. requests[socks]>=2.31)."
-            ) from None
-        # The build takes {name, version}: extras stay with the name, the rest (specifier,
-        # "@ URL", "; marker") is the version, as the server's parser reads it back.
-        extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
-        name = requirement.name + extras
-        spec = f"@ {requirement.url}" if requirement.url else str(requirement.specifier)
-        if requirement.marker is not None:
-            spec += f"{' ' if requirement.url else ''}; {requirement.marker}"
-        found.append({"name": name, "version": spec})
-    return found
+    try:
+        return validate.requirements_entries(text)
+    except BuildFailure as exc:
+        raise DeployError(str(exc)) from None
 
 
 def _build(
     client: ApiClient,
-    base: str,
+    service: str,
     request: DeployRequest,
     dependencies: list[dict[str, str]],
-    chosen: dict[str, list[str]],
+    chosen: dict[Kind, list[str]],
     say: Printer,
     on_build: Callable[[str, str], None] | None = None,
 ) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    if chosen["function"]:
-        data["FunctionVersions"] = chosen["function"]
-    if chosen["asset"]:
-        data["AssetVersions"] = chosen["asset"]
-    if dependencies:
-        data["Dependencies"] = dependencies_field(dependencies)
-    # Without a runtime the server chooses: the newest Node.js it has for JavaScript
-    # functions, its default Python for Python ones.
-    if request.runtime:
-        data["Runtime"] = request.runtime
-    build = client.post(f"{base}/Builds", data)
+    build = client.create_build(
+        service,
+        function_versions=chosen["function"],
+        asset_versions=chosen["asset"],
+        dependencies=validate.dependencies_field(dependencies) if dependencies else None,
+        # Without a runtime the server chooses: the newest Node.js it has for JavaScript
+        # functions, its default Python for Python ones.
+        runtime=request.runtime or None,
+    )
     if on_build is not None:
         on_build(build["service_sid"], build["sid"])
-    return wait_for_build(client, base, build["sid"], say, request.build_timeout)
+    return client.wait_for_build(service, build["sid"], say, request.build_timeout)

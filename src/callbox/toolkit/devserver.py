@@ -1,29 +1,38 @@
-"""``callbox start``: serve a project folder through the same gateway, pool and workers that
-deployed environments use. Every request first checks whether the project changed on disk, so an
-edit, a new file or a deleted one takes effect on the very next request."""
+"""The local development server (what ``callbox start`` runs): a project folder served through
+the same gateway, pool and workers that deployed environments use. Every request first checks
+whether the project changed on disk, so an edit, a new file or a deleted one takes effect on the
+very next request."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from callbox.asgi import Receive, Scope, Send, run_lifespan
 from callbox.builds import npm
 from callbox.builds.dependencies import DependencyError, install
 from callbox.builds.runtimes import node_executable
 from callbox.builds.validate import BuildFailure
 from callbox.config import Config
 from callbox.errors import FunctionError
-from callbox.gateway.app import Gateway, Receive, Scope, Send, Served
+from callbox.gateway.app import Gateway, Served
 from callbox.gateway.pool import PoolSet
 from callbox.gateway.source import Deployment
 from callbox.gateway.supervisor import Supervisor
 from callbox.sandbox.policy import Sandbox
-from callbox.toolkit.project import Layout, ProjectError, discover, project_language, read_env
+from callbox.toolkit import packagejson
+from callbox.toolkit.errors import ProjectError
+from callbox.toolkit.project import (
+    RUNTIME_LANGUAGES,
+    Layout,
+    discover,
+    project_language,
+    read_env,
+)
 from callbox.toolkit.watch import ChangeDetector
 
 SITE_PACKAGES = Path(".callbox") / "site-packages"
@@ -100,7 +109,7 @@ class LocalProject:
 
     def _read(self) -> Deployment:
         routes = discover(self.layout)  # functions of both languages: a ProjectError
-        language = "node" if project_language(self.layout, routes.values()) == "js" else "python"
+        language = RUNTIME_LANGUAGES[project_language(self.layout, routes.values()) or "python"]
         if language == "node":
             site_packages = self._install_packages()
         else:
@@ -148,10 +157,7 @@ class LocalProject:
                 "This project's functions are JavaScript, and there is no `node` on the PATH: "
                 "install Node.js 18 or newer."
             )
-        entries = [
-            {"name": name, "version": str(version).strip()}
-            for name, version in _package_dependencies(self.package_json).items()
-        ]
+        entries = packagejson.dependencies(self.layout.root)  # deploy's reading, and check
         try:
             specs, provided = npm.parse(npm.defaults(entries))
         except BuildFailure as exc:
@@ -188,21 +194,6 @@ class LocalProject:
             f"Project changed: serving {functions} functions and "
             f"{len(deployment.routes) - functions} assets."
         )
-
-
-def _package_dependencies(manifest: Path) -> dict[str, object]:
-    if not manifest.is_file():
-        return {}
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ProjectError(f"{manifest} is not valid JSON: {exc}") from None
-    found = data.get("dependencies") if isinstance(data, dict) else None
-    if found is None:
-        return {}
-    if not isinstance(found, dict):
-        raise ProjectError(f"{manifest}: dependencies must be an object of name: version.")
-    return found
 
 
 def route_listing(deployment: Deployment, base_url: str) -> list[str]:
@@ -257,27 +248,18 @@ class DevServer:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await run_lifespan(receive, send, self.startup, self.shutdown)
         else:
             await self.gateway(scope, receive, send)
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.supervisor.start()
-                    deployment = self.source.current
-                    if deployment is not None:
-                        await self.pools.pool_for(deployment).warm()
-                except Exception as exc:  # noqa: BLE001 - reported to uvicorn, which exits
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                self.pools.close()
-                with contextlib.suppress(Exception):
-                    await self.supervisor.stop()
-                await asyncio.to_thread(self.supervisor.sandbox.close)
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    async def startup(self) -> None:
+        await self.supervisor.start()
+        deployment = self.source.current
+        if deployment is not None:
+            await self.pools.pool_for(deployment).warm()
+
+    async def shutdown(self) -> None:
+        self.pools.close()
+        with contextlib.suppress(Exception):
+            await self.supervisor.stop()
+        await asyncio.to_thread(self.supervisor.sandbox.close)

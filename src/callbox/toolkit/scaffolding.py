@@ -1,6 +1,7 @@
-"""`callbox init`: create a new project from a bundled scaffold: Python (scaffold/, also
+"""A new project from a bundled scaffold (what ``callbox init`` makes): Python (scaffold/, also
 examples/quickstart) or JavaScript (scaffold-js/: the layout of Twilio's ``twilio
-serverless:init``, with package.json, .twilioserverlessrc, .env and .gitignore)."""
+serverless:init``, with package.json, .twilioserverlessrc, .env and .gitignore), and the
+default .twilioserverlessrc the scaffolds hold."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from callbox.toolkit.errors import InitError
 from callbox.toolkit.project import Language
 from callbox.toolkit.rcfile import SECTIONS
 
@@ -21,10 +23,6 @@ PLACEHOLDER = "{{name}}"
 _TEMPLATED_FILES = ("README.md", "package.json")
 _NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
 _IGNORED_NAMES = frozenset({"__pycache__"})
-
-
-class InitError(ValueError):
-    """The project cannot be created; the message says why and what to do."""
 
 
 def validate_name(name: str) -> None:

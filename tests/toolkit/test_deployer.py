@@ -1,4 +1,4 @@
-"""What ``deploy_project`` (toolkit/deploy.py) decides from the project alone, before any
+"""What ``deploy_project`` (toolkit/deployer.py) decides from the project alone, before any
 request: the build's Dependencies and their wire form, and the runtime a project may ask for.
 The deploy itself, against a real server, is in tests/e2e/test_e2e_toolkit_deploy.py and
 tests/e2e/test_e2e_toolkit_javascript.py."""
@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from callbox.toolkit.deploy import (
+from callbox.builds.validate import dependencies_field
+from callbox.toolkit.deployer import (
     DeployRequest,
     check_runtime,
-    dependencies_field,
     deploy_project,
     read_dependencies,
     runtime_language,
 )
-from callbox.toolkit.project import Layout, ProjectError
-from callbox.toolkit.resources import DeployError
+from callbox.toolkit.errors import DeployError, ProjectError
+from callbox.toolkit.project import Layout
 
 
 def write(root: Path, relative: str, text: str = "") -> None:
