@@ -12,8 +12,8 @@ Beyond Twilio (documented in docs/debugging.md):
 
 from __future__ import annotations
 
+import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
@@ -307,14 +307,12 @@ def fetch_webhook(call: Call) -> Reply:
 _PORT = r"(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
 
 
+URL_PATTERN = r"https?://[A-Za-z0-9.-]+" + _PORT + r"(?:[/?#]\S*)?"
+
+
 def _check_url(raw: str) -> str:
-    try:
-        parts = urlsplit(raw)
-        parts.port  # noqa: B018 - a port that is not a number raises here
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BadRequest(f"Url must be an http:// or https:// URL; found {raw!r}")
+    if not re.fullmatch(URL_PATTERN, raw):
+        raise BadRequest(f"Url must be an http:// or https:// URL with a host name; found {raw!r}")
     return raw
 
 
@@ -323,7 +321,7 @@ def _check_url(raw: str) -> str:
         "Url",
         required=True,
         max_length=2048,
-        pattern=r"https?://[A-Za-z0-9.-]+" + _PORT + r"(?:[/?#]\S*)?",
+        pattern=URL_PATTERN,
         check=_check_url,
         description="Where alerts are posted (http or https).",
     ),
