@@ -52,12 +52,13 @@ class ServerEvents:
     """What the gateway reports: function log lines and failures go to the log book (and the
     Debugger's alerts), every answer to the metrics."""
 
-    def __init__(self, logbook: LogBook, metrics: Metrics) -> None:
+    def __init__(self, logbook: LogBook, metrics: Metrics | None) -> None:
         self.logbook = logbook
         self.metrics = metrics
 
     def request_done(self, served: Served) -> None:
-        self.metrics.answered(served.status, served.duration_ms / 1000, served.meta)
+        if self.metrics is not None:  # None: CALLBOX_METRICS=off, nothing to count for
+            self.metrics.answered(served.status, served.duration_ms / 1000, served.meta)
 
     def function_logs(self, meta: dict[str, Any], lines: list[dict[str, Any]]) -> None:
         self.logbook.record(meta, lines)
@@ -232,7 +233,8 @@ def create_server(config: Config, own_ports: Sequence[int] = ()) -> Server:
     environments = Environments(
         store, accounts, builder, pools.serve_only, warm=lambda d: pools.pool_for(d).warm()
     )
-    gateway = Gateway(config, environments, pools, ServerEvents(logbook, metrics))
+    counted = metrics if config.metrics != "off" else None
+    gateway = Gateway(config, environments, pools, ServerEvents(logbook, counted))
     metrics.live.workers = supervisor.workers_by_runtime
     metrics.live.starts = lambda: dict(supervisor.started)
     metrics.live.subscribers = logbook.subscriber_count
