@@ -6,6 +6,7 @@ log line, and /metrics counts it all. ``callbox start`` prints each failure with
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -287,3 +288,29 @@ def test_callbox_start_prints_each_failure_with_its_traceback(servers) -> None:
     mark = server.mark()
     server.client.get("/warn")
     server.wait_for_line(r"\[WARN\] /warn: UserWarning: this API is deprecated", since=mark)
+
+
+def test_callbox_debugger_groups_and_lists_them(lab, tmp_path, callbox_cli) -> None:
+    run_callbox = callbox_cli  # a real `python -m callbox` process
+    server, deployed, _, _ = lab
+    auth = ["--url", server.base_url, "-u", server.account_sid, "--password", server.auth_token]
+    grouped = run_callbox(
+        ["debugger", *auth, "--group-by", "error_code", "-o", "json"], cwd=tmp_path
+    )
+    assert grouped.returncode == 0, grouped.stderr
+    counts = {group["key"]: group["count"] for group in json.loads(grouped.stdout)}
+    assert counts["82002"] == 7 and counts["82004"] == 2
+    table = run_callbox(["debugger", *auth], cwd=tmp_path)  # by URL, as a table
+    assert table.returncode == 0, table.stderr
+    assert "KEY" in table.stdout.upper() and f"{deployed['domain']}" in table.stdout
+    assert "/raise" in table.stdout
+    listed = run_callbox(
+        ["debugger", *auth, "--group-by", "none", "--search", "order service", "-o", "json"],
+        cwd=tmp_path,
+    )
+    alerts = json.loads(listed.stdout)
+    assert alerts and all("order service" in a["alert_text"] for a in alerts)
+    other = run_callbox(
+        ["debugger", *auth, "--service-sid", "ZS" + "0" * 32, "-o", "json"], cwd=tmp_path
+    )
+    assert other.returncode == 0 and json.loads(other.stdout) == []

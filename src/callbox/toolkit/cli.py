@@ -32,6 +32,7 @@ COMMANDS = {
     "list": "callbox.toolkit.commands.listing:list_command",
     "ls": "callbox.toolkit.commands.listing:list_command",
     "logs": "callbox.toolkit.commands.logs:logs",
+    "debugger": "callbox.toolkit.commands.debugger:debugger",
     "env": "callbox.toolkit.commands.env:env",
     "new": "callbox.toolkit.commands.templates:new",
     "template": "callbox.toolkit.commands.templates:new",

@@ -76,8 +76,8 @@ def environment_names(suffix: str) -> tuple[str, str]:
 
 
 class ApiClient:
-    """The Serverless API (``/v1``) and the account lookup (``/2010-04-01``) of one server, as
-    one set of credentials sees them."""
+    """The Serverless API (``/v1``), the Debugger (``/monitor/v1``) and the account lookup
+    (``/2010-04-01``) of one server, as one set of credentials sees them."""
 
     def __init__(
         self,
@@ -334,6 +334,23 @@ class ApiClient:
         events, read by ``commands/logs.py``'s Follower on ``http``)."""
         return f"{_environment(service, environment)}/Logs"
 
+    # --- the Debugger (Monitor v1) --------------------------------------------------------
+
+    def alerts(self, *, limit: int, **filters: Any) -> list[dict[str, Any]]:
+        """The newest alerts (at most ``limit``), narrowed by Monitor's filters (LogLevel, ...)."""
+        found: list[dict[str, Any]] = []
+        page = self._get(ALERTS, PageSize=min(limit, 1000), **_sent(filters))
+        while True:
+            found += page.get("alerts", [])[: limit - len(found)]
+            next_url = page.get("meta", {}).get("next_page_url")
+            if len(found) >= limit or not next_url:
+                return found
+            page = self._request("GET", next_url)
+
+    def alert_groups(self, by: str, **filters: Any) -> list[dict[str, Any]]:
+        """The alerts grouped by function URL (``url``) or error code (``error_code``)."""
+        return list(self._get(f"{ALERTS}/Grouped", By=by, **_sent(filters)).get("groups", []))
+
     # --- the transport: JSON objects, every failure one ApiError --------------------------
 
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -377,6 +394,13 @@ class ApiClient:
             if not next_url:
                 return
             page = self._request("GET", next_url)
+
+
+ALERTS = "/monitor/v1/Alerts"
+
+
+def _sent(filters: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in filters.items() if value not in (None, "")}
 
 
 def _service(service: str) -> str:
