@@ -76,7 +76,13 @@ def believe_old_times(monkeypatch: pytest.MonkeyPatch) -> None:
 NPM_FOLDER = Path(
     os.environ.get("CALLBOX_TEST_NPM", Path.home() / ".cache" / "callbox-tests" / "npm")
 )
-NPM_PACKAGES = {"twilio": "5", "@twilio/runtime-handler": ""}
+NPM_PACKAGES = {
+    "twilio": "5",
+    "@twilio/runtime-handler": "",
+    # Types for JavaScript functions (init writes a jsconfig.json using them) and the checker.
+    "@twilio-labs/serverless-runtime-types": "4",
+    "typescript": "5",
+}
 
 
 def _npm_ready(modules: Path) -> bool:

@@ -59,3 +59,37 @@ def test_the_annotated_handlers_run() -> None:
         assert header["status"] == 200 and json.loads(body) == {"domain": "unit.test:8080"}
     finally:
         worker.close()
+
+
+def test_the_python_templates_use_the_types_and_pass_mypy_strict(tmp_path: Path) -> None:
+    toolkit = Path(callbox.__file__).parent / "toolkit"
+    files = sorted(
+        f
+        for f in [
+            *toolkit.glob("templates/*/functions/*.py"),
+            *toolkit.glob("scaffold/functions/**/*.py"),
+        ]
+        if "def handler" in f.read_text()
+    )
+    assert len(files) >= 12
+    for file in files:
+        assert "callback: Callback" in file.read_text(), file
+    done = subprocess.run(
+        # The twilio library ships no type information: its names are Any here.
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--ignore-missing-imports",
+            "--allow-subclassing-any",
+            "--cache-dir",
+            str(tmp_path),
+            *map(str, files),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -305,6 +305,7 @@ JS_FILES = {
     "assets/message.private.js",
     "assets/style.css",
     "package.json",
+    "jsconfig.json",
     ".twilioserverlessrc",
     ".env",
     ".gitignore",
@@ -421,3 +422,40 @@ def test_javascript_scaffold_functions_compile_and_export_a_handler(relative: st
         ["node", "-e", script, str(file)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
+
+
+SIGNATURE = "import('@twilio-labs/serverless-runtime-types/types').ServerlessFunctionSignature"
+BAD_FUNCTION = f"""/** @type {{{SIGNATURE}}} */
+exports.handler = (context, event, callback) => {{
+  const response = new Twilio.Response();
+  response.setStatuscode(200);
+  callback(null, response, 'extra');
+}};
+"""
+
+
+def test_a_javascript_project_type_checks_with_twilios_types(
+    tmp_path: Path, node_modules: Path
+) -> None:
+    # As Twilio's TypeScript guide: the runtime's types package, checked in the editor (here
+    # with TypeScript's own checker) through jsconfig.json.
+    code, out = _init(tmp_path, "typed", "--language", "js")
+    assert code == 0, out
+    root = tmp_path / "typed"
+    assert (
+        "@twilio-labs/serverless-runtime-types"
+        in json.loads((root / "package.json").read_text())["devDependencies"]
+    )
+    (root / "node_modules").symlink_to(node_modules)
+    tsc = [shutil.which("node") or "node", str(node_modules / "typescript" / "bin" / "tsc")]
+    checked = subprocess.run(
+        [*tsc, "-p", "jsconfig.json"], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    (root / "functions" / "bad.js").write_text(BAD_FUNCTION)
+    mistakes = subprocess.run(
+        [*tsc, "-p", "jsconfig.json"], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert mistakes.returncode != 0
+    assert "Property 'setStatuscode' does not exist" in mistakes.stdout
+    assert "Expected 1-2 arguments, but got 3" in mistakes.stdout

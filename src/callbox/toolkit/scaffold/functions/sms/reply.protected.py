@@ -4,8 +4,9 @@ Requests must carry a valid X-Twilio-Signature (set AUTH_TOKEN in .env),
 so point a phone number's "A message comes in" webhook here.
 """
 
-
-def handler(context, event, callback):
+from callbox.runtime import Twilio
+from callbox.runtime.types import Callback, Context, Event
+def handler(context: Context, event: Event, callback: Callback) -> None:
     # Twilio is injected by the runtime, like in Twilio Functions.
     twiml = Twilio.twiml.MessagingResponse()  # noqa: F821
     body = event.get("Body") or ""

@@ -1,12 +1,14 @@
 """Public function: /<namespace>/basic-auth, answering only requests that carry
 "Authorization: Basic ..." with the USERNAME and PASSWORD set in .env."""
 
+from callbox.runtime import Twilio
+from callbox.runtime.types import Callback, Context, Event
 import base64
 import binascii
 import hmac
 
 
-def handler(context, event, callback):
+def handler(context: Context, event: Event, callback: Callback) -> None:
     username = context.get("USERNAME") or ""
     password = context.get("PASSWORD") or ""
     if not username or not password:
@@ -24,7 +26,7 @@ def handler(context, event, callback):
     callback(None, {"message": f"Hello {username}, you are signed in."})
 
 
-def _header(event, name):
+def _header(event: Event, name: str) -> str | None:
     # A query or body parameter called "request" replaces event["request"]; then no headers.
     request = event.get("request")
     headers = request.get("headers") if isinstance(request, dict) else None
@@ -32,7 +34,7 @@ def _header(event, name):
     return value if isinstance(value, str) else None  # a repeated header (a list) is refused
 
 
-def _authorized(header, username, password):
+def _authorized(header: str | None, username: str, password: str) -> bool:
     scheme, _, credentials = (header or "").partition(" ")
     if scheme.lower() != "basic":
         return False

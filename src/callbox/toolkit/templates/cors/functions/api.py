@@ -1,8 +1,9 @@
 """Public function: /<namespace>/api?name=Ada -> {"message": "Hello Ada!"}, a JSON API that web
 pages served from ALLOWED_ORIGIN (in .env) may call with fetch()."""
 
-
-def handler(context, event, callback):
+from callbox.runtime import Twilio
+from callbox.runtime.types import Callback, Context, Event
+def handler(context: Context, event: Event, callback: Callback) -> None:
     # Twilio is injected by the runtime; Twilio.Response lets us add headers.
     response = Twilio.Response()  # noqa: F821
     origin = _header(event, "origin")
@@ -18,7 +19,7 @@ def handler(context, event, callback):
     callback(None, response)
 
 
-def _allowed_origin(setting, origin):
+def _allowed_origin(setting: str, origin: str | None) -> str | None:
     """The Access-Control-Allow-Origin value: "*", the caller's origin if listed, or None."""
     allowed = [item.strip().rstrip("/") for item in setting.split(",") if item.strip()]
     if "*" in allowed:
@@ -28,7 +29,7 @@ def _allowed_origin(setting, origin):
     return None
 
 
-def _header(event, name):
+def _header(event: Event, name: str) -> str | None:
     # A query or body parameter called "request" replaces event["request"]; then no headers.
     request = event.get("request")
     headers = request.get("headers") if isinstance(request, dict) else None

@@ -1,8 +1,9 @@
 """Public function: /<namespace>/forward-message, an SMS webhook forwarding each message to
 MY_PHONE_NUMBER (set in .env) with the sender's number and the text."""
 
-
-def handler(context, event, callback):
+from callbox.runtime import Twilio
+from callbox.runtime.types import Callback, Context, Event
+def handler(context: Context, event: Event, callback: Callback) -> None:
     to = context.get("MY_PHONE_NUMBER")
     if not to:
         callback(

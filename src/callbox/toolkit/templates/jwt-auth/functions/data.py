@@ -2,13 +2,15 @@
 "Authorization: Bearer <token>" where the token comes from /<namespace>/login (or anyone else
 holding JWT_SECRET). A missing, forged or expired token gets 401."""
 
+from callbox.runtime import Twilio
+from callbox.runtime.types import Callback, Context, Event, Response
 from twilio.jwt import Jwt, JwtDecodeError
 
 ISSUER = "callbox-jwt-auth"
 MIN_SECRET_LENGTH = 32
 
 
-def handler(context, event, callback):
+def handler(context: Context, event: Event, callback: Callback) -> None:
     secret = context.get("JWT_SECRET") or ""
     # An empty key would make Jwt.from_jwt skip the signature check: refuse to run without one.
     if len(secret) < MIN_SECRET_LENGTH:
@@ -30,7 +32,7 @@ def handler(context, event, callback):
     callback(None, {"message": f"Hello {claims.get('sub', 'there')}!", "expires": claims["exp"]})
 
 
-def _bearer_token(event):
+def _bearer_token(event: Event) -> str | None:
     # A query or body parameter called "request" replaces event["request"]; then no headers.
     request = event.get("request")
     headers = request.get("headers") if isinstance(request, dict) else None
@@ -41,8 +43,8 @@ def _bearer_token(event):
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _unauthorized(description):
-    response = Twilio.Response()  # noqa: F821 - injected by the runtime
+def _unauthorized(description: str) -> Response:
+    response = Twilio.Response()
     response.set_status_code(401)
     response.append_header("WWW-Authenticate", 'Bearer realm="callbox", error="invalid_token"')
     response.set_body({"error": "invalid_token", "error_description": description})

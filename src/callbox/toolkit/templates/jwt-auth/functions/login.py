@@ -4,6 +4,8 @@ A demo sign-in: the password is PASSWORD from .env; the token is signed with JWT
 is what /<namespace>/data asks for in "Authorization: Bearer <token>".
 """
 
+from callbox.runtime import Twilio
+from callbox.runtime.types import Callback, Context, Event
 import hmac
 
 from twilio.jwt import Jwt
@@ -16,11 +18,11 @@ MIN_SECRET_LENGTH = 32
 class DemoToken(Jwt):
     """A token whose claims are only the standard ones: iss, sub, nbf and exp."""
 
-    def _generate_payload(self):
+    def _generate_payload(self) -> dict[str, object]:
         return {}
 
 
-def handler(context, event, callback):
+def handler(context: Context, event: Event, callback: Callback) -> None:
     secret = context.get("JWT_SECRET") or ""
     password = context.get("PASSWORD") or ""
     if len(secret) < MIN_SECRET_LENGTH or not password:
@@ -31,7 +33,7 @@ def handler(context, event, callback):
         return
     given = event.get("password")
     if not isinstance(given, str) or not hmac.compare_digest(given.encode(), password.encode()):
-        response = Twilio.Response()  # noqa: F821 - injected by the runtime
+        response = Twilio.Response()
         response.set_status_code(401)
         response.set_body({"error": "invalid_grant", "error_description": "Wrong password."})
         callback(None, response)
