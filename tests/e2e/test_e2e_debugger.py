@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -314,3 +315,35 @@ def test_callbox_debugger_groups_and_lists_them(lab, tmp_path, callbox_cli) -> N
         ["debugger", *auth, "--service-sid", "ZS" + "0" * 32, "-o", "json"], cwd=tmp_path
     )
     assert other.returncode == 0 and json.loads(other.stdout) == []
+
+
+JS_THROW = b"""exports.handler = (context, event, callback) => {
+  const order = undefined;
+  callback(null, order.total); // TypeError
+};
+"""
+
+
+def test_a_javascript_failure_is_in_the_logs_and_the_debugger_too(lab) -> None:
+    server, _, _, _ = lab
+    version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout
+    runtime = f"node{min(22, int(version.strip().lstrip('v').split('.')[0]))}"
+    deployed = deploy(
+        server, {"/total": (JS_THROW, "public")}, service="debugger-js", runtime=runtime
+    )
+    with server.environment(deployed["domain"]) as env:
+        assert env.get("/total").status_code == 500
+    deadline = time.monotonic() + 5
+    while True:
+        mine = [
+            a
+            for a in alerts_of(server, log_level="error")
+            if a.service_sid == deployed["service_sid"]
+        ]
+        if len(mine) >= 2:
+            break
+        assert time.monotonic() < deadline, mine
+        time.sleep(0.1)
+    assert {a.error_code for a in mine} == {"82002", "82005"}
+    line = next(a.alert_text for a in mine if a.error_code == "82005")
+    assert line.startswith("/total failed: TypeError") and "functions/total.js" in line
