@@ -1,11 +1,12 @@
 """Public function: /<namespace>/basic-auth, answering only requests that carry
 "Authorization: Basic ..." with the USERNAME and PASSWORD set in .env."""
 
-from callbox.runtime import Twilio
-from callbox.runtime.types import Callback, Context, Event
 import base64
 import binascii
 import hmac
+
+from callbox.runtime import Twilio
+from callbox.runtime.types import Callback, Context, Event
 
 
 def handler(context: Context, event: Event, callback: Callback) -> None:

@@ -1,7 +1,8 @@
 """Public function: /<namespace>/blank. Replace the body with your own code."""
 
-from callbox.runtime import Twilio
 from callbox.runtime.types import Callback, Context, Event
+
+
 def handler(context: Context, event: Event, callback: Callback) -> None:
     # context: every variable of .env as an attribute (context.MY_VARIABLE), plus DOMAIN_NAME
     #   and PATH; context.get_twilio_client() returns a Twilio REST client (it needs

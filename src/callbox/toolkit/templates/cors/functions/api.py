@@ -3,6 +3,8 @@ pages served from ALLOWED_ORIGIN (in .env) may call with fetch()."""
 
 from callbox.runtime import Twilio
 from callbox.runtime.types import Callback, Context, Event
+
+
 def handler(context: Context, event: Event, callback: Callback) -> None:
     # Twilio is injected by the runtime; Twilio.Response lets us add headers.
     response = Twilio.Response()  # noqa: F821

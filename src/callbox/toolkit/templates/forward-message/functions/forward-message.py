@@ -3,6 +3,8 @@ MY_PHONE_NUMBER (set in .env) with the sender's number and the text."""
 
 from callbox.runtime import Twilio
 from callbox.runtime.types import Callback, Context, Event
+
+
 def handler(context: Context, event: Event, callback: Callback) -> None:
     to = context.get("MY_PHONE_NUMBER")
     if not to:

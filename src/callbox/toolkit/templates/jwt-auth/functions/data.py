@@ -2,9 +2,10 @@
 "Authorization: Bearer <token>" where the token comes from /<namespace>/login (or anyone else
 holding JWT_SECRET). A missing, forged or expired token gets 401."""
 
+from twilio.jwt import Jwt, JwtDecodeError
+
 from callbox.runtime import Twilio
 from callbox.runtime.types import Callback, Context, Event, Response
-from twilio.jwt import Jwt, JwtDecodeError
 
 ISSUER = "callbox-jwt-auth"
 MIN_SECRET_LENGTH = 32

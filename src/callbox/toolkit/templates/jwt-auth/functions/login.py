@@ -4,11 +4,12 @@ A demo sign-in: the password is PASSWORD from .env; the token is signed with JWT
 is what /<namespace>/data asks for in "Authorization: Bearer <token>".
 """
 
-from callbox.runtime import Twilio
-from callbox.runtime.types import Callback, Context, Event
 import hmac
 
 from twilio.jwt import Jwt
+
+from callbox.runtime import Twilio
+from callbox.runtime.types import Callback, Context, Event
 
 ISSUER = "callbox-jwt-auth"
 TOKEN_SECONDS = 3600

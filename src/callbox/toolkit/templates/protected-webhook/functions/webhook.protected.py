@@ -5,6 +5,8 @@ handler runs: a request without a valid signature is answered 403 and never gets
 """
 
 from callbox.runtime.types import Callback, Context, Event
+
+
 def handler(context: Context, event: Event, callback: Callback) -> None:
     parameters = sorted(key for key in event if key != "request")
     print(f"Signed webhook received with parameters: {', '.join(parameters) or 'none'}")
