@@ -1,4 +1,4 @@
-"""``callbox debugger``: the Debugger's alerts (``/monitor/v1/Alerts``), grouped by the
+"""``callbox debugger``: the Debugger's alerts (the Monitor Alerts API), grouped by the
 function's URL (default) or by error code, or listed one by one (``--group-by none``)."""
 
 from __future__ import annotations
