@@ -39,17 +39,15 @@ class Worker:
         self,
         worker_id: str,
         pid: int,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        transport: asyncio.BaseTransport,
         max_body: int,
         kill: Callable[[str], None] = lambda _id: None,
     ) -> None:
         self.id = worker_id
         self.pid = pid
         self.runtime = protocol.RUNTIME_PYTHON  # as its hello says
-        self.reader = reader
-        self.writer = writer
-        self.outbox = protocol.Outbox(writer)
+        self.transport = transport
+        self.outbox = protocol.Outbox(transport)  # type: ignore[arg-type]
         self.max_body = max_body
         self.pending: dict[str, asyncio.Future[tuple[dict[str, Any], bytes]]] = {}
         self.cancel_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -60,7 +58,7 @@ class Worker:
         self.on_late_log: Callable[[str, dict[str, Any]], None] = lambda _id, _line: None
         self.on_idle: Callable[[Worker], None] = lambda _w: None
         self.on_dead: Callable[[Worker], None] = lambda _w: None
-        self._reader_task: asyncio.Task[None] | None = None
+        self._lost_task: asyncio.Task[None] | None = None
         self._kill = kill  # asks the warm parent, which knows the process (a pid may be reused)
 
     @property
@@ -76,9 +74,6 @@ class Worker:
     def suspect(self) -> bool:
         """A cancel is unanswered: its event loop may be blocked, so give it no new work."""
         return bool(self.cancel_acks)
-
-    def start_reading(self) -> None:
-        self._reader_task = asyncio.ensure_future(self._read())
 
     def invoke(self, frame: dict[str, Any]) -> asyncio.Future[tuple[dict[str, Any], bytes]]:
         future: asyncio.Future[tuple[dict[str, Any], bytes]] = (
@@ -116,19 +111,16 @@ class Worker:
             return
         self.dead = True
         self._kill(self.id)
-        self.writer.close()
+        self.transport.close()
 
-    async def _read(self) -> None:
-        try:
-            while True:
-                try:
-                    header, body = await protocol.read_frame(self.reader, self.max_body)
-                except protocol.BodyTooLarge as exc:
-                    header, body = exc.header, b""
-                    header["oversize"] = exc.size
-                self._dispatch(header, body)
-        except (EOFError, ConnectionError, protocol.ProtocolError) as exc:
-            await self._lost(exc)
+    def connection_lost(self, exc: BaseException) -> None:
+        """The socket closed, or sent what is not a frame: every invocation it held fails."""
+        if self._lost_task is None:
+            self._lost_task = asyncio.ensure_future(self._lost(exc))
+
+    def oversize(self, header: dict[str, Any], size: int) -> None:
+        header["oversize"] = size
+        self._dispatch(header, b"")
 
     def _dispatch(self, header: dict[str, Any], body: bytes) -> None:
         kind, invocation_id = header["type"], str(header.get("id"))
@@ -167,12 +159,62 @@ class Worker:
                 future.set_exception(error)
         self.pending.clear()
         self.cancel_acks.clear()
-        self.writer.close()
+        self.transport.close()
         self.on_dead(self)
 
 
 class WorkerLost(Exception):
     """The worker process died while it held the invocation."""
+
+
+class _Connection(asyncio.Protocol):
+    """One worker's socket: its hello, then every frame straight to its Worker. No reader task
+    or stream: a result settles its invocation in the event-loop turn it arrives in."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self.supervisor = supervisor
+        self.transport: asyncio.BaseTransport | None = None
+        self.worker: Worker | None = None
+        self.frames = protocol.FrameReader(0, self._hello, self._refuse)
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self._timer = asyncio.get_running_loop().call_later(SPAWN_TIMEOUT, transport.close)
+
+    def _hello(self, hello: dict[str, Any], _body: bytes) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        worker = self.supervisor._hello(self, hello)
+        if worker is None:
+            self._refuse()
+            return
+        self.worker = worker
+        self.frames.max_body = worker.max_body
+        self.frames.on_frame = worker._dispatch
+        self.frames.on_oversize = worker.oversize
+
+    def _refuse(self, *_args: Any) -> None:
+        self.frames.on_frame = self.frames.on_oversize = lambda *_a: None
+        assert self.transport is not None
+        self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.frames.feed(data)
+        except protocol.ProtocolError as exc:
+            self._refuse()
+            if self.worker is not None:
+                self.worker.connection_lost(exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.worker is not None:
+            how = "the peer closed the connection mid-frame" if self.frames.pending else ""
+            self.worker.connection_lost(exc or EOFError(how or "the peer closed the connection"))
 
 
 class Supervisor:
@@ -199,8 +241,9 @@ class Supervisor:
 
     async def start(self) -> None:
         await asyncio.to_thread(self.prepare)
-        self._server = await asyncio.start_unix_server(
-            self._on_connect, path=self.socket_path, limit=1 << 20
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_unix_server(
+            lambda: _Connection(self), path=self.socket_path
         )
         await self._start_zygote()
 
@@ -277,25 +320,23 @@ class Supervisor:
             )
         return os.path.realpath(found)
 
-    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            hello, _ = await asyncio.wait_for(protocol.read_frame(reader, 0), SPAWN_TIMEOUT)
-        except (TimeoutError, EOFError, protocol.ProtocolError):
-            writer.close()
-            return
+    def _hello(self, connection: _Connection, hello: dict[str, Any]) -> Worker | None:
+        """A worker's first frame: the Worker it is, or None (the connection is refused)."""
         worker_id = str(hello.get("worker_id"))
         future = self._pending.get(worker_id)
         if hello.get("type") != "hello" or future is None or future.done():
-            writer.close()
-            return
-        worker = Worker(
-            worker_id, int(hello["pid"]), reader, writer, self.max_body, kill=self._kill
-        )
+            return None
+        try:
+            pid = int(hello["pid"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        assert connection.transport is not None
+        worker = Worker(worker_id, pid, connection.transport, self.max_body, kill=self._kill)
         worker.runtime = str(hello.get("runtime") or protocol.RUNTIME_PYTHON)
         self._workers[worker_id] = worker
         self.started[worker.runtime] = self.started.get(worker.runtime, 0) + 1
-        worker.start_reading()
         future.set_result(worker)
+        return worker
 
     def workers_by_runtime(self) -> dict[str, int]:
         """Worker processes alive now, by runtime (read by the metrics when scraped)."""
@@ -320,7 +361,7 @@ class Supervisor:
                 worker.exit_status = str(report.get("status"))
                 worker.exited.set()
                 # Noticed now, even if a process it started still holds its socket open.
-                worker.writer.close()
+                worker.transport.close()
             pending = self._pending.get(worker_id)
             if pending is not None and not pending.done():
                 pending.set_exception(

@@ -48,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
+from collections.abc import Callable
 from typing import Any
 
 _PREFIX = struct.Struct(">II")
@@ -92,15 +93,104 @@ async def read_frame(reader: asyncio.StreamReader, max_body: int) -> tuple[dict[
             raw, body = data[:header_len], data[header_len:]
     except asyncio.IncompleteReadError as exc:
         raise EOFError("the peer closed the connection mid-frame") from exc
+    header = _parse_header(raw)
+    if body_len > max_body:
+        raise BodyTooLarge(header, body_len)
+    return header, body
+
+
+def _parse_header(raw: bytes) -> dict[str, Any]:
     try:
         header = json.loads(raw)
     except ValueError as exc:
         raise ProtocolError(f"frame header is not JSON: {exc}") from exc
     if not isinstance(header, dict) or not isinstance(header.get("type"), str):
         raise ProtocolError("frame header must be a JSON object with a string 'type'")
-    if body_len > max_body:
-        raise BodyTooLarge(header, body_len)
-    return header, body
+    return header
+
+
+class FrameReader:
+    """``read_frame`` for an ``asyncio.Protocol``: bytes in as they arrive, frames out through
+    callbacks, with no task or stream in between (the gateway reads every result this way).
+
+    ``on_frame(header, body)`` gets each frame; ``on_oversize(header, size)`` a frame whose
+    body was over ``max_body`` (skipped, as ``read_frame`` raises ``BodyTooLarge``), once the
+    body has passed. ``feed`` raises ``ProtocolError`` for a bad frame; what came before it was
+    delivered. ``pending`` says whether a frame is partly read (EOF now is mid-frame)."""
+
+    def __init__(
+        self,
+        max_body: int,
+        on_frame: Callable[[dict[str, Any], bytes], None],
+        on_oversize: Callable[[dict[str, Any], int], None],
+    ) -> None:
+        self.max_body = max_body
+        self.on_frame = on_frame
+        self.on_oversize = on_oversize
+        self._buffer = bytearray()
+        self._need = 0  # bytes the buffer must hold before a frame can be read from it
+        self._skip = 0  # bytes of an oversize body still to drop
+        self._skipped: tuple[dict[str, Any], int] | None = None
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._buffer) or self._skipped is not None
+
+    def feed(self, data: bytes) -> None:
+        if self._skip:
+            data = self._drop(data)
+            if not data:
+                return
+        buffer = self._buffer
+        if buffer:
+            buffer += data
+            if len(buffer) < self._need:
+                return  # a large frame arriving in pieces: no parsing until it is whole
+            data = bytes(buffer)
+            buffer.clear()
+        end = len(data)
+        pos = 0
+        need = 8
+        while end - pos >= 8:
+            header_len, body_len = _PREFIX.unpack_from(data, pos)
+            if header_len > MAX_HEADER_BYTES:
+                raise ProtocolError(f"frame header of {header_len} bytes is over the limit")
+            start = pos + 8
+            if body_len > self.max_body:
+                if end - start < header_len:
+                    need = 8 + header_len
+                    break
+                header = _parse_header(data[start : start + header_len])
+                pos = start + header_len
+                if end - pos < body_len:  # the rest of the body arrives later: drop it then
+                    self._skip = body_len - (end - pos)
+                    self._skipped = (header, body_len)
+                    return
+                pos += body_len
+                self.on_oversize(header, body_len)
+                continue
+            total = 8 + header_len + body_len
+            if end - pos < total:
+                need = total
+                break
+            header = _parse_header(data[start : start + header_len])
+            body = data[start + header_len : pos + total]
+            pos += total
+            self.on_frame(header, body)
+        if pos < end:
+            buffer += data[pos:]
+            self._need = need
+
+    def _drop(self, data: bytes) -> bytes:
+        if len(data) < self._skip:
+            self._skip -= len(data)
+            return b""
+        rest = data[self._skip :]
+        self._skip = 0
+        skipped, self._skipped = self._skipped, None
+        if skipped is not None:
+            self.on_oversize(*skipped)
+        return rest
 
 
 class Outbox:
