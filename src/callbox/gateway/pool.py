@@ -115,13 +115,18 @@ class Pool:
         except ValueError as exc:
             raise BadRequest(f"The request cannot be passed to the function: {exc}.") from None
         # The conversions are the gateway's guard on what a worker (user code) sent.
-        return Reply(
-            status=int(header["status"]),
-            headers=[(str(k), str(v)) for k, v in header["headers"]],
-            body=body,
-            logs=list(header["logs"]),
-            oversize=oversize,
-        )
+        try:
+            return Reply(
+                status=int(header["status"]),
+                headers=[(str(k), str(v)) for k, v in header["headers"]],
+                body=body,
+                logs=list(header["logs"]),
+                oversize=oversize,
+            )
+        except (LookupError, TypeError, ValueError):
+            raise FunctionError(
+                "The function's worker sent a result that does not follow the frame protocol."
+            ) from None
 
     def _remember(self, invocation_id: str, meta: dict[str, Any]) -> None:
         # Kept for lines a function writes after its response; bounded, oldest dropped.

@@ -142,10 +142,11 @@ class Worker:
     def dispatch(self, frame: Frame, body: bytes, oversize: int | None = None) -> None:
         """One frame from the worker (``frames.WorkerFrame``); other kinds are ignored."""
         if frame["type"] == "result":
+            retire = frame["retire"]  # read first: a frame without it settles nothing
             future = self.pending.pop(frame["id"], None)
             if future is not None and not future.done():
                 future.set_result((frame, body, oversize))
-            if frame["retire"]:
+            if retire:
                 self.retired = True
             if not self.load:
                 self.on_idle(self)
