@@ -11,7 +11,8 @@ The wire. Workers talk to the gateway over one Unix stream socket, in frames:
     frame = u32 header_length | u32 body_length | header (UTF-8 JSON object) | body (raw bytes)
 
 lengths big-endian. The header is one of the ``*Frame`` types below, told apart by ``type``.
-Only ``result`` carries a body (the HTTP body); every other frame has an empty one. A header
+Only ``result`` carries a body (the HTTP body); every other frame has an empty one (a worker
+skips a body sent on a gateway frame). A header
 over ``protocol.MAX_HEADER_BYTES``, or one that is not a JSON object with a string ``type``,
 breaks the connection: the worker exits (non-zero), the gateway drops the worker and fails
 what it held. A frame of an unknown ``type`` is ignored by both sides (room to grow). A result

@@ -7,8 +7,10 @@ is its JavaScript twin):
     frame = u32 header_length | u32 body_length | header (UTF-8 JSON object) | body (raw bytes)
 
 Reading checks only what keeps the stream aligned and the header usable: the lengths, and a
-header that is a JSON object with a string ``type``. The fields are trusted as ``frames.py``
-types them (both peers are ours; nothing is validated per frame on the hot path).
+header that is a JSON object with a string ``type``. Past that, a frame is taken to be what
+``frames.py`` types it as: nothing is validated per frame on the hot path. A worker runs user
+code, which can write to its socket: the gateway drops a worker whose frame breaks the
+contract (``gateway/supervisor.py``) and converts what it passes on (``gateway/pool.py``).
 """
 
 from __future__ import annotations
