@@ -137,6 +137,139 @@ def get(port: int, path: str, host: str) -> tuple[int, bytes]:
         connection.close()
 
 
+def start_bare(procs: base.Processes, work: Path, node: str) -> int:
+    """The bare Node.js ``http`` server; its port."""
+    port = base.free_port()
+    (work / "bare.js").write_text(BARE_NODE)
+    bare = procs.launch("bare-node", [node, str(work / "bare.js"), str(port)], os.environ.copy())
+    base.wait_ready(procs, bare, port, "/")
+    return port
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    """``NAME:VAR=VALUE,VAR=VALUE`` -> (NAME, {VAR: VALUE}); ``NAME:`` adds nothing."""
+    name, _, settings = text.partition(":")
+    env = dict(item.split("=", 1) for item in settings.split(",") if item)
+    return name, env
+
+
+def compare(
+    args: argparse.Namespace, load: base.Load, seconds: int, work: Path, procs: base.Processes
+) -> int:
+    """Variants of ``callbox serve`` side by side, in the same minutes: each round loads every
+    variant once (the order alternates, A B then B A), so the machine's noise falls on all of
+    them alike; the reading is the median of the per-round ratios to the first variant."""
+    node = shutil.which("node")
+    if node is None:
+        raise SystemExit("node is not on PATH")
+    variants = [parse_variant(text) for text in args.variant]
+    base.say(f"machine: {base.machine()}")
+    base.say(
+        f"load generator: {load.name}; {args.language} hello world, 50 connections, "
+        f"{seconds} s per run, {args.rounds} rounds"
+    )
+    bare_port = start_bare(procs, work, node)
+    servers: list[tuple[str, str, str, int]] = []  # name, url, Host header, server pid
+    for name, env in variants:
+        port, _api, deployed = start_serve(
+            procs, work, args.python, env, name=name, languages=(args.language,)
+        )
+        host = deployed[args.language][2]
+        status, _ = get(port, "/hello", host)
+        assert status == 200, (name, status)
+        pid = procs.started[-1][1].pid
+        servers.append((name, f"http://127.0.0.1:{port}/hello", host, pid))
+        base.say(f"  {name}: {env or 'no extra variables'}")
+    for _name, url, host, _pid in servers:  # warm: workers started, caches filled
+        load.throughput(url, 50, 1, host)
+    rps: dict[str, list[float]] = {name: [] for name, *_ in servers}
+    server_us: dict[str, list[float]] = {name: [] for name, *_ in servers}
+    bare: list[float] = []
+    base.say("\nround  " + "  ".join(f"{name:>22}" for name, *_ in servers) + "   bare node")
+    for round_ in range(args.rounds):
+        order = servers if round_ % 2 == 0 else servers[::-1]
+        for name, url, host, pid in order:
+            procs.check_alive()
+            with base.CpuMeter(pid) as meter:
+                result = load.throughput(url, 50, seconds, host)
+            rps[name].append(result.ok_rps)
+            done = result.requests or 1
+            server_us[name].append(meter.server_s / done * 1e6)
+        bare.append(load.throughput(f"http://127.0.0.1:{bare_port}/", 50, seconds).ok_rps)
+        cells = "  ".join(
+            f"{rps[name][-1]:9.0f} req/s {server_us[name][-1]:4.0f} us" for name, *_ in servers
+        )
+        base.say(f"{round_ + 1:5}  {cells}   {bare[-1]:9.0f}")
+    first = servers[0][0]
+    base.say("\nmedians (server CPU per request: the gateway process only)")
+    for name, *_ in servers:
+        ratios = [b / a for a, b in zip(rps[first], rps[name], strict=True)]
+        of_bare = [r / b * 100 for r, b in zip(rps[name], bare, strict=True)]
+        base.say(
+            f"  {name:22} {statistics.median(rps[name]):9.0f} req/s, "
+            f"{statistics.median(server_us[name]):4.0f} us server CPU per request, "
+            f"{statistics.median(ratios) * 100:6.1f} % of {first} "
+            f"(rounds: {min(ratios) * 100:.1f}-{max(ratios) * 100:.1f} %), "
+            f"{statistics.median(of_bare):5.1f} % of bare node"
+        )
+    return 0
+
+
+def start_serve(
+    procs: base.Processes,
+    work: Path,
+    python: str,
+    extra_env: dict[str, str],
+    name: str = "serve",
+    languages: tuple[str, ...] = ("node", "python"),
+) -> tuple[int, Api, dict[str, tuple[str, str, str]]]:
+    """``callbox serve`` on a data folder of its own, hello world and the sleeper deployed in
+    each language: (port, API client, {language: (service, environment, Host header)})."""
+    account = ("AC" + secrets.token_hex(16), secrets.token_hex(16))
+    serve_port = base.free_port()
+    env = base.clean_env(
+        CALLBOX_ACCOUNT_SID=account[0],
+        CALLBOX_AUTH_TOKEN=account[1],
+        CALLBOX_CONCURRENCY_LIMIT=str(CONCURRENCY),
+        **extra_env,
+    )
+    serve = procs.launch(
+        name,
+        [
+            python,
+            "-m",
+            "callbox",
+            "serve",
+            "--data",
+            str(work / f"data-{name}"),
+            "--port",
+            str(serve_port),
+        ],
+        env,
+    )
+    base.wait_ready(procs, serve, serve_port, "/health")
+    api = Api(serve_port, account)
+    deployed: dict[str, tuple[str, str, str]] = {}
+    for language, runtime, hello, sleep in (
+        ("node", NODE_RUNTIME(), HELLO_JS, SLEEP_JS),
+        ("python", "python3.11", HELLO_PY, SLEEP_PY),
+    ):
+        if language not in languages:
+            continue
+        service, environment, domain = api.service(f"bench-{language}")
+        versions = [
+            api.function(service, "/hello", hello, language),
+            api.function(service, "/sleep", sleep, language),
+        ]
+        started = time.perf_counter()
+        build = api.build(service, versions, runtime)
+        build_s = time.perf_counter() - started
+        api.deploy(service, environment, build)
+        base.say(f"{name} {language}: built {runtime} in {build_s:.1f} s")
+        deployed[language] = (service, environment, f"{domain}:{serve_port}")
+    return serve_port, api, deployed
+
+
 def first_requests(
     api: Api, service: str, environment: str, host: str, runtime: str, count: int
 ) -> list[float]:
@@ -226,7 +359,25 @@ def main() -> int:
     parser.add_argument("--client", default="auto", choices=["auto", "wrk", "raw", "httpx"])
     parser.add_argument("--twilio-run", action="store_true", help="also measure twilio-run")
     parser.add_argument("--python", default=sys.executable)
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:VAR=VALUE[,VAR=VALUE]",
+        help="compare mode (give two or more): one callbox serve per variant with these extra "
+        "variables (e.g. metrics-off:CALLBOX_METRICS=off, or PYTHONPATH=OTHER_CHECKOUT/src for "
+        "another version of the code), loaded in alternating rounds; nothing else is measured",
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="compare mode: rounds (default 5)")
+    parser.add_argument(
+        "--language",
+        choices=["node", "python"],
+        default="node",
+        help="compare mode: which deployed hello world is loaded (default node)",
+    )
     args = parser.parse_args()
+    if len(args.variant) == 1:
+        parser.error("--variant: give two or more, to compare them")
     base.raise_fd_limit()
     load = base.Load(args.client)
     seconds = 3 if args.quick else 10
@@ -234,6 +385,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="callbox-bench-node-"))
     procs = base.Processes(work)
     try:
+        if args.variant:
+            return compare(args, load, seconds, work, procs)
         return run(args, load, seconds, activations, work, procs)
     finally:
         procs.stop_all()
@@ -256,52 +409,8 @@ def run(
     base.say(f"node {version}; load generator: {load.name}")
 
     # 1. The servers.
-    bare_port = base.free_port()
-    (work / "bare.js").write_text(BARE_NODE)
-    bare = procs.launch(
-        "bare-node", [node, str(work / "bare.js"), str(bare_port)], os.environ.copy()
-    )
-    base.wait_ready(procs, bare, bare_port, "/")
-    account = ("AC" + secrets.token_hex(16), secrets.token_hex(16))
-    serve_port = base.free_port()
-    env = base.clean_env(
-        CALLBOX_ACCOUNT_SID=account[0],
-        CALLBOX_AUTH_TOKEN=account[1],
-        CALLBOX_CONCURRENCY_LIMIT=str(CONCURRENCY),
-    )
-    serve = procs.launch(
-        "serve",
-        [
-            args.python,
-            "-m",
-            "callbox",
-            "serve",
-            "--data",
-            str(work / "data"),
-            "--port",
-            str(serve_port),
-        ],
-        env,
-    )
-    base.wait_ready(procs, serve, serve_port, "/health")
-    api = Api(serve_port, account)
-
-    deployed: dict[str, tuple[str, str, str]] = {}
-    for language, runtime, hello, sleep in (
-        ("node", NODE_RUNTIME(), HELLO_JS, SLEEP_JS),
-        ("python", "python3.11", HELLO_PY, SLEEP_PY),
-    ):
-        service, environment, domain = api.service(f"bench-{language}")
-        versions = [
-            api.function(service, "/hello", hello, language),
-            api.function(service, "/sleep", sleep, language),
-        ]
-        started = time.perf_counter()
-        build = api.build(service, versions, runtime)
-        build_s = time.perf_counter() - started
-        api.deploy(service, environment, build)
-        base.say(f"{language}: built {runtime} in {build_s:.1f} s (npm installs twilio for node)")
-        deployed[language] = (service, environment, f"{domain}:{serve_port}")
+    bare_port = start_bare(procs, work, node)
+    serve_port, api, deployed = start_serve(procs, work, args.python, {})
     for language, (_s, _e, host) in deployed.items():
         status, _ = get(serve_port, "/hello", host)
         assert status == 200, (language, status)

@@ -44,6 +44,7 @@ from callbox.monitor.webhook import WebhookSender
 from callbox.sandbox.policy import Sandbox
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store
+from callbox.worker.frames import LogLine
 
 log = logging.getLogger("callbox.server")
 
@@ -60,7 +61,7 @@ class ServerEvents:
         if self.metrics is not None:  # None: CALLBOX_METRICS=off, nothing to count for
             self.metrics.answered(served.status, served.duration_ms / 1000, served.meta)
 
-    def function_logs(self, meta: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+    def function_logs(self, meta: dict[str, Any], lines: list[LogLine]) -> None:
         self.logbook.record(meta, lines)
 
     def invocation_failed(self, meta: dict[str, Any], code: int, text: str) -> None:

@@ -1,6 +1,8 @@
-"""Start a real worker process by exec, as a launcher does (``protocol``, "Starting a worker"):
-fd 3 is one end of a socketpair, fd 4 a pipe holding the WORKER_SPEC. The test holds the other
-end of the socket and speaks frames on it; a reader thread collects every frame that arrives."""
+"""Start a real worker process by exec, as a launcher does (``frames.py``, "Starting a worker"):
+fd 3 is one end of a socketpair, fd 4 a pipe holding the WorkerSpec. The test holds the other
+end of the socket and speaks frames on it; a reader thread collects every frame that arrives and
+checks it against its type in ``frames.py`` (``frame_problems``): a frame that does not match
+fails the test that waits for a frame after it."""
 
 from __future__ import annotations
 
@@ -15,18 +17,85 @@ import sys
 import tempfile
 import threading
 import time
+import types
+import typing
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from callbox.worker import protocol
+from callbox.worker import frames, protocol
 
 NODE_WORKER = Path(__file__).resolve().parents[2] / "src" / "callbox" / "node" / "worker.js"
 EXTENSIONS = {"python": ".py", "node": ".js"}
 _PREFIX = struct.Struct(">II")
 
 Frame = tuple[dict[str, Any], bytes]
+
+# Each worker -> gateway frame type by its ``type``.
+WORKER_FRAMES: dict[str, type] = {
+    typing.get_args(typing.get_type_hints(kind)["type"])[0]: kind
+    for kind in typing.get_args(frames.WorkerFrame)
+}
+
+
+def frame_problems(header: dict[str, Any]) -> list[str]:
+    """How a frame from a worker differs from its TypedDict in ``frames.py``: unknown type,
+    missing or extra fields, values of the wrong JSON type. Empty when it matches."""
+    kind = WORKER_FRAMES.get(header.get("type"))  # type: ignore[arg-type]
+    if kind is None:
+        return [f"unknown frame type {header.get('type')!r}"]
+    return _value_problems(header, kind, header["type"])
+
+
+def _each(checks: Iterable[tuple[Any, Any, str]]) -> list[str]:
+    return [
+        problem for value, hint, where in checks for problem in _value_problems(value, hint, where)
+    ]
+
+
+def _value_problems(value: Any, hint: Any, where: str) -> list[str]:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if typing.is_typeddict(hint):
+        if not isinstance(value, dict):
+            return [f"{where}: expected an object, found {value!r}"]
+        fields = typing.get_type_hints(hint, include_extras=True)
+        problems = [f"{where}: unexpected field {k!r}" for k in value if k not in fields]
+        for name, field_hint in fields.items():
+            optional = typing.get_origin(field_hint) is typing.NotRequired
+            if optional:
+                field_hint = typing.get_args(field_hint)[0]
+            if name not in value:
+                problems += [] if optional else [f"{where}: missing field {name!r}"]
+            else:
+                problems += _value_problems(value[name], field_hint, f"{where}.{name}")
+        return problems
+    if hint is Any:
+        return []
+    if origin is typing.Literal:
+        return [] if value in args else [f"{where}: {value!r} is not one of {args}"]
+    if origin is types.UnionType or origin is typing.Union:
+        every = [_value_problems(value, arg, where) for arg in args]
+        return [] if any(not p for p in every) else every[0]
+    if hint is type(None):
+        return [] if value is None else [f"{where}: expected null, found {value!r}"]
+    if origin is list:
+        if not isinstance(value, list):
+            return [f"{where}: expected an array, found {value!r}"]
+        return _each((item, args[0], f"{where}[{i}]") for i, item in enumerate(value))
+    if origin is tuple:  # a JSON array of fixed length
+        if not isinstance(value, list) or len(value) != len(args):
+            return [f"{where}: expected an array of {len(args)}, found {value!r}"]
+        pairs = zip(value, args, strict=True)
+        return _each((item, arg, f"{where}[{i}]") for i, (item, arg) in enumerate(pairs))
+    if origin is dict:
+        if not isinstance(value, dict):
+            return [f"{where}: expected an object, found {value!r}"]
+        return _each((item, args[1], f"{where}.{key}") for key, item in value.items())
+    expected = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}[hint]
+    if not isinstance(value, expected) or (hint is not bool and isinstance(value, bool)):
+        return [f"{where}: expected {hint.__name__}, found {value!r}"]
+    return []
 
 
 def command(runtime: str) -> list[str]:
@@ -52,7 +121,7 @@ def _route(relative: Path, keep_suffix: bool) -> tuple[str, str]:
 
 
 def build_spec(root: Path, runtime: str, **settings: Any) -> dict[str, Any]:
-    """The WORKER_SPEC of the project folder ``root``: its functions of that runtime's language
+    """The WorkerSpec of the project folder ``root``: its functions of that runtime's language
     and its assets."""
     functions: dict[str, dict[str, str]] = {}
     for file in sorted((root / "functions").rglob(f"*{EXTENSIONS[runtime]}")):
@@ -74,6 +143,7 @@ def build_spec(root: Path, runtime: str, **settings: Any) -> dict[str, Any]:
         "debug_errors": False,
         "local": False,
         "threads": 4,
+        "slot": 0,
         **settings,
     }
 
@@ -85,6 +155,7 @@ class WorkerProcess:
         self.runtime = runtime
         self.spec = spec
         self.frames: list[Frame] = []
+        self.problems: list[str] = []  # frames that do not match frames.py
         self._changed = threading.Condition()
         self._closed = False
         self.returncode: int | None = None
@@ -117,7 +188,11 @@ class WorkerProcess:
 
     # -- frames ---------------------------------------------------------------------------
     def send(self, header: dict[str, Any], body: bytes = b"") -> None:
-        self.sock.sendall(protocol.encode(header, body))
+        self.sock.sendall(protocol.encode(header, body))  # type: ignore[arg-type]
+
+    def send_raw(self, data: bytes) -> None:
+        """Bytes as they are: frames that break the contract."""
+        self.sock.sendall(data)
 
     def _read(self) -> None:
         stream = self.sock.makefile("rb")
@@ -129,7 +204,11 @@ class WorkerProcess:
                 header_len, body_len = _PREFIX.unpack(prefix)
                 header = json.loads(stream.read(header_len))
                 body = stream.read(body_len)
+                problems = frame_problems(header)
+                if body and header.get("type") != "result":
+                    problems.append(f"{header.get('type')}: a body of {len(body)} bytes")
                 with self._changed:
+                    self.problems += problems
                     self.frames.append((header, body))
                     self._changed.notify_all()
         except (OSError, ValueError):
@@ -145,6 +224,11 @@ class WorkerProcess:
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
+                if self.problems:
+                    raise AssertionError(
+                        f"the {self.runtime} worker sent frames that do not match frames.py: "
+                        f"{self.problems}"
+                    )
                 for frame in self.frames:
                     if match(*frame):
                         return frame

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import struct
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -20,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import EXTENSIONS, WorkerProcess, build_spec
+from harness import EXTENSIONS, WorkerProcess, build_spec, frame_problems
+
+from callbox.worker.protocol import MAX_HEADER_BYTES
 
 ROOT = Path(__file__).resolve().parents[1] / "functions" / "worker_contract"
 TEXT = "text/plain; charset=utf-8"
@@ -61,6 +64,11 @@ def start(runtime: str, request: pytest.FixtureRequest) -> Iterator[Start]:
 def worker(start: Start) -> WorkerProcess:
     """One worker per runtime for the tests that leave it as they found it."""
     return start()
+
+
+def raw_frame(header: bytes) -> bytes:
+    """A frame built by hand, so a header can break the contract."""
+    return struct.pack(">II", len(header), 0) + header
 
 
 def body_json(frame: tuple[dict[str, Any], bytes]) -> Any:
@@ -113,6 +121,68 @@ def test_the_worker_exits_when_the_gateway_closes_its_socket(start: Start) -> No
     worker = start()
     assert worker.invoke("/text")[1] == b"Hello, text"
     assert worker.close() == 0
+
+
+# -- the frames themselves (frames.py) --------------------------------------------------------
+
+
+def test_the_frame_checker_finds_what_breaks_the_contract() -> None:
+    """The checker every frame passes through (harness.frame_problems) does catch mistakes."""
+    good = {"type": "cancelled", "id": "RQ1", "logs": [], "thread_running": False}
+    assert frame_problems(good) == []
+    assert frame_problems({**good, "thread_running": None, "extra": 1}) == [
+        "cancelled: unexpected field 'extra'",
+        "cancelled.thread_running: expected bool, found None",
+    ]
+    assert frame_problems({"type": "hello", "worker_id": "w", "pid": "1", "runtime": "go"}) == [
+        "hello.pid: expected int, found '1'",
+        "hello.runtime: 'go' is not one of ('python', 'node')",
+    ]
+    line = {"level": "DEBUG", "message": "m", "time": 1}
+    assert frame_problems({"type": "cancelled", "id": "RQ1", "logs": [line]}) == [
+        "cancelled.logs[0].level: 'DEBUG' is not one of ('INFO', 'WARN', 'ERROR')",
+        "cancelled: missing field 'thread_running'",
+    ]
+    assert frame_problems({"type": "invoke"}) == ["unknown frame type 'invoke'"]
+
+
+def test_a_frame_of_an_unknown_type_is_ignored(worker: WorkerProcess) -> None:
+    worker.send({"type": "future-kind", "id": "RQunknown", "whatever": [1, 2]})
+    assert worker.invoke("/text")[1] == b"Hello, text"
+    assert worker.frames_of("RQunknown") == []
+
+
+def test_a_body_on_a_gateway_frame_is_skipped(worker: WorkerProcess) -> None:
+    invocation = uuid.uuid4().hex
+    frame = {"type": "invoke", "id": invocation, "path": "/echo", "context": {}, "timeout": 10}
+    worker.send({**frame, "event": {"a": "1"}}, b"x" * 100_000)
+    header, body = worker.result(invocation)
+    assert (header["status"], json.loads(body)) == (200, {"a": "1"})
+    assert worker.invoke("/text")[1] == b"Hello, text"  # the stream stayed aligned
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (raw_frame(b"{not json"), "frame header is not JSON"),
+        (raw_frame(b'{"id": "no type"}'), "JSON object with a string 'type'"),
+        (raw_frame(b'["invoke"]'), "JSON object with a string 'type'"),
+        (raw_frame(b'{"type": 7}'), "JSON object with a string 'type'"),
+        (struct.pack(">II", MAX_HEADER_BYTES + 1, 0), "bytes is over the limit"),
+    ],
+    ids=["not-json", "no-type", "array", "type-not-text", "header-over-limit"],
+)
+def test_a_frame_that_breaks_the_wire_format_stops_the_worker(
+    start: Start, raw: bytes, message: str
+) -> None:
+    """The stream cannot be trusted after it: the worker says why and exits non-zero."""
+    worker = start()
+    worker.send_raw(raw)
+    deadline = time.monotonic() + 10
+    while worker.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert worker.returncode == 1, worker.output()
+    assert message in worker.output()
 
 
 # -- what callback(null, payload) becomes ---------------------------------------------------
@@ -513,7 +583,7 @@ def test_cancel_of_a_finished_invocation_is_still_answered(worker: WorkerProcess
     worker.result(invocation)
     worker.send({"type": "cancel", "id": invocation})
     cancelled, _ = worker.wait_for(lambda h, _: h["type"] == "cancelled" and h["id"] == invocation)
-    assert cancelled["logs"] == []
+    assert cancelled == {"type": "cancelled", "id": invocation, "logs": [], "thread_running": False}
 
 
 # -- Runtime and context ----------------------------------------------------------------------
@@ -659,7 +729,7 @@ def test_a_value_the_handler_resolves_to_is_not_an_answer(worker: WorkerProcess)
     assert quiet_for(worker, invocation, 0.3) == []
     worker.send({"type": "cancel", "id": invocation})
     cancelled, _ = worker.wait_for(lambda h, _: h["type"] == "cancelled" and h["id"] == invocation)
-    assert cancelled["logs"] == []
+    assert cancelled == {"type": "cancelled", "id": invocation, "logs": [], "thread_running": False}
 
 
 @node_only

@@ -18,6 +18,7 @@ from callbox.gateway.pool import Pool
 from callbox.gateway.source import Deployment
 from callbox.gateway.supervisor import Supervisor, Worker
 from callbox.toolkit.project import Layout, discover
+from callbox.worker.frames import InvokeFrame, LogLine, ResultFrame
 
 ROOT = Path(__file__).resolve().parents[1] / "functions" / "unit_worker"
 DEPLOYMENT = Deployment(
@@ -73,20 +74,31 @@ async def make_pool(supervisor: Supervisor) -> AsyncIterator[Callable[..., Pool]
             worker.kill()
 
 
-async def call(
-    worker: Worker, path: str, event: dict[str, Any] | None = None, invocation_id: str = ""
-) -> tuple[dict[str, Any], bytes]:
-    frame = {
+def invoke_frame(path: str, invocation_id: str = "", **fields: Any) -> InvokeFrame:
+    """A whole invoke frame (frames.py), with ``fields`` over the defaults."""
+    frame: InvokeFrame = {
         "type": "invoke",
         "id": invocation_id or uuid.uuid4().hex,
         "path": path,
         "context": {"PATH": path, "DOMAIN_NAME": "unit.test"},
-        "event": event or {},
+        "event": {},
+        "timeout": 10.0,
     }
-    return await asyncio.wait_for(worker.invoke(frame), 5)
+    return {**frame, **fields}  # type: ignore[typeddict-item]
 
 
-def messages(header: dict[str, Any]) -> list[tuple[str, str]]:
+async def send(worker: Worker, frame: InvokeFrame) -> tuple[ResultFrame, bytes]:
+    header, body, _oversize = await asyncio.wait_for(worker.invoke(frame), 5)
+    return header, body
+
+
+async def call(
+    worker: Worker, path: str, event: dict[str, Any] | None = None, invocation_id: str = ""
+) -> tuple[ResultFrame, bytes]:
+    return await send(worker, invoke_frame(path, invocation_id, event=event or {}))
+
+
+def messages(header: ResultFrame) -> list[tuple[str, str]]:
     return [(line["level"], line["message"]) for line in header["logs"]]
 
 
@@ -260,18 +272,20 @@ async def test_a_late_second_callback_reaches_the_late_log_sink(
 
 
 async def test_a_print_after_the_response_is_a_late_log_line(worker: Worker) -> None:
-    late: list[tuple[str, dict[str, Any]]] = []
+    late: list[tuple[str, LogLine]] = []
     worker.on_late_log = lambda invocation_id, line: late.append((invocation_id, line))
     header, body = await call(worker, "/late_print", {"tag": "T1"}, "RQprint")
     assert (header["status"], body, header["logs"]) == (200, b"answered", [])
     await wait_for(lambda: bool(late))
     invocation_id, line = late[0]
     assert invocation_id == "RQprint"
-    assert (line["type"], line["level"], line["message"]) == (
-        "log",
-        "INFO",
-        "written after the response by T1",
-    )
+    # The log frame's line, without its type and id: what the pool hands to the log sink.
+    assert line == {
+        "level": "INFO",
+        "message": "written after the response by T1",
+        "time": line["time"],
+    }
+    assert isinstance(line["time"], float)
 
 
 async def test_tasks_of_an_async_handler_are_cancelled_after_the_callback(
@@ -324,9 +338,8 @@ async def test_undefined_service_sid_warns_once_per_worker_in_local_development(
 ) -> None:
     worker = await spawn({**SPEC, "local": True})
     context = {"PATH": "/service_sid", "SERVICE_SID": None, "ENVIRONMENT_SID": None}
-    frame = {"type": "invoke", "path": "/service_sid", "context": context, "event": {}}
-    first, body = await worker.invoke({**frame, "id": "RQsid1"})
-    second, _ = await worker.invoke({**frame, "id": "RQsid2"})
+    first, body = await send(worker, invoke_frame("/service_sid", "RQsid1", context=context))
+    second, _ = await send(worker, invoke_frame("/service_sid", "RQsid2", context=context))
     assert json.loads(body) == {"service_sid": None, "environment_sid": None}
     assert messages(first) == [
         (
@@ -340,8 +353,7 @@ async def test_undefined_service_sid_warns_once_per_worker_in_local_development(
 
 async def test_no_service_sid_warning_when_deployed(worker: Worker) -> None:
     context = {"PATH": "/service_sid", "SERVICE_SID": None}
-    frame = {"type": "invoke", "id": "RQd", "path": "/service_sid", "context": context}
-    header, _ = await worker.invoke({**frame, "event": {}})
+    header, _ = await send(worker, invoke_frame("/service_sid", "RQd", context=context))
     assert header["logs"] == []
 
 
@@ -349,9 +361,7 @@ async def test_no_service_sid_warning_when_deployed(worker: Worker) -> None:
 
 
 async def test_cancel_is_acknowledged_and_the_worker_keeps_serving(worker: Worker) -> None:
-    pending = worker.invoke(
-        {"type": "invoke", "id": "RQsleep", "path": "/sleep_async", "context": {}, "event": {}}
-    )
+    pending = worker.invoke(invoke_frame("/sleep_async", "RQsleep"))
     await asyncio.sleep(0.1)
     ack = await asyncio.wait_for(worker.cancel("RQsleep"), 2)
     assert ack == {"type": "cancelled", "id": "RQsleep", "logs": [], "thread_running": False}
@@ -372,7 +382,7 @@ async def test_cancel_of_an_unknown_invocation_does_not_disturb_the_worker(
 async def test_cancel_of_a_finished_invocation_is_answered(worker: Worker) -> None:
     await call(worker, "/sync_return", invocation_id="RQdone")
     ack = await asyncio.wait_for(worker.cancel("RQdone"), 1.0)
-    assert ack["type"] == "cancelled" and ack["id"] == "RQdone"
+    assert ack == {"type": "cancelled", "id": "RQdone", "logs": [], "thread_running": False}
 
 
 # --- a sync handler that goes on after its callback ---------------------------------------
@@ -381,8 +391,7 @@ async def test_cancel_of_a_finished_invocation_is_answered(worker: Worker) -> No
 async def test_a_thread_still_running_at_the_limit_asks_to_retire_its_worker(
     worker: Worker,
 ) -> None:
-    frame = {"type": "invoke", "id": "RQlinger", "path": "/linger", "context": {}, "event": {}}
-    header, body = await asyncio.wait_for(worker.invoke({**frame, "timeout": 0.5}), 5)
+    header, body = await send(worker, invoke_frame("/linger", "RQlinger", timeout=0.5))
     assert (header["status"], body) == (200, b"done")
     assert not worker.retired  # the execution limit has not passed yet
     await wait_for(lambda: worker.retired, timeout=3)
@@ -390,8 +399,7 @@ async def test_a_thread_still_running_at_the_limit_asks_to_retire_its_worker(
 
 
 async def test_a_thread_that_ended_in_time_keeps_its_worker(worker: Worker) -> None:
-    frame = {"type": "invoke", "id": "RQquick", "path": "/sync_return", "context": {}}
-    header, _ = await asyncio.wait_for(worker.invoke({**frame, "event": {}, "timeout": 0.2}), 5)
+    header, _ = await send(worker, invoke_frame("/sync_return", "RQquick", timeout=0.2))
     assert header["status"] == 200
     await asyncio.sleep(0.4)  # past the limit: no retire request came
     assert worker.usable

@@ -1,4 +1,6 @@
-"""The gateway <-> worker frames: round trips, EOF, truncation, bad headers, oversize bodies."""
+"""The gateway <-> worker frames: round trips, EOF, truncation, bad headers, oversize bodies;
+``read_frame`` (a stream, the worker's side) and ``FrameReader`` (bytes as they arrive, the
+gateway's side)."""
 
 from __future__ import annotations
 
@@ -6,12 +8,14 @@ import asyncio
 import json
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from callbox.worker.protocol import (
     MAX_HEADER_BYTES,
     BodyTooLarge,
+    FrameReader,
     ProtocolError,
     encode,
     read_frame,
@@ -190,3 +194,136 @@ async def test_oversize_body_with_a_bad_header_is_a_protocol_error() -> None:
         await read_frame(reader, max_body=10)
     assert not isinstance(caught.value, BodyTooLarge)
     assert await read_frame(reader, max_body=10) == ({"type": "next"}, b"")
+
+
+# --- FrameReader: bytes as they arrive (the gateway's side) -------------------------------
+
+
+class Collected:
+    """A FrameReader and everything it delivered."""
+
+    def __init__(self, max_body: int = 100) -> None:
+        self.frames: list[tuple[dict[str, Any], bytes]] = []
+        self.oversize: list[tuple[dict[str, Any], int]] = []
+        self.reader = FrameReader(
+            max_body,
+            lambda header, body: self.frames.append((dict(header), bytes(body))),
+            lambda header, size: self.oversize.append((dict(header), size)),
+        )
+
+    def feed(self, *chunks: bytes) -> Collected:
+        for chunk in chunks:
+            self.reader.feed(chunk)
+        return self
+
+
+def test_reader_delivers_many_frames_from_one_chunk() -> None:
+    data = b"".join(encode({"type": "result", "id": str(i)}, b"b" * i) for i in range(20))
+    got = Collected().feed(data)
+    assert got.frames == [({"type": "result", "id": str(i)}, b"b" * i) for i in range(20)]
+    assert not got.reader.pending
+
+
+def test_reader_reassembles_a_frame_fed_one_byte_at_a_time() -> None:
+    first = encode({"type": "result", "id": "x"}, b"body")
+    data = first + encode({"type": "log", "id": "x"})
+    got = Collected()
+    for i, byte in enumerate(data, start=1):
+        got.feed(bytes([byte]))
+        # Between frames nothing is pending: EOF there is a clean end.
+        assert got.reader.pending == (i not in (len(first), len(data)))
+        assert len(got.frames) == (i >= len(first)) + (i == len(data))
+    assert got.frames == [
+        ({"type": "result", "id": "x"}, b"body"),
+        ({"type": "log", "id": "x"}, b""),
+    ]
+    assert not got.reader.pending
+
+
+@pytest.mark.parametrize("cut", [3, 8, 12, 30, -1])
+def test_reader_joins_a_frame_split_anywhere_with_the_next_one(cut: int) -> None:
+    first = encode({"type": "result", "id": "a"}, b"0123456789")
+    second = encode({"type": "cancelled", "id": "b"})
+    data = first + second
+    got = Collected().feed(data[:cut], data[cut:])
+    assert got.frames == [
+        ({"type": "result", "id": "a"}, b"0123456789"),
+        ({"type": "cancelled", "id": "b"}, b""),
+    ]
+
+
+def test_reader_accepts_a_body_exactly_at_the_limit() -> None:
+    got = Collected(max_body=5).feed(encode({"type": "result"}, b"12345"))
+    assert (got.frames, got.oversize) == ([({"type": "result"}, b"12345")], [])
+
+
+def test_reader_skips_an_oversize_body_in_one_chunk_and_goes_on() -> None:
+    data = encode({"type": "result", "id": "big"}, b"x" * 500) + encode({"type": "log"}, b"")
+    got = Collected(max_body=100).feed(data)
+    assert got.oversize == [({"type": "result", "id": "big"}, 500)]
+    assert got.frames == [({"type": "log"}, b"")]
+
+
+def test_reader_skips_an_oversize_body_arriving_over_many_chunks() -> None:
+    body = b"y" * (3 * 65536 + 7)
+    data = encode({"type": "result", "id": "big"}, body) + encode(
+        {"type": "result", "id": "next"}, b"ok"
+    )
+    got = Collected(max_body=1000)
+    for start in range(0, len(data), 65536):
+        got.feed(data[start : start + 65536])
+        if start + 65536 < len(data) - 40:
+            assert got.oversize == []  # told once the body has passed, not before
+    assert got.oversize == [({"type": "result", "id": "big"}, len(body))]
+    assert got.frames == [({"type": "result", "id": "next"}, b"ok")]
+    assert not got.reader.pending
+
+
+def test_reader_is_pending_while_an_oversize_body_is_skipped() -> None:
+    data = encode({"type": "result", "id": "big"}, b"z" * 300)
+    got = Collected(max_body=10).feed(data[:-50])
+    assert got.reader.pending and got.oversize == []
+    got.feed(data[-50:])
+    assert not got.reader.pending and got.oversize == [({"type": "result", "id": "big"}, 300)]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (raw_frame(b"{not json"), "frame header is not JSON"),
+        (raw_frame(b'{"id": "no type"}'), "JSON object with a string 'type'"),
+        (raw_frame(b"[1]", b"body"), "JSON object with a string 'type'"),
+        (struct.pack(">II", MAX_HEADER_BYTES + 1, 0), "over the limit"),
+        (raw_frame(b"{}", b"z" * 500), "JSON object with a string 'type'"),  # oversize, bad header
+    ],
+)
+def test_reader_raises_on_a_bad_header_after_delivering_what_came_before(
+    raw: bytes, message: str
+) -> None:
+    got = Collected()
+    with pytest.raises(ProtocolError, match=message):
+        got.feed(encode({"type": "result", "id": "before"}) + raw)
+    assert got.frames == [({"type": "result", "id": "before"}, b"")]
+
+
+def test_reader_is_pending_when_eof_would_cut_a_frame() -> None:
+    data = encode({"type": "result", "id": "x"}, b"body")
+    for cut in (1, 7, 8, len(data) - 1):
+        assert Collected().feed(data[:cut]).reader.pending
+    assert not Collected().feed(data).reader.pending
+    assert not Collected().reader.pending
+
+
+def test_reader_callbacks_may_be_swapped_between_frames() -> None:
+    """The gateway reads the hello with one callback, then hands the rest to the Worker."""
+    later: list[dict[str, Any]] = []
+    got = Collected()
+
+    def hello(header: dict[str, Any], _body: bytes) -> None:
+        got.frames.append((dict(header), b""))
+        got.reader.on_frame = lambda header, _body: later.append(dict(header))
+
+    got.reader.on_frame = hello  # type: ignore[assignment]
+    got.feed(encode({"type": "hello"}) + encode({"type": "result", "id": "1"}))
+    assert got.frames == [({"type": "hello"}, b"")]
+    assert later == [{"type": "result", "id": "1"}]

@@ -23,6 +23,7 @@ from callbox.gateway.source import Deployment
 from callbox.gateway.supervisor import Supervisor
 from callbox.toolkit.project import Layout, discover
 from callbox.worker import protocol
+from callbox.worker.frames import InvokeFrame
 
 ROOT = Path(__file__).resolve().parents[1] / "functions" / "unit_worker"
 DEPLOYMENT = Deployment(
@@ -156,8 +157,15 @@ async def test_a_bad_line_to_the_supervisors_zygote_leaves_its_workers_serving(
         try:
             assert supervisor._zygote is zygote and zygote.returncode is None
             assert not worker.dead and alive(worker.pid)
-            frame = {"type": "invoke", "id": "RQ-zygote", "path": "/sync_return", "event": {}}
-            header, body = await asyncio.wait_for(worker.invoke(frame), 5)
+            frame: InvokeFrame = {
+                "type": "invoke",
+                "id": "RQ-zygote",
+                "path": "/sync_return",
+                "context": {},
+                "event": {},
+                "timeout": 5.0,
+            }
+            header, body, _ = await asyncio.wait_for(worker.invoke(frame), 5)
             assert header["status"] == 200
             assert json.loads(body)["pid"] == worker.pid
         finally:

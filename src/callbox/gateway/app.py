@@ -35,6 +35,7 @@ from callbox.gateway.pool import Pool
 from callbox.gateway.source import Deployment, DeploymentSource
 from callbox.routes import Route
 from callbox.runtime.event import EventError, build_event
+from callbox.worker.frames import LogLine
 
 log = logging.getLogger("callbox.gateway")
 
@@ -79,7 +80,7 @@ class GatewayEvents(Protocol):
 
     def request_done(self, served: Served) -> None: ...
 
-    def function_logs(self, meta: dict[str, Any], lines: list[dict[str, Any]]) -> None: ...
+    def function_logs(self, meta: dict[str, Any], lines: list[LogLine]) -> None: ...
 
     def invocation_failed(self, meta: dict[str, Any], code: int, text: str) -> None: ...
 
@@ -283,7 +284,7 @@ class Gateway:
         """A failure the gateway saw (not the function's code): an ERROR line and a failure."""
         exc.meta = meta
         text = f"{meta.get('path', '?')} failed: {exc.message}"
-        line = {"level": "ERROR", "message": text, "time": time.time()}
+        line: LogLine = {"level": "ERROR", "message": text, "time": time.time()}
         self.events.function_logs(meta, [line])
         code = RESPONSE_HEADERS_TOO_LONG if isinstance(exc, HeadersTooLarge) else FAILED_INVOCATION
         self.events.invocation_failed(meta, code, text)

@@ -20,11 +20,20 @@ from typing import Any
 from callbox.config import Config
 from callbox.errors import BadRequest, FunctionError, TimedOut
 from callbox.gateway.supervisor import SpawnError, Supervisor, Worker, WorkerLost
-from callbox.worker.protocol import RUNTIME_NODE
+from callbox.worker.frames import (
+    RUNTIME_NODE,
+    CancelledFrame,
+    Event,
+    InvokeContext,
+    InvokeFrame,
+    LogLine,
+    WorkerSpec,
+)
 
 log = logging.getLogger("callbox.pool")
 
-LateLogSink = Callable[[dict[str, Any], list[dict[str, Any]]], None]
+# Where lines written after an invocation's answer go: (its metadata, the lines).
+LateLogSink = Callable[[dict[str, Any], list[LogLine]], None]
 
 
 @dataclass
@@ -34,7 +43,7 @@ class Reply:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
-    logs: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[LogLine] = field(default_factory=list)
     oversize: int | None = None
 
 
@@ -42,7 +51,7 @@ class Pool:
     def __init__(
         self,
         supervisor: Supervisor,
-        spec: dict[str, Any],
+        spec: WorkerSpec,
         config: Config,
         on_late_logs: LateLogSink | None = None,
     ) -> None:
@@ -51,7 +60,7 @@ class Pool:
         self.config = config
         # A Node.js build gets one process: its event loop serves every invocation at once
         # (no handler threads to spread). A Python build, one per core.
-        node = spec.get("runtime") == RUNTIME_NODE
+        node = spec["runtime"] == RUNTIME_NODE
         self.max_workers = 1 if node else config.max_workers
         self.workers: list[Worker] = []
         self.closed = False
@@ -64,12 +73,12 @@ class Pool:
         self,
         invocation_id: str,
         path: str,
-        context: dict[str, Any],
-        event: dict[str, Any],
+        context: InvokeContext,
+        event: Event,
         meta: dict[str, Any] | None = None,
     ) -> Reply:
         """Run one invocation within the execution limit; raises TimedOut or FunctionError."""
-        frame = {
+        frame: InvokeFrame = {
             "type": "invoke",
             "id": invocation_id,
             "path": path,
@@ -92,7 +101,7 @@ class Pool:
             # A plain timer on the reply: cheaper than a timeout scope on the hot path.
             timer = loop.call_at(deadline, _expire, reply)
             try:
-                header, body = await reply
+                header, body, oversize = await reply
             finally:
                 timer.cancel()
         except TimeoutError:
@@ -105,13 +114,19 @@ class Pool:
             raise FunctionError(f"The function could not start: {exc}") from None
         except ValueError as exc:
             raise BadRequest(f"The request cannot be passed to the function: {exc}.") from None
-        return Reply(
-            status=int(header["status"]),
-            headers=[(str(k), str(v)) for k, v in header.get("headers", [])],
-            body=body,
-            logs=list(header.get("logs", [])),
-            oversize=header.get("oversize"),
-        )
+        # The conversions are the gateway's guard on what a worker (user code) sent.
+        try:
+            return Reply(
+                status=int(header["status"]),
+                headers=[(str(k), str(v)) for k, v in header["headers"]],
+                body=body,
+                logs=list(header["logs"]),
+                oversize=oversize,
+            )
+        except (LookupError, TypeError, ValueError):
+            raise FunctionError(
+                "The function's worker sent a result that does not follow the frame protocol."
+            ) from None
 
     def _remember(self, invocation_id: str, meta: dict[str, Any]) -> None:
         # Kept for lines a function writes after its response; bounded, oldest dropped.
@@ -124,7 +139,7 @@ class Pool:
         asyncio.ensure_future(self._await_cancel(worker, ack, invocation_id))
 
     async def _await_cancel(
-        self, worker: Worker, ack: asyncio.Future[dict[str, Any]], invocation_id: str
+        self, worker: Worker, ack: asyncio.Future[CancelledFrame], invocation_id: str
     ) -> None:
         try:
             answer = await asyncio.wait_for(ack, self.config.cancel_grace)
@@ -132,10 +147,10 @@ class Pool:
             worker.cancel_acks.pop(invocation_id, None)
             self._retire(worker)  # its event loop does not answer: blocked
             return
-        lines = answer.get("logs") or []
+        lines = answer["logs"]
         if lines:
             self._on_late_logs(self._meta.get(invocation_id, {}), lines)
-        if answer.get("thread_running"):
+        if answer["thread_running"]:
             # A thread cannot be stopped from outside: nothing new goes to this worker.
             self._retire(worker)
 
@@ -162,9 +177,8 @@ class Pool:
             self.workers.remove(worker)
         self._changed.set()
 
-    def _on_late_log(self, invocation_id: str, line: dict[str, Any]) -> None:
-        entry: dict[str, Any] = {k: line[k] for k in ("level", "message", "time") if k in line}
-        self._on_late_logs(self._meta.get(invocation_id, {}), [entry])
+    def _on_late_log(self, invocation_id: str, line: LogLine) -> None:
+        self._on_late_logs(self._meta.get(invocation_id, {}), [line])
 
     def _room(self) -> bool:
         # Suspect workers (an unanswered cancel) do not take a place: a replacement may start

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from callbox.routes import Kind, Route
+from callbox.worker.frames import FileEntry, Runtime, WorkerSpec
 
 
 @dataclass
@@ -32,8 +33,8 @@ class Deployment:
     log_tags: dict[str, str | None] = field(default_factory=dict)
     # The sandbox slot of the service: its workers' uid (slot 0 is `callbox start`'s).
     slot: int = 0
-    # The language its workers run: "python" or "node" (``protocol.RUNTIME_*``).
-    runtime: str = "python"
+    # The language its workers run (``frames.RUNTIME_*``).
+    runtime: Runtime = "python"
 
     def route_for(self, path: str) -> Route | None:
         route = self.routes.get(path)
@@ -41,12 +42,10 @@ class Deployment:
             route = self.routes.get("/assets/index.html")
         return route
 
-    def worker_spec(
-        self, *, memory_limit_mb: int, debug_errors: bool, threads: int
-    ) -> dict[str, Any]:
-        """The build as a worker sees it (``protocol.WORKER_SPEC``)."""
+    def worker_spec(self, *, memory_limit_mb: int, debug_errors: bool, threads: int) -> WorkerSpec:
+        """The build as a worker sees it."""
 
-        def entries(kind: Kind) -> dict[str, dict[str, str]]:
+        def entries(kind: Kind) -> dict[str, FileEntry]:
             return {
                 r.path: {"file": str(r.file), "visibility": r.visibility}
                 for r in self.routes.values()

@@ -18,14 +18,32 @@ import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from callbox.sandbox.policy import Sandbox, SandboxUnavailable, Settings
 from callbox.worker import protocol
+from callbox.worker.frames import (
+    RUNTIME_NODE,
+    RUNTIME_PYTHON,
+    CancelledFrame,
+    ExitedReport,
+    Frame,
+    GatewayFrame,
+    InvokeFrame,
+    KillCommand,
+    LogLine,
+    ResultFrame,
+    SpawnCommand,
+    WorkerSpec,
+)
 
 log = logging.getLogger("callbox.workers")
 
 SPAWN_TIMEOUT = 15.0
+
+# What an invocation's future resolves to: its result, the body, and the body's size when it
+# was over the limit (then skipped: the body is empty), else None.
+Received = tuple[ResultFrame, bytes, int | None]
 
 
 class SpawnError(Exception):
@@ -39,28 +57,26 @@ class Worker:
         self,
         worker_id: str,
         pid: int,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        transport: asyncio.Transport,
         max_body: int,
         kill: Callable[[str], None] = lambda _id: None,
     ) -> None:
         self.id = worker_id
         self.pid = pid
-        self.runtime = protocol.RUNTIME_PYTHON  # as its hello says
-        self.reader = reader
-        self.writer = writer
-        self.outbox = protocol.Outbox(writer)
+        self.runtime: str = RUNTIME_PYTHON  # as its hello says
+        self.transport = transport
+        self.outbox = protocol.Outbox(transport)
         self.max_body = max_body
-        self.pending: dict[str, asyncio.Future[tuple[dict[str, Any], bytes]]] = {}
-        self.cancel_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.pending: dict[str, asyncio.Future[Received]] = {}
+        self.cancel_acks: dict[str, asyncio.Future[CancelledFrame]] = {}
         self.retired = False
         self.dead = False
         self.exit_status: str | None = None
         self.exited = asyncio.Event()
-        self.on_late_log: Callable[[str, dict[str, Any]], None] = lambda _id, _line: None
+        self.on_late_log: Callable[[str, LogLine], None] = lambda _id, _line: None
         self.on_idle: Callable[[Worker], None] = lambda _w: None
         self.on_dead: Callable[[Worker], None] = lambda _w: None
-        self._reader_task: asyncio.Task[None] | None = None
+        self._lost_task: asyncio.Task[None] | None = None
         self._kill = kill  # asks the warm parent, which knows the process (a pid may be reused)
 
     @property
@@ -77,13 +93,8 @@ class Worker:
         """A cancel is unanswered: its event loop may be blocked, so give it no new work."""
         return bool(self.cancel_acks)
 
-    def start_reading(self) -> None:
-        self._reader_task = asyncio.ensure_future(self._read())
-
-    def invoke(self, frame: dict[str, Any]) -> asyncio.Future[tuple[dict[str, Any], bytes]]:
-        future: asyncio.Future[tuple[dict[str, Any], bytes]] = (
-            asyncio.get_running_loop().create_future()
-        )
+    def invoke(self, frame: InvokeFrame) -> asyncio.Future[Received]:
+        future: asyncio.Future[Received] = asyncio.get_running_loop().create_future()
         if self.dead:
             future.set_exception(WorkerLost("The worker process exited before the invocation."))
             return future
@@ -95,13 +106,14 @@ class Worker:
         self.outbox.put(data)
         return future
 
-    def cancel(self, invocation_id: str) -> asyncio.Future[dict[str, Any]]:
+    def cancel(self, invocation_id: str) -> asyncio.Future[CancelledFrame]:
         """Ask the worker to stop an invocation; the future resolves with its ``cancelled``."""
-        ack: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        ack: asyncio.Future[CancelledFrame] = asyncio.get_running_loop().create_future()
         self.cancel_acks[invocation_id] = ack
         self.forget(invocation_id)
         if not self.dead:
-            self.outbox.put(protocol.encode({"type": "cancel", "id": invocation_id}))
+            frame: GatewayFrame = {"type": "cancel", "id": invocation_id}
+            self.outbox.put(protocol.encode(frame))
         return ack
 
     def forget(self, invocation_id: str) -> None:
@@ -116,39 +128,44 @@ class Worker:
             return
         self.dead = True
         self._kill(self.id)
-        self.writer.close()
+        self.transport.close()
 
-    async def _read(self) -> None:
-        try:
-            while True:
-                try:
-                    header, body = await protocol.read_frame(self.reader, self.max_body)
-                except protocol.BodyTooLarge as exc:
-                    header, body = exc.header, b""
-                    header["oversize"] = exc.size
-                self._dispatch(header, body)
-        except (EOFError, ConnectionError, protocol.ProtocolError) as exc:
-            await self._lost(exc)
+    def connection_lost(self, exc: BaseException) -> None:
+        """The socket closed, or sent what is not a frame: every invocation it held fails."""
+        if self._lost_task is None:
+            self._lost_task = asyncio.ensure_future(self._lost(exc))
 
-    def _dispatch(self, header: dict[str, Any], body: bytes) -> None:
-        kind, invocation_id = header["type"], str(header.get("id"))
-        if kind == "result":
-            future = self.pending.pop(invocation_id, None)
+    def oversize(self, frame: Frame, size: int) -> None:
+        """A frame whose body was over the limit (skipped): only a result may have a body."""
+        self.dispatch(frame, b"", size)
+
+    def dispatch(self, frame: Frame, body: bytes, oversize: int | None = None) -> None:
+        """One frame from the worker (``frames.WorkerFrame``); other kinds are ignored."""
+        if frame["type"] == "result":
+            retire = frame["retire"]  # read first: a frame without it settles nothing
+            future = self.pending.pop(frame["id"], None)
             if future is not None and not future.done():
-                future.set_result((header, body))
-            if header.get("retire"):
+                future.set_result((frame, body, oversize))
+            if retire:
                 self.retired = True
-        elif kind == "cancelled":
-            if header.get("thread_running"):
+            if not self.load:
+                self.on_idle(self)
+        elif frame["type"] == "cancelled":
+            if frame["thread_running"]:
                 self.retired = True  # before it looks idle: no new work for a stuck thread
-            ack = self.cancel_acks.pop(invocation_id, None)
+            ack = self.cancel_acks.pop(frame["id"], None)
             if ack is not None and not ack.done():
-                ack.set_result(header)
-        if kind in ("result", "cancelled") and not self.load:
-            self.on_idle(self)
-        elif kind == "log":
-            self.on_late_log(invocation_id, header)
-        elif kind == "retire":  # a handler thread outlived the execution limit
+                ack.set_result(frame)
+            if not self.load:
+                self.on_idle(self)
+        elif frame["type"] == "log":
+            line: LogLine = {
+                "level": frame["level"],
+                "message": frame["message"],
+                "time": frame["time"],
+            }
+            self.on_late_log(frame["id"], line)
+        elif frame["type"] == "retire":  # a handler thread outlived the execution limit
             self.retired = True
             if not self.load:
                 self.on_idle(self)
@@ -167,12 +184,70 @@ class Worker:
                 future.set_exception(error)
         self.pending.clear()
         self.cancel_acks.clear()
-        self.writer.close()
+        self.transport.close()
         self.on_dead(self)
 
 
 class WorkerLost(Exception):
     """The worker process died while it held the invocation."""
+
+
+class _Connection(asyncio.Protocol):
+    """One worker's socket: its hello, then every frame straight to its Worker. No reader task
+    or stream: a result settles its invocation in the event-loop turn it arrives in."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self.supervisor = supervisor
+        self.transport: asyncio.Transport | None = None
+        self.worker: Worker | None = None
+        self.frames = protocol.FrameReader(0, self._hello, self._refuse)
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # a Unix stream socket's
+        self._timer = asyncio.get_running_loop().call_later(SPAWN_TIMEOUT, transport.close)
+
+    def _hello(self, hello: Frame, _body: bytes) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        worker = self.supervisor._hello(self, hello)
+        if worker is None:
+            self._refuse()
+            return
+        self.worker = worker
+        self.frames.max_body = worker.max_body
+        self.frames.on_frame = worker.dispatch
+        self.frames.on_oversize = worker.oversize
+
+    def _refuse(self, *_args: Any) -> None:
+        self.frames.on_frame = _ignore
+        self.frames.on_oversize = _ignore
+        assert self.transport is not None
+        self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.frames.feed(data)
+        except (protocol.ProtocolError, LookupError, TypeError, ValueError) as exc:
+            # Not a frame, or a frame whose fields are not what frames.py says (user code in
+            # the worker can write to its socket): the worker is dropped, the gateway goes on.
+            self._refuse()
+            if self.worker is not None:
+                log.warning("Worker %s broke the frame protocol: %r", self.worker.id, exc)
+                self.worker.connection_lost(exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.worker is not None:
+            how = "the peer closed the connection mid-frame" if self.frames.pending else ""
+            self.worker.connection_lost(exc or EOFError(how or "the peer closed the connection"))
+
+
+def _ignore(*_args: Any) -> None:
+    """What a refused connection does with the frames still in its buffer."""
 
 
 class Supervisor:
@@ -199,8 +274,9 @@ class Supervisor:
 
     async def start(self) -> None:
         await asyncio.to_thread(self.prepare)
-        self._server = await asyncio.start_unix_server(
-            self._on_connect, path=self.socket_path, limit=1 << 20
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_unix_server(
+            lambda: _Connection(self), path=self.socket_path
         )
         await self._start_zygote()
 
@@ -228,13 +304,13 @@ class Supervisor:
         )
         self._reports = asyncio.ensure_future(self._read_reports(self._zygote))
 
-    async def spawn(self, spec: dict[str, Any]) -> Worker:
-        """Start a worker for ``spec`` (``protocol.WORKER_SPEC``) inside its sandbox: the
+    async def spawn(self, spec: WorkerSpec) -> Worker:
+        """Start a worker for ``spec`` (``frames.WorkerSpec``) inside its sandbox: the
         spec's ``slot`` picks its uid, its root and site_packages are what it may read."""
         worker_id = uuid.uuid4().hex
-        slot = int(spec.get("slot") or 0)
-        readable = [spec.get("root") or "", *spec.get("site_packages", [])]
-        if spec.get("runtime") == protocol.RUNTIME_NODE:
+        slot = spec["slot"]
+        readable = [spec["root"], *spec["site_packages"]]
+        if spec["runtime"] == RUNTIME_NODE:
             node = self.node()
             spec = {**spec, "executable": node}
             # Node's installation (the folder above its bin/): what it loads next to itself.
@@ -244,16 +320,20 @@ class Supervisor:
                 slot=slot,
                 group=f"s{slot}",
                 readable=readable,
-                memory_mb=int(spec.get("memory_limit_mb") or 0),
+                memory_mb=spec["memory_limit_mb"],
             )
         except SandboxUnavailable as exc:
             raise SpawnError(str(exc)) from None
         spec = {**spec, "fences": fences.to_dict()}
         future: asyncio.Future[Worker] = asyncio.get_running_loop().create_future()
         self._pending[worker_id] = future
-        line = json.dumps(
-            {"op": "spawn", "worker_id": worker_id, "socket": self.socket_path, "spec": spec}
-        )
+        command: SpawnCommand = {
+            "op": "spawn",
+            "worker_id": worker_id,
+            "socket": self.socket_path,
+            "spec": spec,
+        }
+        line = json.dumps(command)
         try:
             async with self._zygote_lock:
                 if self._zygote is None or self._zygote.returncode is not None:
@@ -277,25 +357,26 @@ class Supervisor:
             )
         return os.path.realpath(found)
 
-    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            hello, _ = await asyncio.wait_for(protocol.read_frame(reader, 0), SPAWN_TIMEOUT)
-        except (TimeoutError, EOFError, protocol.ProtocolError):
-            writer.close()
-            return
+    def _hello(self, connection: _Connection, hello: Frame) -> Worker | None:
+        """A worker's first frame: the Worker it is, or None (the connection is refused)."""
+        if hello["type"] != "hello":
+            return None
+        # Checked, unlike later frames: once per worker, and what the Worker is built from.
         worker_id = str(hello.get("worker_id"))
         future = self._pending.get(worker_id)
-        if hello.get("type") != "hello" or future is None or future.done():
-            writer.close()
-            return
-        worker = Worker(
-            worker_id, int(hello["pid"]), reader, writer, self.max_body, kill=self._kill
-        )
-        worker.runtime = str(hello.get("runtime") or protocol.RUNTIME_PYTHON)
+        if future is None or future.done():
+            return None
+        try:
+            pid = int(hello["pid"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        assert connection.transport is not None
+        worker = Worker(worker_id, pid, connection.transport, self.max_body, kill=self._kill)
+        worker.runtime = str(hello.get("runtime") or RUNTIME_PYTHON)
         self._workers[worker_id] = worker
         self.started[worker.runtime] = self.started.get(worker.runtime, 0) + 1
-        worker.start_reading()
         future.set_result(worker)
+        return worker
 
     def workers_by_runtime(self) -> dict[str, int]:
         """Worker processes alive now, by runtime (read by the metrics when scraped)."""
@@ -309,18 +390,18 @@ class Supervisor:
         assert zygote.stdout is not None
         async for raw in zygote.stdout:
             try:
-                report = json.loads(raw)
+                report: ExitedReport = json.loads(raw)
             except ValueError:
                 continue
-            if report.get("op") != "exited":
+            if not isinstance(report, dict) or report.get("op") != "exited":
                 continue
-            worker_id = str(report.get("worker_id"))
+            worker_id = report["worker_id"]
             worker = self._workers.pop(worker_id, None)
             if worker is not None:
-                worker.exit_status = str(report.get("status"))
+                worker.exit_status = report["status"]
                 worker.exited.set()
                 # Noticed now, even if a process it started still holds its socket open.
-                worker.writer.close()
+                worker.transport.close()
             pending = self._pending.get(worker_id)
             if pending is not None and not pending.done():
                 pending.set_exception(
@@ -338,7 +419,8 @@ class Supervisor:
         if zygote is None or zygote.stdin is None or zygote.returncode is not None:
             return
         with contextlib.suppress(ConnectionError, RuntimeError):
-            line = json.dumps({"op": "kill", "worker_id": worker_id})
+            command: KillCommand = {"op": "kill", "worker_id": worker_id}
+            line = json.dumps(command)
             zygote.stdin.write(line.encode() + b"\n")
 
     async def stop(self) -> None:

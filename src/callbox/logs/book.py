@@ -29,6 +29,7 @@ from callbox.monitor import alerts as monitor_alerts
 from callbox.store.db import Store, utcnow
 from callbox.store.sids import LOG, new_sid
 from callbox.store.tables import alerts, environments, logs
+from callbox.worker.frames import LogLine
 
 log = logging.getLogger("callbox.logs")
 
@@ -181,11 +182,12 @@ class LogBook:
 
     # -- the hot path ---------------------------------------------------------------------
 
-    def record(self, meta: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+    def record(self, meta: dict[str, Any], lines: list[LogLine]) -> None:
         """Queue one invocation's lines and publish them to the environment's live readers.
 
         Cheap and safe from any thread (the gateway calls it on the event loop): no database
-        work happens here. A meta without ``environment_sid`` is ignored.
+        work happens here. A meta without ``environment_sid`` is ignored. The lines come from
+        a worker, where user code runs: each field is checked here, off the gateway's path.
         """
         environment_sid = meta.get("environment_sid")
         if not environment_sid or not lines:

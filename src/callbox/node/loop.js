@@ -187,7 +187,7 @@ class WorkerLoop {
       this.forget(String(frame.id));
       if (invocation !== undefined) invocation.cancel();
       // Finished meanwhile: say so, or the gateway thinks the loop is blocked.
-      else this.send({ type: 'cancelled', id: frame.id, logs: [] });
+      else this.send({ type: 'cancelled', id: frame.id, logs: [], thread_running: false });
     }
   }
 

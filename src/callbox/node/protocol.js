@@ -1,7 +1,8 @@
 'use strict';
-// The frames between the gateway and a worker, as src/callbox/worker/protocol.py defines them:
+// The wire between the gateway and a worker, as src/callbox/worker/protocol.py carries it:
 //   frame = u32 header_length | u32 body_length | header (UTF-8 JSON object) | body (raw bytes)
-// lengths big-endian; the header always has a "type".
+// lengths big-endian; the header always has a "type". What each frame holds, field by field,
+// is src/callbox/worker/frames.py (the contract; tests/worker/test_contract.py checks it).
 
 // Not the global: timers.js makes that one belong to the invocation that calls it.
 const { setImmediate } = require('node:timers');

@@ -1,7 +1,7 @@
 'use strict';
-// A Node.js worker: `node worker.js`, started as src/callbox/worker/protocol.py ("Starting a
+// A Node.js worker: `node worker.js`, started as src/callbox/worker/frames.py ("Starting a
 // worker") says: fd 3 is a Unix stream socket connected to the gateway, fd 4 a pipe holding the
-// WORKER_SPEC as JSON, the working directory is the build's root, the sandbox already applied.
+// WorkerSpec as JSON, the working directory is the build's root, the sandbox already applied.
 // It says hello, then serves invoke / cancel frames until the gateway closes the socket.
 
 const fs = require('node:fs');

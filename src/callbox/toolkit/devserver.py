@@ -34,6 +34,7 @@ from callbox.toolkit.project import (
     read_env,
 )
 from callbox.toolkit.watch import ChangeDetector
+from callbox.worker.frames import LogLine
 
 SITE_PACKAGES = Path(".callbox") / "site-packages"
 NODE_PACKAGES = Path(".callbox")  # npm installs package.json's dependencies into node_modules/
@@ -62,7 +63,7 @@ class DevConsole:
     def invocation_failed(self, meta: dict[str, Any], code: int, text: str) -> None:
         pass  # its ERROR line, with the traceback, is printed among the function's lines
 
-    def function_logs(self, meta: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+    def function_logs(self, meta: dict[str, Any], lines: list[LogLine]) -> None:
         for line in lines:
             level = line.get("level", "INFO")
             if self.LINE_LEVELS.get(level, 0) >= self.threshold:

@@ -10,9 +10,13 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
-INFO, WARN, ERROR = "INFO", "WARN", "ERROR"
+from callbox.worker.frames import Level, LogLine
+
+INFO: Final = "INFO"
+WARN: Final = "WARN"
+ERROR: Final = "ERROR"
 
 # The invocation whose code is running: set per asyncio task and copied into handler threads.
 current: contextvars.ContextVar[Any] = contextvars.ContextVar("callbox_invocation")
@@ -21,19 +25,19 @@ current: contextvars.ContextVar[Any] = contextvars.ContextVar("callbox_invocatio
 class LineSink:
     """Where an invocation's lines go: a list until its result is sent, then ``late``."""
 
-    def __init__(self, late: Callable[[dict[str, Any]], None]) -> None:
-        self.lines: list[dict[str, Any]] = []
+    def __init__(self, late: Callable[[LogLine], None]) -> None:
+        self.lines: list[LogLine] = []
         self.sent = False
         self._late = late
 
-    def emit(self, level: str, message: str) -> None:
-        line = {"level": level, "message": message, "time": time.time()}
+    def emit(self, level: Level, message: str) -> None:
+        line: LogLine = {"level": level, "message": message, "time": time.time()}
         if self.sent:
             self._late(line)
         else:
             self.lines.append(line)
 
-    def take(self) -> list[dict[str, Any]]:
+    def take(self) -> list[LogLine]:
         lines, self.lines, self.sent = self.lines, [], True
         return lines
 
@@ -41,7 +45,7 @@ class LineSink:
 class _InvocationStream(io.TextIOBase):
     """sys.stdout / sys.stderr stand-in: whole lines go to the current invocation's sink."""
 
-    def __init__(self, level: str, fallback: TextIO) -> None:
+    def __init__(self, level: Level, fallback: TextIO) -> None:
         self._level = level
         self._fallback = fallback
         self._partial: dict[int, str] = {}
@@ -85,6 +89,7 @@ class _InvocationLogHandler(logging.Handler):
         if invocation is None:
             sys.__stderr__.write(message + "\n") if sys.__stderr__ else None
             return
+        level: Level
         if record.levelno >= logging.ERROR:
             level = ERROR
         elif record.levelno >= logging.WARNING:

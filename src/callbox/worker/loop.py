@@ -11,11 +11,24 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any
+from typing import Any, Literal
 
 from callbox.runtime.context import Context
 from callbox.runtime.response import HttpResult, render_error, render_success
 from callbox.worker import logs, protocol, reaper
+from callbox.worker.frames import (
+    RUNTIME_PYTHON,
+    CancelledFrame,
+    Event,
+    HelloFrame,
+    InvokeContext,
+    InvokeFrame,
+    LogFrame,
+    LogLine,
+    ResultFrame,
+    WorkerFrame,
+    WorkerSpec,
+)
 from callbox.worker.loader import LoadError, load_handler
 from callbox.worker.logs import ERROR, WARN, LineSink
 from callbox.worker.threads import HandlerThreads, Job
@@ -54,7 +67,7 @@ class Invocation:
         self.sink = LineSink(late=self._send_late_line)
         self.outcome: asyncio.Future[tuple[Any, Any]] = self.loop.create_future()
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.mode = "sync"
+        self.mode: Literal["sync", "async"] = "sync"
         self.runner: asyncio.Future[None] | None = None
         self.main: asyncio.Task[Any] | None = None  # an async handler's task
         self.thread: Job | None = None  # a sync handler's job
@@ -77,15 +90,15 @@ class Invocation:
         for task in list(self.tasks):
             task.cancel()
 
-    def _send_late_line(self, line: dict[str, Any]) -> None:
-        frame = {"type": "log", "id": self.id, **line}
+    def _send_late_line(self, line: LogLine) -> None:
+        frame: LogFrame = {"type": "log", "id": self.id, **line}
         if threading.get_ident() == self.worker.thread_id:
             self.worker.send(frame)
         else:
             self.loop.call_soon_threadsafe(self.worker.send, frame)
 
     # -- running ----------------------------------------------------------------------------
-    async def run(self, path: str, context: dict[str, Any], event: dict[str, Any]) -> None:
+    async def run(self, path: str, context: InvokeContext, event: Event) -> None:
         logs.current.set(self)
         retire = False
         try:
@@ -95,13 +108,13 @@ class Invocation:
         except Exception as exc:  # noqa: BLE001 - last resort: a result must always be sent
             result = render_error(
                 RuntimeError(f"The function's result could not be sent: {exc!r}"),
-                include_stack=bool(self.worker.spec.get("debug_errors")),
+                include_stack=self.worker.spec["debug_errors"],
             )
         logs.flush(self)
         self._watch_lingering_thread()
         if self.sink.sent:  # cancelled meanwhile: the gateway already has its answer
             return
-        header = {
+        header: ResultFrame = {
             "type": "result",
             "id": self.id,
             "status": result.status,
@@ -112,16 +125,16 @@ class Invocation:
         }
         self.worker.send(header, result.body)
 
-    async def _run(self, path: str, context: dict[str, Any], event: dict[str, Any]) -> HttpResult:
+    async def _run(self, path: str, context: InvokeContext, event: Event) -> HttpResult:
         spec = self.worker.spec
-        debug = bool(spec.get("debug_errors"))
+        debug = spec["debug_errors"]
         try:
             handler = await self.worker.handler(path)
         except LoadError as exc:
             self._report(exc, path)
             return render_error(exc, include_stack=debug)
         deadline = self.started + self.timeout if self.timeout else None
-        ctx = Context(context, local=bool(spec.get("local")), deadline=deadline)
+        ctx = Context(context, local=spec["local"], deadline=deadline)
         self._start(handler, ctx, event)
         # Settled by the first callback(), a returned value or an exception, whichever is
         # first; a handler that returns None keeps waiting for callback() (the deadline bounds
@@ -143,12 +156,12 @@ class Invocation:
             text = _user_traceback(error)
         else:
             text = f"callback() was given an error: {_describe(error)}"
-        root = str(self.worker.spec.get("root") or "")
+        root = self.worker.spec["root"]
         if root:
             text = text.replace(root.rstrip("/") + "/", "")
         self.sink.emit(ERROR, f"{path} failed: {text}")
 
-    def _start(self, handler: Any, ctx: Context, event: dict[str, Any]) -> None:
+    def _start(self, handler: Any, ctx: Context, event: Event) -> None:
         if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
             getattr(handler, "__call__", None)  # noqa: B004 - async callable objects
         ):
@@ -200,7 +213,7 @@ class Invocation:
         self.loop.call_later(remaining, check)
 
     def _memory_error(self) -> HttpResult:
-        limit = self.worker.spec.get("memory_limit_mb")
+        limit = self.worker.spec["memory_limit_mb"]
         return render_error(
             MemoryError(
                 f"The function ran out of memory: it needed more than its {limit} MB limit."
@@ -216,14 +229,13 @@ class Invocation:
         if self.thread is not None:
             self.thread.cancel()
         thread_running = self.thread is not None and not self.thread.done()
-        self.worker.send(
-            {
-                "type": "cancelled",
-                "id": self.id,
-                "logs": self.sink.take(),
-                "thread_running": thread_running,
-            }
-        )
+        answer: CancelledFrame = {
+            "type": "cancelled",
+            "id": self.id,
+            "logs": self.sink.take(),
+            "thread_running": thread_running,
+        }
+        self.worker.send(answer)
         if not self.outcome.done():
             self.outcome.cancel()
         for task in list(self.tasks):
@@ -246,13 +258,13 @@ async def _contained(coroutine: Any) -> Any:
 class WorkerLoop:
     """Reads frames from the gateway and runs invocations concurrently."""
 
-    def __init__(self, spec: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+    def __init__(self, spec: WorkerSpec, writer: asyncio.StreamWriter) -> None:
         self.spec = spec
         self.writer = writer
         self.outbox = protocol.Outbox(writer)
         self.loop = asyncio.get_running_loop()
         self.thread_id = threading.get_ident()
-        self.threads = HandlerThreads(self.loop, int(spec["threads"]))
+        self.threads = HandlerThreads(self.loop, spec["threads"])
         self.invocations: dict[str, Invocation] = {}
         self._handlers: dict[str, Any] = {}
         self.loop.set_task_factory(self._task_factory)
@@ -286,15 +298,15 @@ class WorkerLoop:
             raise LoadError(found.message, found.stack) from found.__cause__
         return found
 
-    def send(self, header: dict[str, Any], body: bytes = b"") -> None:
+    def send(self, header: WorkerFrame, body: bytes = b"") -> None:
         self.outbox.put(protocol.encode(header, body))
 
-    def start(self, frame: dict[str, Any]) -> None:
-        invocation = Invocation(self, str(frame["id"]))
-        invocation.timeout = float(frame.get("timeout") or 0)
+    def start(self, frame: InvokeFrame) -> None:
+        invocation = Invocation(self, frame["id"])
+        invocation.timeout = frame["timeout"]
         self.invocations[invocation.id] = invocation
         runner = asyncio.ensure_future(
-            invocation.run(str(frame["path"]), frame.get("context") or {}, frame.get("event") or {})
+            invocation.run(frame["path"], frame["context"], frame["event"])
         )
         invocation.runner = runner
         runner.add_done_callback(lambda _: self._finished(invocation.id))
@@ -317,58 +329,72 @@ class WorkerLoop:
             reaper.reap()
 
     async def serve(self, reader: asyncio.StreamReader) -> None:
+        """Run the gateway's frames until it closes the socket; a frame that breaks the
+        contract (``frames.py``) raises ``ProtocolError``."""
         while True:
             try:
                 frame, _ = await protocol.read_frame(reader, max_body=0)
             except EOFError:
                 return
-            kind = frame["type"]
-            if kind == "invoke":
+            except protocol.BodyTooLarge as exc:
+                frame = exc.header  # a body only a result may carry: skipped, and ignored
+            if frame["type"] == "invoke":
                 self.start(frame)
-            elif kind == "cancel":
-                invocation = self.invocations.pop(str(frame["id"]), None)
+            elif frame["type"] == "cancel":
+                invocation = self.invocations.pop(frame["id"], None)
                 if invocation is not None:
                     invocation.cancel()
                     if not self.invocations:
                         self._idle()
                 else:  # finished meanwhile: say so, or the gateway thinks the loop is blocked
-                    self.send({"type": "cancelled", "id": frame["id"], "logs": []})
+                    answer: CancelledFrame = {
+                        "type": "cancelled",
+                        "id": frame["id"],
+                        "logs": [],
+                        "thread_running": False,
+                    }
+                    self.send(answer)
             await self.writer.drain()
 
 
-async def _main(spec: dict[str, Any], sock: socket.socket, worker_id: str) -> None:
+async def _main(spec: WorkerSpec, sock: socket.socket, worker_id: str) -> None:
     reader, writer = await asyncio.open_unix_connection(sock=sock, limit=1 << 20)
     worker = WorkerLoop(spec, writer)
-    worker.send(
-        {
-            "type": "hello",
-            "worker_id": worker_id,
-            "pid": os.getpid(),
-            "runtime": protocol.RUNTIME_PYTHON,
-        }
-    )
+    hello: HelloFrame = {
+        "type": "hello",
+        "worker_id": worker_id,
+        "pid": os.getpid(),
+        "runtime": RUNTIME_PYTHON,
+    }
+    worker.send(hello)
     inspect = spec.get("inspect")
     if inspect and inspect.get("wait"):  # --inspect-brk: nothing runs before a debugger is here
         import debugpy
 
         await worker.writer.drain()
         await asyncio.to_thread(debugpy.wait_for_client)
-    await worker.serve(reader)
+    try:
+        await worker.serve(reader)
+    except protocol.ProtocolError as exc:
+        # Not a frame: the stream cannot be trusted any more. The gateway sees the socket close.
+        if sys.__stderr__ is not None:
+            sys.__stderr__.write(f"callbox worker: {exc}; stopping.\n")
+        raise SystemExit(1) from None
 
 
-def run(spec: dict[str, Any], sock: socket.socket, worker_id: str) -> None:
+def run(spec: WorkerSpec, sock: socket.socket, worker_id: str) -> None:
     """Serve the build in ``spec`` over ``sock`` (already connected to the gateway) until the
     gateway closes the connection. The sandbox, if any, is already up: this is user-code land."""
-    sys.path[:0] = [p for p in spec.get("site_packages", []) if p]
-    if spec.get("root"):
+    sys.path[:0] = [p for p in spec["site_packages"] if p]
+    if spec["root"]:
         os.chdir(spec["root"])
     from callbox.runtime.globals import Runtime
 
-    functions = {path: entry["file"] for path, entry in spec.get("functions", {}).items()}
+    functions = {path: entry["file"] for path, entry in spec["functions"].items()}
     private_assets = {
         path: entry["file"]
-        for path, entry in spec.get("assets", {}).items()
-        if entry.get("visibility") == "private"
+        for path, entry in spec["assets"].items()
+        if entry["visibility"] == "private"
     }
     Runtime.install(functions, private_assets)
     logs.install()

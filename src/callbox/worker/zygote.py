@@ -1,8 +1,8 @@
 """The warm parent: imports the runtime and the twilio library once, then forks workers.
 
 Started by the gateway as ``python -m callbox.worker.zygote``. Commands arrive as JSON lines on
-stdin; exit reports leave as JSON lines on stdout (see ``protocol``). EOF on stdin means the
-gateway is gone: every worker is killed and the zygote exits.
+stdin, exit reports leave as JSON lines on stdout (``frames.ZygoteCommand``, ``ExitedReport``).
+EOF on stdin means the gateway is gone: every worker is killed and the zygote exits.
 
 The zygote runs no user code and stays outside every sandbox; each forked child puts its
 fences up (``callbox.sandbox.launcher``) before it loads anything of the function's.
@@ -23,7 +23,7 @@ import tempfile
 import threading
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 # Imported here so every forked worker starts with them already loaded.
 import callbox.runtime  # noqa: F401
@@ -31,6 +31,14 @@ import callbox.worker.loop as worker_loop
 from callbox.sandbox import cgroups, launcher, policy
 from callbox.sandbox.fences import Fences
 from callbox.worker import protocol
+from callbox.worker.frames import (
+    RUNTIME_NODE,
+    ExitedReport,
+    InspectSettings,
+    SpawnCommand,
+    WorkerSpec,
+    ZygoteCommand,
+)
 
 
 @dataclasses.dataclass
@@ -52,7 +60,7 @@ def _warm_imports() -> None:
     import twilio.twiml.voice_response  # noqa: F401
 
 
-def _report(message: dict[str, Any]) -> None:
+def _report(message: ExitedReport) -> None:
     os.write(1, (json.dumps(message) + "\n").encode())
 
 
@@ -76,7 +84,7 @@ def _max_fd() -> int:
         return 65536
 
 
-def _become_worker(worker_id: str, socket_path: str, spec: dict[str, Any], fences: Fences) -> None:
+def _become_worker(worker_id: str, socket_path: str, spec: WorkerSpec, fences: Fences) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.set_wakeup_fd(-1)
     os.dup2(2, 1)  # the zygote's stdout carries reports; a worker must never write there
@@ -88,13 +96,13 @@ def _become_worker(worker_id: str, socket_path: str, spec: dict[str, Any], fence
     # Connected before any fence goes up: the socket's folder is the server's alone.
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(socket_path)
-    threads = int(spec["threads"])
+    threads = spec["threads"]
     threading.stack_size(4 * 1024 * 1024)
-    if spec.get("runtime") != protocol.RUNTIME_NODE and not (
+    if spec["runtime"] != RUNTIME_NODE and not (
         fences.mode == "isolated" and fences.cgroups.memory
     ):  # (V8 reserves far more address space than it uses: Node gets a heap limit instead)
-        _limit_address_space(int(spec.get("memory_limit_mb") or 0), threads)
-    if spec.get("runtime") == protocol.RUNTIME_NODE:
+        _limit_address_space(spec["memory_limit_mb"], threads)
+    if spec["runtime"] == RUNTIME_NODE:
         launcher.enter(fences, worker_id)
         _exec_node(spec, sock, worker_id)
     launcher.enter(fences, worker_id)
@@ -105,10 +113,11 @@ def _become_worker(worker_id: str, socket_path: str, spec: dict[str, Any], fence
     worker_loop.run(spec, sock, worker_id)
 
 
-def _exec_node(spec: dict[str, Any], sock: socket.socket, worker_id: str) -> None:
-    """Become the Node.js worker: fd 3 the gateway's socket, fd 4 the spec (``protocol``)."""
+def _exec_node(spec: WorkerSpec, sock: socket.socket, worker_id: str) -> None:
+    """Become the Node.js worker: fd 3 the gateway's socket, fd 4 the spec (``frames.py``)."""
     spec_fd = os.memfd_create("callbox-spec")  # any size: a pipe would block past 64 KB
-    os.write(spec_fd, json.dumps({**spec, "worker_id": worker_id}).encode())
+    own: WorkerSpec = {**spec, "worker_id": worker_id}
+    os.write(spec_fd, json.dumps(own).encode())
     os.lseek(spec_fd, 0, os.SEEK_SET)
     # Out of the way first: either may already sit on 3 or 4.
     socket_copy, spec_copy = os.dup(sock.fileno()), os.dup(spec_fd)
@@ -116,33 +125,33 @@ def _exec_node(spec: dict[str, Any], sock: socket.socket, worker_id: str) -> Non
     os.dup2(spec_copy, protocol.SPEC_FD)
     for fd in (protocol.SOCKET_FD, protocol.SPEC_FD):
         os.set_inheritable(fd, True)
-    node = str(spec["executable"])
+    node = spec["executable"]
     argv = [node]
     inspect = spec.get("inspect")
     if inspect:  # waiting, if asked, is the worker's: after its hello (worker.js)
         argv.append(f"--inspect={inspect['host']}:{inspect['port']}")
-    memory = int(spec.get("memory_limit_mb") or 0)
+    memory = spec["memory_limit_mb"]
     if memory > 0:  # the heap gets most of the budget; buffers and code take the rest
         argv.append(f"--max-old-space-size={max(16, memory * 3 // 4)}")
     argv.append(str(Path(callbox_node_folder(), "worker.js")))
     os.execve(node, argv, dict(os.environ))
 
 
-def _listen_for_debugger(inspect: dict[str, Any]) -> None:
+def _listen_for_debugger(inspect: InspectSettings) -> None:
     """``callbox start --inspect``: debugpy listens for a Debug Adapter Protocol client."""
     import debugpy
 
-    debugpy.listen((str(inspect["host"]), int(inspect["port"])))
+    debugpy.listen((inspect["host"], inspect["port"]))
 
 
 def callbox_node_folder() -> str:
     return str(Path(worker_loop.__file__).resolve().parent.parent / "node")
 
 
-def _spawn(command: dict[str, Any]) -> None:
-    worker_id = str(command["worker_id"])
-    spec = command.get("spec") or {}
-    fences = Fences.from_dict(spec["fences"]) if spec.get("fences") else Fences("off")
+def _spawn(command: SpawnCommand) -> None:
+    worker_id = command["worker_id"]
+    spec = command["spec"]
+    fences = Fences.from_dict(spec["fences"]) if "fences" in spec else Fences("off")
     fences = dataclasses.replace(fences, readable=(*_runtime, *fences.readable))
     if fences.mode == "landlock":  # no /tmp of its own: a scratch folder, removed at its end
         scratch = tempfile.mkdtemp(prefix="callbox-worker-")
@@ -152,7 +161,7 @@ def _spawn(command: dict[str, Any]) -> None:
     if pid == 0:
         code = 0
         try:
-            _become_worker(worker_id, str(command["socket"]), spec, fences)
+            _become_worker(worker_id, command["socket"], spec, fences)
         except BaseException:  # noqa: BLE001 - report, then leave without cleanup
             code = 1
             where = traceback.format_exc(limit=-3)
@@ -172,9 +181,9 @@ def _command(line: bytes) -> None:
     """Run one command; a bad one or a failed fork is reported, never fatal to the rest."""
     worker_id = "?"
     try:
-        command = json.loads(line)
-        worker_id = str(command["worker_id"])
-        if command.get("op") == "kill":
+        command = cast(ZygoteCommand, json.loads(line))  # from the gateway: trusted
+        worker_id = command["worker_id"]
+        if command["op"] == "kill":
             _kill(worker_id)
         else:
             _spawn(command)
