@@ -78,6 +78,14 @@ def test_a_database_of_revision_0001_gets_the_log_order(tmp_path: Path) -> None:
         assert [row.message for row in rows] == ["old 0", "old 1"]
         assert all(row.seq is not None for row in rows)
         book = LogBook(store, retention_days=0)
-        assert next(book._seq) == rows[-1].seq + 1  # new lines come after the old ones
+        environment_sid = "ZE" + "1" * 32
+        book.record(
+            {"account_sid": "AC1", "service_sid": "ZS1", "environment_sid": environment_sid},
+            [{"message": "new"}],
+        )
+        book.flush()
+        with store.read() as conn:
+            new = conn.execute(sa.text("SELECT seq FROM logs WHERE message = 'new'")).scalar()
+        assert new == rows[-1].seq + 1  # new lines come after the old ones
     finally:
         store.close()
