@@ -23,7 +23,7 @@ from typing import Any
 from callbox.api.app import Api, create_api
 from callbox.asgi import ASGIApp, Receive, Scope, Send, run_lifespan
 from callbox.builds.builder import Builder
-from callbox.cluster.nodes import HEARTBEAT, Heartbeat, node_name
+from callbox.cluster.nodes import Heartbeat, heartbeat_interval, node_name
 from callbox.cluster.watcher import Chore, Watcher
 from callbox.config import Config
 from callbox.errors import CallboxError, HeadersTooLarge, NotFound, Unauthorized
@@ -256,14 +256,15 @@ def create_server(config: Config, own_ports: Sequence[int] = ()) -> Server:
         prepare_wait=config.prepare_wait,
     )
     heartbeat = Heartbeat(store, node)
+    beat = heartbeat_interval(config.node_timeout)
     watcher = Watcher(
         store,
         on_changes=environments.apply,
         on_logs=logbook.poll_live,
         chores=[
-            Chore("heartbeat", HEARTBEAT, heartbeat.beat),
-            Chore("fail builds of stopped nodes", HEARTBEAT, builder.fail_orphans),
-            Chore("claim queued builds", HEARTBEAT, builder.claim_queued),
+            Chore("heartbeat", beat, heartbeat.beat),
+            Chore("fail builds of stopped nodes", beat, builder.fail_orphans),
+            Chore("claim queued builds", beat, builder.claim_queued),
         ],
         interval=config.change_poll_interval,
     )

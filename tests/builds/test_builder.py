@@ -18,8 +18,8 @@ from stuck_uv import gone, started
 
 from callbox.builds import materialise
 from callbox.builds.builder import INTERRUPTED, ORPHANED, Builder
-from callbox.cluster.nodes import Heartbeat
 from callbox.builds.materialise import STOPPED
+from callbox.cluster.nodes import Heartbeat
 from callbox.config import Config
 from callbox.store.db import Store, utcnow
 from callbox.store.sids import BUILD, RESOURCE, VERSION, new_sid

@@ -135,7 +135,7 @@ class Builder:
         return sids
 
     def fail_orphans(self) -> list[str]:
-        """Fail the builds claimed by nodes that stopped (no heartbeat for ``NODE_TIMEOUT``);
+        """Fail the builds claimed by nodes that stopped (no heartbeat for the node timeout);
         returns their sids."""
         from callbox.cluster.nodes import alive
 
@@ -143,13 +143,13 @@ class Builder:
             builds.c.status == "building", builds.c.node.is_not(None)
         )
         with self.store.read() as conn:  # the usual answer, "none", without the writer lock
-            living = alive(conn, self.store.now(conn)) | {self.node}
+            living = alive(conn, self.store.now(conn), self.config.node_timeout) | {self.node}
             if all(row.node in living for row in conn.execute(running)):
                 return []
         failed = []
         with self.store.begin() as conn:
             now = self.store.now(conn)
-            living = alive(conn, now) | {self.node}
+            living = alive(conn, now, self.config.node_timeout) | {self.node}
             for row in conn.execute(running).all():
                 if row.node in living:
                     continue

@@ -72,7 +72,12 @@ class Heartbeat:
             conn.execute(nodes.delete().where(nodes.c.name == self.name))
 
 
-def alive(conn: sa.Connection, now: datetime) -> set[str]:
-    """Names of the nodes seen within ``NODE_TIMEOUT`` of ``now`` (the database's clock)."""
-    cutoff = now - timedelta(seconds=NODE_TIMEOUT)
+def heartbeat_interval(node_timeout: float) -> float:
+    """Seconds between two heartbeats: often enough that two missed ones are not yet death."""
+    return min(HEARTBEAT, node_timeout / 3)
+
+
+def alive(conn: sa.Connection, now: datetime, timeout: float = NODE_TIMEOUT) -> set[str]:
+    """Names of the nodes seen within ``timeout`` seconds of ``now`` (the database's clock)."""
+    cutoff = now - timedelta(seconds=timeout)
     return set(conn.scalars(sa.select(nodes.c.name).where(nodes.c.seen_at >= cutoff)))
