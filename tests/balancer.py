@@ -12,8 +12,13 @@ from pathlib import Path
 EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "haproxy.cfg"
 
 
+def binary() -> str | None:
+    # Debian installs it in /usr/sbin, which a non-root PATH may lack.
+    return shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin")
+
+
 def available() -> bool:
-    return shutil.which("haproxy") is not None
+    return binary() is not None
 
 
 def configuration(port: int, nodes: list[int]) -> str:
@@ -38,7 +43,7 @@ class Balancer:
         config = folder / "haproxy.cfg"
         config.write_text(configuration(port, nodes))
         self.process = subprocess.Popen(
-            ["haproxy", "-db", "-f", str(config)],
+            [binary() or "haproxy", "-db", "-f", str(config)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

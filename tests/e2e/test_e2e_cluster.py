@@ -9,6 +9,7 @@ deployed through one node's API and checked through the balancer and through eac
 from __future__ import annotations
 
 import json
+import os
 import queue
 import signal
 import threading
@@ -37,8 +38,10 @@ SETTINGS = {
     "CALLBOX_NODE_TIMEOUT": "4",
 }
 
+# CI installs HAProxy (.ci/run): there a missing one fails the tests instead of skipping them.
 pytestmark = pytest.mark.skipif(
-    not available(), reason="HAProxy is not installed (apt-get install haproxy)"
+    not available() and not os.environ.get("CI"),
+    reason="HAProxy is not installed (apt-get install haproxy)",
 )
 
 
