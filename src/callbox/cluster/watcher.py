@@ -41,6 +41,8 @@ CHANNELS = (changes.CHANNEL, "callbox_logs")
 KEEP_CHANGES = timedelta(hours=1)  # nodes read changes within a poll; an hour is plenty
 # A full reset: the change feed went backwards (the database was restored or replaced).
 RESET = Change(0, "reset", "")
+# What a round raises when the database is away: refused, broken, or no connection to be had.
+AWAY = (sa.exc.DBAPIError, sa.exc.TimeoutError)
 
 
 @dataclass
@@ -98,9 +100,14 @@ class Watcher:
                 return
             try:
                 self.tick()
-            except Exception as exc:  # noqa: BLE001 - the database is away: keep trying
+            except AWAY as exc:
                 self._trouble(exc)
                 self._disconnect()
+                self._stop.wait(self.interval)
+            except Exception:  # a bug in on_changes or on_logs: not the database's absence
+                log.exception(
+                    "A round of the watcher failed; it runs again in %.1f s.", self.interval
+                )
                 self._stop.wait(self.interval)
             else:
                 if self.down:
@@ -117,7 +124,7 @@ class Watcher:
                 chore.due = now + chore.every
                 try:
                     chore.run()
-                except sa.exc.DBAPIError:
+                except AWAY:
                     raise
                 except Exception:
                     log.exception("The chore %r failed; it runs again later.", chore.name)
@@ -125,16 +132,16 @@ class Watcher:
     def _read_changes(self) -> None:
         with self.store.read() as conn:
             if self.cursor is None:
-                self.cursor = changes.latest(conn)
-                found = [RESET]  # whatever happened while we could not look
+                found, cursor = [RESET], changes.latest(conn)  # whatever happened meanwhile
             else:
                 found = changes.since(conn, self.cursor)
-                if not found and changes.latest(conn) < self.cursor:
-                    found = [RESET]
-                    self.cursor = changes.latest(conn)
+                cursor = found[-1].seq if found else self.cursor
+                if not found and (latest := changes.latest(conn)) < self.cursor:
+                    found, cursor = [RESET], latest
         if found:
-            self.cursor = max(self.cursor, found[-1].seq)
             self.on_changes(found)
+        # Only once they were handed on: if on_changes raised, the next round hands them again.
+        self.cursor = cursor
 
     def _wait(self) -> None:
         """Until a notification comes or ``interval`` passes."""
