@@ -44,14 +44,19 @@ class Preparer:
         return self.builds.build_dir(build_sid).is_dir()
 
     def prepare(self, build_sid: str) -> Future[Path]:
-        """The preparation of ``build_sid``: started now unless it runs already, or failed
-        less than ``RETRY_AFTER_FAILURE`` seconds ago (then that failure)."""
+        """The preparation of ``build_sid``: started now unless it runs already, succeeded
+        (and its folder is still there), or failed less than ``RETRY_AFTER_FAILURE`` seconds
+        ago (then that failure)."""
         with self._lock:
             job = self._jobs.get(build_sid)
-            if job is not None:
-                if not job.done() or job.exception() is None:
-                    return job
-                if time.monotonic() - self._failed_at.get(build_sid, 0.0) < RETRY_AFTER_FAILURE:
+            if job is not None and not job.done():
+                return job
+            if job is not None and not job.cancelled():  # (cancelled: by close())
+                if job.exception() is None:
+                    if self.ready(build_sid):
+                        return job
+                    # Prepared, then its folder went (a disk cleaned): prepared again below.
+                elif time.monotonic() - self._failed_at.get(build_sid, 0.0) < RETRY_AFTER_FAILURE:
                     return job
             if self._closed:
                 job = Future()
