@@ -102,10 +102,12 @@ class Store:
         """Whether the database answers with every migration of this version applied (raises
         if it cannot be reached). A revision this version does not know is a newer one, run by
         a node already upgraded: migrations only add, so this node still works with it (a
-        rolling upgrade, docs/deploy.md)."""
+        rolling upgrade, docs/deploy.md). A database without the table was never migrated."""
         with self.engine.connect() as conn:
+            if not _table_exists(conn, "alembic_version"):
+                return False
             found = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-        return found == head_revision() or (found is not None and found not in revisions())
+        return found == head_revision() or (bool(found) and found not in revisions())
 
     def close(self) -> None:
         self.engine.dispose()
@@ -196,7 +198,7 @@ def migrate(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         if _table_exists(conn, "alembic_version"):
             found = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-            if found is not None and found not in revisions():
+            if found and found not in revisions():
                 logging.getLogger("callbox.store").warning(
                     "The database's schema (revision %s) is newer than this version of callbox "
                     "knows; it runs on it unchanged (migrations only add).",
