@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -154,7 +156,7 @@ def create_engine(url: str) -> sa.Engine:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         # WAL: readers (the gateway's lookups, log queries) never wait for a writer.
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -165,6 +167,22 @@ def create_engine(url: str) -> sa.Engine:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _wal(cursor: Any) -> None:
+    """``PRAGMA journal_mode=WAL``, tried again while another process holds the file: on a new
+    database the change needs it alone for a moment, and SQLite then answers "database is
+    locked" at once, without waiting out the busy timeout (processes opening one new data
+    folder together: `callbox serve` and a CLI command)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @functools.cache
