@@ -37,7 +37,7 @@ from callbox.routes import Route
 from callbox.store import slots
 from callbox.store.accounts import Accounts
 from callbox.store.changes import Change
-from callbox.store.db import Store
+from callbox.store.db import UNREACHABLE, Store
 from callbox.store.tables import build_versions, builds, environments, services, versions
 from callbox.store.variables import read_variables
 
@@ -108,7 +108,7 @@ class Environments:
                 deployment = await asyncio.to_thread(self.load, host)
         except NotPrepared as exc:  # deployed again meanwhile: that build is on its way too
             raise self._preparing(exc.build_sid) from None
-        except sa.exc.DBAPIError as exc:
+        except UNREACHABLE as exc:
             log.warning("Looking up %s failed: the database cannot be reached (%s).", host, exc)
             raise ServiceUnavailable(
                 f"{host} cannot be looked up: the database is unreachable. Try again shortly.",
@@ -220,7 +220,7 @@ class Environments:
         the database could not say)."""
         try:
             active = await asyncio.to_thread(self.deployed_builds)
-        except sa.exc.DBAPIError as exc:
+        except UNREACHABLE as exc:
             log.warning("Could not list the deployed builds: %s", exc)
             return None
         except Exception:  # noqa: BLE001 - draining is an optimisation; serving goes on

@@ -197,3 +197,39 @@ async def test_a_database_that_stops_and_comes_back(
     with halting.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(services)).scalar() == 0
     no_traceback(caplog)
+
+
+@pytest.fixture
+def stalled(tmp_path: Path) -> Iterator[Store]:
+    """A store whose only pooled connection is taken: a query waits, then gets no connection
+    (as when a stalled database holds every connection of the pool)."""
+    Store.open(tmp_path / "data").close()  # the schema, made once
+    engine = sa.create_engine(
+        f"sqlite:///{tmp_path / 'data' / 'callbox.db'}",
+        poolclass=sa.pool.QueuePool,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=0.2,
+        connect_args={"check_same_thread": False},
+    )
+    store = Store(
+        engine,
+        BlobStore(tmp_path / "data" / "blobs"),
+        SecretBox.from_file(tmp_path / "data" / "secret.key"),
+        tmp_path / "data",
+    )
+    held = engine.connect()
+    yield store
+    held.close()
+    store.close()
+
+
+async def test_an_api_call_that_gets_no_pooled_connection_is_503(
+    stalled: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = Api(config=Config.load({}), store=stalled, accounts=Accounts(stalled))
+    async with connect(api, ("AC" + "0" * 32, "token")) as client:
+        r = await client.get("/v1/Services")
+    assert (r.status_code, r.json()["code"], r.headers["Retry-After"]) == (503, 20503, "2")
+    assert "GET /v1/Services: the database cannot be reached" in caplog.text
+    no_traceback(caplog)

@@ -291,8 +291,10 @@ async def test_a_lagging_subscriber_drops_the_oldest(book: LogBook) -> None:
     slow = book.subscribe(tags["environment_sid"], limit=3)
     book.record(tags, [{"message": str(i)} for i in range(5)])
     book.record(tags, [{"message": "5"}])
-    await asyncio.to_thread(book.flush)  # lines reach subscriptions once written,
-    await asyncio.sleep(0.05)  # through this event loop
+    await asyncio.to_thread(book.flush)
+    # Lines reach subscriptions once written, through this event loop: a poll of our own is
+    # deterministic (the writer's deliveries, queued before it returns, have run when it has).
+    await asyncio.to_thread(book.poll_live)
     assert slow.dropped == 3
     got = [item["message"] for item in [await slow.get(1) for _ in range(3)] if item]
     assert got == ["3", "4", "5"]
@@ -311,7 +313,7 @@ async def test_close_ends_iteration_and_wakes_a_waiting_reader(book: LogBook) ->
     reader = asyncio.create_task(read())
     book.record(tags, [{"message": "a"}])
     await asyncio.to_thread(book.flush)
-    await asyncio.sleep(0.01)
+    await asyncio.to_thread(book.poll_live)
     subscription.close()
     await asyncio.wait_for(reader, 1)
     assert received == ["a"] and subscription.closed

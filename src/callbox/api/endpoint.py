@@ -36,6 +36,7 @@ from callbox.errors import (
     ServiceUnavailable,
     Unauthorized,
 )
+from callbox.store.db import UNREACHABLE
 from callbox.store.sids import API_KEY, is_sid
 
 if TYPE_CHECKING:
@@ -162,7 +163,7 @@ def endpoint(
             return error_response(
                 Conflict("The request conflicts with a resource created at the same time.")
             )
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        except UNREACHABLE as exc:
             return error_response(unreachable(exc, request))
         except Exception:
             log.exception("Unexpected error answering %s %s", request.method, request.url.path)

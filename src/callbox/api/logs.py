@@ -33,7 +33,7 @@ from callbox.api.render import PAGING, page, timestamp
 from callbox.api.shapes import SID_DIGITS, Shape, date, one_of, sid_of, string, url
 from callbox.asgi import Receive, Scope, Send
 from callbox.errors import BadRequest, CallboxError, InternalError
-from callbox.store.db import utcnow
+from callbox.store.db import UNREACHABLE, utcnow
 from callbox.store.sids import (
     ACCOUNT,
     BUILD,
@@ -206,7 +206,7 @@ def stream_route(api: Api) -> Route:
                 raise InternalError("The live log stream is not running on this server.")
         except CallboxError as exc:
             return error_response(exc)
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        except UNREACHABLE as exc:
             return error_response(unreachable(exc, request))
         # Subscribe before reading the backlog: a line written in between is in one or both.
         subscription = api.logbook.subscribe(environment.sid)

@@ -28,11 +28,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from callbox.store import changes
 from callbox.store.changes import Change
-from callbox.store.db import Store, utcnow
+from callbox.store.db import UNREACHABLE, Store, utcnow
 
 log = logging.getLogger("callbox.cluster")
 
@@ -41,8 +39,6 @@ CHANNELS = (changes.CHANNEL, "callbox_logs")
 KEEP_CHANGES = timedelta(hours=1)  # nodes read changes within a poll; an hour is plenty
 # A full reset: the change feed went backwards (the database was restored or replaced).
 RESET = Change(0, "reset", "")
-# What a round raises when the database is away: refused, broken, or no connection to be had.
-AWAY = (sa.exc.DBAPIError, sa.exc.TimeoutError)
 
 
 @dataclass
@@ -82,7 +78,7 @@ class Watcher:
         try:
             with self.store.read() as conn:
                 self.cursor = changes.latest(conn)
-        except sa.exc.DBAPIError:
+        except UNREACHABLE:
             self.cursor = None  # read on the first wake-up the database answers
         self._thread = threading.Thread(target=self._run, name="callbox-watcher", daemon=True)
         self._thread.start()
@@ -100,7 +96,7 @@ class Watcher:
                 return
             try:
                 self.tick()
-            except AWAY as exc:
+            except UNREACHABLE as exc:
                 self._trouble(exc)
                 self._disconnect()
                 self._stop.wait(self.interval)
@@ -124,7 +120,7 @@ class Watcher:
                 chore.due = now + chore.every
                 try:
                     chore.run()
-                except AWAY:
+                except UNREACHABLE:
                     raise
                 except Exception:
                     log.exception("The chore %r failed; it runs again later.", chore.name)

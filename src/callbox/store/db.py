@@ -21,6 +21,9 @@ from callbox.store.blobs import BlobStore
 from callbox.store.secretbox import SecretBox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# What a query raises when the database is away: refused or broken connections (the driver's
+# errors) and a connection pool with none to hand out (a stalled database).
+UNREACHABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 
 
 def utcnow() -> datetime:
