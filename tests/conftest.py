@@ -17,7 +17,7 @@ from callbox.gateway.supervisor import Supervisor
 from callbox.logs import book as book_module
 from callbox.logs.book import LogBook
 from callbox.store.db import Store
-from postgres import Cluster
+from postgres import Cluster, binary
 from postgres import wanted as postgres_wanted
 
 
@@ -37,6 +37,18 @@ def postgres() -> Iterator[Cluster | None]:
     if not postgres_wanted():
         yield None
         return
+    cluster = Cluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def own_postgres() -> Iterator[Cluster]:
+    """A PostgreSQL server of the test module's own, which its tests may stop and start again
+    (``halt``, ``resume``) without disturbing the others; skipped where PostgreSQL is not
+    installed. Started whatever CALLBOX_TEST_DATABASE says."""
+    if binary("initdb") is None or binary("pg_ctl") is None:
+        pytest.skip("PostgreSQL is not installed (initdb, pg_ctl)")
     cluster = Cluster()
     yield cluster
     cluster.stop()

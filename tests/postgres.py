@@ -54,24 +54,34 @@ class Cluster:
         self.data = self.folder / "data"
         self.port = _free_port()
         self._run([initdb, "-D", str(self.data), "-A", "trust", "-U", "callbox", "--no-sync"])
-        options = (
+        self.options = (
             f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
         )
-        self._run(
-            [
-                pg_ctl,
-                "-D",
-                str(self.data),
-                "-o",
-                options,
-                "-l",
-                str(self.folder / "log"),
-                "-w",
-                "start",
-            ]
-        )
+        self.resume()
         self._count = 0
+
+    def resume(self) -> None:
+        """Start the server (again, after ``halt``) on the same port and data."""
+        log = str(self.folder / "log")
+        command = [self.pg_ctl, "-D", str(self.data), "-o", self.options, "-l", log, "-w", "start"]
+        self._run(command)
+
+    def halt(self) -> None:
+        """Stop the server at once, as a crash would (``-m immediate``), keeping its data."""
+        self._run([self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop"])
+
+    def checkpoint(self) -> None:
+        """Write every commit so far to disk. The server commits asynchronously
+        (``synchronous_commit=off``), so ``halt`` loses the last few hundred milliseconds of
+        commits; a test that halts right after writing (a schema just migrated) calls this
+        first."""
+        import psycopg
+
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user="callbox", dbname="postgres", autocommit=True
+        ) as conn:
+            conn.execute("CHECKPOINT")
 
     def _run(self, command: list[str]) -> None:
         subprocess.run(command, check=True, capture_output=True, user=self.user, cwd=self.folder)

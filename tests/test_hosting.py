@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from callbox.builds.builder import Builder
 from callbox.config import Config
+from callbox.errors import InternalError, ServiceUnavailable
 from callbox.hosting import Environments
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store, utcnow
@@ -262,3 +265,146 @@ async def test_a_missing_build_folder_is_written_again(world: World) -> None:
     world.builder.discard(sid)
     deployment = await world.environments.resolve("shop-1234.localhost")
     assert deployment is not None and deployment.routes["/hello"].file.read_bytes() == HELLO
+
+
+# --- builds not on this node's disk yet, and the database away ----------------------------
+
+
+class HeldPreparation:
+    """The builder's ensure_materialised, held until ``release`` (and counted)."""
+
+    def __init__(self, world: World) -> None:
+        self.real = world.builder.ensure_materialised
+        self.release = threading.Event()
+        self.calls = 0
+        self.error: Exception | None = None
+
+    def __call__(self, build_sid: str) -> Path:
+        self.calls += 1
+        assert self.release.wait(10), "the test never released the preparation"
+        if self.error is not None:
+            raise self.error
+        return self.real(build_sid)
+
+
+@pytest.fixture
+def held(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldPreparation]:
+    holder = HeldPreparation(world)
+    monkeypatch.setattr(world.builder, "ensure_materialised", holder)
+    yield holder
+    holder.release.set()
+    world.environments.close()
+
+
+def built_elsewhere(world: World) -> str:
+    """A deployed build whose folder is not on this node (as if built by another)."""
+    sid = world.build({"/hello": ("function", "public", HELLO)})
+    world.deploy(sid)
+    world.builder.discard(sid)
+    return sid
+
+
+async def test_a_request_waits_for_its_build_then_gets_503_with_retry_after(
+    world: World, held: HeldPreparation
+) -> None:
+    sid = built_elsewhere(world)
+    world.environments.prepare_wait = 0.2
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(ServiceUnavailable) as caught:
+        await world.environments.resolve("shop-1234.localhost")
+    assert asyncio.get_running_loop().time() - started >= 0.2  # it waited
+    assert caught.value.status == 503 and caught.value.code == 20503
+    assert caught.value.retry_after == 1
+    assert f"Build {sid} is still being prepared on this node" in caught.value.message
+    with pytest.raises(ServiceUnavailable):  # a second request: the same preparation
+        await world.environments.resolve("shop-1234.localhost")
+    assert held.calls == 1
+    held.release.set()
+    deployment = await world.environments.resolve("shop-1234.localhost")
+    assert deployment is not None and deployment.routes["/hello"].file.read_bytes() == HELLO
+    assert held.calls == 1
+
+
+async def test_a_request_within_the_wait_is_served_when_its_build_is_ready(
+    world: World, held: HeldPreparation
+) -> None:
+    built_elsewhere(world)
+    world.environments.prepare_wait = 5.0
+    lookup = asyncio.create_task(world.environments.resolve("shop-1234.localhost"))
+    await asyncio.sleep(0.1)
+    assert not lookup.done()
+    held.release.set()
+    deployment = await asyncio.wait_for(lookup, 5)
+    assert deployment is not None and deployment.routes["/hello"].file.read_bytes() == HELLO
+
+
+async def test_a_build_that_cannot_be_prepared_is_an_internal_error(
+    world: World, held: HeldPreparation
+) -> None:
+    sid = built_elsewhere(world)
+    held.error = OSError("no space left on device")
+    held.release.set()
+    with pytest.raises(InternalError) as caught:
+        await world.environments.resolve("shop-1234.localhost")
+    assert caught.value.message == (
+        f"Build {sid} could not be prepared on this node (no space left on device); the server "
+        "log has the details."
+    )
+    with pytest.raises(InternalError):  # remembered for a while, not tried per request
+        await world.environments.resolve("shop-1234.localhost")
+    assert held.calls == 1
+
+
+async def test_a_change_prepares_deployed_builds_before_any_request(
+    world: World, held: HeldPreparation
+) -> None:
+    world.environments.attach()
+    sid = built_elsewhere(world)  # deploy() calls changed()
+    held.release.set()
+    for _ in range(500):
+        if world.environments.preparer.ready(sid):
+            break
+        await asyncio.sleep(0.01)
+    assert world.environments.preparer.ready(sid)
+    assert held.calls == 1
+
+
+async def test_a_build_prepared_once_is_prepared_again_when_its_folder_went(
+    world: World, held: HeldPreparation
+) -> None:
+    sid = built_elsewhere(world)
+    held.release.set()
+    assert await world.environments.resolve("shop-1234.localhost") is not None
+    world.builder.discard(sid)  # (the disk was cleaned)
+    world.environments.changed()
+    deployment = await world.environments.resolve("shop-1234.localhost")
+    assert deployment is not None and deployment.routes["/hello"].file.read_bytes() == HELLO
+    assert held.calls == 2
+
+
+def database_away(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused() -> Any:
+        raise sa.exc.OperationalError("SELECT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(world.store, "read", refused)
+
+
+async def test_with_the_database_away_cached_hosts_are_served_and_others_get_503(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.deploy(world.build({"/hello": ("function", "public", HELLO)}))
+    cached = await world.environments.resolve("shop-1234.localhost")
+    assert cached is not None
+    assert await world.environments.resolve("nobody-1.localhost") is None  # cached as unknown
+    database_away(world, monkeypatch)
+    assert await world.environments.resolve("shop-1234.localhost") is cached
+    assert await world.environments.resolve("nobody-1.localhost") is None
+    with pytest.raises(ServiceUnavailable) as caught:
+        await world.environments.resolve("other-9999.localhost")
+    assert caught.value.status == 503 and caught.value.retry_after == 2
+    assert caught.value.message == (
+        "other-9999.localhost cannot be looked up: the database is unreachable. Try again shortly."
+    )
+    assert "Looking up other-9999.localhost failed: the database cannot be reached" in caplog.text
+    monkeypatch.undo()  # it is back: the host was not remembered as unknown
+    assert await world.environments.resolve("other-9999.localhost") is None

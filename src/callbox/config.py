@@ -73,6 +73,15 @@ class Config:
     webhook_retry_delays: str = "1,5,25"
     # How many builds install and validate at once; more wait their turn, still "building".
     build_concurrency: int = 2
+    # Several nodes on one PostgreSQL database (docs/deploy.md): this node's name (default:
+    # made on first start and kept in <data_dir>/node-name); how often a node looks for changes
+    # other nodes made when no notification wakes it (seconds); how long a request waits for
+    # its build to be prepared on this node before a 503 with Retry-After (seconds); how long
+    # a node may go without a heartbeat before the others take it for dead and fail its builds.
+    node_name: str = ""
+    change_poll_interval: float = 0.5
+    prepare_wait: float = 5.0
+    node_timeout: float = 10.0
     # The key sealing secrets at rest; empty: <data_dir>/secret.key (created on first start).
     secret_key: str = ""
     # The owner account created on first start (CALLBOX_ACCOUNT_SID / CALLBOX_AUTH_TOKEN);

@@ -15,6 +15,8 @@
       FunctionError     500      82005 (the function failed: error, exception, crash)
       TimedOut          504      82006
       InternalError     500      20500 (API: a fault of callbox itself, logged with its trace)
+      ServiceUnavailable 503     20503 (the database is away; a build is still being prepared
+                                       on this node): says when to try again (Retry-After)
 
 Every error renders to the same JSON body: {"code", "message", "more_info", "status"}.
 """
@@ -28,6 +30,8 @@ from typing import Any, ClassVar
 class CallboxError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[int] = 82005
+    # Seconds a client should wait before trying again (the Retry-After header), when it should.
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -109,3 +113,11 @@ class TimedOut(CallboxError):
 
 class InternalError(CallboxError):
     status, code = 500, 20500
+
+
+class ServiceUnavailable(CallboxError):
+    status, code = 503, 20503
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,10 +1,19 @@
 """What ``callbox serve`` serves: each environment's deployed build, found by its domain.
 
 The gateway is handed this as its DeploymentSource. Lookups are cached per Host; any change
-made through the API (a deployment, a variable, a deleted service) clears the cache, so the
-next request sees it, and pools of builds no longer deployed anywhere are drained. A
+to what is served (a deployment, a variable, a deleted service) clears the cache, so the next
+request sees it, and pools of builds no longer deployed anywhere are drained. A change made
+through this node's API is acted on at once (``changed``); one made through another node comes
+from the change feed (``apply``, called by cluster/watcher.py within a poll interval). A
 deployment also starts its build's first worker, and its answer waits for it (``activated``),
-so the first request does not pay for starting Python or Node.js and loading twilio.
+so the first request does not pay for starting Python or Node.js and loading twilio; the other
+nodes start theirs when they hear of it.
+
+A deployed build must be on this node's disk to be served. Builds made elsewhere are prepared
+in the background (builds/prepare.py) when the node starts and when it hears of a deployment;
+a request that comes first waits up to ``prepare_wait`` seconds for that, then gets 503 with
+Retry-After. If the database is away, what is cached goes on being served; a Host not cached
+gets 503.
 """
 
 from __future__ import annotations
@@ -19,13 +28,16 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from callbox.builds.prepare import Preparer
 from callbox.builds.runtimes import language_of
 from callbox.builds.validate import function_file
+from callbox.errors import InternalError, ServiceUnavailable
 from callbox.gateway.source import Deployment
 from callbox.routes import Route
 from callbox.store import slots
 from callbox.store.accounts import Accounts
-from callbox.store.db import Store
+from callbox.store.changes import Change
+from callbox.store.db import UNREACHABLE, Store
 from callbox.store.tables import build_versions, builds, environments, services, versions
 from callbox.store.variables import read_variables
 
@@ -33,6 +45,8 @@ log = logging.getLogger("callbox.hosting")
 
 # How long a deployment's answer waits for its build's first worker (seconds).
 WARM_WAIT = 10.0
+# How long a request waits for its build to be prepared on this node before a 503 (seconds).
+PREPARE_WAIT = 5.0
 # Unknown hosts are remembered too (a scanner must not cost a query per request), up to a bound.
 _MAX_CACHED = 10_000
 
@@ -40,9 +54,19 @@ _MAX_CACHED = 10_000
 class BuildFiles(Protocol):
     """Where a build's files and dependencies are (the builder implements this)."""
 
+    def build_dir(self, build_sid: str) -> Path: ...
+
     def ensure_materialised(self, build_sid: str) -> Path: ...
 
     def site_packages(self, build_sid: str) -> list[str]: ...
+
+
+class NotPrepared(Exception):
+    """The build a Host serves is not on this node's disk yet."""
+
+    def __init__(self, build_sid: str) -> None:
+        super().__init__(build_sid)
+        self.build_sid = build_sid
 
 
 class Environments:
@@ -53,12 +77,15 @@ class Environments:
         builds: BuildFiles,
         serve_only: Callable[[set[str]], None],
         warm: Callable[[Deployment], Awaitable[None]] | None = None,
+        prepare_wait: float = PREPARE_WAIT,
     ) -> None:
         self.store = store
         self.accounts = accounts
         self.builds = builds
         self.serve_only = serve_only
         self.warm = warm
+        self.prepare_wait = prepare_wait
+        self.preparer = Preparer(builds)
         self._cache: dict[str, Deployment | None] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._generation = 0
@@ -73,7 +100,20 @@ class Environments:
             pass
         self._loop = asyncio.get_running_loop()
         generation = self._generation
-        deployment = await asyncio.to_thread(self.load, host)
+        try:
+            try:
+                deployment = await asyncio.to_thread(self.load, host)
+            except NotPrepared as exc:
+                await self._wait_prepared(exc.build_sid)
+                deployment = await asyncio.to_thread(self.load, host)
+        except NotPrepared as exc:  # deployed again meanwhile: that build is on its way too
+            raise self._preparing(exc.build_sid) from None
+        except UNREACHABLE as exc:
+            log.warning("Looking up %s failed: the database cannot be reached (%s).", host, exc)
+            raise ServiceUnavailable(
+                f"{host} cannot be looked up: the database is unreachable. Try again shortly.",
+                retry_after=2,
+            ) from None
         with self._lock:
             if generation == self._generation:  # no change happened while it was read
                 if len(self._cache) >= _MAX_CACHED:
@@ -81,22 +121,68 @@ class Environments:
                 self._cache[host] = deployment
         return deployment
 
-    def attach(self) -> None:
-        """Called on the server's event loop at start: changes are acted on from then on."""
-        self._loop = asyncio.get_running_loop()
+    async def _wait_prepared(self, build_sid: str) -> None:
+        """Wait (``prepare_wait`` at most) for the background preparation of ``build_sid``."""
+        job = self.preparer.prepare(build_sid)
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(job)), self.prepare_wait)
+        except TimeoutError:
+            raise self._preparing(build_sid) from None
+        except Exception as exc:
+            raise InternalError(
+                f"Build {build_sid} could not be prepared on this node ({exc}); the server log "
+                "has the details."
+            ) from None
 
-    def changed(self, sid: str = "") -> None:
-        """Something served may have changed (any thread): forget every cached lookup, and
-        drain the pools of builds no longer deployed."""
+    def _preparing(self, build_sid: str) -> ServiceUnavailable:
+        return ServiceUnavailable(
+            f"Build {build_sid} is still being prepared on this node (its files and "
+            "dependencies); try again in a few seconds.",
+            retry_after=max(1, round(self.prepare_wait)),
+        )
+
+    def attach(self) -> None:
+        """Called on the server's event loop at start: changes are acted on from then on, and
+        every deployed build not on this node's disk is prepared in the background."""
+        self._loop = asyncio.get_running_loop()
+        self._loop.create_task(self._after_change(""))
+
+    def changed(self, sid: str = "", kind: str = "") -> None:
+        """Something served may have changed (any thread): forget every cached lookup, drain
+        the pools of builds no longer deployed, prepare the ones deployed; for a deployment
+        heard of from another node (``kind``), start the environment's first worker here."""
         with self._lock:
             self._generation += 1
             self._cache = {}
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(lambda: loop.create_task(self._after_change(sid)))
+            loop.call_soon_threadsafe(lambda: loop.create_task(self._after_change(sid, kind)))
 
-    async def _after_change(self, sid: str) -> None:
-        await self.drain_unused()
+    def apply(self, found: list[Change]) -> None:
+        """Changes read from the change feed (the watcher's thread): one cache drop for all,
+        and the first worker of each environment deployed."""
+        deployed = {change.sid for change in found if change.kind == "deployment"}
+        self.changed(found[-1].sid if found else "")
+        loop = self._loop
+        if self.warm is not None and loop is not None and not loop.is_closed():
+            for environment_sid in deployed:
+                loop.call_soon_threadsafe(self._start_warming, environment_sid)
+
+    def _start_warming(self, environment_sid: str) -> None:
+        assert self._loop is not None
+        self._loop.create_task(self.warm_environment(environment_sid))
+
+    async def _after_change(self, sid: str, kind: str = "") -> None:
+        active = await self.drain_unused()
+        if active is None:
+            return
+        self.preparer.forget(active)
+        for build_sid in active:
+            if not self.preparer.ready(build_sid):
+                self.preparer.prepare(build_sid)
+
+    def close(self) -> None:
+        self.preparer.close()
 
     def activated(self, environment_sid: str, timeout: float = WARM_WAIT) -> None:
         """From an API thread, after a deployment: start the environment's first worker and
@@ -118,6 +204,8 @@ class Environments:
             deployment = await self.resolve(domain) if domain else None
             if deployment is not None:
                 await self.warm(deployment)
+        except (ServiceUnavailable, InternalError) as exc:
+            log.info("No worker started for environment %s yet: %s", environment_sid, exc)
         except Exception:  # noqa: BLE001 - an optimisation: the first request tries again
             log.exception("Could not start a worker for environment %s.", environment_sid)
 
@@ -127,13 +215,19 @@ class Environments:
                 sa.select(environments.c.domain_name).where(environments.c.sid == environment_sid)
             ).scalar()
 
-    async def drain_unused(self) -> None:
+    async def drain_unused(self) -> set[str] | None:
+        """Drain the pools of builds no longer deployed; returns the deployed ones (None if
+        the database could not say)."""
         try:
             active = await asyncio.to_thread(self.deployed_builds)
+        except UNREACHABLE as exc:
+            log.warning("Could not list the deployed builds: %s", exc)
+            return None
         except Exception:  # noqa: BLE001 - draining is an optimisation; serving goes on
             log.exception("Could not list the deployed builds.")
-            return
+            return None
         self.serve_only(active)
+        return active
 
     def deployed_builds(self) -> set[str]:
         with self.store.read() as conn:
@@ -162,7 +256,9 @@ class Environments:
             ).scalar()
             values = read_variables(conn, self.store.box, env.sid)
         language = language_of(runtime or "")
-        root = self.builds.ensure_materialised(env.build_sid)
+        if not self.preparer.ready(env.build_sid):
+            raise NotPrepared(env.build_sid)
+        root = self.builds.build_dir(env.build_sid)
         token = self.accounts.auth_token(env.account_sid)
         if env.include_credentials and token is not None:
             values = {**values, "ACCOUNT_SID": env.account_sid, "AUTH_TOKEN": token}

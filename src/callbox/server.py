@@ -2,7 +2,8 @@
 (``<name>-<digits>[-<suffix>].<base-domain>``) goes to the gateway; everything else to the API.
 
 ``create_server(config)`` composes the parts: store, accounts, builder, log book, worker
-supervisor and pools, the environments source, the gateway and the API.
+supervisor and pools, the environments source, the gateway and the API, and the watcher that
+keeps this node in step with the others on the same database (cluster/watcher.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any
 from callbox.api.app import Api, create_api
 from callbox.asgi import ASGIApp, Receive, Scope, Send, run_lifespan
 from callbox.builds.builder import Builder
+from callbox.cluster.nodes import Heartbeat, heartbeat_interval, node_name
+from callbox.cluster.watcher import Chore, Watcher
 from callbox.config import Config
 from callbox.errors import CallboxError, HeadersTooLarge, NotFound, Unauthorized
 from callbox.gateway.app import (
@@ -85,6 +88,8 @@ class Server:
     metrics: Metrics = field(default_factory=Metrics)
     access_log: AccessLog | None = None
     webhook: WebhookSender | None = None
+    heartbeat: Heartbeat | None = None
+    watcher: Watcher | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -190,6 +195,9 @@ class Server:
             ]
 
     async def startup(self) -> None:
+        if self.heartbeat is not None:
+            await asyncio.to_thread(self.heartbeat.beat)  # alive before claiming anything
+            log.info("This node is %s.", self.heartbeat.name)
         interrupted = self.builder.recover()
         if interrupted:
             log.warning(
@@ -202,12 +210,20 @@ class Server:
             self.webhook.start()
         await self.supervisor.start()
         self.environments.attach()
+        if self.watcher is not None:
+            self.watcher.start()
 
     async def shutdown(self) -> None:
+        if self.watcher is not None:
+            await asyncio.to_thread(self.watcher.close)
+        self.environments.close()
         self.pools.close()
         with contextlib.suppress(Exception):
             await self.supervisor.stop()
         self.builder.close()
+        if self.heartbeat is not None:
+            with contextlib.suppress(Exception):  # the database may be away: it times out
+                await asyncio.to_thread(self.heartbeat.leave)
         await asyncio.to_thread(self.sandbox.close)  # after every worker and install ended
         self.logbook.close()
         if self.webhook is not None:
@@ -224,7 +240,8 @@ def create_server(config: Config, own_ports: Sequence[int] = ()) -> Server:
     sandbox = Sandbox(config.sandbox_settings(), hidden=[store.data], own_ports=own_ports)
     accounts = Accounts(store)
     metrics = Metrics()
-    builder = Builder(store, config, sandbox, on_finished=metrics.build_finished)
+    node = node_name(config.node_name, store.data)
+    builder = Builder(store, config, sandbox, on_finished=metrics.build_finished, node=node)
     webhook = WebhookSender(store, accounts.auth_token, delays=config.webhook_delays())
     logbook = LogBook(
         store, config.log_retention_days, config.alert_retention_days, on_alerts=webhook.submit
@@ -232,7 +249,25 @@ def create_server(config: Config, own_ports: Sequence[int] = ()) -> Server:
     supervisor = Supervisor(max_body=config.max_response_bytes, sandbox=sandbox)
     pools = PoolSet(supervisor, config, logbook.record)
     environments = Environments(
-        store, accounts, builder, pools.serve_only, warm=lambda d: pools.pool_for(d).warm()
+        store,
+        accounts,
+        builder,
+        pools.serve_only,
+        warm=lambda d: pools.pool_for(d).warm(),
+        prepare_wait=config.prepare_wait,
+    )
+    heartbeat = Heartbeat(store, node)
+    beat = heartbeat_interval(config.node_timeout)
+    watcher = Watcher(
+        store,
+        on_changes=environments.apply,
+        on_logs=logbook.poll_live,
+        chores=[
+            Chore("heartbeat", beat, heartbeat.beat),
+            Chore("fail builds of stopped nodes", beat, builder.fail_orphans),
+            Chore("claim queued builds", beat, builder.claim_queued),
+        ],
+        interval=config.change_poll_interval,
     )
     counted = metrics if config.metrics != "off" else None
     gateway = Gateway(config, environments, pools, ServerEvents(logbook, counted))
@@ -265,6 +300,8 @@ def create_server(config: Config, own_ports: Sequence[int] = ()) -> Server:
         metrics=metrics,
         access_log=AccessLog() if config.access_log else None,
         webhook=webhook,
+        heartbeat=heartbeat,
+        watcher=watcher,
     )
 
 

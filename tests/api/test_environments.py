@@ -298,7 +298,7 @@ async def test_any_other_method_is_405_with_allow(client: httpx.AsyncClient, met
     assert r.headers["allow"] == "GET, POST"
 
 
-@pytest.mark.parametrize("path", ["/health", "/v1/openapi.json"])
+@pytest.mark.parametrize("path", ["/health", "/ready", "/v1/openapi.json"])
 async def test_other_methods_on_public_paths_are_405(client: httpx.AsyncClient, path: str) -> None:
     r = await client.request("TRACE", path)
     assert r.status_code == 405 and r.json()["code"] == 20405

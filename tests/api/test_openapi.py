@@ -127,6 +127,7 @@ def test_every_route_appears(doc: dict[str, Any]) -> None:
     described = {(path, method.upper()) for path, method, _ in operations(doc)}
     public = {
         ("/health", "GET"),
+        ("/ready", "GET"),
         ("/v1/openapi.json", "GET"),
         ("/v1/Services/{ServiceSid}/Environments/{EnvironmentSid}/Logs/Stream", "GET"),
     }
@@ -245,7 +246,7 @@ def test_responses_and_errors(doc: dict[str, Any]) -> None:
                 resolved = resolve(doc, response["$ref"])
                 schema = resolved["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/Error"}
-    for public in ("/health", "/v1/openapi.json"):
+    for public in ("/health", "/ready", "/v1/openapi.json"):
         assert doc["paths"][public]["get"]["security"] == []
 
 

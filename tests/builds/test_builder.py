@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,13 @@ import sqlalchemy as sa
 from stuck_uv import gone, started
 
 from callbox.builds import materialise
-from callbox.builds.builder import INTERRUPTED, Builder
+from callbox.builds.builder import INTERRUPTED, ORPHANED, Builder
 from callbox.builds.materialise import STOPPED
+from callbox.cluster.nodes import Heartbeat
 from callbox.config import Config
 from callbox.store.db import Store, utcnow
 from callbox.store.sids import BUILD, RESOURCE, VERSION, new_sid
-from callbox.store.tables import build_versions, builds, versions
+from callbox.store.tables import blobs, build_versions, builds, versions
 
 HELLO = b"def handler(context, event, callback):\n    return callback(None, 'hi')\n"
 SERVICE, ACCOUNT = "ZS" + "0" * 32, "AC" + "0" * 32
@@ -44,6 +46,7 @@ def add_build(
     runtime: str = "python3.11",
     dependencies: list[dict[str, str]] | None = None,
     status: str = "building",
+    node: str | None = None,
 ) -> str:
     """Rows as the API writes them: one version per file, then the build listing them."""
     sid, now = new_sid(BUILD), utcnow()
@@ -82,6 +85,7 @@ def add_build(
                 log="",
                 date_created=now,
                 date_updated=now,
+                node=node,
             )
         )
     return sid
@@ -231,9 +235,26 @@ def test_a_runtime_newer_than_this_python_fails(builder: Builder, store: Store) 
 
 def test_a_missing_blob_fails_the_build(builder: Builder, store: Store) -> None:
     sid = add_build(store, [("asset", "/gone.txt", "public", b"soon gone")])
-    store.blobs.path(store.blobs.put(b"soon gone")).unlink()
+    digest = store.blobs.put(b"soon gone")
+    store.blobs.path(digest).unlink()
+    with store.begin() as conn:  # PostgreSQL: the database holds it too
+        conn.execute(blobs.delete().where(blobs.c.sha256 == digest))
     builder.run(sid)
     assert_failed(builder, sid, "The content of asset /gone.txt (version ZN")
+
+
+def test_a_blob_missing_from_the_data_folder_comes_from_the_database(
+    builder: Builder, store: Store
+) -> None:
+    """PostgreSQL: the data folder is a cache (another node's upload is not in it)."""
+    if not store.shared:
+        pytest.skip("With SQLite the data folder is the blob store.")
+    sid = add_build(store, [("asset", "/elsewhere.txt", "public", b"uploaded elsewhere")])
+    shutil.rmtree(store.blobs.root)
+    builder.run(sid)
+    assert row(store, sid).status == "completed"
+    assert (builder.build_dir(sid) / "assets/elsewhere.txt").read_bytes() == b"uploaded elsewhere"
+    assert store.blobs.path(store.blobs.put(b"uploaded elsewhere")).is_file()
 
 
 def test_an_internal_error_fails_the_build_and_is_logged(
@@ -410,7 +431,7 @@ def test_recover_fails_interrupted_builds_and_removes_temporary_folders(
     builder: Builder, store: Store
 ) -> None:
     files = [("function", "/hello", "public", HELLO)]
-    interrupted = add_build(store, files)
+    interrupted = add_build(store, files, node=builder.node)  # claimed by this node, then it died
     done = add_build(store, files)
     builder.run(done)
     root = store.data / "builds"
@@ -461,3 +482,113 @@ def test_discard_removes_a_deleted_builds_folder(builder: Builder, store: Store)
     assert not builder.build_dir(sid).exists()
     assert leftovers(store) == []
     builder.discard(sid)  # nothing left: still fine
+
+
+# --- several nodes: one node per build ----------------------------------------------------
+
+
+def test_a_build_records_the_node_that_ran_it(builder: Builder, store: Store) -> None:
+    sid = add_build(store, [("function", "/hello", "public", HELLO)])
+    builder.run(sid)
+    found = row(store, sid)
+    assert (found.status, found.node) == ("completed", builder.node)
+    assert found.claimed_at is not None
+
+
+def test_a_build_another_node_claimed_is_left_to_it(builder: Builder, store: Store) -> None:
+    sid = add_build(store, [("function", "/hello", "public", HELLO)], node="other-node")
+    builder.run(sid)
+    found = row(store, sid)
+    assert (found.status, found.node) == ("building", "other-node")
+    assert not builder.build_dir(sid).exists()
+
+
+def test_of_two_nodes_racing_for_a_build_one_runs_it(
+    store: Store, wheels: Path, builder: Builder
+) -> None:
+    other = Builder(store, Config.load({}, find_links=str(wheels), no_index=True), node="b")
+    ran: list[str] = []
+    for each in (builder, other):
+        original = each._build
+
+        def counted(found: Any, log: list[str], each: Builder = each, original: Any = original):
+            ran.append(each.node)
+            original(found, log)
+
+        each._build = counted  # type: ignore[method-assign]
+    try:
+        for _ in range(5):
+            sid = add_build(store, [("function", "/hello", "public", HELLO)])
+            ran.clear()
+            runners = [threading.Thread(target=b.run, args=(sid,)) for b in (builder, other)]
+            for runner in runners:
+                runner.start()
+            for runner in runners:
+                runner.join()
+            found = row(store, sid)
+            assert ran == [found.node] and found.status == "completed"
+    finally:
+        other.close()
+
+
+def test_the_outcome_of_a_build_failed_meanwhile_is_not_recorded(
+    builder: Builder, store: Store
+) -> None:
+    """A node taken for dead (its build failed by another) that finishes after all."""
+    sid = add_build(store, [("function", "/hello", "public", HELLO)])
+    original = builder._build
+
+    def build_then_lose_it(found: Any, log: list[str]) -> None:
+        original(found, log)
+        with store.begin() as conn:
+            conn.execute(builds.update().where(builds.c.sid == sid).values(status="failed"))
+
+    builder._build = build_then_lose_it  # type: ignore[method-assign]
+    builder.run(sid)
+    assert row(store, sid).status == "failed"
+    assert not builder.build_dir(sid).exists()
+
+
+def test_recover_leaves_the_builds_of_other_nodes_alone(builder: Builder, store: Store) -> None:
+    files = [("function", "/hello", "public", HELLO)]
+    theirs = add_build(store, files, node="other-node")
+    queued = add_build(store, files)
+    assert builder.recover() == []
+    assert row(store, theirs).status == "building"
+    assert (row(store, queued).status, row(store, queued).node) == ("building", None)
+
+
+def test_the_builds_of_a_node_without_heartbeat_fail(builder: Builder, store: Store) -> None:
+    files = [("function", "/hello", "public", HELLO)]
+    alive, dead, mine = "alive-node", "dead-node", builder.node
+    Heartbeat(store, alive).beat()
+    Heartbeat(store, dead).beat()
+    with store.begin() as conn:  # the dead one last beat a minute ago
+        conn.execute(
+            sa.text("UPDATE nodes SET seen_at = :t WHERE name = :n"),
+            {"t": utcnow() - timedelta(minutes=1), "n": dead},
+        )
+    of_alive = add_build(store, files, node=alive)
+    of_dead = add_build(store, files, node=dead)
+    of_vanished = add_build(store, files, node="never-seen")
+    of_mine = add_build(store, files, node=mine)
+    assert sorted(builder.fail_orphans()) == sorted([of_dead, of_vanished])
+    found = row(store, of_dead)
+    assert (found.status, found.error) == ("failed", ORPHANED.format(node=dead))
+    assert row(store, of_alive).status == "building"
+    assert row(store, of_mine).status == "building"
+    assert builder.fail_orphans() == []
+
+
+def test_queued_builds_nobody_claimed_are_claimed_and_run(builder: Builder, store: Store) -> None:
+    files = [("function", "/hello", "public", HELLO)]
+    queued = [add_build(store, files) for _ in range(3)]
+    taken = add_build(store, files, node="other-node")
+    claimed = builder.claim_queued()
+    assert set(claimed) <= set(queued) and len(claimed) == builder.config.build_concurrency
+    assert builder.wait_idle(30)
+    while rest := builder.claim_queued():
+        assert set(rest) <= set(queued)
+        assert builder.wait_idle(30)
+    assert {row(store, sid).status for sid in queued} == {"completed"}
+    assert row(store, taken).status == "building"

@@ -271,13 +271,18 @@ async def test_subscribers_get_their_environments_lines(book: LogBook) -> None:
     assert book.subscribers(tags["environment_sid"]) == 0
 
 
-async def test_lines_before_subscribing_are_not_delivered(book: LogBook) -> None:
+async def test_lines_written_before_subscribing_are_not_delivered(book: LogBook) -> None:
+    # A subscription starts after the newest line written (the stream reads older ones from
+    # the database); a line still queued when it starts is delivered once written.
     tags = meta()
     book.record(tags, [{"message": "earlier"}])
+    book.flush()
+    book.record(tags, [{"message": "queued"}])
     subscription = book.subscribe(tags["environment_sid"])
     book.record(tags, [{"message": "later"}])
-    item = await subscription.get(1)
-    assert item is not None and item["message"] == "later"
+    got = [await subscription.get(1), await subscription.get(1)]
+    assert [item["message"] for item in got if item is not None] == ["queued", "later"]
+    assert await subscription.get(0.3) is None
     subscription.close()
 
 
@@ -286,6 +291,10 @@ async def test_a_lagging_subscriber_drops_the_oldest(book: LogBook) -> None:
     slow = book.subscribe(tags["environment_sid"], limit=3)
     book.record(tags, [{"message": str(i)} for i in range(5)])
     book.record(tags, [{"message": "5"}])
+    await asyncio.to_thread(book.flush)
+    # Lines reach subscriptions once written, through this event loop: a poll of our own is
+    # deterministic (the writer's deliveries, queued before it returns, have run when it has).
+    await asyncio.to_thread(book.poll_live)
     assert slow.dropped == 3
     got = [item["message"] for item in [await slow.get(1) for _ in range(3)] if item]
     assert got == ["3", "4", "5"]
@@ -303,7 +312,8 @@ async def test_close_ends_iteration_and_wakes_a_waiting_reader(book: LogBook) ->
 
     reader = asyncio.create_task(read())
     book.record(tags, [{"message": "a"}])
-    await asyncio.sleep(0.01)
+    await asyncio.to_thread(book.flush)
+    await asyncio.to_thread(book.poll_live)
     subscription.close()
     await asyncio.wait_for(reader, 1)
     assert received == ["a"] and subscription.closed

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from callbox.store.db import Store
+from callbox.store.db import Store, create_engine, head_revision
+from postgres import Cluster
 
 
 def test_a_relative_data_folder_becomes_absolute(
@@ -78,6 +84,108 @@ def test_a_database_of_revision_0001_gets_the_log_order(tmp_path: Path) -> None:
         assert [row.message for row in rows] == ["old 0", "old 1"]
         assert all(row.seq is not None for row in rows)
         book = LogBook(store, retention_days=0)
-        assert next(book._seq) == rows[-1].seq + 1  # new lines come after the old ones
+        environment_sid = "ZE" + "1" * 32
+        book.record(
+            {"account_sid": "AC1", "service_sid": "ZS1", "environment_sid": environment_sid},
+            [{"message": "new"}],
+        )
+        book.flush()
+        with store.read() as conn:
+            new = conn.execute(sa.text("SELECT seq FROM logs WHERE message = 'new'")).scalar()
+        assert new == rows[-1].seq + 1  # new lines come after the old ones
     finally:
         store.close()
+
+
+# --- several nodes on one database --------------------------------------------------------
+
+OPEN = """
+import sys, time
+from pathlib import Path
+from callbox.store.db import Store
+start = float(sys.argv[3])
+while time.time() < start:  # every process opens at the same moment
+    time.sleep(0.001)
+Store.open(Path(sys.argv[1]), sys.argv[2]).close()
+"""
+
+
+def open_at_once(url: str, folders: list[Path]) -> list[subprocess.CompletedProcess[str]]:
+    start = time.time() + 3  # after every interpreter has imported callbox
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN, str(folder), url, str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for folder in folders
+    ]
+    done = []
+    for process in processes:
+        output, _ = process.communicate(timeout=120)
+        done.append(subprocess.CompletedProcess(process.args, process.returncode, output))
+    return done
+
+
+def schema_of(engine: sa.Engine) -> tuple[list[str], set[str]]:
+    with engine.connect() as conn:
+        found = list(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars())
+        return found, set(sa.inspect(conn).get_table_names())
+
+
+def test_nodes_starting_at_once_on_a_new_postgresql_migrate_it_once(
+    own_postgres: Cluster, tmp_path: Path
+) -> None:
+    url = own_postgres.database()
+    done = open_at_once(url, [tmp_path / f"node{n}" for n in range(6)])
+    for process in done:
+        assert process.returncode == 0, process.stdout[-3000:]
+    engine = create_engine(url)
+    try:
+        revisions, tables = schema_of(engine)
+    finally:
+        engine.dispose()
+    assert revisions == [head_revision()]
+    assert {"services", "changes", "nodes", "blobs", "alembic_version"} <= tables
+
+
+def test_processes_opening_one_new_sqlite_folder_at_once_all_succeed(tmp_path: Path) -> None:
+    # `callbox serve` and CLI commands on one data folder (SQLite: one node, several processes).
+    data = tmp_path / "data"
+    done = open_at_once("", [data] * 4)
+    for process in done:
+        assert process.returncode == 0, process.stdout[-3000:]
+    assert [p.name for p in data.iterdir() if "secret" in p.name] == ["secret.key"]  # one key
+    assert (data / "secret.key").stat().st_mode & 0o777 == 0o600
+    engine = create_engine(f"sqlite:///{data / 'callbox.db'}")
+    try:
+        assert schema_of(engine)[0] == [head_revision()]
+    finally:
+        engine.dispose()
+
+
+def test_a_schema_newer_than_this_version_is_left_as_it_is(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    with store.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099_from_a_newer_node'"))
+    url = store.engine.url.render_as_string(hide_password=False)
+    with caplog.at_level(logging.WARNING, logger="callbox.store"):
+        again = Store.open(store.data, url if store.shared else "")
+    try:
+        assert [r.getMessage() for r in caplog.records if r.name == "callbox.store"] == [
+            "The database's schema (revision 0099_from_a_newer_node) is newer than this version "
+            "of callbox knows; it runs on it unchanged (migrations only add)."
+        ]
+        assert schema_of(again.engine)[0] == ["0099_from_a_newer_node"]
+        assert again.schema_current()  # a rolling upgrade: this node still serves
+    finally:
+        again.close()
+
+
+def test_schema_current_at_head_and_not_on_an_older_revision(store: Store) -> None:
+    assert store.schema_current()
+    with store.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0004'"))
+    assert not store.schema_current()

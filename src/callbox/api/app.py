@@ -7,9 +7,11 @@ answers everything else (unknown paths, wrong methods, CORS preflight) in Twilio
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -22,7 +24,7 @@ from callbox.api.endpoint import API_CORS, Handler, endpoint, error_response, js
 from callbox.api.openapi import openapi_document
 from callbox.api.routes import RouteSpec, resource_routes
 from callbox.config import Config
-from callbox.errors import MethodNotAllowed, NotFound
+from callbox.errors import MethodNotAllowed, NotFound, ServiceUnavailable
 from callbox.store.accounts import Accounts
 from callbox.store.db import Store
 
@@ -79,6 +81,7 @@ def create_api(api: Api, extra: list[Route] | None = None) -> Starlette:
         # Any other method (TRACE, PROPFIND, ...): a route without methods matches them all.
         routes.append(Route(path, _NotAllowed(allowed)))
     routes.append(Route("/health", _health, methods=["GET"]))
+    routes.append(Route("/ready", partial(_ready, api), methods=["GET"]))
     routes.append(Route("/v1/openapi.json", _openapi, methods=["GET"]))
     return Starlette(
         routes=routes,
@@ -120,7 +123,30 @@ async def _not_found(request: Request, _exc: Exception) -> Response:
 
 
 async def _health(_request: Request) -> Response:
+    """Alive: the process answers (a load balancer's liveness check)."""
     return json_response(200, {"status": "ok"})
+
+
+READY_TIMEOUT = 2.5  # seconds /ready waits for the database before it says no
+
+
+async def _ready(api: Api, _request: Request) -> Response:
+    """Ready: the database answers and its schema is this version's (a load balancer sends
+    requests only to ready nodes). 503 with the reason otherwise."""
+    try:
+        current = await asyncio.wait_for(asyncio.to_thread(api.store.schema_current), READY_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready", said as such
+        reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+        error = ServiceUnavailable(f"Not ready: the database cannot be reached ({reason}).")
+        return error_response(error)
+    if not current:
+        return error_response(
+            ServiceUnavailable(
+                "Not ready: the database schema is not this version's; run the migrations "
+                "(start this version's `callbox serve` once, or see docs/deploy.md)."
+            )
+        )
+    return json_response(200, {"status": "ready"})
 
 
 async def _openapi(request: Request) -> Response:

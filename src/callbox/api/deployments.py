@@ -16,6 +16,7 @@ from callbox.api.params import Param
 from callbox.api.render import PAGING, page, timestamp
 from callbox.api.shapes import SID_DIGITS, Shape, date, sid_of, url
 from callbox.errors import BadRequest, Conflict
+from callbox.store import changes
 from callbox.store.db import utcnow
 from callbox.store.sids import ACCOUNT, BUILD, DEPLOYMENT, ENVIRONMENT, SERVICE, new_sid
 from callbox.store.tables import build_versions, builds, deployments, environments, versions
@@ -131,6 +132,7 @@ def create_deployment(call: Call) -> Reply:
             .values(build_sid=build_sid, deployment_sid=sid, date_updated=now)
         )
         row = conn.execute(sa.select(deployments).where(deployments.c.sid == sid)).one()
+        changes.record(conn, "deployment", env.sid)
     call.api.changed(env.sid)
     # The answer waits (briefly) for the build's first worker: a request sent right after a
     # deploy then finds it started, not paying for Node.js or Python to start.

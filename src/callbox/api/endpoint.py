@@ -33,8 +33,10 @@ from callbox.errors import (
     Conflict,
     InternalError,
     PayloadTooLarge,
+    ServiceUnavailable,
     Unauthorized,
 )
+from callbox.store.db import UNREACHABLE
 from callbox.store.sids import API_KEY, is_sid
 
 if TYPE_CHECKING:
@@ -161,6 +163,8 @@ def endpoint(
             return error_response(
                 Conflict("The request conflicts with a resource created at the same time.")
             )
+        except UNREACHABLE as exc:
+            return error_response(unreachable(exc, request))
         except Exception:
             log.exception("Unexpected error answering %s %s", request.method, request.url.path)
             return error_response(InternalError("An internal error occurred in callbox."))
@@ -169,6 +173,21 @@ def endpoint(
         return json_response(reply.status, reply.body)
 
     return run
+
+
+def unreachable(exc: Exception, request: Request) -> ServiceUnavailable:
+    """The database went away (or never answered): 503, and nothing was changed (a writing
+    transaction that did not commit left nothing behind)."""
+    log.warning(
+        "%s %s: the database cannot be reached (%s).",
+        request.method,
+        request.url.path,
+        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+    )
+    return ServiceUnavailable(
+        "The database is unreachable; nothing was changed. Try again in a few seconds.",
+        retry_after=2,
+    )
 
 
 async def prepare(api: Api, request: Request, max_body: int = 0) -> Call:
@@ -280,7 +299,9 @@ def error_response(exc: CallboxError) -> Response:
     headers = dict(API_CORS)
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
-    if exc.status == 429:
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    elif exc.status == 429:
         headers["Retry-After"] = "1"
     return Response(
         exc.to_json(), status_code=exc.status, media_type="application/json", headers=headers

@@ -16,6 +16,7 @@ from callbox.api.params import Param
 from callbox.api.render import PAGING, page, timestamp
 from callbox.api.shapes import Shape, date, links, sid_of, string, url
 from callbox.errors import BadRequest, Conflict
+from callbox.store import changes
 from callbox.store.db import utcnow
 from callbox.store.sids import ACCOUNT, BUILD, ENVIRONMENT, SERVICE, new_sid
 from callbox.store.tables import deployments, environments, logs, variables
@@ -167,6 +168,7 @@ def delete_environment(call: Call) -> Reply:
         for table in (logs, variables, deployments):
             conn.execute(table.delete().where(table.c.environment_sid == sid))
         conn.execute(environments.delete().where(environments.c.sid == sid))
+        changes.record(conn, "environment", sid)
     call.api.changed(sid)
     return Reply(204)
 

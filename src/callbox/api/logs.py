@@ -19,13 +19,21 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from callbox.api import lookup
-from callbox.api.endpoint import API_CORS, Call, Reply, error_response, operation, prepare
+from callbox.api.endpoint import (
+    API_CORS,
+    Call,
+    Reply,
+    error_response,
+    operation,
+    prepare,
+    unreachable,
+)
 from callbox.api.params import Param, read_args
 from callbox.api.render import PAGING, page, timestamp
 from callbox.api.shapes import SID_DIGITS, Shape, date, one_of, sid_of, string, url
 from callbox.asgi import Receive, Scope, Send
 from callbox.errors import BadRequest, CallboxError, InternalError
-from callbox.store.db import utcnow
+from callbox.store.db import UNREACHABLE, utcnow
 from callbox.store.sids import (
     ACCOUNT,
     BUILD,
@@ -198,6 +206,8 @@ def stream_route(api: Api) -> Route:
                 raise InternalError("The live log stream is not running on this server.")
         except CallboxError as exc:
             return error_response(exc)
+        except UNREACHABLE as exc:
+            return error_response(unreachable(exc, request))
         # Subscribe before reading the backlog: a line written in between is in one or both.
         subscription = api.logbook.subscribe(environment.sid)
         events = _events(

@@ -114,6 +114,13 @@ def openapi_document(base_url: str) -> dict[str, Any]:
         paths.setdefault(path, {})[method.lower()] = _operation(path, method, handler, found)
     paths.setdefault(logs.STREAM_PATH, {})["get"] = _stream_operation(logs.STREAM_PATH, found)
     paths["/health"] = {"get": _public("FetchHealth", "Whether the server is up.")}
+    paths["/ready"] = {
+        "get": _public(
+            "FetchReady",
+            "Whether this node can serve: its database answers with this version's schema "
+            "(503 otherwise).",
+        )
+    }
     paths["/v1/openapi.json"] = {"get": _public("FetchOpenApi", "This document.")}
     # The shorthand schemas above are shared by many operations: hand out a copy of its own.
     return copy.deepcopy(

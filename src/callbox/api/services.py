@@ -14,7 +14,7 @@ from callbox.api.render import PAGING, page, timestamp
 from callbox.api.shapes import Shape, boolean, date, links, sid_of, string, url
 from callbox.errors import BadRequest, Conflict
 from callbox.rules import MAX_SERVICE_NAME, SERVICE_NAME
-from callbox.store import slots
+from callbox.store import changes, slots
 from callbox.store.db import utcnow
 from callbox.store.sids import ACCOUNT, SERVICE, new_sid
 from callbox.store.tables import (
@@ -163,20 +163,21 @@ def fetch_service(call: Call) -> Reply:
     returns=SERVICE_JSON,
 )
 def update_service(call: Call) -> Reply:
-    changes: dict[str, Any] = {}
+    updates: dict[str, Any] = {}
     for param, column in (
         ("FriendlyName", "friendly_name"),
         ("IncludeCredentials", "include_credentials"),
         ("UiEditable", "ui_editable"),
     ):
         if call.args[param] is not None:
-            changes[column] = call.args[param]
+            updates[column] = call.args[param]
     with call.api.store.begin() as conn:
         row = lookup.service(call, conn, "Sid")
-        if changes:
-            changes["date_updated"] = utcnow()
-            conn.execute(services.update().where(services.c.sid == row.sid).values(**changes))
+        if updates:
+            updates["date_updated"] = utcnow()
+            conn.execute(services.update().where(services.c.sid == row.sid).values(**updates))
             row = conn.execute(sa.select(services).where(services.c.sid == row.sid)).one()
+            changes.record(conn, "service", row.sid)
     call.api.changed(row.sid)
     return Reply(200, render(call, row))
 
@@ -193,6 +194,7 @@ def delete_service(call: Call) -> Reply:
         for table in (logs, variables, deployments, environments, builds, versions, resources):
             conn.execute(table.delete().where(table.c.service_sid == sid))
         conn.execute(services.delete().where(services.c.sid == sid))
+        changes.record(conn, "service", sid)
     call.api.changed(sid)
     if call.api.builder is not None:
         for build_sid in removed:

@@ -22,6 +22,7 @@ from callbox.rules import MAX_VARIABLE_BYTES as MAX_VALUE_BYTES
 from callbox.rules import MAX_VARIABLE_KEY as MAX_KEY
 from callbox.rules import MAX_VARIABLES_BYTES as MAX_TOTAL_BYTES
 from callbox.rules import VARIABLE_KEY as KEY
+from callbox.store import changes
 from callbox.store.db import utcnow
 from callbox.store.sids import ACCOUNT, ENVIRONMENT, SERVICE, VARIABLE, new_sid
 from callbox.store.tables import variables
@@ -129,6 +130,7 @@ def create_variable(call: Call) -> Reply:
         except sa.exc.IntegrityError:  # a concurrent create took the key first
             raise Conflict(f"Variable with Key {key} already exists in this environment.") from None
         row = conn.execute(sa.select(variables).where(variables.c.sid == sid)).one()
+        changes.record(conn, "variables", env.sid)
     call.api.changed(env.sid)
     return Reply(201, render(call, row))
 
@@ -155,16 +157,17 @@ def update_variable(call: Call) -> Reply:
             raise Conflict(f"Variable with Key {new_key} already exists in this environment.")
         new_value = old_value if value is None else value
         _check_total({**current, new_key: new_value})
-        changes: dict[str, Any] = {"key": new_key, "date_updated": utcnow()}
+        updates: dict[str, Any] = {"key": new_key, "date_updated": utcnow()}
         if value is not None:
-            changes["value_sealed"] = call.api.store.box.seal(value)
+            updates["value_sealed"] = call.api.store.box.seal(value)
         try:
-            conn.execute(variables.update().where(variables.c.sid == row.sid).values(**changes))
+            conn.execute(variables.update().where(variables.c.sid == row.sid).values(**updates))
         except sa.exc.IntegrityError:
             raise Conflict(
                 f"Variable with Key {new_key} already exists in this environment."
             ) from None
         row = conn.execute(sa.select(variables).where(variables.c.sid == row.sid)).one()
+        changes.record(conn, "variables", env.sid)
     call.api.changed(env.sid)
     return Reply(200, render(call, row))
 
@@ -175,6 +178,7 @@ def delete_variable(call: Call) -> Reply:
         env = lookup.environment(call, conn)
         row = _variable(call, conn, env)
         conn.execute(variables.delete().where(variables.c.sid == row.sid))
+        changes.record(conn, "variables", env.sid)
     call.api.changed(env.sid)
     return Reply(204)
 

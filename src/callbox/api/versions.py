@@ -214,6 +214,8 @@ def create_version(kind: Kind, call: Call) -> Reply:
                 f"Function source must be UTF-8 text; found byte {data[exc.start]:#04x} at "
                 f"offset {exc.start}. Save the file as UTF-8."
             ) from None
+    # Stored first, in a transaction of its own (PostgreSQL: every node reads it from there).
+    digest = call.api.store.blobs.put(data)
     with call.api.store.begin() as conn:
         parent = find(call, conn, kind, kind.parent_param)
         sid = new_sid(VERSION)
@@ -226,7 +228,7 @@ def create_version(kind: Kind, call: Call) -> Reply:
                 kind=kind.name,
                 path=path,
                 visibility=visibility,
-                content_sha256=call.api.store.blobs.put(data),
+                content_sha256=digest,
                 size=len(data),
                 content_type=content_type,
                 date_created=utcnow(),

@@ -4,6 +4,16 @@ Builds run in the background, a few at a time; callbox.builds.materialise writes
 A build folder appears only by renaming a complete temporary one, and the database row says
 'completed' only once the folder is in place: a build never half-succeeds, on disk or in the
 database.
+
+With several nodes on one database a build runs on exactly one of them: the row is a job that
+a node claims (``node`` set where it was empty, in one transaction under the writer lock) before
+it runs it, and only the claiming node may record its outcome. The node that took the API call
+submits it at once; any node with a free build slot claims builds nobody took
+(``claim_queued``, every few seconds). A build whose node stopped is failed: by that node when
+it starts again (``recover``), or by any other node once the dead node's heartbeat is older
+than ``NODE_TIMEOUT`` (``fail_orphans``). It is failed rather than run again: an install that
+killed one node would go on to kill the next, and the client, which waits for the build's
+status, learns of it and can create it again.
 """
 
 from __future__ import annotations
@@ -47,6 +57,7 @@ INSTALL_TMP_MB = 512
 # TLS-inspecting proxy): passed into the install's sandbox when the server has them.
 TRUST_VARIABLES = ("NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR")
 INTERRUPTED = "The build was interrupted by a server restart; create it again."
+ORPHANED = "The build was interrupted: node {node}, which ran it, stopped; create it again."
 # How long close() lets running builds record their outcome (installs are killed first, so
 # they fail at once); a build still running after it is failed by the next start's recover().
 CLOSE_GRACE = 1.0
@@ -66,8 +77,10 @@ class Builder:
         config: Config,
         sandbox: Sandbox | None = None,
         on_finished: Callable[[str, str, float], None] | None = None,
+        node: str = "local",
     ) -> None:
         self.store = store
+        self.node = node  # this node's name: the builds it claims carry it
         self.config = config
         self.sandbox = sandbox
         # (runtime, "completed" | "failed", seconds) once a build is recorded: the metrics.
@@ -78,6 +91,7 @@ class Builder:
             max_workers=max(1, config.build_concurrency), thread_name_prefix="callbox-build"
         )
         self._pending: set[Future[None]] = set()
+        self._submitted: set[str] = set()  # build sids queued or running here
         self._lock = threading.Lock()
         self._closed = False
 
@@ -88,13 +102,71 @@ class Builder:
         with self._lock:
             if self._closed:
                 raise RuntimeError("The builder is closed; it accepts no new builds.")
+            if build_sid in self._submitted:
+                return
             future = self._executor.submit(self.run, build_sid)
             self._pending.add(future)
-        future.add_done_callback(self._forget)
+            self._submitted.add(build_sid)
+        future.add_done_callback(lambda done: self._forget(done, build_sid))
 
-    def _forget(self, future: Future[None]) -> None:
+    def _forget(self, future: Future[None], build_sid: str) -> None:
         with self._lock:
             self._pending.discard(future)
+            self._submitted.discard(build_sid)
+
+    def claim_queued(self) -> list[str]:
+        """Submit builds no node has taken (their node stopped before it claimed them, or
+        its slots were busy), as many as this node has free slots; returns their sids."""
+        with self._lock:
+            free = self.config.build_concurrency - len(self._pending)
+            if self._closed or free <= 0:
+                return []
+        with self.store.read() as conn:
+            sids = list(
+                conn.scalars(
+                    sa.select(builds.c.sid)
+                    .where(builds.c.status == "building", builds.c.node.is_(None))
+                    .order_by(builds.c.date_created)
+                    .limit(free)
+                )
+            )
+        for sid in sids:
+            self.submit(sid)
+        return sids
+
+    def fail_orphans(self) -> list[str]:
+        """Fail the builds claimed by nodes that stopped (no heartbeat for the node timeout);
+        returns their sids."""
+        from callbox.cluster.nodes import alive
+
+        running = sa.select(builds.c.sid, builds.c.node).where(
+            builds.c.status == "building", builds.c.node.is_not(None)
+        )
+        with self.store.read() as conn:  # the usual answer, "none", without the writer lock
+            living = alive(conn, self.store.now(conn), self.config.node_timeout) | {self.node}
+            if all(row.node in living for row in conn.execute(running)):
+                return []
+        failed = []
+        with self.store.begin() as conn:
+            now = self.store.now(conn)
+            living = alive(conn, now, self.config.node_timeout) | {self.node}
+            for row in conn.execute(running).all():
+                if row.node in living:
+                    continue
+                conn.execute(
+                    builds.update()
+                    .where(builds.c.sid == row.sid, builds.c.status == "building")
+                    .values(
+                        status="failed",
+                        error=ORPHANED.format(node=row.node),
+                        log=f"The build was interrupted: node {row.node} stopped.",
+                        date_updated=now,
+                    )
+                )
+                failed.append(row.sid)
+        for sid in failed:
+            logger.warning("Build %s failed: the node that ran it stopped.", sid)
+        return failed
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every submitted build has finished; False if ``timeout`` passed first."""
@@ -132,11 +204,15 @@ class Builder:
     # --- one build ------------------------------------------------------------------------
 
     def run(self, build_sid: str) -> None:
-        """Build synchronously and record the outcome; user errors end as 'failed', never raise."""
+        """Claim the build, build synchronously and record the outcome; user errors end as
+        'failed', never raise. A build another node claimed first is left to it."""
         row = self._row(build_sid)
         if row is None or row.status != "building":
             state = "unknown" if row is None else row.status
             logger.warning("Build %s was not run: it is %s, not building.", build_sid, state)
+            return
+        if not self._claim(build_sid):
+            logger.info("Build %s runs on another node.", build_sid)
             return
         started = time.monotonic()
         log: list[str] = []
@@ -167,7 +243,9 @@ class Builder:
                 logger.exception("Build %s failed; the failure could not be recorded.", build_sid)
                 return
         if not recorded:
-            logger.info("Build %s was deleted while it was building.", build_sid)
+            logger.info(
+                "Build %s was deleted or failed elsewhere while it was building.", build_sid
+            )
             return
         status = "failed" if error is not None else "completed"
         logger.info("Build %s finished: %s.", build_sid, status)
@@ -197,12 +275,32 @@ class Builder:
             shutil.rmtree(folder, ignore_errors=True)
             raise
 
-    def _record(self, build_sid: str, status: str, error: str | None, log: list[str]) -> bool:
-        """Store the outcome in one transaction; False if the build row is gone."""
+    def _claim(self, build_sid: str) -> bool:
+        """Make the build this node's, if no node has it yet (one transaction, under the
+        writer lock: of two nodes trying, one wins)."""
         with self.store.begin() as conn:
             result = conn.execute(
                 builds.update()
-                .where(builds.c.sid == build_sid, builds.c.status == "building")
+                .where(
+                    builds.c.sid == build_sid,
+                    builds.c.status == "building",
+                    builds.c.node.is_(None),
+                )
+                .values(node=self.node, claimed_at=self.store.now(conn))
+            )
+        return bool(result.rowcount)
+
+    def _record(self, build_sid: str, status: str, error: str | None, log: list[str]) -> bool:
+        """Store the outcome in one transaction; False if the build row is gone, or no longer
+        this node's to finish (failed meanwhile as an orphan)."""
+        with self.store.begin() as conn:
+            result = conn.execute(
+                builds.update()
+                .where(
+                    builds.c.sid == build_sid,
+                    builds.c.status == "building",
+                    builds.c.node == self.node,
+                )
                 .values(status=status, error=error, log="\n".join(log), date_updated=utcnow())
             )
         return bool(result.rowcount)
@@ -210,12 +308,19 @@ class Builder:
     # --- start, files and environments ----------------------------------------------------
 
     def recover(self) -> list[str]:
-        """At server start: builds left 'building' by a stop become 'failed'; returns their sids.
+        """At server start: builds this node left 'building' when it stopped become 'failed';
+        returns their sids. (Other nodes' builds are theirs; queued ones are claimed later.)
 
         Call it before the first ``submit``: it also removes every temporary build folder.
         """
         with self.store.begin() as conn:
-            sids = list(conn.scalars(sa.select(builds.c.sid).where(builds.c.status == "building")))
+            sids = list(
+                conn.scalars(
+                    sa.select(builds.c.sid).where(
+                        builds.c.status == "building", builds.c.node == self.node
+                    )
+                )
+            )
             if sids:
                 conn.execute(
                     builds.update()

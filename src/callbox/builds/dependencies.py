@@ -3,12 +3,17 @@
 uv stays in the server's process group, so a signal to the whole group (Ctrl+C in a terminal,
 a supervisor's SIGKILL) ends it and the build backends it runs together with the server: none
 goes on writing into a shared environment folder. A timeout or a stopping server kills one
-install's process tree instead; ``Installs`` keeps the running ones for that.
+install's process tree instead; ``Installs`` keeps the running ones for that. And when the
+server alone is killed (``kill -9`` of its pid, the OOM killer), the kernel kills the install
+it started too (the parent-death signal, asked for before the program runs): in the sandbox
+(isolated) that is the launcher, whose death takes the install's PID namespace with it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import hashlib
 import json
 import os
@@ -16,6 +21,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from callbox.builds.validate import without_comment
@@ -53,7 +59,12 @@ class Installs:
             if self.stopped:
                 raise InstallStopped("The server is stopping; nothing more is installed.")
             process = subprocess.Popen(
-                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                preexec_fn=_die_with(os.getpid()),
             )
             self._running.add(process)
         try:
@@ -90,6 +101,31 @@ class Installs:
     def _kill(process: subprocess.Popen[str]) -> None:
         if process.returncode is None:  # once reaped, its pid may belong to someone else
             kill_tree(process.pid)
+
+
+def _die_with(server: int) -> Callable[[], None] | None:
+    """What the child runs before the program: SIGKILL when the thread that started it (a
+    build thread of the server) ends, and at once if the server died before that was set."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = _prctl()
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != server:
+            os._exit(1)
+
+    return arm
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+@functools.cache
+def _prctl() -> Callable[..., int]:
+    # Looked up in the server (dlopen in a forked child could wait on a lock held by a thread
+    # that no longer exists there).
+    return ctypes.CDLL(None, use_errno=True).prctl  # type: ignore[no-any-return]
 
 
 def kill_tree(pid: int) -> None:

@@ -329,6 +329,8 @@ def error_answer(exc: CallboxError) -> Answer:
     headers = [("Content-Type", "application/json; charset=utf-8")]
     if isinstance(exc, MethodNotAllowed) and exc.allow:
         headers.append(("Allow", ", ".join(exc.allow)))
+    if exc.retry_after is not None:
+        headers.append(("Retry-After", str(exc.retry_after)))
     return Answer(exc.status, headers, exc.to_json())
 
 

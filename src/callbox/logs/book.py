@@ -2,18 +2,24 @@
 every WARN or ERROR line and every failed invocation also becomes an alert (the Debugger,
 ``monitor/alerts.py``), written in the same transaction as the lines.
 
-The gateway calls ``record()`` on the event loop after each invocation, so it only builds rows,
-appends them to a list and hands them to live subscribers: it never touches the database. One
-writer thread inserts the queued rows in batches (every ``BATCH_INTERVAL`` seconds or
-``BATCH_ROWS`` rows, whichever comes first) and deletes rows older than the retention period
-once an hour.
+The gateway calls ``record()`` on the event loop after each invocation, so it only builds rows
+and appends them to a list: it never touches the database. One writer thread inserts the queued
+rows in batches (every ``BATCH_INTERVAL`` seconds or ``BATCH_ROWS`` rows, whichever comes first)
+and deletes rows older than the retention period once an hour. If the database is away, the
+rows wait (``MAX_PENDING`` at most) and are written when it is back.
+
+Live streams read the database, so a stream on any node sees the lines of every node. Each
+batch is numbered (``seq``) inside its transaction, under the writer lock every writing
+transaction takes (store/db.py): numbers commit in their order, so a reader that has seen line N
+has seen every line before it. ``poll_live()`` reads the lines after each subscription's last
+one and hands them over, in that order; it runs after each batch this node writes and whenever
+the cluster watcher is woken (``NOTIFY callbox_logs`` from another node's batch, or its poll).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import math
 import threading
@@ -42,6 +48,9 @@ MAX_PENDING = 100_000
 MAX_MESSAGE = 32 * 1024
 BELIEVED_SECONDS = 300.0  # how old a line's own time may be (see _date)
 SUBSCRIPTION_LIMIT = 1000  # live lines a slow client may lag behind before it loses the oldest
+RETRY_DELAY = 1.0  # seconds between two attempts to write a batch while the database is away
+CHANNEL = "callbox_logs"  # NOTIFY'd with each batch: live streams on other nodes read it
+LIVE_PAGE = 1000  # lines poll_live reads at once per environment
 
 _LEVELS = {
     "INFO": "INFO",
@@ -65,6 +74,8 @@ class Subscription:
 
     def __init__(self, book: LogBook, environment_sid: str, limit: int) -> None:
         self.environment_sid = environment_sid
+        # The last line handed over (or before it started): poll_live() gives it those after.
+        self.after = 0
         self.dropped = 0
         self.first_seq: int | None = None  # the recording order of the first line delivered
         self._book = book
@@ -164,6 +175,7 @@ class LogBook:
         self._queued = 0  # lines ever queued; flush() waits until ``_written`` catches up
         self._written = 0
         self._flushing = 0
+        self._failing = False  # the last write failed: the next waits RETRY_DELAY
         self._stopping = False
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -172,18 +184,18 @@ class LogBook:
         self._sub_lock = threading.Lock()
         # Filled in by the writer thread only, for metas without account or service.
         self._owners: dict[str, tuple[str, str] | None] = {}
-        # Each line's place in the recording order; next() is atomic, record() may run on
-        # any thread.
-        self._seq = itertools.count(self._last_seq() + 1)
+        # The newest line known to be committed (any node's): a new subscription starts there.
+        self._known = self._last_seq()
+        self._live_lock = threading.Lock()  # one poll_live at a time
 
     def _last_seq(self) -> int:
         with self.store.read() as conn:
-            return int(conn.execute(sa.select(sa.func.max(logs.c.seq))).scalar() or 0)
+            return _max_seq(conn)
 
     # -- the hot path ---------------------------------------------------------------------
 
     def record(self, meta: dict[str, Any], lines: list[LogLine]) -> None:
-        """Queue one invocation's lines and publish them to the environment's live readers.
+        """Queue one invocation's lines (live readers get them once they are written).
 
         Cheap and safe from any thread (the gateway calls it on the event loop): no database
         work happens here. A meta without ``environment_sid`` is ignored. The lines come from
@@ -211,7 +223,6 @@ class LogBook:
                     "level": _level(line.get("level")),
                     "message": _message(line.get("message")),
                     "date_created": date,
-                    "seq": next(self._seq),
                 }
             )
         if not rows:
@@ -229,8 +240,6 @@ class LogBook:
                 if r["level"] in monitor_alerts.LEVEL_CODES
             ]
             self._enqueue(rows, flagged)
-        for subscription in self._subscribers.get(environment_sid, ()):
-            subscription.deliver(rows)
 
     def record_failure(self, meta: dict[str, Any], code: int, text: str) -> None:
         """Queue the alert of a failed invocation (its ERROR line came through ``record``)."""
@@ -258,8 +267,10 @@ class LogBook:
     # -- live readers ---------------------------------------------------------------------
 
     def subscribe(self, environment_sid: str, limit: int = SUBSCRIPTION_LIMIT) -> Subscription:
-        """Lines of ``environment_sid`` recorded from now on. Call it on the event loop."""
+        """Lines of ``environment_sid`` written from now on, by any node. Call it on the event
+        loop. (A stream reads what came before from the database, by ``seq``.)"""
         subscription = Subscription(self, environment_sid, limit)
+        subscription.after = self._known
         with self._sub_lock:
             current = self._subscribers.get(environment_sid, ())
             self._subscribers = {**self._subscribers, environment_sid: (*current, subscription)}
@@ -278,6 +289,34 @@ class LogBook:
             left = tuple(s for s in self._subscribers.get(key, ()) if s is not subscription)
             others = {k: v for k, v in self._subscribers.items() if k != key}
             self._subscribers = {**others, key: left} if left else others
+
+    def poll_live(self) -> None:
+        """Hand every subscription the lines written after its last one, in their order (any
+        thread; the writer calls it after each batch, the cluster watcher when woken)."""
+        with self._live_lock:
+            subscribers = self._subscribers
+            with self.store.read() as conn:
+                self._known = max(self._known, _max_seq(conn))
+                for environment_sid, subscriptions in subscribers.items():
+                    after = min(s.after for s in subscriptions)
+                    while True:
+                        found = conn.execute(
+                            sa.select(logs)
+                            .where(logs.c.environment_sid == environment_sid, logs.c.seq > after)
+                            .order_by(logs.c.seq)
+                            .limit(LIVE_PAGE)
+                        ).all()
+                        if not found:
+                            break
+                        rows = [dict(row._mapping) for row in found]
+                        for subscription in subscriptions:
+                            mine = [row for row in rows if row["seq"] > subscription.after]
+                            if mine:
+                                subscription.after = mine[-1]["seq"]
+                                subscription.deliver(mine)
+                        after = rows[-1]["seq"]
+                        if len(found) < LIVE_PAGE:
+                            break
 
     # -- the writer thread ----------------------------------------------------------------
 
@@ -344,10 +383,12 @@ class LogBook:
         next_purge = time.monotonic()
         while True:
             with self._cond:
+                if self._failing and not self._stopping:
+                    self._cond.wait(RETRY_DELAY)  # the database is away: do not hammer it
                 while not self._stopping and not self._due(next_purge):
                     self._cond.wait(self._wait_time(next_purge))
                 stopping = self._stopping
-            self._write(self._take(), self._take_alerts())
+            self._write(self._take(), self._take_alerts(), keep=not stopping)
             if time.monotonic() >= next_purge:
                 next_purge = time.monotonic() + PURGE_EVERY
                 try:
@@ -393,26 +434,60 @@ class LogBook:
             return rows
 
     def _write(
-        self, rows: list[dict[str, Any]], flagged: list[dict[str, Any]] | None = None
+        self,
+        rows: list[dict[str, Any]],
+        flagged: list[dict[str, Any]] | None = None,
+        *,
+        keep: bool = False,
     ) -> None:
+        """Write one batch. If that fails and ``keep``, the rows wait for the next attempt
+        (the database may be restarting); otherwise they are lost, and said so."""
         if not rows and not flagged:
             return
         stored_alerts: list[dict[str, Any]] = []
+        last = 0
         try:
             with self.store.begin() as conn:
                 stored = self._complete(conn, rows)
+                # Numbered under the writer lock: numbers commit in their order, every node's.
+                last = _max_seq(conn)
+                stored = [{**row, "seq": last + n} for n, row in enumerate(stored, 1)]
+                last += len(stored)
                 for start in range(0, len(stored), BATCH_ROWS):
                     conn.execute(logs.insert(), stored[start : start + BATCH_ROWS])
                 stored_alerts = self._complete(conn, flagged or [])
                 if stored_alerts:
                     conn.execute(alerts.insert(), stored_alerts)
-        except Exception:
-            log.exception("Writing %d log lines failed; they are lost.", len(rows))
+                if stored:
+                    self.store.notify(conn, CHANNEL)
+        except Exception as exc:
             stored_alerts = []
-        finally:
+            if keep and not self._closed:
+                if not self._failing:
+                    log.warning(
+                        "Writing %d log lines failed (%s); they wait for the database.",
+                        len(rows),
+                        type(exc).__name__,
+                    )
+                self._requeue(rows, flagged or [])
+                return
+            log.exception("Writing %d log lines failed; they are lost.", len(rows))
             with self._cond:
                 self._written += len(rows)
                 self._cond.notify_all()
+        else:
+            if self._failing:
+                log.info("The log lines that waited for the database are written.")
+            with self._cond:
+                self._failing = False
+                self._written += len(rows)
+                self._cond.notify_all()
+            self._known = max(self._known, last)
+            if rows and self._subscribers:
+                try:
+                    self.poll_live()
+                except Exception:
+                    log.exception("Handing log lines to live streams failed.")
         if stored_alerts and self.on_alerts is not None:
             try:
                 self.on_alerts(stored_alerts)
@@ -420,6 +495,21 @@ class LogBook:
                 log.exception(
                     "Handing %d alerts to the Debugger's webhook failed.", len(stored_alerts)
                 )
+
+    def _requeue(self, rows: list[dict[str, Any]], flagged: list[dict[str, Any]]) -> None:
+        with self._cond:
+            self._failing = True
+            self._pending[:0] = rows
+            self._pending_alerts[:0] = flagged
+            if not self._first_pending_at:
+                self._first_pending_at = time.monotonic()
+            excess = len(self._pending) - MAX_PENDING
+            if excess > 0:
+                del self._pending[:excess]
+                self.lost += excess
+                self._written += excess
+            del self._pending_alerts[MAX_PENDING:]
+            self._cond.notify_all()
 
     def _complete(
         self, conn: sa.Connection, rows: Iterable[dict[str, Any]]
@@ -444,6 +534,10 @@ class LogBook:
             found = conn.execute(query).first()
             self._owners[environment_sid] = None if found is None else (found[0], found[1])
         return self._owners[environment_sid]
+
+
+def _max_seq(conn: sa.Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.max(logs.c.seq))).scalar() or 0)
 
 
 def _level(raw: Any) -> str:

@@ -37,7 +37,9 @@ class Accounts:
     def ensure_owner(self, sid: str = "", token: str = "") -> tuple[str, str] | None:
         """Create the owner account when there is none; return (sid, token) only when created."""
         with self.store.begin() as conn:
-            if conn.execute(sa.select(accounts.c.sid).limit(1)).first() is not None:
+            first = conn.execute(sa.select(accounts.c.auth_token_sealed).limit(1)).first()
+            if first is not None:
+                self._check_key(first[0])
                 return None
             sid = sid or new_sid(ACCOUNT)
             if not is_sid(sid, ACCOUNT):
@@ -45,6 +47,20 @@ class Accounts:
             token = token or new_token()
             self._insert_account(conn, sid, token, "Owner account", None)
         return sid, token
+
+    def _check_key(self, sealed: str) -> None:
+        """Refuse to start with a secret key that cannot open what the database holds (a node
+        of a cluster given its own key instead of the shared one), rather than fail each
+        request that needs a secret."""
+        try:
+            self.store.box.open(sealed)
+        except ValueError:
+            raise ValueError(
+                "This server's secret key cannot open the secrets in the database: they were "
+                "sealed with another key. Every server on one database needs the same key: set "
+                "CALLBOX_SECRET_KEY (or copy <data>/secret.key) from the first one "
+                "(docs/deploy.md)."
+            ) from None
 
     def create_account(self, friendly_name: str, owner_sid: str | None) -> tuple[str, str]:
         sid, token = new_sid(ACCOUNT), new_token()

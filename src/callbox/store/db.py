@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -17,6 +21,9 @@ from callbox.store.blobs import BlobStore
 from callbox.store.secretbox import SecretBox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# What a query raises when the database is away: refused or broken connections (the driver's
+# errors) and a connection pool with none to hand out (a stalled database).
+UNREACHABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 
 
 def utcnow() -> datetime:
@@ -40,12 +47,20 @@ class Store:
         url = database_url or f"sqlite:///{data / 'callbox.db'}"
         engine = create_engine(url)
         migrate(engine)
+        # On PostgreSQL version contents live in the database (every node reads them) and the
+        # data folder keeps copies; with SQLite the data folder is the store itself.
+        shared = engine if engine.dialect.name != "sqlite" else None
         return cls(
             engine,
-            BlobStore(data / "blobs"),
+            BlobStore(data / "blobs", shared),
             SecretBox.from_file(data / "secret.key", secret_key),
             data,
         )
+
+    @property
+    def shared(self) -> bool:
+        """Whether several nodes may use this database (PostgreSQL), not only this process."""
+        return self.engine.dialect.name != "sqlite"
 
     @contextmanager
     def begin(self) -> Iterator[sa.Connection]:
@@ -56,12 +71,48 @@ class Store:
             yield conn
 
     @contextmanager
+    def begin_unlocked(self) -> Iterator[sa.Connection]:
+        """A writing transaction that does not take PostgreSQL's writer lock: for writes that
+        check nothing and order nothing (a blob stored by its hash, a heartbeat), so a 25 MB
+        upload does not hold every other writer up. On SQLite the same as ``begin``."""
+        with self.engine.connect() as conn:
+            conn.execution_options(callbox_unlocked=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
     def read(self) -> Iterator[sa.Connection]:
         """A read-only transaction: never waits for writers (SQLite WAL)."""
         with self.engine.connect() as conn:
             conn.execution_options(callbox_read_only=True)
             with conn.begin():
                 yield conn
+
+    def now(self, conn: sa.Connection) -> datetime:
+        """The time by the database's clock on PostgreSQL (nodes compare times they did not
+        write themselves: heartbeats, build claims), naive UTC; this machine's on SQLite."""
+        if not self.shared:
+            return utcnow()
+        value = conn.execute(sa.text("SELECT timezone('utc', clock_timestamp())")).scalar_one()
+        assert isinstance(value, datetime)
+        return value
+
+    def notify(self, conn: sa.Connection, channel: str, payload: str = "") -> None:
+        """PostgreSQL NOTIFY on ``channel``, sent when ``conn``'s transaction commits (nothing
+        on SQLite: there, the one node learns of its own changes directly)."""
+        if self.shared:
+            conn.execute(sa.select(sa.func.pg_notify(channel, payload)))
+
+    def schema_current(self) -> bool:
+        """Whether the database answers with every migration of this version applied (raises
+        if it cannot be reached). A revision this version does not know is a newer one, run by
+        a node already upgraded: migrations only add, so this node still works with it (a
+        rolling upgrade, docs/deploy.md). A database without the table was never migrated."""
+        with self.engine.connect() as conn:
+            if not _table_exists(conn, "alembic_version"):
+                return False
+            found = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        return found == head_revision() or (bool(found) and found not in revisions())
 
     def close(self) -> None:
         self.engine.dispose()
@@ -71,15 +122,31 @@ class Store:
 WRITER_LOCK = 0x63616C6C626F78  # "callbox"
 
 
+# Seconds to wait for a connection to PostgreSQL: a database that went away must make the API
+# answer 503 soon, not hang its threads.
+CONNECT_TIMEOUT = 3
+
+
 def create_engine(url: str) -> sa.Engine:
     if not url.startswith("sqlite"):
-        engine = sa.create_engine(url, pool_pre_ping=True)
+        engine = sa.create_engine(
+            url,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT},
+            pool_size=10,
+            max_overflow=20,
+            pool_timeout=CONNECT_TIMEOUT * 2,
+        )
 
         @sa.event.listens_for(engine, "begin")
         def _one_writer(conn: sa.Connection) -> None:
             # As SQLite's BEGIN IMMEDIATE: one writing transaction at a time, on every node, so
-            # a check and the write after it are one unit (50 services, 3 KB of variables).
-            if not conn.get_execution_options().get("callbox_read_only", False):
+            # a check and the write after it are one unit (50 services, 3 KB of variables), and
+            # numbers handed out under it (log seq, change seq) commit in their order.
+            options = conn.get_execution_options()
+            if not options.get("callbox_read_only", False) and not options.get(
+                "callbox_unlocked", False
+            ):
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
 
         return engine
@@ -92,7 +159,7 @@ def create_engine(url: str) -> sa.Engine:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         # WAL: readers (the gateway's lookups, log queries) never wait for a writer.
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -105,10 +172,63 @@ def create_engine(url: str) -> sa.Engine:
     return engine
 
 
+def _wal(cursor: Any) -> None:
+    """``PRAGMA journal_mode=WAL``, tried again while another process holds the file: on a new
+    database the change needs it alone for a moment, and SQLite then answers "database is
+    locked" at once, without waiting out the busy timeout (processes opening one new data
+    folder together: `callbox serve` and a CLI command)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest migration's revision."""
+    head = _scripts().get_current_head()
+    assert head is not None
+    return head
+
+
+@functools.cache
+def revisions() -> frozenset[str]:
+    """Every migration's revision this version knows."""
+    return frozenset(script.revision for script in _scripts().walk_revisions())
+
+
+def _scripts() -> Any:
+    from alembic.script import ScriptDirectory
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config)
+
+
 def migrate(engine: sa.Engine) -> None:
     """Bring the schema to the newest revision (Alembic ``upgrade head``)."""
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
+    # One transaction, which on PostgreSQL takes the writer lock first (create_engine): of
+    # several nodes starting at once one migrates, the others then find nothing left to do.
     with engine.begin() as conn:
+        if _table_exists(conn, "alembic_version"):
+            found = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            if found and found not in revisions():
+                logging.getLogger("callbox.store").warning(
+                    "The database's schema (revision %s) is newer than this version of callbox "
+                    "knows; it runs on it unchanged (migrations only add).",
+                    found,
+                )
+                return
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+
+
+def _table_exists(conn: sa.Connection, name: str) -> bool:
+    return bool(sa.inspect(conn).has_table(name))

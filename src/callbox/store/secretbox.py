@@ -7,7 +7,9 @@ The key is a Fernet key (AES-128-CBC + HMAC-SHA256) kept outside the database: t
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -24,9 +26,7 @@ class SecretBox:
             return cls(override.encode())
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(Fernet.generate_key())
+            _create(path, Fernet.generate_key())
         return cls(path.read_bytes().strip())
 
     def seal(self, text: str) -> str:
@@ -40,3 +40,25 @@ class SecretBox:
                 "A stored secret cannot be decrypted: the secret key is not the one it was "
                 "sealed with (check CALLBOX_SECRET_KEY or <data>/secret.key)."
             ) from None
+
+
+def _create(path: Path, key: bytes) -> None:
+    """Write ``key`` to ``path`` unless it exists. Written aside, then linked into place: of
+    processes opening one new data folder together the first link wins, and none reads half a
+    key or fails because another made the file first."""
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(key)
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # made by another process at the same moment: that key is the one
+        except OSError:  # a file system without hard links: create it in place
+            with contextlib.suppress(FileExistsError):
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as out:
+                    out.write(key)
+    finally:
+        aside.unlink(missing_ok=True)

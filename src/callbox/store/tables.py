@@ -110,6 +110,11 @@ builds = sa.Table(
     sa.Column("error", sa.Text, nullable=True),  # why it failed, one readable paragraph
     sa.Column("log", sa.Text, nullable=False, default=""),
     *_dates(),
+    # The node running it (None: queued, any node may claim it) and since when, by the
+    # database's clock (builds/builder.py: one node per build; a dead node's build fails).
+    sa.Column("node", sa.String(128), nullable=True),
+    sa.Column("claimed_at", sa.DateTime, nullable=True),
+    sa.Index("ix_builds_status", "status"),
 )
 
 build_versions = sa.Table(
@@ -165,6 +170,7 @@ logs = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=True),
     sa.Index("ix_logs_environment_date", "environment_sid", "date_created"),
     sa.Index("ix_logs_environment_seq", "environment_sid", "seq"),
+    sa.Index("ix_logs_seq", "seq"),
 )
 
 # Who runs as which sandbox uid (CALLBOX_SANDBOX_UID_BASE + slot): every service and every
@@ -205,4 +211,43 @@ debugger_webhooks = sa.Table(
     sa.Column("account_sid", SID, primary_key=True),
     sa.Column("url", sa.Text, nullable=False),
     *_dates(),
+)
+
+# Version contents on PostgreSQL (store/blobs.py): every node reads them from here and keeps a
+# copy in its data folder. With SQLite the data folder's files are the store and this is empty.
+blobs = sa.Table(
+    "blobs",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("date_created", sa.DateTime, nullable=False),
+)
+
+# What changed in what is served (store/changes.py), in commit order: every node reads the rows
+# after the last one it saw (woken by NOTIFY, or by its own polling) and forgets what it cached.
+changes = sa.Table(
+    "changes",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("kind", sa.String(16), nullable=False),  # deployment | variables | environment ...
+    sa.Column("sid", SID, nullable=False),  # the environment or service it concerns
+    sa.Column("date_created", sa.DateTime, nullable=False),
+    sqlite_autoincrement=True,  # a purged table must not hand out old numbers again
+)
+
+# The nodes serving from this database (cluster/nodes.py): each writes seen_at every few
+# seconds; one silent for longer than the node timeout is dead, and its builds fail.
+nodes = sa.Table(
+    "nodes",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("seen_at", sa.DateTime, nullable=False),
+    sa.Column("version", sa.String(32), nullable=False),
 )
