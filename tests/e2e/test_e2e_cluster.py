@@ -155,7 +155,7 @@ def test_a_deployment_through_one_node_is_served_by_every_node(cluster):
         assert (node.data / "builds" / second["build_sid"]).is_dir()
 
 
-def test_a_new_and_a_deleted_function_everywhere(cluster):
+def test_new_and_deleted_functions_environments_and_services_everywhere(cluster):
     one, two, three = cluster.nodes
     deployed = deploy(
         three, {"/which": (source("which_build"), "public")}, service="reshape", suffix="prod"
@@ -178,6 +178,12 @@ def test_a_new_and_a_deleted_function_everywhere(cluster):
     )
     assert env.delete()
     assert converged(cluster, domain, "/greeting", lambda s, b: s == 404) <= CONVERGE
+
+    # A whole service deleted through node 3: its environments are gone everywhere.
+    other = deploy(one, {"/which": (source("which_build"), "public")}, service="doomed")
+    converged(cluster, other["domain"], "/which", lambda s, b: s == 200)
+    assert three.sdk().serverless.v1.services(other["service_sid"]).delete()
+    assert converged(cluster, other["domain"], "/which", lambda s, b: s == 404) <= CONVERGE
 
 
 def test_a_variable_changed_through_one_node_is_seen_by_every_node(cluster):
