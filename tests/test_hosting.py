@@ -204,6 +204,83 @@ async def test_without_include_credentials_the_context_has_no_token(world: World
     assert deployment.auth_token == world.token  # signatures are still checked with it
 
 
+def second_environment(world: World, build_sid: str) -> str:
+    """A dev environment of the same service, serving ``build_sid``; its sid."""
+    sid, now = new_sid(ENVIRONMENT), utcnow()
+    with world.store.begin() as conn:
+        conn.execute(
+            environments.insert().values(
+                sid=sid,
+                account_sid=world.account_sid,
+                service_sid=world.service_sid,
+                unique_name="dev-environment",
+                domain_suffix="dev",
+                domain_name="shop-1234-dev.localhost",
+                build_sid=build_sid,
+                deployment_sid="ZD" + "1" * 32,
+                date_created=now,
+                date_updated=now,
+            )
+        )
+    return sid
+
+
+async def test_a_change_drops_only_what_it_affects(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_sid = world.build({"/hello": ("function", "public", HELLO)})
+    world.deploy(build_sid)
+    dev_sid = second_environment(world, build_sid)
+    production = await world.environments.resolve("shop-1234.localhost")
+    dev = await world.environments.resolve("shop-1234-dev.localhost")
+    assert await world.environments.resolve("nobody-1.localhost") is None
+    loads: list[str] = []
+    load = world.environments.load
+    monkeypatch.setattr(world.environments, "load", lambda host: loads.append(host) or load(host))
+
+    world.set_variable("A", "1")  # production's: dev keeps its cached lookup
+    assert await world.environments.resolve("shop-1234-dev.localhost") is dev
+    again = await world.environments.resolve("shop-1234.localhost")
+    assert again is not production and again is not None and again.variables["A"] == "1"
+    # An unknown host is asked again after any change: a deployment may have made it known.
+    assert await world.environments.resolve("nobody-1.localhost") is None
+    assert loads == ["shop-1234.localhost", "nobody-1.localhost"]
+
+    world.environments.changed(dev_sid)
+    assert await world.environments.resolve("shop-1234.localhost") is again
+    assert await world.environments.resolve("shop-1234-dev.localhost") is not dev
+    loads.clear()
+    world.environments.changed(world.service_sid)  # the service: both of its environments
+    await world.environments.resolve("shop-1234.localhost")
+    await world.environments.resolve("shop-1234-dev.localhost")
+    assert loads == ["shop-1234.localhost", "shop-1234-dev.localhost"]
+    loads.clear()
+    world.environments.changed()  # anything: everything
+    await world.environments.resolve("shop-1234.localhost")
+    assert loads == ["shop-1234.localhost"]
+
+
+async def test_with_the_database_away_after_a_change_the_last_known_build_is_served(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.deploy(world.build({"/hello": ("function", "public", HELLO)}))
+    known = await world.environments.resolve("shop-1234.localhost")
+    assert known is not None
+    world.set_variable("A", "1")  # dropped from the cache, not read again before...
+    database_away(world, monkeypatch)  # ...the database goes
+    assert await world.environments.resolve("shop-1234.localhost") is known
+    assert await world.environments.resolve("shop-1234.localhost") is known
+    warned = [r for r in caplog.records if "serving shop-1234.localhost as last known" in r.message]
+    assert len(warned) == 1  # once per outage, not once per request
+    with pytest.raises(ServiceUnavailable):  # never looked up: nothing to fall back on
+        await world.environments.resolve("other-9999.localhost")
+    monkeypatch.undo()
+    world.environments._away_until = 0.0  # the pause after a failed lookup is over
+    back = await world.environments.resolve("shop-1234.localhost")
+    assert back is not None and back is not known and back.variables["A"] == "1"
+    assert world.environments._stale == {}
+
+
 async def test_lookups_are_cached_until_a_change(world: World) -> None:
     world.deploy(world.build({"/hello": ("function", "public", HELLO)}))
     first = await world.environments.resolve("shop-1234.localhost")

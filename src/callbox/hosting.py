@@ -1,8 +1,9 @@
 """What ``callbox serve`` serves: each environment's deployed build, found by its domain.
 
-The gateway is handed this as its DeploymentSource. Lookups are cached per Host; any change
-to what is served (a deployment, a variable, a deleted service) clears the cache, so the next
-request sees it, and pools of builds no longer deployed anywhere are drained. A change made
+The gateway is handed this as its DeploymentSource. Lookups are cached per Host; a change to
+what is served (a deployment, a variable, a deleted environment or service) drops the cached
+lookups of that environment or service and of unknown hosts, so the next request sees it, and
+pools of builds no longer deployed anywhere are drained. A change made
 through this node's API is acted on at once (``changed``); one made through another node comes
 from the change feed (``apply``, called by cluster/watcher.py within a poll interval). A
 deployment also starts its build's first worker, and its answer waits for it (``activated``),
@@ -12,8 +13,9 @@ nodes start theirs when they hear of it.
 A deployed build must be on this node's disk to be served. Builds made elsewhere are prepared
 in the background (builds/prepare.py) when the node starts and when it hears of a deployment;
 a request that comes first waits up to ``prepare_wait`` seconds for that, then gets 503 with
-Retry-After. If the database is away, what is cached goes on being served; a Host not cached
-gets 503.
+Retry-After. If the database is away, what is cached goes on being served, and so is what a
+change dropped from the cache but could not be read again (the node's last known state); a
+Host never looked up gets 503.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -49,6 +52,9 @@ WARM_WAIT = 10.0
 PREPARE_WAIT = 5.0
 # Unknown hosts are remembered too (a scanner must not cost a query per request), up to a bound.
 _MAX_CACHED = 10_000
+# Once the database did not answer a lookup, hosts with a last known deployment are served it
+# for this long without asking again (seconds): an outage must not cost every request a try.
+_AWAY_PAUSE = 1.0
 
 
 class BuildFiles(Protocol):
@@ -87,6 +93,9 @@ class Environments:
         self.prepare_wait = prepare_wait
         self.preparer = Preparer(builds)
         self._cache: dict[str, Deployment | None] = {}
+        # Deployments a change dropped from the cache, served while the database is away.
+        self._stale: dict[str, Deployment] = {}
+        self._away_until = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._generation = 0
         # changed() runs on API threads: the generation and the cache change together.
@@ -98,6 +107,9 @@ class Environments:
             return self._cache[host]
         except KeyError:
             pass
+        stale = self._stale.get(host)
+        if stale is not None and time.monotonic() < self._away_until:
+            return stale
         self._loop = asyncio.get_running_loop()
         generation = self._generation
         try:
@@ -109,12 +121,22 @@ class Environments:
         except NotPrepared as exc:  # deployed again meanwhile: that build is on its way too
             raise self._preparing(exc.build_sid) from None
         except UNREACHABLE as exc:
+            if stale is not None:
+                if time.monotonic() >= self._away_until + _AWAY_PAUSE:
+                    log.warning(
+                        "The database cannot be reached (%s); serving %s as last known.",
+                        exc,
+                        host,
+                    )
+                self._away_until = time.monotonic() + _AWAY_PAUSE
+                return stale
             log.warning("Looking up %s failed: the database cannot be reached (%s).", host, exc)
             raise ServiceUnavailable(
                 f"{host} cannot be looked up: the database is unreachable. Try again shortly.",
                 retry_after=2,
             ) from None
         with self._lock:
+            self._stale.pop(host, None)
             if generation == self._generation:  # no change happened while it was read
                 if len(self._cache) >= _MAX_CACHED:
                     self._cache = {}
@@ -145,24 +167,46 @@ class Environments:
         """Called on the server's event loop at start: changes are acted on from then on, and
         every deployed build not on this node's disk is prepared in the background."""
         self._loop = asyncio.get_running_loop()
-        self._loop.create_task(self._after_change(""))
+        self._loop.create_task(self._after_change())
 
-    def changed(self, sid: str = "", kind: str = "") -> None:
-        """Something served may have changed (any thread): forget every cached lookup, drain
-        the pools of builds no longer deployed, prepare the ones deployed; for a deployment
-        heard of from another node (``kind``), start the environment's first worker here."""
-        with self._lock:
-            self._generation += 1
-            self._cache = {}
+    def changed(self, sid: str = "") -> None:
+        """Something served may have changed through this node's API (any thread; ``sid``: the
+        environment or service, empty for anything): forget the cached lookups it affects,
+        drain the pools of builds no longer deployed, prepare the ones deployed."""
+        self._forget((sid,))
+        self._after_changes()
+
+    def _after_changes(self) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(lambda: loop.create_task(self._after_change(sid, kind)))
+            loop.call_soon_threadsafe(lambda: loop.create_task(self._after_change()))
+
+    def _forget(self, sids: Iterable[str]) -> None:
+        """Drop the cached lookups changes to ``sids`` may affect: those of these environments
+        (ZE) and services (ZS), every one for any other sid or none, and always the unknown
+        hosts (a deployment may have made them known). Dropped deployments are kept aside."""
+        sids = set(sids)
+        everything = not sids or any(not sid.startswith(("ZE", "ZS")) for sid in sids)
+        with self._lock:
+            self._generation += 1
+            kept: dict[str, Deployment | None] = {}
+            for host, deployment in self._cache.items():
+                if deployment is None:
+                    continue
+                if everything or {deployment.environment_sid, deployment.service_sid} & sids:
+                    if len(self._stale) >= _MAX_CACHED:
+                        self._stale = {}
+                    self._stale[host] = deployment
+                else:
+                    kept[host] = deployment
+            self._cache = kept
 
     def apply(self, found: list[Change]) -> None:
-        """Changes read from the change feed (the watcher's thread): one cache drop for all,
-        and the first worker of each environment deployed."""
+        """Changes read from the change feed (the watcher's thread): the cached lookups they
+        affect dropped, and the first worker of each environment deployed started."""
         deployed = {change.sid for change in found if change.kind == "deployment"}
-        self.changed(found[-1].sid if found else "")
+        self._forget(change.sid for change in found)
+        self._after_changes()
         loop = self._loop
         if self.warm is not None and loop is not None and not loop.is_closed():
             for environment_sid in deployed:
@@ -172,7 +216,7 @@ class Environments:
         assert self._loop is not None
         self._loop.create_task(self.warm_environment(environment_sid))
 
-    async def _after_change(self, sid: str, kind: str = "") -> None:
+    async def _after_change(self) -> None:
         active = await self.drain_unused()
         if active is None:
             return

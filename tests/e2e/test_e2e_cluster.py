@@ -409,8 +409,23 @@ def test_postgresql_stopped_and_restarted_under_load(cluster, e2e):
     deployed = deploy(one, {"/which": (source("which_build"), "public")}, service="dbaway")
     domain = deployed["domain"]
     converged(cluster, domain, "/which", lambda s, b: s == 200)
+    # An environment no request reaches after a change to it: every node has dropped its
+    # cached lookup when the database goes, and serves what it last knew.
+    quiet = deploy(
+        one,
+        {"/greet": (VARIABLE_FUNCTION, "public")},
+        service="quiet",
+        variables={"GREETING": "hello"},
+    )
+    converged(cluster, quiet["domain"], "/greet", lambda s, b: (s, b) == (200, "hello"))
+    (
+        two.sdk()
+        .serverless.v1.services(quiet["service_sid"])
+        .environments(quiet["environment_sid"])
+        .variables.create(key="OTHER", value="x")
+    )
     load = Load(cluster.balancer.url, domain, "/which")
-    time.sleep(0.5)
+    time.sleep(1.0)  # every node has heard of the change (tested at 1 s above)
     cluster.postgres.checkpoint()  # the test server commits asynchronously: keep the deployment
     cluster.postgres.halt()
     try:
@@ -426,6 +441,8 @@ def test_postgresql_stopped_and_restarted_under_load(cluster, e2e):
         # Each node directly (the balancer takes not-ready nodes out; directly, they serve).
         for node in cluster.nodes:
             assert answer(node.base_url, domain, "/which").status_code == 200
+            last_known = answer(node.base_url, quiet["domain"], "/greet")
+            assert (last_known.status_code, last_known.text) == (200, "hello")
         time.sleep(1.0)
     finally:
         cluster.postgres.resume()
