@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 from callbox.config import Config
+from callbox.monitor.access import AccessLog
 from callbox.server import Server, create_server
 
 
@@ -152,3 +154,17 @@ async def test_a_websocket_handshake_without_the_denial_extension_is_closed(
 ) -> None:
     sent = await call(server, scope_of("websocket", [(b"host", b"shop-1234.localhost")]))
     assert [m["type"] for m in sent] == ["websocket.close"]
+
+
+async def test_health_checks_are_left_out_of_the_access_log(server: Server) -> None:
+    out = io.StringIO()
+    server.access_log = AccessLog(out)
+    async with client(server, "127.0.0.1:8080") as api:
+        assert (await api.get("/health")).status_code == 200
+        assert (await api.get("/ready")).status_code == 200
+        assert (await api.get("/v1/Services")).status_code == 401
+    async with client(server, "nothing-1234.localhost:8080") as env:
+        assert (await env.get("/nope")).status_code == 404
+    server.access_log.flush()
+    paths = [line.split('"')[1] for line in out.getvalue().splitlines()]
+    assert paths == ["GET /v1/Services HTTP/1.1", "GET /nope HTTP/1.1"]

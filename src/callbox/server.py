@@ -116,17 +116,19 @@ class Server:
             await self._route(scope, receive, logged)
         finally:
             client = scope.get("client")
-            self.access_log.write(
-                client=client[0] if client else "-",
-                method=scope["method"],
-                path=raw_path(scope),
-                version=scope.get("http_version", "1.1"),
-                status=answered["status"],
-                size=answered["size"],
-                host=header(scope["headers"], b"host") or "-",
-                duration_ms=(time.perf_counter() - started) * 1000,
-                request_sid=scope.get("callbox.request_sid", ""),
-            )
+            # A load balancer's health checks (several a second on every node) are left out.
+            if scope["path"] not in _PROBES or scope.get("callbox.request_sid"):
+                self.access_log.write(
+                    client=client[0] if client else "-",
+                    method=scope["method"],
+                    path=raw_path(scope),
+                    version=scope.get("http_version", "1.1"),
+                    status=answered["status"],
+                    size=answered["size"],
+                    host=header(scope["headers"], b"host") or "-",
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                    request_sid=scope.get("callbox.request_sid", ""),
+                )
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -231,6 +233,10 @@ class Server:
         if self.access_log is not None:
             self.access_log.flush()
         self.store.close()
+
+
+# Answers the access log leaves out (the API's own; a function at such a path is logged).
+_PROBES = frozenset({"/health", "/ready"})
 
 
 def create_server(config: Config, own_ports: Sequence[int] = ()) -> Server:

@@ -565,6 +565,11 @@ def test_health_and_ready(cluster):
     for node in cluster.nodes:
         assert node.client.get("/health").json() == {"status": "ok"}
         assert node.client.get("/ready").json() == {"status": "ready"}
+        # Its name, as the nodes table and the build claims use it, is on its output.
+        (named,) = [line for line in node.stdout_lines() if line.startswith("This node is ")]
+        name = (node.data / "node-name").read_text().strip()
+        database = cluster.env["CALLBOX_DATABASE_URL"]
+        assert named == f"This node is {name} (database: {database})"
 
 
 del ensure_environment, upload, wait_for_build

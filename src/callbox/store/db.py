@@ -57,6 +57,10 @@ class Store:
             data,
         )
 
+    def describe(self) -> str:
+        """The database, for people: its kind and URL without the password."""
+        return self.engine.url.render_as_string(hide_password=True)
+
     @property
     def shared(self) -> bool:
         """Whether several nodes may use this database (PostgreSQL), not only this process."""

@@ -140,6 +140,8 @@ def serve(
         f"Environments: {scheme}://<service>-<digits>[-<suffix>].{config.base_domain}:"
         f"{actual_port}/"
     )
+    if server.store.shared and server.heartbeat is not None:  # other nodes may share it
+        click.echo(f"This node is {server.heartbeat.name} (database: {server.store.describe()})")
     _print_sandbox(server.supervisor.sandbox)
     if created is not None:
         click.echo("Created the owner account. Keep these credentials; they are shown only once:")
