@@ -189,3 +189,22 @@ def test_schema_current_at_head_and_not_on_an_older_revision(store: Store) -> No
     with store.begin() as conn:
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0004'"))
     assert not store.schema_current()
+
+
+def test_a_node_s_folder_opened_without_its_database_is_refused(
+    own_postgres: Cluster, tmp_path: Path
+) -> None:
+    data = tmp_path / "node"
+    url = own_postgres.database()
+    Store.open(data, url).close()
+    described = sa.make_url(url).render_as_string(hide_password=True)
+    assert (data / "database").read_text() == described + "\n"
+    with pytest.raises(ValueError) as refused:
+        Store.open(data)  # no database URL: the command was run without the node's settings
+    assert str(refused.value) == (
+        f"{data} is the cache of a node of the database {described}; set "
+        "CALLBOX_DATABASE_URL and CALLBOX_SECRET_KEY as the node has them (or remove "
+        f"{data / 'database'} to make it a store of its own)."
+    )
+    assert not (data / "callbox.db").exists()  # nothing made beside the cache
+    Store.open(data, url).close()  # with it, as before

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ from callbox.store.blobs import BlobStore
 from callbox.store.secretbox import SecretBox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# In a data folder used with a shared database: that database's URL (no password).
+SHARED_MARKER = "database"
 # What a query raises when the database is away: refused or broken connections (the driver's
 # errors) and a connection pool with none to hand out (a stalled database).
 UNREACHABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
@@ -45,11 +48,26 @@ class Store:
         with contextlib.suppress(PermissionError):  # not ours to change: leave it
             data.chmod(0o700)  # the database and blobs hold every account's code and logs
         url = database_url or f"sqlite:///{data / 'callbox.db'}"
+        marker = data / SHARED_MARKER
+        if not database_url and marker.exists():
+            # A node's folder opened without its database (a command run without the node's
+            # settings) would otherwise become a new, empty SQLite store beside the cache.
+            raise ValueError(
+                f"{data} is the cache of a node of the database {marker.read_text().strip()}; "
+                "set CALLBOX_DATABASE_URL and CALLBOX_SECRET_KEY as the node has them (or "
+                f"remove {marker} to make it a store of its own)."
+            )
         engine = create_engine(url)
         migrate(engine)
         # On PostgreSQL version contents live in the database (every node reads them) and the
         # data folder keeps copies; with SQLite the data folder is the store itself.
         shared = engine if engine.dialect.name != "sqlite" else None
+        if shared is not None:
+            described = engine.url.render_as_string(hide_password=True)
+            if not marker.exists() or marker.read_text().strip() != described:
+                aside = marker.with_name(f".{SHARED_MARKER}.{os.getpid()}")
+                aside.write_text(described + "\n")
+                aside.replace(marker)
         return cls(
             engine,
             BlobStore(data / "blobs", shared),
