@@ -281,6 +281,27 @@ async def test_with_the_database_away_after_a_change_the_last_known_build_is_ser
     assert world.environments._stale == {}
 
 
+async def test_last_known_is_only_what_still_serves_the_same_build(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = world.build({"/hello": ("function", "public", HELLO)})
+    world.deploy(first)
+    assert await world.environments.resolve("shop-1234.localhost") is not None
+    world.deploy(world.build({"/hello": ("function", "public", HELLO)}))  # another build
+    assert set(world.environments._stale) == {"shop-1234.localhost"}
+    await world.environments._after_change()  # what a change schedules, the database there
+    assert world.environments._stale == {}  # the first build may be deleted, its pool drained
+    assert await world.environments.resolve("shop-1234.localhost") is not None
+    with world.store.begin() as conn:
+        conn.execute(environments.delete().where(environments.c.sid == world.env_sid))
+    world.environments.changed(world.env_sid)
+    await world.environments._after_change()
+    assert world.environments._stale == {}  # a deleted environment is never served again
+    database_away(world, monkeypatch)
+    with pytest.raises(ServiceUnavailable):
+        await world.environments.resolve("shop-1234.localhost")
+
+
 async def test_lookups_are_cached_until_a_change(world: World) -> None:
     world.deploy(world.build({"/hello": ("function", "public", HELLO)}))
     first = await world.environments.resolve("shop-1234.localhost")

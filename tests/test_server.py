@@ -165,6 +165,7 @@ async def test_health_checks_are_left_out_of_the_access_log(server: Server) -> N
         assert (await api.get("/v1/Services")).status_code == 401
     async with client(server, "nothing-1234.localhost:8080") as env:
         assert (await env.get("/nope")).status_code == 404
+        assert (await env.get("/health")).status_code == 404  # an environment's: logged
     server.access_log.flush()
     paths = [line.split('"')[1] for line in out.getvalue().splitlines()]
-    assert paths == ["GET /v1/Services HTTP/1.1", "GET /nope HTTP/1.1"]
+    assert paths == ["GET /v1/Services HTTP/1.1", "GET /nope HTTP/1.1", "GET /health HTTP/1.1"]

@@ -136,8 +136,8 @@ class Environments:
                 retry_after=2,
             ) from None
         with self._lock:
-            self._stale.pop(host, None)
             if generation == self._generation:  # no change happened while it was read
+                self._stale.pop(host, None)
                 if len(self._cache) >= _MAX_CACHED:
                     self._cache = {}
                 self._cache[host] = deployment
@@ -190,16 +190,18 @@ class Environments:
         with self._lock:
             self._generation += 1
             kept: dict[str, Deployment | None] = {}
+            dropped: dict[str, Deployment] = {}
             for host, deployment in self._cache.items():
                 if deployment is None:
                     continue
                 if everything or {deployment.environment_sid, deployment.service_sid} & sids:
-                    if len(self._stale) >= _MAX_CACHED:
-                        self._stale = {}
-                    self._stale[host] = deployment
+                    dropped[host] = deployment
                 else:
                     kept[host] = deployment
             self._cache = kept
+            if len(self._stale) + len(dropped) > _MAX_CACHED:
+                self._stale = {}
+            self._stale.update(dropped)
 
     def apply(self, found: list[Change]) -> None:
         """Changes read from the change feed (the watcher's thread): the cached lookups they
@@ -217,9 +219,12 @@ class Environments:
         self._loop.create_task(self.warm_environment(environment_sid))
 
     async def _after_change(self) -> None:
-        active = await self.drain_unused()
-        if active is None:
+        served = await self._served()
+        if served is None:
             return
+        self._prune_stale(served)
+        active = set(served.values())
+        self.serve_only(active)
         self.preparer.forget(active)
         for build_sid in active:
             if not self.preparer.ready(build_sid):
@@ -259,26 +264,37 @@ class Environments:
                 sa.select(environments.c.domain_name).where(environments.c.sid == environment_sid)
             ).scalar()
 
-    async def drain_unused(self) -> set[str] | None:
-        """Drain the pools of builds no longer deployed; returns the deployed ones (None if
-        the database could not say)."""
+    async def _served(self) -> dict[str, str] | None:
+        """Domain -> the build it serves, for every environment with one (None if the
+        database could not say)."""
         try:
-            active = await asyncio.to_thread(self.deployed_builds)
+            return await asyncio.to_thread(self.deployed_builds)
         except UNREACHABLE as exc:
             log.warning("Could not list the deployed builds: %s", exc)
             return None
         except Exception:  # noqa: BLE001 - draining is an optimisation; serving goes on
             log.exception("Could not list the deployed builds.")
             return None
-        self.serve_only(active)
-        return active
 
-    def deployed_builds(self) -> set[str]:
+    def _prune_stale(self, served: dict[str, str]) -> None:
+        """Keep as last known only hosts that still serve the same build (their variables or
+        service changed): not deleted environments, nor builds another one replaced (they
+        may be deleted, their pools drained)."""
+        with self._lock:
+            self._stale = {
+                host: deployment
+                for host, deployment in self._stale.items()
+                if served.get(host) == deployment.build_key
+            }
+
+    def deployed_builds(self) -> dict[str, str]:
         with self.store.read() as conn:
             rows = conn.execute(
-                sa.select(environments.c.build_sid).where(environments.c.build_sid.is_not(None))
+                sa.select(environments.c.domain_name, environments.c.build_sid).where(
+                    environments.c.build_sid.is_not(None)
+                )
             )
-            return {row[0] for row in rows}
+            return {row.domain_name: row.build_sid for row in rows}
 
     def load(self, host: str) -> Deployment | None:
         """The deployment serving ``host``, read from the store (None: nothing deployed)."""

@@ -117,7 +117,7 @@ class Server:
         finally:
             client = scope.get("client")
             # A load balancer's health checks (several a second on every node) are left out.
-            if scope["path"] not in _PROBES or scope.get("callbox.request_sid"):
+            if scope["path"] not in _PROBES or scope.get("callbox.plane") != "api":
                 self.access_log.write(
                     client=client[0] if client else "-",
                     method=scope["method"],
@@ -146,6 +146,7 @@ class Server:
         elif header_bytes(scope["headers"]) > self.config.max_header_bytes:
             await _answer(send, HeadersTooLarge("Request headers too long"))
         else:
+            scope["callbox.plane"] = "api"  # for the access log
             await self.api(scope, receive, send)
 
     async def _metrics(self, scope: Scope, send: Send) -> None:
@@ -235,7 +236,7 @@ class Server:
         self.store.close()
 
 
-# Answers the access log leaves out (the API's own; a function at such a path is logged).
+# API paths the access log leaves out (on an environment's domain they are logged).
 _PROBES = frozenset({"/health", "/ready"})
 
 

@@ -131,6 +131,24 @@ def test_a_feed_that_went_backwards_gives_a_reset(store: Store) -> None:
     assert heard.kinds()[1:] == [[("deployment", "ZE2")]]
 
 
+def test_changes_purged_before_they_were_read_give_a_reset(store: Store) -> None:
+    # The node was away longer than changes are kept: what it missed is gone from the feed.
+    record(store, "ZE1")
+    heard = Heard()
+    watcher = Watcher(store, heard.changes, listen=False)
+    watcher.tick()  # RESET: it never read
+    record(store, "ZE2", "ZE3", "ZE4")
+    with store.begin() as conn:
+        newest = changes.latest(conn)
+        conn.execute(changes_table.delete().where(changes_table.c.seq < newest))
+    watcher.tick()
+    assert heard.calls[1:] == [[RESET]]  # not just ZE4: ZE2 and ZE3 touched other hosts
+    assert watcher.cursor == newest
+    record(store, "ZE5")
+    watcher.tick()
+    assert heard.kinds()[2:] == [[("deployment", "ZE5")]]
+
+
 def test_an_emptied_feed_gives_a_reset(store: Store) -> None:
     record(store, "ZE1", "ZE2")
     heard = Heard()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from callbox.store.db import Store, create_engine, head_revision
+from callbox.store.db import Store, create_engine, head_revision, public_url
 from postgres import Cluster
 
 
@@ -197,7 +197,7 @@ def test_a_node_s_folder_opened_without_its_database_is_refused(
     data = tmp_path / "node"
     url = own_postgres.database()
     Store.open(data, url).close()
-    described = sa.make_url(url).render_as_string(hide_password=True)
+    described = public_url(sa.make_url(url))
     assert (data / "database").read_text() == described + "\n"
     with pytest.raises(ValueError) as refused:
         Store.open(data)  # no database URL: the command was run without the node's settings
@@ -208,3 +208,19 @@ def test_a_node_s_folder_opened_without_its_database_is_refused(
     )
     assert not (data / "callbox.db").exists()  # nothing made beside the cache
     Store.open(data, url).close()  # with it, as before
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql+psycopg://u:SECRET@h/db", "postgresql+psycopg://u:***@h/db"),
+        ("postgresql+psycopg://u@h/db?password=SECRET", "postgresql+psycopg://u@h/db"),
+        (
+            "postgresql+psycopg://u@h/db?sslmode=require&sslpassword=SECRET",
+            "postgresql+psycopg://u@h/db?sslmode=require",
+        ),
+        ("postgresql+psycopg://u@h/db?passfile=/SECRET", "postgresql+psycopg://u@h/db"),
+    ],
+)
+def test_a_database_url_is_shown_without_its_password(url: str, shown: str) -> None:
+    assert public_url(sa.make_url(url)) == shown

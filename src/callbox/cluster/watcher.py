@@ -134,6 +134,11 @@ class Watcher:
                 cursor = found[-1].seq if found else self.cursor
                 if not found and (latest := changes.latest(conn)) < self.cursor:
                     found, cursor = [RESET], latest
+                elif found and found[0].seq > self.cursor + 1:
+                    # Changes this node never read were purged (it was away longer than they
+                    # are kept), or a transaction that took a number rolled back: which hosts
+                    # they touched is unknown, so everything is read again.
+                    found = [RESET]
         if found:
             self.on_changes(found)
         # Only once they were handed on: if on_changes raised, the next round hands them again.

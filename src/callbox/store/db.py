@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -27,6 +27,15 @@ SHARED_MARKER = "database"
 # What a query raises when the database is away: refused or broken connections (the driver's
 # errors) and a connection pool with none to hand out (a stalled database).
 UNREACHABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+
+
+# Query parameters libpq takes secrets in (a URL's password part is hidden anyway).
+_SECRET_PARAMETERS = ("password", "sslpassword", "passfile")
+
+
+def public_url(url: sa.URL) -> str:
+    """``url`` as it may be shown or written down: without its password in any form."""
+    return url.difference_update_query(_SECRET_PARAMETERS).render_as_string(hide_password=True)
 
 
 def utcnow() -> datetime:
@@ -63,9 +72,9 @@ class Store:
         # data folder keeps copies; with SQLite the data folder is the store itself.
         shared = engine if engine.dialect.name != "sqlite" else None
         if shared is not None:
-            described = engine.url.render_as_string(hide_password=True)
+            described = public_url(engine.url)
             if not marker.exists() or marker.read_text().strip() != described:
-                aside = marker.with_name(f".{SHARED_MARKER}.{os.getpid()}")
+                aside = marker.with_name(f".{SHARED_MARKER}.{uuid.uuid4().hex}")
                 aside.write_text(described + "\n")
                 aside.replace(marker)
         return cls(
@@ -77,7 +86,7 @@ class Store:
 
     def describe(self) -> str:
         """The database, for people: its kind and URL without the password."""
-        return self.engine.url.render_as_string(hide_password=True)
+        return public_url(self.engine.url)
 
     @property
     def shared(self) -> bool:
