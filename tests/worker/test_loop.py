@@ -403,3 +403,36 @@ async def test_a_thread_that_ended_in_time_keeps_its_worker(worker: Worker) -> N
     assert header["status"] == 200
     await asyncio.sleep(0.4)  # past the limit: no retire request came
     assert worker.usable
+
+
+async def test_lines_written_outside_the_invocation_are_its_own_marked_so(
+    worker: Worker,
+) -> None:
+    late: list[tuple[str, LogLine]] = []
+    worker.on_late_log = lambda invocation_id, line: late.append((invocation_id, line))
+    header, body = await call(worker, "/outside", {}, "RQoutside")
+    assert (header["status"], body) == (200, b"answered")
+    lines = [(line["level"], line["message"]) for line in header["logs"]]
+    lines += [(line["level"], line["message"]) for _, line in late]
+    # Never the worker's own output (the server's: a function could forge its log lines).
+    assert ("INFO", "(outside an invocation) from a thread of my own") in lines
+    assert (
+        "ERROR",
+        '(outside an invocation) forged 127.0.0.1 - - [05/Dec/2026] "GET /admin" 200',
+    ) in lines
+    assert ("ERROR", "(outside an invocation) ValueError: thread blew up") in lines
+    # The loop reports a task's exception no one retrieved: an ERROR line, with its traceback.
+    await wait_for(
+        lambda: (
+            ("ERROR", "RuntimeError: unawaited task failed")
+            in [
+                (level, m.removeprefix("(outside an invocation) "))
+                for level, m in lines + lines_of(late)
+            ]
+        )
+    )
+    assert all(invocation_id == "RQoutside" for invocation_id, _ in late)
+
+
+def lines_of(late: list[tuple[str, LogLine]]) -> list[tuple[str, str]]:
+    return [(line["level"], line["message"]) for _, line in late]

@@ -7,6 +7,7 @@ import io
 import logging
 import os
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -20,6 +21,28 @@ ERROR: Final = "ERROR"
 
 # The invocation whose code is running: set per asyncio task and copied into handler threads.
 current: contextvars.ContextVar[Any] = contextvars.ContextVar("callbox_invocation")
+# The invocation that started last: lines written outside any (a thread the function started,
+# a task's exception reported by the loop) are its, marked so. The worker's own output is the
+# server's: user code must never write there (it could forge the operator's log lines).
+_last: Any = None
+OUTSIDE = "(outside an invocation) "
+
+
+def started(invocation: Any) -> None:
+    """``invocation`` begins: it is current in its task, and the last one started."""
+    global _last
+    current.set(invocation)
+    _last = invocation
+
+
+def _orphan(level: Level, text: str) -> None:
+    """Lines written where no invocation is current."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if _last is not None:
+        for line in lines:
+            _last.sink.emit(level, OUTSIDE + line)
+    elif sys.__stderr__ is not None:  # before any invocation: marked, so nothing is forged
+        sys.__stderr__.write("".join(f"[function output] {line}\n" for line in lines))
 
 
 class LineSink:
@@ -55,8 +78,14 @@ class _InvocationStream(io.TextIOBase):
 
     def write(self, text: str) -> int:
         invocation = current.get(None)
-        if invocation is None:
-            return self._fallback.write(text)
+        if invocation is None:  # whole lines, per thread (a traceback comes in pieces)
+            key = -threading.get_ident()
+            *lines, rest = (self._partial.pop(key, "") + text).split("\n")
+            for line in lines:
+                _orphan(self._level, line)
+            if rest:
+                self._partial[key] = rest
+            return len(text)
         key = id(invocation)
         if invocation.sink.sent:
             # Written after the result: nothing will flush a partial line later, so each
@@ -86,9 +115,6 @@ class _InvocationLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         invocation = current.get(None)
         message = self.format(record)
-        if invocation is None:
-            sys.__stderr__.write(message + "\n") if sys.__stderr__ else None
-            return
         level: Level
         if record.levelno >= logging.ERROR:
             level = ERROR
@@ -96,6 +122,9 @@ class _InvocationLogHandler(logging.Handler):
             level = WARN
         else:
             level = INFO
+        if invocation is None:
+            _orphan(level, message)
+            return
         invocation.sink.emit(level, message)
 
 
@@ -128,8 +157,7 @@ def _show_warning(
     text = f"{category.__name__}: {message} ({os.path.basename(filename)}:{lineno})"
     invocation = current.get(None)
     if invocation is None:
-        if sys.__stderr__:
-            sys.__stderr__.write(text + "\n")
+        _orphan(WARN, text)
         return
     invocation.sink.emit(WARN, text)
 

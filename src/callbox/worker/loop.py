@@ -99,7 +99,7 @@ class Invocation:
 
     # -- running ----------------------------------------------------------------------------
     async def run(self, path: str, context: InvokeContext, event: Event) -> None:
-        logs.current.set(self)
+        logs.started(self)
         retire = False
         try:
             result = await self._run(path, context, event)
