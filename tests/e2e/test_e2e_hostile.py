@@ -564,6 +564,15 @@ def test_function_code_sees_only_the_allowed_variables(lab: Lab, language: str) 
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
+def test_it_cannot_write_lines_that_pass_for_the_server_s(lab: Lab, language: str, e2e) -> None:
+    forged = f'127.0.0.1 - - [05/Dec/2026:12:00:00 +0000] "GET /admin-{language} HTTP/1.1" 200 1'
+    assert lab.attack(lab.domain(language), "forge", line=forged + "\x1b[2J") == {"written": True}
+    ours = f"worker output: {forged}\\x1b[2J"  # marked, and the terminal escape shown, not run
+    assert e2e.wait_until(lambda: sum(ours in ln for ln in lab.server.stderr_lines()) == 2, 5)
+    lines = lab.server.stdout_lines() + lab.server.stderr_lines()
+    assert not [line for line in lines if line.startswith(forged)]
+
+
 def test_it_cannot_signal_the_server_the_warm_parent_or_another_service(
     lab: Lab, language: str
 ) -> None:

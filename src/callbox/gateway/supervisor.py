@@ -262,6 +262,7 @@ class Supervisor:
         self._server: asyncio.AbstractServer | None = None
         self._zygote: asyncio.subprocess.Process | None = None
         self._reports: asyncio.Task[None] | None = None
+        self._relay: asyncio.Future[None] | None = None
         self._pending: dict[str, asyncio.Future[Worker]] = {}
         self._workers: dict[str, Worker] = {}
         self.started: dict[str, int] = {}  # workers started, by runtime (metrics: cold starts)
@@ -295,6 +296,9 @@ class Supervisor:
             "callbox.worker.zygote",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            # Every worker's fd 1 and 2 too (they are forked from it): relayed line by line,
+            # marked, never written straight to the server's output (user code can write there).
+            stderr=asyncio.subprocess.PIPE,
             env=env,
             cwd="/",
             # Not in the server's process group: a Ctrl+C to the group must not reach it while
@@ -303,6 +307,8 @@ class Supervisor:
             preexec_fn=os.setpgrp,
         )
         self._reports = asyncio.ensure_future(self._read_reports(self._zygote))
+        assert self._zygote.stderr is not None
+        self._relay = asyncio.ensure_future(relay_output(self._zygote.stderr))
 
     async def spawn(self, spec: WorkerSpec) -> Worker:
         """Start a worker for ``spec`` (``frames.WorkerSpec``) inside its sandbox: the
@@ -437,6 +443,38 @@ class Supervisor:
                 await self._zygote.wait()
         if self._reports is not None:
             self._reports.cancel()
+        if self._relay is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._relay, 1)  # what was written before the end
         if self._server is not None:
             self._server.close()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+# A relayed line is cut here: the server's log is not a place for megabytes of one line.
+RELAYED_LINE_MAX = 2000
+
+
+async def relay_output(stream: asyncio.StreamReader) -> None:
+    """Log what workers and the warm parent write to their fd 1 and 2 below any runtime (a
+    raw ``os.write``, a crash of the interpreter): each line marked as theirs, cut and with
+    control characters escaped, so no function can write a line that passes for the server's
+    (an access log line, a terminal escape)."""
+    pending = b""
+    while chunk := await stream.read(65536):
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            _relay_line(line)
+        if len(pending) > RELAYED_LINE_MAX:
+            _relay_line(pending)
+            pending = b""
+    if pending:
+        _relay_line(pending)
+
+
+def _relay_line(raw: bytes) -> None:
+    text = raw[:RELAYED_LINE_MAX].decode("utf-8", "replace").rstrip("\r")
+    if not text.strip():
+        return
+    shown = "".join(c if c.isprintable() or c == "\t" else f"\\x{ord(c):02x}" for c in text)
+    log.warning("worker output: %s", shown)

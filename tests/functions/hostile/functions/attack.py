@@ -150,7 +150,16 @@ def syscalls(event):
     return found
 
 
+def forge(event):
+    # Lines meant to pass for the server's own in its output (below sys.stdout: the raw fds).
+    line = (event["line"] + "\n").encode()
+    os.write(1, line)
+    os.write(2, line)
+    return {"written": True}
+
+
 ATTACKS = {
+    "forge": forge,
     "syscalls": syscalls,
     "identity": identity,
     "files": files,

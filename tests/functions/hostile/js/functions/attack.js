@@ -118,6 +118,14 @@ const attacks = {
     const block = Buffer.alloc(Number(event.mb) << 20, 1); // filled: resident, not reserved
     return { allocated_mb: block.length >> 20 };
   },
+
+  // Lines meant to pass for the server's own in its output (below console: the raw fds).
+  forge: (event) => {
+    const fs = require('fs');
+    fs.writeSync(1, `${event.line}\n`);
+    fs.writeSync(2, `${event.line}\n`);
+    return { written: true };
+  },
 };
 
 exports.handler = async (context, event, callback) => {
