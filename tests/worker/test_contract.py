@@ -386,11 +386,13 @@ def test_a_cookie_expiring_in_two_days_is_400(worker: WorkerProcess) -> None:
 
 @pytest.mark.parametrize("status", [100, 199, 600])
 def test_a_status_outside_200_599_is_a_500(worker: WorkerProcess, status: int) -> None:
-    error = error_of(worker.invoke("/status", {"status": str(status)}))
-    assert error == {
-        "message": f"The function answered status {status}; a response status must be 200-599.",
-        "name": "Error",
-    }
+    header, body = worker.invoke("/status", {"status": str(status)})
+    message = f"The function answered status {status}; a response status must be 200-599."
+    assert error_of((header, body)) == {"message": message, "name": "Error"}
+    # A failure like any other: its ERROR line, with the function's path.
+    assert [(line["level"], line["message"]) for line in header["logs"]] == [
+        ("ERROR", f"/status failed: {message}")
+    ]
 
 
 def test_a_status_given_as_text_is_a_500(worker: WorkerProcess) -> None:

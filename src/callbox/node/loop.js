@@ -64,7 +64,12 @@ class Invocation {
       this.report(error);
       return renderError(error, this.worker.debug);
     }
-    return renderSuccess(payload, String(this.variables.DOMAIN_NAME || ''));
+    const rendered = renderSuccess(payload, String(this.variables.DOMAIN_NAME || ''));
+    if (rendered.rejected !== undefined) {
+      // An invalid status, cookie or body: a failure too.
+      this.sink.emit(logs.ERROR, `${this.path} failed: ${rendered.rejected}`);
+    }
+    return rendered;
   }
 
   /** A failed invocation leaves an ERROR line with the stack, whatever the error body says. */

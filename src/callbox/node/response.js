@@ -101,7 +101,10 @@ function renderSuccess(payload, domain) {
     return result(200, [['Content-Type', type]], body);
   } catch (error) {
     if (!(error instanceof Rejected)) throw error;
-    if (error.status === 500) return renderError(error.message, false);
+    if (error.status === 500) {
+      // Why it was refused goes with the 500, for the invocation's ERROR line.
+      return { ...renderError(error.message, false), rejected: error.message };
+    }
     return result(error.status, [['Content-Type', TEXT]], Buffer.from(error.message));
   }
 }

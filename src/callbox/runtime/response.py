@@ -142,6 +142,8 @@ class HttpResult:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    # Why a response the function gave was refused (the 500 it became), for its ERROR line.
+    rejected: str | None = None
 
 
 class _Rejected(Exception):
@@ -171,7 +173,9 @@ def render_success(payload: Any, *, domain: str) -> HttpResult:
         body, content_type = _encode_body(payload)
     except _Rejected as rejected:
         if rejected.status == 500:
-            return render_error(rejected.message, include_stack=False)
+            result = render_error(rejected.message, include_stack=False)
+            result.rejected = rejected.message
+            return result
         return HttpResult(rejected.status, [("Content-Type", _TEXT)], rejected.message.encode())
     return HttpResult(200, [("Content-Type", content_type)], body)
 

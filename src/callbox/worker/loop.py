@@ -145,7 +145,10 @@ class Invocation:
         if _is_error(error):
             self._report(error, path)
             return render_error(error, include_stack=debug)
-        return render_success(response, domain=str(context.get("DOMAIN_NAME") or ""))
+        result = render_success(response, domain=str(context.get("DOMAIN_NAME") or ""))
+        if result.rejected is not None:  # an invalid status, cookie or body: a failure too
+            self.sink.emit(ERROR, f"{path} failed: {result.rejected}")
+        return result
 
     def _report(self, error: Any, path: str) -> None:
         """A failed invocation leaves an ERROR line: what failed and where, with the traceback
