@@ -694,7 +694,13 @@ def test_an_uncaught_exception_is_an_error_line_and_a_500(worker: WorkerProcess)
     assert error_of(frame) == {"message": "boom from a timer", "name": "Error"}
     [(level, message)] = lines(frame[0])
     assert level == "ERROR"
-    assert message.startswith("Uncaught exception: Error: boom from a timer\n    at ")
+    assert message.startswith(
+        "/node-only/uncaught failed: Uncaught exception: Error: boom from a timer\n    at "
+    )
+    # The function's frames only, relative to its build: not callbox's runtime, not Node's.
+    frames = message.splitlines()[1:]
+    assert frames and all("callbox/node/" not in f and "node:" not in f for f in frames), frames
+    assert all(not f.split("(")[-1].startswith("/") for f in frames), frames
     assert worker.invoke("/text")[1] == b"Hello, text"
 
 
@@ -704,7 +710,9 @@ def test_an_unhandled_rejection_is_an_error_line_and_a_500(worker: WorkerProcess
     assert error_of(frame) == {"message": "rejected and unhandled", "name": "Error"}
     [(level, message)] = lines(frame[0])
     assert level == "ERROR"
-    assert message.startswith("Unhandled promise rejection: Error: rejected and unhandled\n")
+    assert message.startswith(
+        "/node-only/unhandled failed: Unhandled promise rejection: Error: rejected and unhandled\n"
+    )
 
 
 @node_only
@@ -714,7 +722,9 @@ def test_a_rejection_after_the_callback_is_a_late_error_line(worker: WorkerProce
     assert (header["status"], body, header["logs"]) == (200, b"answered", [])
     late, _ = worker.wait_for(lambda h, _: h["type"] == "log" and h["id"] == invocation)
     assert late["level"] == "ERROR"
-    assert late["message"].startswith("Unhandled promise rejection: Error: rejected after the")
+    assert late["message"].startswith(
+        "/node-only/unhandled-after failed: Unhandled promise rejection: Error: rejected after"
+    )
 
 
 @node_only

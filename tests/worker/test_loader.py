@@ -107,6 +107,9 @@ def test_an_exception_at_import_time_is_reported_with_its_type() -> None:
         "functions/raises_at_import.py failed to import: RuntimeError: "
         "configuration missing at import time"
     )
+    # The function's own frames only: not callbox's loader or runtime.
+    assert "raises_at_import.py" in error.stack
+    assert "callbox/worker" not in error.stack and "callbox/runtime" not in error.stack
 
 
 def test_a_failed_import_is_not_cached_and_fails_again() -> None:

@@ -54,7 +54,7 @@ class Invocation {
 
   /** An exception or rejection the handler did not catch: an ERROR line and, if first, a 500. */
   fail(kind, error) {
-    this.sink.emit(logs.ERROR, `${kind}: ${describe(error)}`);
+    this.sink.emit(logs.ERROR, `${this.path} failed: ${kind}: ${this.shown(describe(error))}`);
     this.reported = true;
     this.settle(error || new Error(`${kind} (${String(error)})`), undefined);
   }
@@ -77,9 +77,18 @@ class Invocation {
     if (this.reported) return;
     this.reported = true;
     const text = error instanceof Error ? describe(error) : `callback() was given an error: ${describe(error)}`;
-    const root = String(this.worker.spec.root || '');
-    const shown = root ? text.split(`${root.replace(/\/$/, '')}/`).join('') : text;
-    this.sink.emit(logs.ERROR, `${this.path} failed: ${shown}`);
+    this.sink.emit(logs.ERROR, `${this.path} failed: ${this.shown(text)}`);
+  }
+
+  /** A stack as the function's author reads it: callbox's and Node's own frames left out,
+   * paths relative to the build. */
+  shown(text) {
+    const root = String(this.worker.spec.root || '').replace(/\/$/, '');
+    const kept = text
+      .split('\n')
+      .filter((line) => !STACK_FRAME.test(line) || ownFrame(line));
+    const joined = kept.join('\n');
+    return root ? joined.split(`${root}/`).join('') : joined;
   }
 
   finish(render) {
@@ -147,6 +156,15 @@ class Invocation {
     const lines = this.sink.take();
     this.worker.send({ type: 'cancelled', id: this.id, logs: lines, thread_running: false });
   }
+}
+
+const STACK_FRAME = /^\s+at /;
+const CALLBOX_NODE = `${__dirname}/`;
+
+/** Whether a stack frame line is the function's (its code, its dependencies), not callbox's
+ * runtime or Node's internals. */
+function ownFrame(line) {
+  return !(line.includes(CALLBOX_NODE) || /\(node:|at node:/.test(line));
 }
 
 function describe(error, withStack = true) {

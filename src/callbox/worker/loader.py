@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,19 @@ from typing import Any
 from callbox.runtime.globals import Runtime
 
 Handler = Callable[..., Any]
+
+
+# The callbox package: frames there are the runtime's, not the function's.
+_OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def user_traceback(error: BaseException) -> str:
+    """The traceback of the function's code, without callbox's own frames."""
+    frames = [
+        f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(_OWN)
+    ]
+    head = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
+    return (head if frames else "") + "".join(traceback.format_exception_only(error)).rstrip()
 
 
 class LoadError(Exception):
@@ -46,11 +60,11 @@ def load_handler(route: str, root: str) -> Handler:
     except SyntaxError as exc:
         raise LoadError(
             f"{shown} failed to import: SyntaxError: {exc.msg} (line {exc.lineno})",
-            traceback.format_exc(),
+            user_traceback(exc),
         ) from exc
     except (Exception, SystemExit, KeyboardInterrupt) as exc:  # never let an import end the worker
         raise LoadError(
-            f"{shown} failed to import: {type(exc).__name__}: {exc}", traceback.format_exc()
+            f"{shown} failed to import: {type(exc).__name__}: {exc}", user_traceback(exc)
         ) from exc
     handler = getattr(module, "handler", None)
     if callable(handler):

@@ -10,7 +10,6 @@ import socket
 import sys
 import threading
 import time
-import traceback
 from typing import Any, Literal
 
 from callbox.runtime.context import Context
@@ -29,20 +28,9 @@ from callbox.worker.frames import (
     WorkerFrame,
     WorkerSpec,
 )
-from callbox.worker.loader import LoadError, load_handler
+from callbox.worker.loader import LoadError, load_handler, user_traceback
 from callbox.worker.logs import ERROR, WARN, LineSink
 from callbox.worker.threads import HandlerThreads, Job
-
-_OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the callbox package
-
-
-def _user_traceback(error: BaseException) -> str:
-    """The traceback of the function's code, without callbox's own frames."""
-    frames = [
-        f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(_OWN)
-    ]
-    head = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
-    return (head if frames else "") + "".join(traceback.format_exception_only(error)).rstrip()
 
 
 def _describe(value: Any) -> str:
@@ -156,7 +144,7 @@ class Invocation:
         if isinstance(error, LoadError):
             text = error.message + (f"\n{error.stack.rstrip()}" if error.stack else "")
         elif isinstance(error, BaseException):
-            text = _user_traceback(error)
+            text = user_traceback(error)
         else:
             text = f"callback() was given an error: {_describe(error)}"
         root = self.worker.spec["root"]
