@@ -312,7 +312,10 @@ URL_PATTERN = r"https?://[A-Za-z0-9.-]+" + _PORT + r"(?:[/?#]\S*)?"
 
 def _check_url(raw: str) -> str:
     if not re.fullmatch(URL_PATTERN, raw):
-        raise BadRequest(f"Url must be an http:// or https:// URL with a host name; found {raw!r}")
+        raise BadRequest(
+            "Url must be an http:// or https:// URL with a host name in ASCII (an international "
+            f"name in its xn-- form); found {raw!r}"
+        )
     return raw
 
 
