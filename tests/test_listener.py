@@ -234,3 +234,18 @@ def test_an_unreadable_certificate_is_one_clear_error(tmp_path: Any) -> None:
         uvicorn_settings(app, Config.load({}), certfile=str(bad))
     with pytest.raises(ListenError, match="Cannot use the TLS certificate"):
         uvicorn_settings(app, Config.load({}), certfile=str(tmp_path / "missing.pem"))
+
+
+async def test_a_request_that_is_not_http_gets_a_twilio_400(connect: Connect) -> None:
+    # From the schema fuzz run: uvicorn's own answer was a text/plain 400.
+    reader, writer = await connect()
+    writer.write(b"GET / HTTP/1.1\r\nHost: t\r\ntransfer-encoding;: x\r\n\r\n")
+    head, _, body = (await answer(reader)).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n"), head
+    assert b"content-type: application/json" in head and b"connection: close" in head
+    assert json.loads(body) == {
+        "code": 20001,
+        "message": "The request is not valid HTTP/1.1; it was not read.",
+        "more_info": "https://www.twilio.com/docs/errors/20001",
+        "status": 400,
+    }

@@ -25,7 +25,7 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 from callbox.config import Config
-from callbox.errors import RequestTimeout
+from callbox.errors import BadRequest, CallboxError, RequestTimeout
 
 if TYPE_CHECKING:
     import uvicorn
@@ -91,6 +91,7 @@ def deadline_protocol(config: Config) -> type[asyncio.Protocol]:
     body_timeout = config.request_body_timeout
     min_rate = config.request_body_min_rate
     refusal = _refusal(RequestTimeout("The request was not received in time; send it again."))
+    malformed = _refusal(BadRequest("The request is not valid HTTP/1.1; it was not read."))
 
     class DeadlineProtocol(HttpToolsProtocol):
         # One timer per request, armed when it begins and cancelled when it has been read:
@@ -116,6 +117,11 @@ def deadline_protocol(config: Config) -> type[asyncio.Protocol]:
                 self.transport.abort()
                 return
             super().shutdown()
+
+        def send_400_response(self, msg: str) -> None:
+            # Unparseable HTTP: a Twilio error body like every other answer, not uvicorn's text.
+            self.transport.write(malformed)
+            self.transport.close()
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
@@ -192,10 +198,11 @@ def deadline_protocol(config: Config) -> type[asyncio.Protocol]:
     return DeadlineProtocol
 
 
-def _refusal(error: RequestTimeout) -> bytes:
+def _refusal(error: CallboxError) -> bytes:
     body = error.to_json()
+    reason = "Request Timeout" if error.status == 408 else "Bad Request"
     head = (
-        f"HTTP/1.1 {error.status} Request Timeout\r\n"
+        f"HTTP/1.1 {error.status} {reason}\r\n"
         "content-type: application/json\r\n"
         f"content-length: {len(body)}\r\n"
         "connection: close\r\n\r\n"

@@ -573,6 +573,7 @@ def test_it_cannot_write_lines_that_pass_for_the_server_s(lab: Lab, language: st
     assert not [line for line in lines if line.startswith(forged)]
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_it_cannot_signal_the_server_the_warm_parent_or_another_service(
     lab: Lab, language: str
 ) -> None:
