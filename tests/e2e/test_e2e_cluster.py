@@ -22,6 +22,7 @@ import pytest
 from cryptography.fernet import Fernet
 from deploying import build, deploy, ensure_environment, upload, wait_for_build
 from packages import make_sdist
+from processes import processes_mentioning
 
 from balancer import Balancer, available
 from conftest import free_port, wait_until
@@ -305,12 +306,14 @@ def test_one_node_builds_and_the_others_fail_its_build_when_it_dies(cluster, tmp
         return [pid for pid in e2e.session_members(three.process.pid) if pid != three.process.pid]
 
     assert e2e.wait_until(lambda: _status(one, service_sid, slow) == "building", timeout=5)
-    assert e2e.wait_until(lambda: _running_under(backend), timeout=30), "uv never started"
+    assert e2e.wait_until(lambda: processes_mentioning(backend), timeout=30), "uv never started"
 
     # kill -9 of the node alone (not its process group): its install dies with it.
     session = three.process.pid
     three.send_stop(signal.SIGKILL)
-    assert e2e.wait_until(lambda: not _running_under(backend), timeout=5), _running_under(backend)
+    assert e2e.wait_until(lambda: not processes_mentioning(backend), timeout=5), (
+        processes_mentioning(backend)
+    )
     assert e2e.wait_until(lambda: not e2e.session_members(session), timeout=5), e2e.session_members(
         session
     )
@@ -331,20 +334,6 @@ def test_one_node_builds_and_the_others_fail_its_build_when_it_dies(cluster, tmp
 def _status(node, service_sid: str, build_sid: str) -> str:
     response = node.client.get(f"/v1/Services/{service_sid}/Builds/{build_sid}")
     return str(response.json().get("status")) if response.status_code == 200 else ""
-
-
-def _running_under(folder: str) -> list[str]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if folder in line:
-            found.append(f"{entry.name}: {line[:160]}")
-    return found
 
 
 class Load:

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from deploying import build, deploy, wait_for_build
 from packages import make_sdist
+from processes import processes_mentioning
 
 FUNCTIONS = Path(__file__).resolve().parent.parent / "functions" / "serve_builds" / "functions"
 SLOW_BACKEND = """\
@@ -86,21 +87,6 @@ def build_json(server, service_sid, build_sid):
     response = server.client.get(f"/v1/Services/{service_sid}/Builds/{build_sid}")
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def processes_mentioning(text: str) -> list[str]:
-    """Command lines of every live process whose command line contains ``text``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in line:
-            found.append(f"{entry.name}: {line[:200]}")
-    return found
 
 
 # -- killed while building --------------------------------------------------------------------
