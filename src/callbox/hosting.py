@@ -101,6 +101,9 @@ class Environments:
         # changed() runs on API threads: the generation and the cache change together.
         self._lock = threading.Lock()
 
+    def cached(self, host: str) -> Deployment | None:
+        return self._cache.get(host.lower())
+
     async def resolve(self, host: str) -> Deployment | None:
         host = host.lower()
         try:

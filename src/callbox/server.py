@@ -28,8 +28,13 @@ from callbox.cluster.watcher import Chore, Watcher
 from callbox.config import Config
 from callbox.errors import CallboxError, HeadersTooLarge, NotFound, Unauthorized
 from callbox.gateway.app import (
+    Answer,
+    Encoded,
     Gateway,
+    Request,
+    Respond,
     Served,
+    Ticket,
     header,
     header_bytes,
     only_host,
@@ -178,24 +183,64 @@ class Server:
         return bool(_ENVIRONMENT_LABEL.match(label))
 
     def _apply_forwarded(self, scope: Scope) -> None:
-        """Believe X-Forwarded-Proto / -Host only from a configured proxy."""
         client = scope.get("client")
+        forwarded = self._forwarded(client[0] if client else "", scope["headers"])
+        if forwarded is not None:
+            scheme, scope["headers"] = forwarded
+            if scheme:
+                scope["scheme"] = scheme
+
+    def _forwarded(
+        self, client: str, headers: list[tuple[bytes, bytes]]
+    ) -> tuple[str, list[tuple[bytes, bytes]]] | None:
+        """Believe X-Forwarded-Proto / -Host only from a configured proxy: (the scheme it
+        names or "", the headers with its Host), or None when there is nothing to believe."""
         try:
-            address = ipaddress.ip_address(client[0]) if client else None
+            address = ipaddress.ip_address(client)
         except ValueError:
-            return
-        if address is None or not any(address in net for net in self.trusted):
-            return
-        headers = scope["headers"]
+            return None
+        if not any(address in net for net in self.trusted):
+            return None
         proto = header(headers, b"x-forwarded-proto")
         forwarded_host = header(headers, b"x-forwarded-host")
-        if proto:
-            scope["scheme"] = proto.split(",")[0].strip().lower()
         if forwarded_host:
             value = forwarded_host.split(",")[0].strip().encode("latin-1")
-            scope["headers"] = [(k, v) for k, v in headers if k.lower() != b"host"] + [
-                (b"host", value)
-            ]
+            headers = [(k, v) for k, v in headers if k.lower() != b"host"] + [(b"host", value)]
+        return (proto.split(",")[0].strip().lower() if proto else ""), headers
+
+    # The fast lane (listener.py): function calls answered without an ASGI task.
+
+    def admit(self, request: Request) -> Ticket | None:
+        if self.trusted:
+            forwarded = self._forwarded(request.client, request.headers)
+            if forwarded is not None:
+                scheme, request.headers = forwarded
+                request.scheme = scheme or request.scheme
+        host = header(request.headers, b"host") or ""
+        if host.startswith("[") or not self.is_environment_domain(host.rsplit(":", 1)[0].lower()):
+            return None
+        return self.gateway.admit(request)
+
+    def begin(self, ticket: Ticket, body: bytes, respond: Respond) -> None:
+        self.gateway.begin(ticket, body, respond)
+
+    def answered(self, ticket: Ticket, answer: Answer) -> Encoded:
+        encoded = self.gateway.answered(ticket.request, answer, ticket.started)
+        if self.access_log is not None:
+            request = ticket.request
+            meta = answer.meta
+            self.access_log.write(
+                client=request.client,
+                method=request.method,
+                path=request.target,
+                version=request.version,
+                status=encoded[0],
+                size=len(encoded[2]),
+                host=ticket.host or "-",
+                duration_ms=(time.perf_counter() - ticket.started) * 1000,
+                request_sid=meta.get("request_sid", "") if meta else "",
+            )
+        return encoded
 
     async def startup(self) -> None:
         if self.heartbeat is not None:

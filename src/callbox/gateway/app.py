@@ -8,12 +8,16 @@ failure is a ``CallboxError`` rendered as JSON by the guard around it all.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from callbox.asgi import Receive, Scope, Send
@@ -31,7 +35,7 @@ from callbox.errors import (
 )
 from callbox.gateway import signature
 from callbox.gateway.assets import serve_asset
-from callbox.gateway.pool import Pool
+from callbox.gateway.pool import Pool, Reply
 from callbox.gateway.source import Deployment, DeploymentSource
 from callbox.routes import Route
 from callbox.runtime.event import EventError, build_event
@@ -70,6 +74,10 @@ class Served:
     meta: dict[str, Any] | None = None  # an invocation's: service, environment, function...
 
 
+# Request SIDs name invocations (logs, alerts); they guard nothing, so a generator seeded once
+# from the system's randomness will do, without a system call per request.
+_sids = random.Random(os.urandom(32))
+
 # Twilio's error codes for what failed (docs/debugging.md lists them).
 FAILED_INVOCATION = 82002  # "Error on Twilio Function response": it answered 5xx
 RESPONSE_HEADERS_TOO_LONG = 82008
@@ -98,6 +106,52 @@ class Answer:
     meta: dict[str, Any] | None = None  # an invocation's (its answer may still fail to encode)
 
 
+@dataclass(slots=True)
+class Request:
+    """What the gateway reads of a request: from an ASGI scope, or from the HTTP parser
+    itself on the fast lane (``listener.py``)."""
+
+    method: str
+    path: str  # decoded
+    target: str  # the path and query as sent (request URLs, signatures, the access log)
+    query: bytes
+    headers: list[tuple[bytes, bytes]]
+    scheme: str = "http"
+    client: str = "-"
+    version: str = "1.1"
+
+    @classmethod
+    def from_scope(cls, scope: Scope) -> Request:
+        client = scope.get("client")
+        return cls(
+            method=scope["method"],
+            path=scope["path"],
+            target=raw_path(scope),
+            query=scope.get("query_string") or b"",
+            headers=scope["headers"],
+            scheme=scope.get("scheme", "http"),
+            client=client[0] if client else "-",
+            version=scope.get("http_version", "1.1"),
+        )
+
+
+@dataclass(slots=True)
+class Ticket:
+    """A function request the fast lane took: where it goes, known before its body is read."""
+
+    request: Request
+    host: str
+    deployment: Deployment
+    route: Route
+    started: float
+
+
+# What the fast lane writes: the status, the encoded headers (Content-Length included), the body.
+Encoded = tuple[int, list[tuple[bytes, bytes]], bytes]
+# What gets a request's answer.
+Respond = Callable[[Answer], None]
+
+
 class Gateway:
     def __init__(
         self,
@@ -118,34 +172,41 @@ class Gateway:
         if scope["type"] != "http":
             return
         started = time.perf_counter()
-        answer: Answer | None = None
+        request = Request.from_scope(scope)
         try:
-            answer = await self.handle(scope, receive)
+            answer = await self.handle(request, receive)
+        except CallboxError as exc:
+            answer = self._error(exc)
+        except Exception:  # the guard: no input may crash the server or leak a traceback
+            answer = _unexpected(request)
+        status, headers, body = self.answered(request, answer, started)
+        if answer.meta is not None:
+            scope["callbox.request_sid"] = answer.meta.get("request_sid", "")  # the access log
+        try:
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+        except OSError:
+            pass  # the client went away; nothing left to tell it
+
+    def answered(self, request: Request, answer: Answer, started: float) -> Encoded:
+        """The answer as written (a function's headers that cannot be sent become a 500), and
+        what it was reported as."""
+        try:
             headers = _encode_headers(answer)
         except CallboxError as exc:
-            if answer is not None and answer.meta is not None:  # the function's own headers
+            if answer.meta is not None:  # the function's own headers
                 self._failed(answer.meta, exc)
-            meta = exc.meta or (answer.meta if answer is not None else None)
+            meta = exc.meta or answer.meta
             answer = error_answer(exc)
             answer.meta = meta
             headers = _encode_headers(answer)
-        except Exception:  # the guard: no input may crash the server or leak a traceback
-            log.exception("Unexpected error while answering %s %s", scope["method"], scope["path"])
-            answer = error_answer(FunctionError("An internal error occurred in the gateway."))
-            headers = _encode_headers(answer)
-        try:
-            await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-            await send({"type": "http.response.body", "body": answer.body})
-        except OSError:
-            pass  # the client went away; nothing left to tell it
-        client = scope.get("client")
         meta = answer.meta
         self.events.request_done(
             Served(
-                method=scope["method"],
-                path=scope["path"],
-                host=header(scope["headers"], b"host") or "",
-                client=client[0] if client else "-",
+                method=request.method,
+                path=request.path,
+                host=header(request.headers, b"host") or "",
+                client=request.client,
                 status=answer.status,
                 duration_ms=(time.perf_counter() - started) * 1000,
                 size=len(answer.body),
@@ -153,27 +214,17 @@ class Gateway:
                 meta=meta,
             )
         )
+        return answer.status, headers, answer.body
 
-    async def handle(self, scope: Scope, receive: Receive) -> Answer:
-        method = scope["method"]
-        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+    async def handle(self, request: Request, receive: Receive) -> Answer:
+        raw_headers = request.headers
         header_bytes = self._check_request_headers(raw_headers)
         host = only_host(raw_headers)
         deployment = await self.source.resolve(host.rsplit(":", 1)[0] if host else "")
         if deployment is None:
             raise NotFound(f"No environment is served at {host or 'this address'}.")
-        route = deployment.route_for(scope["path"])
-        if route is None or route.visibility == "private":
-            raise NotFound(f"The requested resource {scope['path']} was not found")
-        allowed = METHODS[route.kind]
-        if method not in allowed:
-            *others, last = allowed
-            raise MethodNotAllowed(
-                f"Method {method} is not supported; {route.kind}s answer "
-                f"{', '.join(others)} and {last}.",
-                allow=allowed,
-            )
-        if method == "OPTIONS":
+        route = self._route(request, deployment)
+        if request.method == "OPTIONS":
             return Answer(204, list(CORS_HEADERS))
         total = self.config.max_request_bytes
         declared = header(raw_headers, b"content-length")
@@ -181,11 +232,70 @@ class Gateway:
             raise _too_large(total)
         body = await _read_body(receive, total - header_bytes, total)
         if route.visibility == "protected":
-            self._check_signature(deployment, scope, raw_headers, host, body)
+            self._check_signature(deployment, request, host, body)
         if route.kind == "asset":
-            served = await serve_asset(route.file, route.path, method, raw_headers)
+            served = await serve_asset(route.file, route.path, request.method, raw_headers)
             return Answer(served.status, served.headers, served.body, served.length)
-        return await self._invoke(deployment, route, scope, raw_headers, host, body)
+        answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._start(deployment, route, request, host, body, partial(_settle, answer))
+        return await answer
+
+    def admit(self, request: Request) -> Ticket | None:
+        """The fast lane's question, asked when the headers are in: is this a function call
+        that needs nothing awaited but its worker (a deployment already looked up, a public or
+        protected function, GET or POST, a body of known length within the limits)? Anything
+        else (None) takes the ASGI path, which answers every case, errors included."""
+        if request.method != "GET" and request.method != "POST":
+            return None
+        raw_headers = request.headers
+        length = 0
+        try:
+            size = self._check_request_headers(raw_headers)
+            host = only_host(raw_headers)
+            for name, value in raw_headers:
+                if name == b"content-length":
+                    length = int(value) if value.isdigit() else -1
+                elif name == b"transfer-encoding":
+                    return None  # chunked: its size is known only once read
+        except CallboxError:
+            return None
+        if length < 0 or length + size > self.config.max_request_bytes:
+            return None
+        deployment = self.source.cached(host.rsplit(":", 1)[0] if host else "")
+        if deployment is None:
+            return None
+        route = deployment.route_for(request.path)
+        if route is None or route.kind != "function" or route.visibility == "private":
+            return None
+        return Ticket(request, host, deployment, route, time.perf_counter())
+
+    def begin(self, ticket: Ticket, body: bytes, respond: Respond) -> None:
+        """Start an admitted request, its body read; ``respond`` gets its answer (now, for
+        what fails before the function runs)."""
+        request = ticket.request
+        try:
+            if ticket.route.visibility == "protected":
+                self._check_signature(ticket.deployment, request, ticket.host, body)
+            self._start(ticket.deployment, ticket.route, request, ticket.host, body, respond)
+        except CallboxError as exc:
+            respond(self._error(exc))
+        except Exception:  # the guard, as on the ASGI path
+            respond(_unexpected(request))
+
+    def _route(self, request: Request, deployment: Deployment) -> Route:
+        route = deployment.route_for(request.path)
+        if route is None or route.visibility == "private":
+            raise NotFound(f"The requested resource {request.path} was not found")
+        allowed = METHODS[route.kind]
+        method = request.method
+        if method not in allowed:
+            *others, last = allowed
+            raise MethodNotAllowed(
+                f"Method {method} is not supported; {route.kind}s answer "
+                f"{', '.join(others)} and {last}.",
+                allow=allowed,
+            )
+        return route
 
     def _check_request_headers(self, raw: list[tuple[bytes, bytes]]) -> int:
         size = header_bytes(raw)
@@ -197,12 +307,7 @@ class Gateway:
         return size
 
     def _check_signature(
-        self,
-        deployment: Deployment,
-        scope: Scope,
-        raw: list[tuple[bytes, bytes]],
-        host: str,
-        body: bytes,
+        self, deployment: Deployment, request: Request, host: str, body: bytes
     ) -> None:
         if deployment.auth_token is None:
             if self.config.skip_signature_check:
@@ -211,10 +316,10 @@ class Gateway:
                 "Unauthorized Request. Signature is missing or is invalid: this resource is "
                 "protected and no AUTH_TOKEN is configured to check signatures."
             )
-        url = f"{scope.get('scheme', 'http')}://{host}{raw_path(scope)}"
+        raw = request.headers
         valid = signature.is_valid(
             auth_token=deployment.auth_token,
-            url=url,
+            url=f"{request.scheme}://{host}{request.target}",
             signature=header(raw, b"x-twilio-signature"),
             body=body,
             content_type=header(raw, b"content-type") or "",
@@ -222,27 +327,29 @@ class Gateway:
         if not valid:
             raise Forbidden("Unauthorized Request. Signature is missing or is invalid.")
 
-    async def _invoke(
+    def _start(
         self,
         deployment: Deployment,
         route: Route,
-        scope: Scope,
-        raw: list[tuple[bytes, bytes]],
+        request: Request,
         host: str,
         body: bytes,
-    ) -> Answer:
+        respond: Respond,
+    ) -> None:
+        """Send the invocation to the build's pool; ``respond`` gets its answer (what fails
+        is answered as an error). Raises CallboxError for what fails before it is sent."""
         try:
-            event = build_event(query_string=scope["query_string"], headers=raw, body=body)
+            event = build_event(query_string=request.query, headers=request.headers, body=body)
         except EventError as exc:
             raise BadRequest(str(exc)) from None
         service = deployment.service_key
-        if self._in_flight.get(service, 0) >= self.config.concurrency_limit:
+        in_flight = self._in_flight.get(service, 0)
+        if in_flight >= self.config.concurrency_limit:
             raise TooManyRequests(
                 f"Too many concurrent invocations: the limit is {self.config.concurrency_limit} "
                 "per service."
             )
-        request_sid = "RQ" + os.urandom(16).hex()
-        scope["callbox.request_sid"] = request_sid  # for the server's access log
+        request_sid = f"RQ{_sids.getrandbits(128):032x}"
         context = {
             "PATH": route.path,
             "DOMAIN_NAME": _domain_name(deployment.domain, host),
@@ -253,31 +360,47 @@ class Gateway:
         meta = {
             "path": route.path,
             "request_sid": request_sid,
-            "request_method": scope["method"],
-            "request_url": f"{scope.get('scheme', 'http')}://{host}{raw_path(scope)}",
+            "request_method": request.method,
+            "request_url": f"{request.scheme}://{host}{request.target}",
             "build": deployment.build_key,
             "function_sid": route.sid,
             **deployment.log_tags,
         }
-        self._in_flight[service] = self._in_flight.get(service, 0) + 1
         try:
             pool = self.pools.pool_for(deployment)
-            reply = await pool.invoke(request_sid, route.path, context, event, meta)
-        except CallboxError as exc:  # timed out, crashed, out of memory, could not start
+            done = partial(self._replied, meta, service, respond)
+            pool.submit(request_sid, route.path, context, event, meta, done)
+        except CallboxError as exc:  # could not be sent
             self._failed(meta, exc)
             raise
-        finally:
-            self._in_flight[service] -= 1
-        if reply.logs:
-            self.events.function_logs(meta, reply.logs)
+        self._in_flight[service] = in_flight + 1
+
+    def _replied(
+        self, meta: dict[str, Any], service: str, respond: Respond, result: Reply | CallboxError
+    ) -> None:
+        self._in_flight[service] -= 1
+        if isinstance(result, CallboxError):  # timed out, crashed, out of memory
+            self._failed(meta, result)
+            respond(self._error(result))
+            return
+        if result.logs:
+            self.events.function_logs(meta, result.logs)
         try:
-            answer = self._check_response(reply.status, reply.headers, reply.body, reply.oversize)
+            answer = self._check_response(
+                result.status, result.headers, result.body, result.oversize
+            )
         except CallboxError as exc:
             self._failed(meta, exc)
-            raise
+            respond(self._error(exc))
+            return
         answer.meta = meta
         if answer.status >= 500:  # the function's own error: its worker wrote the ERROR line
             self.events.invocation_failed(meta, FAILED_INVOCATION, _failure_text(answer))
+        respond(answer)
+
+    def _error(self, exc: CallboxError) -> Answer:
+        answer = error_answer(exc)
+        answer.meta = exc.meta
         return answer
 
     def _failed(self, meta: dict[str, Any], exc: CallboxError) -> None:
@@ -314,6 +437,16 @@ class Gateway:
         ):
             raise HeadersTooLarge("Response headers or cookies too long")
         return Answer(status, headers, body)
+
+
+def _settle(future: asyncio.Future[Answer], answer: Answer) -> None:
+    if not future.done():  # else its request went away (a cancelled task)
+        future.set_result(answer)
+
+
+def _unexpected(request: Request) -> Answer:
+    log.exception("Unexpected error while answering %s %s", request.method, request.path)
+    return error_answer(FunctionError("An internal error occurred in the gateway."))
 
 
 def _failure_text(answer: Answer) -> str:

@@ -15,11 +15,12 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from callbox.config import Config
-from callbox.errors import BadRequest, FunctionError, TimedOut
-from callbox.gateway.supervisor import SpawnError, Supervisor, Worker, WorkerLost
+from callbox.errors import BadRequest, CallboxError, FunctionError, TimedOut
+from callbox.gateway.supervisor import Received, SpawnError, Supervisor, Worker, WorkerLost
 from callbox.worker.frames import (
     RUNTIME_NODE,
     CancelledFrame,
@@ -47,6 +48,10 @@ class Reply:
     oversize: int | None = None
 
 
+# What gets an invocation's end: its reply, or the error that ended it.
+Done = Callable[["Reply | CallboxError"], None]
+
+
 class Pool:
     def __init__(
         self,
@@ -68,6 +73,7 @@ class Pool:
         self._changed = asyncio.Event()
         self._on_late_logs = on_late_logs or (lambda _meta, _lines: None)
         self._meta: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._waiting: set[asyncio.Task[None]] = set()
 
     async def invoke(
         self,
@@ -78,6 +84,32 @@ class Pool:
         meta: dict[str, Any] | None = None,
     ) -> Reply:
         """Run one invocation within the execution limit; raises TimedOut or FunctionError."""
+        reply: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+
+        def done(result: Reply | CallboxError) -> None:
+            if reply.done():
+                return
+            if isinstance(result, CallboxError):
+                reply.set_exception(result)
+            else:
+                reply.set_result(result)
+
+        self.submit(invocation_id, path, context, event, meta, done)
+        return await reply
+
+    def submit(
+        self,
+        invocation_id: str,
+        path: str,
+        context: InvokeContext,
+        event: Event,
+        meta: dict[str, Any] | None,
+        done: Done,
+    ) -> None:
+        """``invoke`` without a task or a future of its own: the frame leaves now when a
+        worker is ready (the common case), and ``done`` gets the reply, or the TimedOut or
+        FunctionError that ended it, never before this returns. Raises BadRequest for an
+        event that cannot be sent."""
         frame: InvokeFrame = {
             "type": "invoke",
             "id": invocation_id,
@@ -87,36 +119,63 @@ class Pool:
             "timeout": self.config.execution_timeout,
         }
         self._remember(invocation_id, meta or {})
-        loop = asyncio.get_running_loop()
-        limit = self.config.execution_timeout
-        deadline = loop.time() + limit
-        sent: Worker | None = None
+        worker = self._ready()
+        if worker is not None:
+            self._send(worker, frame, worker.loop.time() + self.config.execution_timeout, done)
+            return
+        deadline = asyncio.get_running_loop().time() + self.config.execution_timeout
+        task = asyncio.ensure_future(self._send_when_ready(frame, deadline, done))
+        self._waiting.add(task)  # held until done: the loop keeps only weak references
+        task.add_done_callback(self._waiting.discard)
+
+    async def _send_when_ready(self, frame: InvokeFrame, deadline: float, done: Done) -> None:
+        # Starting a worker (or waiting for room) counts against the execution limit too.
         try:
-            # The common case needs no waiting for a worker; starting one does, within the limit.
-            worker = self._ready()
-            if worker is None:
-                worker = await asyncio.wait_for(self._acquire(), limit)
-            reply = worker.invoke(frame)
-            sent = worker
-            # A plain timer on the reply: cheaper than a timeout scope on the hot path.
-            timer = loop.call_at(deadline, _expire, reply)
-            try:
-                header, body, oversize = await reply
-            finally:
-                timer.cancel()
+            left = deadline - asyncio.get_running_loop().time()
+            worker = await asyncio.wait_for(self._acquire(), left)
+            self._send(worker, frame, deadline, done)
         except TimeoutError:
-            if sent is not None:
-                self._abandon(sent, invocation_id)
-            raise TimedOut("runtime application timed out") from None
-        except WorkerLost as exc:
-            raise FunctionError(str(exc)) from None
+            done(TimedOut("runtime application timed out"))
         except SpawnError as exc:
-            raise FunctionError(f"The function could not start: {exc}") from None
+            done(FunctionError(f"The function could not start: {exc}"))
+        except CallboxError as exc:
+            done(exc)
+
+    def _send(self, worker: Worker, frame: InvokeFrame, deadline: float, done: Done) -> None:
+        try:
+            received = worker.invoke(frame)
         except ValueError as exc:
             raise BadRequest(f"The request cannot be passed to the function: {exc}.") from None
+        # A plain timer on the reply: cheaper than a timeout scope on the hot path.
+        timer = worker.loop.call_at(deadline, _expire, received)
+        received.add_done_callback(partial(self._received, worker, frame["id"], timer, done))
+
+    def _received(
+        self,
+        worker: Worker,
+        invocation_id: str,
+        timer: asyncio.TimerHandle,
+        done: Done,
+        received: asyncio.Future[Received],
+    ) -> None:
+        timer.cancel()
+        if received.cancelled():
+            done(FunctionError("The invocation was cancelled before its worker answered."))
+            return
+        failure = received.exception()
+        if failure is not None:
+            if isinstance(failure, TimeoutError):
+                self._abandon(worker, invocation_id)
+                done(TimedOut("runtime application timed out"))
+            elif isinstance(failure, WorkerLost):
+                done(FunctionError(str(failure)))
+            else:
+                done(FunctionError(f"The invocation failed: {failure!r}"))
+            return
+        header, body, oversize = received.result()
         # The conversions are the gateway's guard on what a worker (user code) sent.
         try:
-            return Reply(
+            reply = Reply(
                 status=int(header["status"]),
                 headers=[(str(k), str(v)) for k, v in header["headers"]],
                 body=body,
@@ -124,9 +183,13 @@ class Pool:
                 oversize=oversize,
             )
         except (LookupError, TypeError, ValueError):
-            raise FunctionError(
-                "The function's worker sent a result that does not follow the frame protocol."
-            ) from None
+            done(
+                FunctionError(
+                    "The function's worker sent a result that does not follow the frame protocol."
+                )
+            )
+            return
+        done(reply)
 
     def _remember(self, invocation_id: str, meta: dict[str, Any]) -> None:
         # Kept for lines a function writes after its response; bounded, oldest dropped.

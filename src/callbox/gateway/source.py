@@ -70,3 +70,8 @@ class DeploymentSource(Protocol):
     async def resolve(self, host: str) -> Deployment | None:
         """The deployment serving ``host`` (the Host header without port), or None."""
         ...
+
+    def cached(self, host: str) -> Deployment | None:
+        """The deployment serving ``host`` if it is known now, with nothing to read or wait
+        for; None sends the request the way of ``resolve`` (the fast lane asks this)."""
+        ...

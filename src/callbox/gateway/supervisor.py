@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
+import orjson
+
 from callbox.sandbox.policy import Sandbox, SandboxUnavailable, Settings
 from callbox.worker import protocol
 from callbox.worker.frames import (
@@ -46,6 +48,22 @@ SPAWN_TIMEOUT = 15.0
 Received = tuple[ResultFrame, bytes, int | None]
 
 
+def _dumps(frame: Frame) -> bytes:
+    """Frames to workers, by orjson: the same JSON, several times faster than the standard
+    library's on the request path (a hello world's frame: about 0.5 against 4 microseconds)."""
+    try:
+        return orjson.dumps(frame, default=str, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:  # what orjson refuses (deep nesting, huge integers, ...)
+        return protocol.dumps(frame)  # ... gets the standard library's reading, or error
+
+
+def _loads(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:  # lone surrogates, NaN, huge integers: valid for json
+        return json.loads(raw)
+
+
 class SpawnError(Exception):
     """A worker process could not be started."""
 
@@ -66,6 +84,7 @@ class Worker:
         self.runtime: str = RUNTIME_PYTHON  # as its hello says
         self.transport = transport
         self.outbox = protocol.Outbox(transport)
+        self.loop = asyncio.get_running_loop()  # asking each time costs a getpid() system call
         self.max_body = max_body
         self.pending: dict[str, asyncio.Future[Received]] = {}
         self.cancel_acks: dict[str, asyncio.Future[CancelledFrame]] = {}
@@ -94,12 +113,12 @@ class Worker:
         return bool(self.cancel_acks)
 
     def invoke(self, frame: InvokeFrame) -> asyncio.Future[Received]:
-        future: asyncio.Future[Received] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Received] = self.loop.create_future()
         if self.dead:
             future.set_exception(WorkerLost("The worker process exited before the invocation."))
             return future
         try:
-            data = protocol.encode(frame)
+            data = protocol.encode(frame, b"", _dumps)
         except RecursionError:
             raise ValueError("the event is nested too deeply to be sent to a worker") from None
         self.pending[frame["id"]] = future
@@ -108,12 +127,12 @@ class Worker:
 
     def cancel(self, invocation_id: str) -> asyncio.Future[CancelledFrame]:
         """Ask the worker to stop an invocation; the future resolves with its ``cancelled``."""
-        ack: asyncio.Future[CancelledFrame] = asyncio.get_running_loop().create_future()
+        ack: asyncio.Future[CancelledFrame] = self.loop.create_future()
         self.cancel_acks[invocation_id] = ack
         self.forget(invocation_id)
         if not self.dead:
             frame: GatewayFrame = {"type": "cancel", "id": invocation_id}
-            self.outbox.put(protocol.encode(frame))
+            self.outbox.put(protocol.encode(frame, b"", _dumps))
         return ack
 
     def forget(self, invocation_id: str) -> None:
@@ -200,7 +219,7 @@ class _Connection(asyncio.Protocol):
         self.supervisor = supervisor
         self.transport: asyncio.Transport | None = None
         self.worker: Worker | None = None
-        self.frames = protocol.FrameReader(0, self._hello, self._refuse)
+        self.frames = protocol.FrameReader(0, self._hello, self._refuse, _loads)
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:

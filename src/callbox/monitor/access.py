@@ -26,6 +26,8 @@ class AccessLog:
         self.out = out or sys.stdout
         self._lines: list[str] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._second = 0
+        self._when = ""
 
     def write(
         self,
@@ -40,7 +42,11 @@ class AccessLog:
         duration_ms: float,
         request_sid: str,
     ) -> None:
-        when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+        now = int(time.time())
+        if now != self._second:  # formatting the time is most of a line's cost: once a second
+            self._second = now
+            self._when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
+        when = self._when
         host = host.replace('"', "%22")
         self._lines.append(
             f'{client or "-"} - - [{when}] "{method} {path} HTTP/{version}" {status} {size} '

@@ -19,7 +19,7 @@ from callbox.builds.runtimes import node_executable
 from callbox.builds.validate import BuildFailure
 from callbox.config import Config
 from callbox.errors import FunctionError
-from callbox.gateway.app import Gateway, Served
+from callbox.gateway.app import Answer, Encoded, Gateway, Request, Respond, Served, Ticket
 from callbox.gateway.pool import PoolSet
 from callbox.gateway.source import Deployment
 from callbox.gateway.supervisor import Supervisor
@@ -169,6 +169,11 @@ class LocalProject:
             self.console.say(f"Installed {', '.join(specs)} into {target / 'node_modules'}")
         return [str(target / "node_modules")]
 
+    def cached(self, host: str) -> Deployment | None:
+        if self._lock.locked() or self._error is not None or self.changes.changed():
+            return None
+        return self._deployment
+
     async def resolve(self, host: str) -> Deployment | None:
         if self.changes.changed() or self._lock.locked():
             async with self._lock:  # requests arriving during a reload wait for it
@@ -252,6 +257,17 @@ class DevServer:
             await run_lifespan(receive, send, self.startup, self.shutdown)
         else:
             await self.gateway(scope, receive, send)
+
+    # The fast lane (listener.py): every Host is the project's, so the gateway decides alone.
+
+    def admit(self, request: Request) -> Ticket | None:
+        return self.gateway.admit(request)
+
+    def begin(self, ticket: Ticket, body: bytes, respond: Respond) -> None:
+        self.gateway.begin(ticket, body, respond)
+
+    def answered(self, ticket: Ticket, answer: Answer) -> Encoded:
+        return self.gateway.answered(ticket.request, answer, ticket.started)
 
     async def startup(self) -> None:
         await self.supervisor.start()

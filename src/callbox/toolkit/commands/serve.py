@@ -130,6 +130,7 @@ def serve(
             config,
             certfile=str(ssl_certfile) if ssl_certfile else None,
             keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+            lane=server,
         )
     except (ValueError, ListenError, SandboxUnavailable) as exc:
         raise click.ClickException(str(exc)) from None

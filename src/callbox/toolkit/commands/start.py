@@ -190,7 +190,7 @@ def serve_project(root: Path, env_path: Path, flags: StartFlags) -> None:
                 ".env, or pass --allow-unsigned to skip the check locally."
             )
     try:
-        settings = uvicorn_settings(server, config)
+        settings = uvicorn_settings(server, config, lane=server)
         sock = listen(host, port)
     except ListenError as exc:
         raise click.ClickException(str(exc)) from None
