@@ -1,4 +1,5 @@
-"""listener.py: uvicorn with read deadlines, on a real socket in this process (a trivial app)."""
+"""listener.py: uvicorn with read deadlines and the fast lane, on a real socket in this process
+(a trivial app, and a trivial lane answering as the app does: every deadline test runs both)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,17 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
 
 from callbox.config import Config
+from callbox.gateway.app import Answer, Encoded, Request, Respond, Ticket
+from callbox.gateway.source import Deployment
 from callbox.listener import ListenError, listen, uvicorn_settings
+from callbox.routes import Route
 
 HEADER_TIMEOUT = 0.5
 BODY_TIMEOUT = 0.5
@@ -44,10 +49,44 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def running(config: Config) -> AsyncIterator[Connect]:
+class EchoLane:
+    """A lane that takes what the gateway's would (a body of known length) unless the path
+    is /asgi, and answers as ``app`` does: the body's length, after ?sleep=S seconds."""
+
+    def __init__(self) -> None:
+        self.taken: list[str] = []
+        self.deployment = Deployment("build", "service", Path("."), {})
+        self.route = Route("/", "function", "public", Path("f.js"))
+
+    def admit(self, request: Request) -> Ticket | None:
+        chunked = any(name == b"transfer-encoding" for name, _ in request.headers)
+        if chunked or request.path == "/asgi":
+            return None
+        self.taken.append(request.target)
+        return Ticket(request, "t", self.deployment, self.route, time.perf_counter())
+
+    def begin(self, ticket: Ticket, body: bytes, respond: Respond) -> None:
+        answer = Answer(200, [("X-Lane", "yes")], str(len(body)).encode())
+        query = ticket.request.query
+        if query.startswith(b"sleep="):
+            asyncio.get_running_loop().call_later(float(query[6:]), respond, answer)
+        else:
+            respond(answer)
+
+    def answered(self, ticket: Ticket, answer: Answer) -> Encoded:
+        headers = [(k.encode(), v.encode()) for k, v in answer.headers]
+        headers.append((b"content-length", str(len(answer.body)).encode()))
+        return answer.status, headers, answer.body
+
+
+async def running(
+    config: Config, lane: EchoLane | None = None, keep_alive: float = 5.0
+) -> AsyncIterator[Connect]:
     sock = listen("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn_settings(app, config))
+    settings = uvicorn_settings(app, config, lane=lane)
+    settings.timeout_keep_alive = keep_alive  # type: ignore[assignment]
+    server = uvicorn.Server(settings)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         await asyncio.sleep(0.01)
@@ -56,15 +95,23 @@ async def running(config: Config) -> AsyncIterator[Connect]:
     await task
 
 
-@pytest.fixture
-async def connect() -> AsyncIterator[Connect]:
-    config = Config.load(
+@pytest.fixture(params=["asgi", "lane"])
+def lane(request: pytest.FixtureRequest) -> EchoLane | None:
+    return EchoLane() if request.param == "lane" else None
+
+
+def deadlines() -> Config:
+    return Config.load(
         {},
         request_header_timeout=HEADER_TIMEOUT,
         request_body_timeout=BODY_TIMEOUT,
         request_body_min_rate=MIN_RATE,
     )
-    async for made in running(config):
+
+
+@pytest.fixture
+async def connect(lane: EchoLane | None) -> AsyncIterator[Connect]:
+    async for made in running(deadlines(), lane):
         yield made
 
 
@@ -179,9 +226,9 @@ async def test_a_kept_alive_connection_gets_a_deadline_per_request(connect: Conn
     assert_408(await answer(reader))
 
 
-async def test_limits_of_zero_are_off() -> None:
+async def test_limits_of_zero_are_off(lane: EchoLane | None) -> None:
     config = Config.load({}, request_header_timeout=0, request_body_timeout=0)
-    async for connect in running(config):
+    async for connect in running(config, lane):
         reader, writer = await connect()
         writer.write(b"GET / HTTP/1.1\r\nHost: t\r\n")
         await asyncio.sleep(HEADER_TIMEOUT + 0.5)
@@ -192,14 +239,14 @@ async def test_limits_of_zero_are_off() -> None:
         writer.close()
 
 
-async def test_each_limit_works_without_the_other() -> None:
+async def test_each_limit_works_without_the_other(lane: EchoLane | None) -> None:
     only_body = Config.load({}, request_header_timeout=0, request_body_timeout=BODY_TIMEOUT)
-    async for connect in running(only_body):
+    async for connect in running(only_body, lane):
         reader, writer = await connect()
         writer.write(request(b"part", length=10))
         assert_408(await answer(reader))
     only_headers = Config.load({}, request_header_timeout=HEADER_TIMEOUT, request_body_timeout=0)
-    async for connect in running(only_headers):
+    async for connect in running(only_headers, lane):
         reader, writer = await connect()
         writer.write(request(b"part", length=10))
         await asyncio.sleep(HEADER_TIMEOUT + BODY_TIMEOUT)
@@ -249,3 +296,132 @@ async def test_a_request_that_is_not_http_gets_a_twilio_400(connect: Connect) ->
         "more_info": "https://www.twilio.com/docs/errors/20001",
         "status": 400,
     }
+
+
+# -- the fast lane -----------------------------------------------------------------------------
+
+
+async def read_answer(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """One answer of a kept-alive connection: (head, body)."""
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.startswith(b"content-length")
+    )
+    return head, await reader.readexactly(length)
+
+
+async def test_the_lane_answers_with_the_framing_of_the_asgi_path() -> None:
+    lane = EchoLane()
+    async for connect in running(deadlines(), lane):
+        reader, writer = await connect()
+        writer.write(request(b"hello", path="/taken?a=1") + request(b"hello", path="/asgi"))
+        taken, body = await read_answer(reader)
+        assert body == b"5"
+        assert lane.taken == ["/taken?a=1"]  # the other was declined: the ASGI app's
+        asgi, body = await read_answer(reader)
+        assert body == b"5"
+        for head in (taken, asgi):
+            lines = head.split(b"\r\n")
+            assert lines[0] == b"HTTP/1.1 200 OK"
+            assert lines[1].startswith(b"date: ")  # uvicorn's default headers, first
+            assert b"content-length: 1" in lines
+        assert b"x-lane: yes" in taken.split(b"\r\n")  # names go out lower case, as uvicorn's
+        writer.close()
+
+
+async def test_requests_pipelined_behind_a_lane_request_are_answered_in_order() -> None:
+    lane = EchoLane()
+    async for connect in running(deadlines(), lane):
+        reader, writer = await connect()
+        chunked = (
+            b"POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3\r\nabc\r\n0\r\n\r\n"
+        )
+        writer.write(
+            request(b"1", path="/?sleep=0.3")  # the lane, answered late
+            + chunked  # the ASGI path, queued behind it
+            + request(b"22222")  # lane-worthy, but pipelined: the ASGI path, in its turn
+            + request(b"4444", path="/?sleep=0.1")
+        )
+        bodies = [(await read_answer(reader))[1] for _ in range(4)]
+        assert bodies == [b"1", b"3", b"5", b"4"]
+        assert lane.taken[0] == "/?sleep=0.3"
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    "ask",
+    [
+        b"POST / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 2\r\n\r\nab",
+        b"POST / HTTP/1.0\r\nHost: t\r\nContent-Length: 2\r\n\r\nab",
+    ],
+)
+async def test_a_lane_answer_closes_a_connection_that_asked_it(ask: bytes) -> None:
+    lane = EchoLane()
+    async for connect in running(deadlines(), lane):
+        reader, writer = await connect()
+        writer.write(ask)
+        data = await answer(reader)  # to the end: the server closed it
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert b"connection: close" in head.split(b"\r\n") and body == b"2"
+        assert lane.taken == ["/"]
+
+
+async def test_a_client_gone_before_the_lane_answers_leaves_the_server_serving() -> None:
+    lane = EchoLane()
+    async for connect in running(deadlines(), lane):
+        _, gone = await connect()
+        gone.write(request(b"abc", path="/?sleep=0.2"))
+        await asyncio.sleep(0.05)
+        gone.close()
+        await asyncio.sleep(0.3)  # its answer came for nobody
+        reader, writer = await connect()
+        writer.write(request(b"ab"))
+        assert (await read_answer(reader))[1] == b"2"
+        writer.close()
+
+
+async def test_a_lane_body_sent_in_pieces_arrives_whole() -> None:
+    lane = EchoLane()
+    async for connect in running(deadlines(), lane):
+        reader, writer = await connect()
+        data = request(b"x" * 5000)
+        for start in range(0, len(data), 700):
+            writer.write(data[start : start + 700])
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        assert (await read_answer(reader))[1] == b"5000"
+        writer.close()
+
+
+async def test_an_idle_kept_alive_connection_is_closed(lane: EchoLane | None) -> None:
+    # uvicorn's keep-alive timeout, which the deadline sweep now keeps.
+    config = Config.load({}, request_header_timeout=0, request_body_timeout=0)
+    async for connect in running(config, lane, keep_alive=0.3):
+        reader, writer = await connect()
+        writer.write(request(b"ab"))
+        assert (await read_answer(reader))[1] == b"2"
+        started = time.monotonic()
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, nothing sent
+        assert 0.2 < time.monotonic() - started < 3
+
+
+async def test_stopping_with_a_lane_request_in_flight_answers_it_then_closes() -> None:
+    lane = EchoLane()
+    sock = listen("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn_settings(app, deadlines(), lane=lane))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request(b"abc", path="/?sleep=0.3"))
+    await asyncio.sleep(0.1)
+    server.should_exit = True
+    data = await answer(reader)
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and body == b"3"
+    assert b"connection: close" in head.split(b"\r\n")
+    await asyncio.wait_for(task, 5)

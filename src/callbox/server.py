@@ -64,6 +64,7 @@ class ServerEvents:
     def __init__(self, logbook: LogBook, metrics: Metrics | None) -> None:
         self.logbook = logbook
         self.metrics = metrics
+        self.counts_requests = metrics is not None
 
     def request_done(self, served: Served) -> None:
         if self.metrics is not None:  # None: CALLBOX_METRICS=off, nothing to count for
@@ -95,6 +96,7 @@ class Server:
     webhook: WebhookSender | None = None
     heartbeat: Heartbeat | None = None
     watcher: Watcher | None = None
+    _domains: dict[str, bool] = field(default_factory=dict)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -178,9 +180,15 @@ class Server:
 
     def is_environment_domain(self, host: str) -> bool:
         """``<name>-<4 digits>[-<suffix>].<base domain>``; other names (api.<base>) are not."""
-        base = self.config.base_domain  # lower case already (Config.load)
-        label = host[: -len(base) - 1] if host.endswith("." + base) else ""
-        return bool(_ENVIRONMENT_LABEL.match(label))
+        known = self._domains.get(host)
+        if known is None:  # asked on every request: the answers are kept (a bounded few)
+            base = self.config.base_domain  # lower case already (Config.load)
+            label = host[: -len(base) - 1] if host.endswith("." + base) else ""
+            known = bool(_ENVIRONMENT_LABEL.match(label))
+            if len(self._domains) >= 4096:
+                self._domains.clear()
+            self._domains[host] = known
+        return known
 
     def _apply_forwarded(self, scope: Scope) -> None:
         client = scope.get("client")
@@ -216,10 +224,7 @@ class Server:
             if forwarded is not None:
                 scheme, request.headers = forwarded
                 request.scheme = scheme or request.scheme
-        host = header(request.headers, b"host") or ""
-        if host.startswith("[") or not self.is_environment_domain(host.rsplit(":", 1)[0].lower()):
-            return None
-        return self.gateway.admit(request)
+        return self.gateway.admit(request, self.is_environment_domain)
 
     def begin(self, ticket: Ticket, body: bytes, respond: Respond) -> None:
         self.gateway.begin(ticket, body, respond)

@@ -58,6 +58,8 @@ class Events:
     served: list[Served] = field(default_factory=list)
     failures: list[tuple[dict[str, Any], int, str]] = field(default_factory=list)
 
+    counts_requests = True
+
     def request_done(self, served: Served) -> None:
         self.done.append((served.method, served.path, served.status, served.duration_ms))
         self.served.append(served)

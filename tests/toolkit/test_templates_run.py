@@ -58,6 +58,8 @@ class Source:
 
 
 class Events:
+    counts_requests = True
+
     def request_done(self, served: Served) -> None:
         pass
 

@@ -59,7 +59,7 @@ CORS_HEADERS = [
 ]
 
 
-@dataclass
+@dataclass(slots=True)
 class Served:
     """One request the gateway answered (an access log line, a metric)."""
 
@@ -86,6 +86,9 @@ RESPONSE_HEADERS_TOO_LONG = 82008
 class GatewayEvents(Protocol):
     """Where the gateway reports what happened (the dev server prints; a server stores)."""
 
+    # Whether request_done is wanted (a server without metrics has no use for it).
+    counts_requests: bool
+
     def request_done(self, served: Served) -> None: ...
 
     def function_logs(self, meta: dict[str, Any], lines: list[LogLine]) -> None: ...
@@ -97,7 +100,7 @@ class PoolRegistry(Protocol):
     def pool_for(self, deployment: Deployment) -> Pool: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Answer:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
@@ -201,6 +204,8 @@ class Gateway:
             answer.meta = meta
             headers = _encode_headers(answer)
         meta = answer.meta
+        if not self.events.counts_requests:
+            return answer.status, headers, answer.body
         self.events.request_done(
             Served(
                 method=request.method,
@@ -240,34 +245,51 @@ class Gateway:
         self._start(deployment, route, request, host, body, partial(_settle, answer))
         return await answer
 
-    def admit(self, request: Request) -> Ticket | None:
+    def admit(
+        self, request: Request, served_here: Callable[[str], bool] | None = None
+    ) -> Ticket | None:
         """The fast lane's question, asked when the headers are in: is this a function call
         that needs nothing awaited but its worker (a deployment already looked up, a public or
         protected function, GET or POST, a body of known length within the limits)? Anything
-        else (None) takes the ASGI path, which answers every case, errors included."""
+        else (None) takes the ASGI path, which answers every case, errors included.
+        ``served_here(host)``: whether the host (lower case, no port) is the gateway's."""
         if request.method != "GET" and request.method != "POST":
             return None
-        raw_headers = request.headers
-        length = 0
-        try:
-            size = self._check_request_headers(raw_headers)
-            host = only_host(raw_headers)
-            for name, value in raw_headers:
-                if name == b"content-length":
-                    length = int(value) if value.isdigit() else -1
-                elif name == b"transfer-encoding":
-                    return None  # chunked: its size is known only once read
-        except CallboxError:
+        config = self.config
+        size = count = length = 0
+        host = None
+        for name, value in request.headers:  # one pass (names are lower case from the parser)
+            size += len(name) + len(value) + 4
+            count += 1
+            if name == b"host":
+                if host is not None:
+                    return None  # two Host headers: the ASGI path's 400
+                host = value
+            elif name == b"content-length":
+                if not value.isdigit():
+                    return None
+                length = int(value)
+            elif name == b"cookie":
+                count += value.count(b";")
+            elif name == b"transfer-encoding":
+                return None  # chunked: its size is known only once read
+        if (
+            size > config.max_header_bytes
+            or count > config.max_header_count
+            or length + size > config.max_request_bytes
+        ):
             return None
-        if length < 0 or length + size > self.config.max_request_bytes:
+        host_header = host.decode("latin-1") if host is not None else ""
+        hostname = host_header.rsplit(":", 1)[0].lower()
+        if served_here is not None and not served_here(hostname):
             return None
-        deployment = self.source.cached(host.rsplit(":", 1)[0] if host else "")
+        deployment = self.source.cached(hostname)
         if deployment is None:
             return None
         route = deployment.route_for(request.path)
         if route is None or route.kind != "function" or route.visibility == "private":
             return None
-        return Ticket(request, host, deployment, route, time.perf_counter())
+        return Ticket(request, host_header, deployment, route, time.perf_counter())
 
     def begin(self, ticket: Ticket, body: bytes, respond: Respond) -> None:
         """Start an admitted request, its body read; ``respond`` gets its answer (now, for
@@ -467,10 +489,19 @@ def error_answer(exc: CallboxError) -> Answer:
     return Answer(exc.status, headers, exc.to_json())
 
 
+# Header pairs already checked and encoded (bounded: cleared when full).
+_encoded: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+
+
 def _encode_headers(answer: Answer) -> list[tuple[bytes, bytes]]:
     """Headers as bytes, each checked: what a function sets must not break the response."""
     encoded = []
-    for name, value in answer.headers:
+    for pair in answer.headers:
+        known = _encoded.get(pair)  # most answers repeat a few headers: checked once each
+        if known is not None:
+            encoded.append(known)
+            continue
+        name, value = pair
         if not _TOKEN.fullmatch(name):
             raise FunctionError(
                 f"The response header name {name!r} is not valid: a header name is one or more "
@@ -483,12 +514,17 @@ def _encode_headers(answer: Answer) -> list[tuple[bytes, bytes]]:
                 "its value; remove it, or encode the value, e.g. with urllib.parse.quote."
             )
         try:
-            encoded.append((name.encode("latin-1"), value.encode("latin-1")))
+            known = (name.encode("latin-1"), value.encode("latin-1"))
         except UnicodeEncodeError:
             raise FunctionError(
                 f"The response header {name!r} has characters HTTP headers cannot carry "
                 "(only ISO-8859-1 is allowed); encode the value, e.g. with urllib.parse.quote."
             ) from None
+        encoded.append(known)
+        if len(name) + len(value) <= 256:
+            if len(_encoded) >= 1024:
+                _encoded.clear()
+            _encoded[pair] = known
     if answer.status not in (204, 304):  # these carry no body, so no length either
         length = len(answer.body) if answer.length is None else answer.length
         encoded.append((b"content-length", str(length).encode()))

@@ -37,7 +37,7 @@ log = logging.getLogger("callbox.pool")
 LateLogSink = Callable[[dict[str, Any], list[LogLine]], None]
 
 
-@dataclass
+@dataclass(slots=True)
 class Reply:
     """What a worker answered for one invocation."""
 
@@ -251,6 +251,10 @@ class Pool:
 
     def _ready(self) -> Worker | None:
         """The worker to use now: an idle one, or the least loaded when no other may start."""
+        if len(self.workers) == 1:  # a Node build's, and any build's when quiet
+            only = self.workers[0]
+            if only.usable and (not only.pending or not self._room()):
+                return only
         best = min((w for w in self.workers if w.usable), key=lambda w: w.load, default=None)
         if best is not None and (best.load == 0 or not self._room()):
             return best

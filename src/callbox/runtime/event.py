@@ -225,6 +225,8 @@ def build_event(
     event: dict[str, Any] = {
         "request": {"headers": parse_headers(headers), "cookies": parse_cookies(headers)}
     }
-    event.update(parse_query(query_string))
-    event.update(parse_body(body, _content_type(headers)))
+    if query_string:
+        event.update(parse_query(query_string))
+    if body:
+        event.update(parse_body(body, _content_type(headers)))
     return event

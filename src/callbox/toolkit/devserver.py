@@ -56,6 +56,8 @@ class DevConsole:
         self.out.write(text + "\n")
         self.out.flush()
 
+    counts_requests = True
+
     def request_done(self, served: Served) -> None:
         if self.logs and self.threshold == 0:
             self.say(f"{served.status} {served.method} {served.path} {served.duration_ms:.1f} ms")
