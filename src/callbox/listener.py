@@ -32,6 +32,7 @@ meaning whichever way it went. A lane request stands in uvicorn's ``cycle`` slot
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
@@ -43,6 +44,10 @@ from callbox.gateway.app import Answer, Encoded, Request, Respond, Ticket
 
 if TYPE_CHECKING:
     import uvicorn
+
+
+# What makes a request target more than a plain path (a query, escapes, a fragment, non-ASCII).
+_NOT_PLAIN = re.compile(rb"[?%#\x80-\xff]")
 
 
 class Lane(Protocol):
@@ -245,15 +250,19 @@ def deadline_protocol(config: Config, lane: Lane | None = None) -> type[asyncio.
             self.headers = self.scope["headers"] = headers
 
         def _admit(self, lane: Lane) -> Ticket | None:
+            target = self.url
             try:
-                url = httptools.parse_url(self.url)
-                raw = url.path
-                path = raw.decode("ascii")
+                if target[:1] == b"/" and not _NOT_PLAIN.search(target):
+                    raw, query = target, b""  # a plain path: nothing to parse
+                    path = raw.decode("ascii")
+                else:
+                    url = httptools.parse_url(target)
+                    raw, query = url.path, url.query or b""
+                    path = raw.decode("ascii")
             except (httptools.HttpParserInvalidURLError, UnicodeDecodeError):
                 return None  # the ASGI path answers what it makes of it
             if "%" in path:
                 path = unquote(path)
-            query = url.query or b""
             client = self.client
             request = Request(
                 method=self.parser.get_method().decode("ascii"),

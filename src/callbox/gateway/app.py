@@ -372,22 +372,15 @@ class Gateway:
                 "per service."
             )
         request_sid = f"RQ{_sids.getrandbits(128):032x}"
-        context = {
-            "PATH": route.path,
-            "DOMAIN_NAME": _domain_name(deployment.domain, host),
-            "SERVICE_SID": deployment.service_sid,
-            "ENVIRONMENT_SID": deployment.environment_sid,
-            **deployment.variables,
-        }
-        meta = {
-            "path": route.path,
-            "request_sid": request_sid,
-            "request_method": request.method,
-            "request_url": f"{request.scheme}://{host}{request.target}",
-            "build": deployment.build_key,
-            "function_sid": route.sid,
-            **deployment.log_tags,
-        }
+        bases = deployment.invocation_bases.get(route.path)
+        if bases is None:
+            bases = deployment.invocation_bases[route.path] = _bases(deployment, route)
+        context = bases[0].copy()
+        context["DOMAIN_NAME"] = _domain_name(deployment.domain, host)
+        meta = bases[1].copy()
+        meta["request_sid"] = request_sid
+        meta["request_method"] = request.method
+        meta["request_url"] = f"{request.scheme}://{host}{request.target}"
         try:
             pool = self.pools.pool_for(deployment)
             done = partial(self._replied, meta, service, respond)
@@ -443,7 +436,13 @@ class Gateway:
             )
         # Framing is the server's job: a function's own Content-Length or Transfer-Encoding
         # would contradict the body actually sent and break the connection.
-        headers = [(k, v) for k, v in headers if k.lower() not in _HOP_BY_HOP]
+        checked: list[tuple[str, str]] = []
+        header_size = 0
+        for name, value in headers:
+            if name.lower() not in _HOP_BY_HOP:
+                checked.append((name, value))
+                header_size += len(name) + len(value) + 4
+        headers = checked
         if status in (204, 304):
             body = b""
         size = oversize if oversize is not None else len(body)
@@ -452,13 +451,33 @@ class Gateway:
             raise FunctionError(
                 f"The function's response is {size} bytes; responses may be at most {_size(limit)}."
             )
-        header_size = sum(len(k) + len(v) + 4 for k, v in headers)
         if (
             header_size > self.config.max_header_bytes
             or len(headers) > self.config.max_header_count
         ):
             raise HeadersTooLarge("Response headers or cookies too long")
         return Answer(status, headers, body)
+
+
+def _bases(deployment: Deployment, route: Route) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What every invocation of ``route`` starts its context and its log metadata from."""
+    context = {
+        "PATH": route.path,
+        "DOMAIN_NAME": "",  # the Host of each request
+        "SERVICE_SID": deployment.service_sid,
+        "ENVIRONMENT_SID": deployment.environment_sid,
+        **deployment.variables,
+    }
+    meta = {
+        "path": route.path,
+        "request_sid": "",
+        "request_method": "",
+        "request_url": "",
+        "build": deployment.build_key,
+        "function_sid": route.sid,
+        **deployment.log_tags,
+    }
+    return context, meta
 
 
 def _settle(future: asyncio.Future[Answer], answer: Answer) -> None:

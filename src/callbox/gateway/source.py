@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from callbox.routes import Kind, Route
 from callbox.worker.frames import FileEntry, Runtime, WorkerSpec
@@ -35,6 +35,11 @@ class Deployment:
     slot: int = 0
     # The language its workers run (``frames.RUNTIME_*``).
     runtime: Runtime = "python"
+    # Per route path: the context and log metadata every invocation starts from (the gateway
+    # fills it as it goes; a deployment is replaced, never changed, when anything changes).
+    invocation_bases: dict[str, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def route_for(self, path: str) -> Route | None:
         route = self.routes.get(path)
