@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -72,7 +71,7 @@ class Pool:
         self._spawning = 0
         self._changed = asyncio.Event()
         self._on_late_logs = on_late_logs or (lambda _meta, _lines: None)
-        self._meta: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._meta: dict[str, dict[str, Any]] = {}  # in the order remembered
         self._waiting: set[asyncio.Task[None]] = set()
         # Invocations sent and their deadlines (loop time), looked at every tick: the execution
         # limit is enforced at most a tick late (a twentieth of it, at most 0.1 s).
@@ -200,8 +199,8 @@ class Pool:
     def _remember(self, invocation_id: str, meta: dict[str, Any]) -> None:
         # Kept for lines a function writes after its response; bounded, oldest dropped.
         self._meta[invocation_id] = meta
-        while len(self._meta) > 1000:
-            self._meta.popitem(last=False)
+        if len(self._meta) > 1000:
+            del self._meta[next(iter(self._meta))]
 
     def _abandon(self, worker: Worker, invocation_id: str) -> None:
         ack = worker.cancel(invocation_id)
@@ -259,7 +258,8 @@ class Pool:
         """The worker to use now: an idle one, or the least loaded when no other may start."""
         if len(self.workers) == 1:  # a Node build's, and any build's when quiet
             only = self.workers[0]
-            if only.usable and (not only.pending or not self._room()):
+            # Usable, it is the one healthy worker: room means another may start.
+            if only.usable and (not only.pending or 1 + self._spawning >= self.max_workers):
                 return only
         best = min((w for w in self.workers if w.usable), key=lambda w: w.load, default=None)
         if best is not None and (best.load == 0 or not self._room()):
