@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hmac
 import ipaddress
 import logging
@@ -265,8 +266,15 @@ class Server:
         self.environments.attach()
         if self.watcher is not None:
             self.watcher.start()
+        # What start-up loaded (libraries, the schema, the API's routes) lives as long as the
+        # server: out of the collector's sight, so that its full collections, which a busy
+        # server triggers every few seconds, walk only what requests made (measured: about
+        # 1 µs of the gateway's 29 per function request).
+        gc.collect()
+        gc.freeze()
 
     async def shutdown(self) -> None:
+        gc.unfreeze()  # an embedding process (the tests) goes on after this server
         if self.watcher is not None:
             await asyncio.to_thread(self.watcher.close)
         self.environments.close()
