@@ -81,7 +81,6 @@ class LaneCycle:
 
     __slots__ = ("ticket", "keep_alive", "body", "response_complete", "disconnected")
     response_started = False
-    more_body = True
     message_event = _NO_WAITER
 
     def __init__(self, ticket: Ticket, keep_alive: bool) -> None:
@@ -254,11 +253,10 @@ def deadline_protocol(config: Config, lane: Lane | None = None) -> type[asyncio.
             try:
                 if target[:1] == b"/" and not _NOT_PLAIN.search(target):
                     raw, query = target, b""  # a plain path: nothing to parse
-                    path = raw.decode("ascii")
                 else:
                     url = httptools.parse_url(target)
                     raw, query = url.path, url.query or b""
-                    path = raw.decode("ascii")
+                path = raw.decode("ascii")
             except (httptools.HttpParserInvalidURLError, UnicodeDecodeError):
                 return None  # the ASGI path answers what it makes of it
             if "%" in path:

@@ -258,7 +258,8 @@ class Gateway:
         config = self.config
         size = count = length = 0
         host = None
-        for name, value in request.headers:  # one pass (names are lower case from the parser)
+        # One pass, counting as _check_request_headers does (names are lower case here).
+        for name, value in request.headers:
             size += len(name) + len(value) + 4
             count += 1
             if name == b"host":
